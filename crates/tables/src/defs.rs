@@ -1,0 +1,267 @@
+//! Every table of CONTRACT.md section 4: columns, units and sort keys, defined once.
+//!
+//! Units: `s`, `K`, `MPa`, `GPa`, `nm`, `uN`, `kJ/mol`; `1` marks a dimensionless float; text and
+//! counts have none. Result columns that may not exist for a row (a failed fit, no bootstrap) are
+//! nullable; `status` then says why.
+
+use crate::table::{curve_table, row_table};
+
+curve_table! {
+    /// One stress-relaxation test as recorded by the instrument (`relaxation_raw`).
+    RelaxationRaw = "relaxation_raw", id test_id, keys [material, temperature_k, aging_time_s, test_id] {
+        test_id: String [""],
+        material: String [""],
+        /// Glass transition temperature of the material, from the manifest.
+        tg_k: f64 ["K"],
+        /// Aging and test temperature T_a.
+        temperature_k: f64 ["K"],
+        /// Aging time t_a before the strain step.
+        aging_time_s: f64 ["s"],
+        /// Applied step strain (fraction), from the manifest or the strain signal.
+        strain: Option<f64> ["1"],
+        /// The raw file, relative to the manifest.
+        source_file: String [""],
+    } samples {
+        /// Time as recorded (seconds since the file's zero).
+        time_s: f64 ["s"],
+        stress_mpa: Option<f64> ["MPa"],
+        temperature_meas_k: Option<f64> ["K"],
+        /// Measured strain (fraction).
+        strain_meas: Option<f64> ["1"],
+    }
+}
+
+curve_table! {
+    /// The kept points of a relaxation test after step detection (`relaxation_clean`).
+    RelaxationClean = "relaxation_clean", id test_id, keys [material, temperature_k, aging_time_s, test_id] {
+        test_id: String [""],
+        material: String [""],
+        tg_k: f64 ["K"],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        strain: Option<f64> ["1"],
+    } samples {
+        /// t', the time since the end of the strain step.
+        time_s: f64 ["s"],
+        stress_mpa: f64 ["MPa"],
+        /// stress / sigma0.
+        phi: f64 ["1"],
+    }
+}
+
+row_table! {
+    /// One row per relaxation test: what cleaning found (`relaxation_tests`).
+    RelaxationTest = "relaxation_tests", keys [material, temperature_k, aging_time_s, test_id] {
+        test_id: String [""],
+        material: String [""],
+        tg_k: f64 ["K"],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        strain: Option<f64> ["1"],
+        sigma0_mpa: Option<f64> ["MPa"],
+        /// End of the strain step on the recorded time axis.
+        step_end_s: Option<f64> ["s"],
+        n_raw: i64 [""],
+        n_kept: i64 [""],
+        /// `ok` or the first reason the test is not usable.
+        status: String [""],
+        /// Comma-separated, sorted warnings.
+        flags: String [""],
+    }
+}
+
+row_table! {
+    /// One KWW fit per relaxation test (`kww_fits`).
+    KwwFit = "kww_fits", keys [material, temperature_k, aging_time_s, test_id] {
+        test_id: String [""],
+        material: String [""],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        /// `kww`, `kww_offset` or `kww_offset_t0`.
+        model: String [""],
+        beta: Option<f64> ["1"],
+        beta_se: Option<f64> ["1"],
+        tau_s: Option<f64> ["s"],
+        tau_se_s: Option<f64> ["s"],
+        amplitude: Option<f64> ["1"],
+        offset: Option<f64> ["1"],
+        t0_s: Option<f64> ["s"],
+        corr_ln_tau_beta: Option<f64> ["1"],
+        /// Mean relaxation time (tau/beta) Gamma(1/beta).
+        mean_tau_s: Option<f64> ["s"],
+        beta_ci_low: Option<f64> ["1"],
+        beta_ci_high: Option<f64> ["1"],
+        tau_ci_low_s: Option<f64> ["s"],
+        tau_ci_high_s: Option<f64> ["s"],
+        rss: Option<f64> ["1"],
+        r_squared: Option<f64> ["1"],
+        aic: Option<f64> ["1"],
+        bic: Option<f64> ["1"],
+        n_points: i64 [""],
+        time_min_s: Option<f64> ["s"],
+        time_max_s: Option<f64> ["s"],
+        tg_k: f64 ["K"],
+        n_iterations: i64 [""],
+        status: String [""],
+        flags: String [""],
+    }
+}
+
+row_table! {
+    /// One segment of the two-stage aging law per material and temperature (`aging_law`).
+    AgingLaw = "aging_law", keys [material, temperature_k, segment] {
+        material: String [""],
+        temperature_k: f64 ["K"],
+        /// 1 (initial aging) or 2 (deep aging).
+        segment: i64 [""],
+        mu: Option<f64> ["1"],
+        mu_se: Option<f64> ["1"],
+        /// A in tau = A t_a^mu (tau and t_a in seconds).
+        prefactor: Option<f64> ["s"],
+        aging_time_min_s: Option<f64> ["s"],
+        aging_time_max_s: Option<f64> ["s"],
+        breakpoint_s: Option<f64> ["s"],
+        breakpoint_ci_low_s: Option<f64> ["s"],
+        breakpoint_ci_high_s: Option<f64> ["s"],
+        beta_turning_point_s: Option<f64> ["s"],
+        beta_max: Option<f64> ["1"],
+        status: String [""],
+        flags: String [""],
+    }
+}
+
+curve_table! {
+    /// One indent's load-displacement curve as recorded (`indentation_raw`).
+    IndentationRaw = "indentation_raw", id indent_id, keys [material, temperature_k, aging_time_s, indent_id] {
+        indent_id: String [""],
+        material: String [""],
+        /// Annealing temperature.
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        tip_radius_nm: f64 ["nm"],
+        source_file: String [""],
+    } samples {
+        /// Load-function segment (0-based) the point belongs to.
+        segment: i64 [""],
+        time_s: f64 ["s"],
+        depth_nm: f64 ["nm"],
+        load_un: f64 ["uN"],
+    }
+}
+
+row_table! {
+    /// One row per indent: Hertz fit, first pop-in, tau_c (`indents`).
+    Indent = "indents", keys [material, temperature_k, aging_time_s, indent_id] {
+        indent_id: String [""],
+        material: String [""],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        tip_radius_nm: f64 ["nm"],
+        er_gpa: Option<f64> ["GPa"],
+        er_se_gpa: Option<f64> ["GPa"],
+        h0_nm: Option<f64> ["nm"],
+        hertz_r_squared: Option<f64> ["1"],
+        hertz_n_points: i64 [""],
+        popin_load_un: Option<f64> ["uN"],
+        popin_depth_nm: Option<f64> ["nm"],
+        popin_burst_nm: Option<f64> ["nm"],
+        tau_c_gpa: Option<f64> ["GPa"],
+        /// `ok`, `censored` (no pop-in), `fit_failed`, ...
+        status: String [""],
+        flags: String [""],
+    }
+}
+
+row_table! {
+    /// The distribution of tau_c per material, temperature and aging time (`tau_c_stats`).
+    TauCStats = "tau_c_stats", keys [material, temperature_k, aging_time_s] {
+        material: String [""],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        n_indents: i64 [""],
+        n_popins: i64 [""],
+        n_censored: i64 [""],
+        tau_c_mean_gpa: Option<f64> ["GPa"],
+        tau_c_std_gpa: Option<f64> ["GPa"],
+        /// FWHM of a Gaussian fitted to tau_c / mean.
+        tau_c_fwhm: Option<f64> ["1"],
+        tau_c_fwhm_se: Option<f64> ["1"],
+        weibull_modulus: Option<f64> ["1"],
+        weibull_scale_gpa: Option<f64> ["GPa"],
+        status: String [""],
+        flags: String [""],
+    }
+}
+
+row_table! {
+    /// Arrhenius activation energy per material and aging time (`activation_energy`).
+    ActivationEnergy = "activation_energy", keys [material, aging_time_s] {
+        material: String [""],
+        aging_time_s: f64 ["s"],
+        tg_k: f64 ["K"],
+        ea_kj_mol: Option<f64> ["kJ/mol"],
+        ea_se_kj_mol: Option<f64> ["kJ/mol"],
+        ea_ci_low_kj_mol: Option<f64> ["kJ/mol"],
+        ea_ci_high_kj_mol: Option<f64> ["kJ/mol"],
+        ea_over_rtg: Option<f64> ["1"],
+        /// ln of tau_E in seconds.
+        ln_tau_e: Option<f64> ["1"],
+        n_temperatures: i64 [""],
+        r_squared: Option<f64> ["1"],
+        status: String [""],
+        flags: String [""],
+    }
+}
+
+row_table! {
+    /// A model scenario's beta and tau at one aging time (`model_curves`).
+    ModelCurve = "model_curves", keys [material, temperature_k, scenario, aging_time_s] {
+        /// `transient`, `broadening` or `combined`.
+        scenario: String [""],
+        material: String [""],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        beta_model: Option<f64> ["1"],
+        tau_model_s: Option<f64> ["s"],
+        beta_measured: Option<f64> ["1"],
+        tau_measured_s: Option<f64> ["s"],
+    }
+}
+
+row_table! {
+    /// A model scenario fitted to one material and temperature (`model_fits`).
+    ModelFit = "model_fits", keys [material, temperature_k, scenario] {
+        scenario: String [""],
+        material: String [""],
+        temperature_k: f64 ["K"],
+        /// The fitted parameters as a JSON object.
+        params: String [""],
+        rss: Option<f64> ["1"],
+        aic: Option<f64> ["1"],
+        aicc: Option<f64> ["1"],
+        bic: Option<f64> ["1"],
+        n_points: i64 [""],
+        /// 1 for the scenario AICc prefers.
+        rank: i64 [""],
+        status: String [""],
+    }
+}
+
+/// The key columns of a table, by table name (what `agingflow check` prints for a failing row).
+pub fn keys_of(table: &str) -> Option<&'static [&'static str]> {
+    use crate::{CurveTable, RowTable};
+    Some(match table {
+        RelaxationRaw::NAME => RelaxationRaw::KEYS,
+        RelaxationClean::NAME => RelaxationClean::KEYS,
+        RelaxationTest::NAME => RelaxationTest::KEYS,
+        KwwFit::NAME => KwwFit::KEYS,
+        AgingLaw::NAME => AgingLaw::KEYS,
+        IndentationRaw::NAME => IndentationRaw::KEYS,
+        Indent::NAME => Indent::KEYS,
+        TauCStats::NAME => TauCStats::KEYS,
+        ActivationEnergy::NAME => ActivationEnergy::KEYS,
+        ModelCurve::NAME => ModelCurve::KEYS,
+        ModelFit::NAME => ModelFit::KEYS,
+        _ => return None,
+    })
+}

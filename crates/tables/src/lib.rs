@@ -1,0 +1,85 @@
+//! The Parquet contract of agingflow: every table's schema, column names and units, and the only
+//! place where stages read and write table files.
+//!
+//! Two kinds of table exist. A [`RowTable`] has one row per item (a test, a fit, an indent) and is
+//! read and written whole. A [`CurveTable`] has one row per sample point and is handled one curve
+//! at a time ([`CurveWriter`], [`CurveReader`]), so a stage never needs a whole campaign of raw
+//! points in memory.
+
+mod column;
+mod defs;
+mod io;
+pub mod table;
+
+use std::path::PathBuf;
+
+pub use column::{Col, repeat};
+pub use defs::*;
+pub use io::{
+    AnyTable, CurveReader, CurveWriter, FileMeta, Provenance, read_any, read_curves, read_rows,
+    write_curves, write_rows,
+};
+pub use table::{ColumnDef, CurveTable, RowTable, schema_of};
+
+/// The version of the table layout, written into every file.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The agingflow version, written into every file.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything that can go wrong reading or writing a table file.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{path}: {source}", path = .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a readable Parquet table: {source}", path = .path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{path}: table `{table}` has no column `{column}`", path = .path.display())]
+    MissingColumn {
+        path: PathBuf,
+        table: String,
+        column: String,
+    },
+    #[error("{path}: column `{column}` of table `{table}` is {found}, expected {expected}", path = .path.display())]
+    WrongType {
+        path: PathBuf,
+        table: String,
+        column: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{path}: column `{column}` of table `{table}` holds nulls but may not", path = .path.display())]
+    NullInColumn {
+        path: PathBuf,
+        table: String,
+        column: String,
+    },
+    #[error("{path}: holds table `{found}`, expected `{expected}`", path = .path.display())]
+    WrongTable {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("{path}: curve `{id}` of table `{table}` written after `{previous}`: curves must come in key order, each once", path = .path.display())]
+    OutOfOrder {
+        path: PathBuf,
+        table: String,
+        previous: String,
+        id: String,
+    },
+    #[error("table `{table}`, curve `{id}`: per-sample columns differ in length ({detail})")]
+    Ragged {
+        table: String,
+        id: String,
+        detail: String,
+    },
+    #[error("internal error in the table layer: {0}")]
+    Internal(String),
+}
