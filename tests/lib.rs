@@ -1,1 +1,84 @@
-//! placeholder
+//! Helpers for the end-to-end tests: find the built binaries, run them in a directory, read what
+//! they printed.
+
+// Test helpers: a missing binary or a broken PATH should stop the test loudly.
+#![allow(clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The directory holding the workspace's binaries (`target/debug`), next to the test executable.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps")
+        .to_path_buf();
+    assert!(
+        dir.join("agingflow").is_file(),
+        "{} has no agingflow binary: build the binaries first (`make test` does, or `cargo build --workspace --bins`)",
+        dir.display()
+    );
+    dir
+}
+
+/// A command for one of the workspace's binaries, with the binaries' directory first on PATH.
+pub fn command(binary: &str) -> Command {
+    let dir = bin_dir();
+    let mut cmd = Command::new(dir.join(binary));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![dir];
+    paths.extend(std::env::split_paths(&path));
+    cmd.env(
+        "PATH",
+        std::env::join_paths(paths).expect("PATH entries are valid"),
+    );
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// The stages a `run` printed with the given status word (`ran`, `failed`, ...), sorted.
+    pub fn stages(&self, word: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix(word)?;
+                rest.starts_with(' ')
+                    .then(|| rest.split_whitespace().next().map(str::to_owned))?
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Runs `agingflow ARGS` in `dir`.
+pub fn agingflow(dir: &Path, args: &[&str]) -> Run {
+    command("agingflow")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("agingflow starts")
+        .into()
+}

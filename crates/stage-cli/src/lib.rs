@@ -1,1 +1,220 @@
-//! placeholder
+//! What every agingflow stage binary shares: the common flags, logging set up once, the exit codes
+//! of CONTRACT.md section 1, progress on a terminal, and the protocol by which a stage tells the
+//! runner which files it read.
+//!
+//! A stage's `main` is a few lines:
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     let args = Args::parse();
+//!     stage_cli::run(&args.common, || my_stage::run(&args.into_params()?).map_err(StageError::data))
+//! }
+//! ```
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+pub use anyhow;
+pub use clap;
+pub use tracing;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: failure of the data (bad input, nothing fitted).
+pub const EXIT_DATA: u8 = 1;
+/// Exit code: usage error (bad flags or options).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: internal error (a bug).
+pub const EXIT_INTERNAL: u8 = 3;
+
+/// The environment variable naming the file a stage appends the paths it read to.
+pub const READS_ENV: &str = "AGINGFLOW_READS";
+
+/// Flags every stage accepts.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// More log output on stderr: -v for debug, -vv for trace (RUST_LOG overrides)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log format on stderr
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Worker threads for parallel work [default: number of cores]; results never depend on it
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines
+    #[default]
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+/// Why a stage failed, which decides its exit code.
+#[derive(Debug)]
+pub enum StageError {
+    /// The data is bad or nothing usable came out (exit 1).
+    Data(anyhow::Error),
+    /// The options are wrong (exit 2).
+    Usage(anyhow::Error),
+    /// A bug (exit 3).
+    Internal(anyhow::Error),
+}
+
+impl StageError {
+    pub fn data(e: impl Into<anyhow::Error>) -> Self {
+        StageError::Data(e.into())
+    }
+    pub fn usage(e: impl Into<anyhow::Error>) -> Self {
+        StageError::Usage(e.into())
+    }
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        StageError::Internal(e.into())
+    }
+    /// The exit code of CONTRACT.md section 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StageError::Data(_) => EXIT_DATA,
+            StageError::Usage(_) => EXIT_USAGE,
+            StageError::Internal(_) => EXIT_INTERNAL,
+        }
+    }
+    fn error(&self) -> &anyhow::Error {
+        match self {
+            StageError::Data(e) | StageError::Usage(e) | StageError::Internal(e) => e,
+        }
+    }
+}
+
+/// Sets up logging to stderr (once) and the worker pool.
+pub fn init(common: &CommonArgs) {
+    let default = match common.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second call (tests) keeps the first subscriber.
+    let _ = match common.log_format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .without_time()
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    if let Some(n) = common.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+}
+
+/// Runs a stage's body: sets up logging, maps its error to an exit code, and turns a panic into
+/// exit code 3 with a message instead of a crash.
+pub fn run(common: &CommonArgs, body: impl FnOnce() -> Result<(), StageError>) -> ExitCode {
+    init(common);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(())) => ExitCode::from(EXIT_OK),
+        Ok(Err(e)) => {
+            tracing::error!("{:#}", e.error());
+            ExitCode::from(e.exit_code())
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            tracing::error!("internal error: {msg}");
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
+}
+
+static READS_LOCK: Mutex<()> = Mutex::new(());
+
+/// Tells the runner that this stage read `path` (a raw file named by a manifest, say), so that a
+/// change to that file makes the stage stale. Does nothing when the stage runs on its own.
+///
+/// Protocol: the runner sets `AGINGFLOW_READS` to a file path; the stage appends one absolute path
+/// per line. Files passed as inputs or `deps` need not be reported.
+pub fn report_read(path: &Path) {
+    let Some(list) = std::env::var_os(READS_ENV) else {
+        return;
+    };
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let _guard = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&list)
+        .and_then(|mut f| writeln!(f, "{}", abs.display()));
+    if let Err(e) = written {
+        tracing::warn!(
+            "cannot record read of {} in {}: {e}",
+            path.display(),
+            Path::new(&list).display()
+        );
+    }
+}
+
+/// A progress counter shown on stderr while stderr is a terminal, silent otherwise.
+#[derive(Debug)]
+pub struct Progress {
+    label: String,
+    total: usize,
+    done: AtomicUsize,
+    last_ms: AtomicU64,
+    start: Instant,
+    visible: bool,
+}
+
+impl Progress {
+    pub fn new(label: &str, total: usize) -> Self {
+        Progress {
+            label: label.to_owned(),
+            total,
+            done: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+            start: Instant::now(),
+            visible: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Counts `n` more items done; redraws at most every 200 ms.
+    pub fn add(&self, n: usize) {
+        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
+        if !self.visible {
+            return;
+        }
+        let ms = self.start.elapsed().as_millis() as u64;
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if (ms >= last + 200 || done == self.total)
+            && self
+                .last_ms
+                .compare_exchange(last, ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            eprint!("\r{}: {done}/{} ", self.label, self.total);
+        }
+    }
+
+    /// Clears the progress line.
+    pub fn finish(&self) {
+        if self.visible {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}

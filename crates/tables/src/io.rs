@@ -225,15 +225,15 @@ impl<T: CurveTable> CurveWriter<T> {
 
     /// Appends one curve; an error if it does not sort after the previous one.
     pub fn push(&mut self, curve: &T) -> Result<(), TableError> {
-        if let Some(last) = &self.last {
-            if last.cmp_key(curve) != std::cmp::Ordering::Less {
-                return Err(TableError::OutOfOrder {
-                    path: self.path.clone(),
-                    table: T::NAME.to_owned(),
-                    previous: last.id().to_owned(),
-                    id: curve.id().to_owned(),
-                });
-            }
+        if let Some(last) = &self.last
+            && last.cmp_key(curve) != std::cmp::Ordering::Less
+        {
+            return Err(TableError::OutOfOrder {
+                path: self.path.clone(),
+                table: T::NAME.to_owned(),
+                previous: last.id().to_owned(),
+                id: curve.id().to_owned(),
+            });
         }
         let n = curve.len()?;
         if n > 0 {
@@ -279,14 +279,14 @@ fn open_checked(
             source,
         })?;
     let meta = file_meta(builder.metadata().file_metadata().key_value_metadata());
-    if let Some(found) = meta.get("agingflow.table") {
-        if found != table {
-            return Err(TableError::WrongTable {
-                path: path.to_owned(),
-                expected: table.to_owned(),
-                found: found.to_owned(),
-            });
-        }
+    if let Some(found) = meta.get("agingflow.table")
+        && found != table
+    {
+        return Err(TableError::WrongTable {
+            path: path.to_owned(),
+            expected: table.to_owned(),
+            found: found.to_owned(),
+        });
     }
     let schema = builder.schema().clone();
     for col in columns {

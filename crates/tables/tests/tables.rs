@@ -1,5 +1,7 @@
 //! Round trips, determinism and schema checks of every table of the contract.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -65,7 +67,7 @@ fn check_curves<T: CurveTable + Clone + PartialEq + std::fmt::Debug>(curves: Vec
 }
 
 fn some(i: usize) -> Option<f64> {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         None
     } else {
         Some(i as f64 * 0.5 - 1.0)

@@ -1,0 +1,85 @@
+//! The built-in stages the runner knows by name: their binaries and ports (CONTRACT.md section 1).
+//!
+//! The runner depends on no stage crate: it knows a stage only by its binary name
+//! `agingflow-<name>` and the ports below, which it uses to validate pipeline files.
+
+/// A built-in stage: the flags it takes for inputs and outputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Builtin {
+    pub name: &'static str,
+    /// Input ports; `required` ports must be connected.
+    pub inputs: &'static [(&'static str, bool)],
+    /// Output ports; every one must be declared.
+    pub outputs: &'static [&'static str],
+}
+
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "ingest",
+        inputs: &[],
+        outputs: &["relaxation-raw", "indentation-raw"],
+    },
+    Builtin {
+        name: "clean",
+        inputs: &[("relaxation-raw", true)],
+        outputs: &["relaxation-clean", "relaxation-tests"],
+    },
+    Builtin {
+        name: "kww-fit",
+        inputs: &[("relaxation-clean", true)],
+        outputs: &["kww-fits", "aging-law"],
+    },
+    Builtin {
+        name: "indentation-stats",
+        inputs: &[("indentation-raw", true)],
+        outputs: &["indents", "tau-c-stats"],
+    },
+    Builtin {
+        name: "activation-energy",
+        inputs: &[("kww-fits", true)],
+        outputs: &["activation-energy"],
+    },
+    Builtin {
+        name: "model-compare",
+        inputs: &[("kww-fits", true)],
+        outputs: &["model-curves", "model-fits"],
+    },
+    Builtin {
+        name: "report",
+        inputs: &[
+            ("kww-fits", false),
+            ("aging-law", false),
+            ("relaxation-clean", false),
+            ("indents", false),
+            ("tau-c-stats", false),
+            ("activation-energy", false),
+            ("model-curves", false),
+            ("model-fits", false),
+        ],
+        outputs: &["report-dir"],
+    },
+    Builtin {
+        name: "simulate",
+        inputs: &[],
+        outputs: &["out-dir"],
+    },
+];
+
+/// The built-in stage of that name.
+pub fn find(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name)
+}
+
+/// The names of every built-in stage, for error messages.
+pub fn names() -> String {
+    BUILTINS
+        .iter()
+        .map(|b| b.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The binary that runs a built-in stage.
+pub fn binary_name(stage: &str) -> String {
+    format!("agingflow-{stage}")
+}

@@ -1,0 +1,437 @@
+//! The runner's commands (`run`, `plan`, `status`, `why`, `dag`, `check`, and `agingflow <stage>`):
+//! argument parsing and what each prints. Exit codes: 0 success, 1 a stage failed, something is
+//! stale (`status`) or a rule fails (`check`), 2 usage or pipeline-file error, 3 internal error.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stage_cli::{CommonArgs, EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE};
+
+use crate::engine::{self, Ctx, Finished, Outcome, Selection};
+use crate::lock::LockFile;
+use crate::pipeline::{self, Pipeline};
+
+/// agingflow: reproducible analysis of glass aging campaigns.
+///
+/// Runs the stages of a pipeline file (a DAG of stage binaries exchanging Parquet tables), rerunning
+/// only what changed: a stage is stale when its command, its binary, its `with` values or the
+/// content of any file it reads or writes differs from the lock file. `agingflow <stage> ...` runs
+/// one stage binary (`agingflow-<stage>`) directly.
+#[derive(Parser, Debug)]
+#[command(name = "agingflow", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run what is stale, independent stages in parallel
+    Run {
+        #[command(flatten)]
+        file: FileArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// How many stages may run at once [default: number of cores]
+        #[arg(short, long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Go on with independent stages after a failure (the exit code is still 1)
+        #[arg(long)]
+        keep_going: bool,
+        /// Do not evaluate the stages' data-quality checks
+        #[arg(long)]
+        no_checks: bool,
+    },
+    /// Say what `run` would do and why, without running anything
+    Plan {
+        #[command(flatten)]
+        file: FileArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say for each stage whether it is up to date; exit 1 when anything is stale
+    Status {
+        #[command(flatten)]
+        file: FileArg,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say which parts of a stage's key changed since its last run, old and new
+    Why {
+        /// The stage
+        stage: String,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Print the graph of stages
+    Dag {
+        #[command(flatten)]
+        file: FileArg,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = DagFormat::Text)]
+        format: DagFormat,
+    },
+    /// Evaluate every `checks` rule on the current outputs; exit 1 if any fails
+    Check {
+        #[command(flatten)]
+        file: FileArg,
+        /// Also write the results as JUnit XML to this file
+        #[arg(long, value_name = "PATH")]
+        junit: Option<PathBuf>,
+    },
+    /// Run a stage binary: `agingflow kww-fit --help` runs `agingflow-kww-fit --help`
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+#[derive(Args, Debug)]
+pub struct FileArg {
+    /// The pipeline file
+    #[arg(default_value = "agingflow.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct SelectArgs {
+    /// Run this stage even if it is up to date (repeatable)
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+    /// Run every selected stage even if up to date
+    #[arg(long)]
+    pub force_all: bool,
+    /// Run only this stage (its inputs must exist)
+    #[arg(long, value_name = "STAGE")]
+    pub only: Option<String>,
+    /// Run this stage and the stages it depends on
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
+    /// Run this stage and the stages that depend on it
+    #[arg(long, value_name = "STAGE")]
+    pub from: Option<String>,
+}
+
+impl SelectArgs {
+    fn selection(&self) -> Selection {
+        Selection {
+            force: self.force.clone(),
+            force_all: self.force_all,
+            only: self.only.clone(),
+            until: self.until.clone(),
+            from: self.from.clone(),
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DagFormat {
+    Text,
+    Mermaid,
+    Dot,
+}
+
+/// Runs a command and returns its exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    stage_cli::init(&cli.common);
+    let code = match std::panic::catch_unwind(|| dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(_) => EXIT_INTERNAL,
+    };
+    ExitCode::from(code)
+}
+
+fn load(file: &Path) -> Result<Pipeline, u8> {
+    pipeline::load(file).map_err(|e| {
+        eprintln!("{e}");
+        let n = e.diags.len();
+        eprintln!(
+            "agingflow: {n} error{} in {}",
+            if n == 1 { "" } else { "s" },
+            file.display()
+        );
+        EXIT_USAGE
+    })
+}
+
+fn dispatch(command: Command) -> u8 {
+    let result = match command {
+        Command::Run {
+            file,
+            select,
+            jobs,
+            keep_going,
+            no_checks,
+        } => cmd_run(&file.file, &select.selection(), jobs, keep_going, no_checks),
+        Command::Plan { file, select, json } => cmd_plan(&file.file, &select.selection(), json),
+        Command::Status { file, json } => cmd_status(&file.file, json),
+        Command::Why { stage, file } => cmd_why(&file.file, &stage),
+        Command::Dag { file, format } => cmd_dag(&file.file, format),
+        Command::Check { file, junit } => cmd_check(&file.file, junit.as_deref()),
+        Command::External(args) => cmd_external(args),
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+fn usage(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("agingflow: {msg}");
+    EXIT_USAGE
+}
+
+fn secs(d: std::time::Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn cmd_run(
+    file: &Path,
+    sel: &Selection,
+    jobs: Option<usize>,
+    keep_going: bool,
+    no_checks: bool,
+) -> Result<u8, u8> {
+    let p = load(file)?;
+    let ctx = Ctx::new(&p, no_checks);
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let start = Instant::now();
+    let print = |f: &Finished| {
+        let (word, extra) = match &f.outcome {
+            Outcome::Ran => ("ran", String::new()),
+            Outcome::UpToDate => ("up to date", String::new()),
+            Outcome::Failed(m) => ("failed", m.clone()),
+            Outcome::Skipped(m) => ("skipped", m.clone()),
+            Outcome::NotSelected => return,
+        };
+        let time = if matches!(f.outcome, Outcome::Skipped(_)) {
+            String::new()
+        } else {
+            secs(f.elapsed)
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{word:<11} {:<24} {time:>9}{}",
+            f.stage,
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!("  {extra}")
+            }
+        );
+        let _ = out.flush();
+    };
+    let finished = engine::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?;
+    let count = |pred: fn(&Outcome) -> bool| finished.iter().filter(|f| pred(&f.outcome)).count();
+    let ran = count(|o| *o == Outcome::Ran);
+    let fresh = count(|o| *o == Outcome::UpToDate);
+    let failed = count(|o| matches!(o, Outcome::Failed(_)));
+    let skipped = count(|o| matches!(o, Outcome::Skipped(_)));
+    println!(
+        "{ran} ran, {fresh} up to date, {failed} failed, {skipped} skipped in {}",
+        secs(start.elapsed())
+    );
+    Ok(if failed + skipped > 0 {
+        EXIT_DATA
+    } else {
+        EXIT_OK
+    })
+}
+
+fn cmd_plan(file: &Path, sel: &Selection, json: bool) -> Result<u8, u8> {
+    let p = load(file)?;
+    let ctx = Ctx::new(&p, false);
+    let plan = engine::plan(&ctx, sel).map_err(usage)?;
+    if json {
+        let doc = serde_json::json!({ "pipeline": p.name, "stages": plan });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|_| EXIT_INTERNAL)?
+        );
+    } else {
+        for s in &plan {
+            println!("{:<11} {}", s.action, s.stage);
+            for r in &s.reasons {
+                println!("{:<11}   {r}", "");
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_status(file: &Path, json: bool) -> Result<u8, u8> {
+    let p = load(file)?;
+    let ctx = Ctx::new(&p, false);
+    let plan = engine::plan(&ctx, &Selection::default()).map_err(usage)?;
+    let stale = plan.iter().any(|s| s.action == "run");
+    if json {
+        let stages: Vec<_> = plan
+            .iter()
+            .map(|s| serde_json::json!({"stage": s.stage, "up_to_date": s.action != "run", "reasons": s.reasons}))
+            .collect();
+        let doc = serde_json::json!({ "pipeline": p.name, "up_to_date": !stale, "stages": stages });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|_| EXIT_INTERNAL)?
+        );
+    } else {
+        for s in &plan {
+            let word = if s.action == "run" {
+                "stale"
+            } else {
+                "up to date"
+            };
+            let first = s
+                .reasons
+                .first()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default();
+            println!("{word:<11} {}{first}", s.stage);
+        }
+    }
+    Ok(if stale { EXIT_DATA } else { EXIT_OK })
+}
+
+fn cmd_why(file: &Path, stage: &str) -> Result<u8, u8> {
+    let p = load(file)?;
+    let ctx = Ctx::new(&p, false);
+    let Some(s) = p.stage(stage) else {
+        let known: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
+        return Err(usage(format!(
+            "no stage `{stage}` in {}; stages: {}",
+            file.display(),
+            known.join(", ")
+        )));
+    };
+    let lock = LockFile::read(&p.lock_path());
+    let reasons = ctx.staleness(s, lock.stages.get(stage));
+    if reasons.is_empty() {
+        println!("{stage} is up to date");
+    } else {
+        println!("{stage} is stale:");
+        for r in reasons {
+            println!("  {r}");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_dag(file: &Path, format: DagFormat) -> Result<u8, u8> {
+    let p = load(file)?;
+    let mut out = String::new();
+    let edges: Vec<(String, String, String)> = p
+        .topo_order()
+        .iter()
+        .flat_map(|s| {
+            s.inputs.iter().map(|(port, r)| {
+                (
+                    r.stage.clone(),
+                    s.name.clone(),
+                    format!("{}->{port}", r.port),
+                )
+            })
+        })
+        .collect();
+    match format {
+        DagFormat::Text => {
+            for s in p.topo_order() {
+                let from: Vec<String> = s
+                    .inputs
+                    .values()
+                    .map(|r| format!("{}.{}", r.stage, r.port))
+                    .collect();
+                let to: Vec<&str> = s.outputs.keys().map(String::as_str).collect();
+                out.push_str(&format!("{}\n", s.name));
+                if !from.is_empty() {
+                    out.push_str(&format!("  reads  {}\n", from.join(", ")));
+                }
+                out.push_str(&format!("  writes {}\n", to.join(", ")));
+            }
+        }
+        DagFormat::Mermaid => {
+            out.push_str("flowchart LR\n");
+            for s in p.topo_order() {
+                out.push_str(&format!("  {}[\"{}\"]\n", mermaid_id(&s.name), s.name));
+            }
+            for (a, b, label) in &edges {
+                out.push_str(&format!(
+                    "  {} -->|{label}| {}\n",
+                    mermaid_id(a),
+                    mermaid_id(b)
+                ));
+            }
+        }
+        DagFormat::Dot => {
+            out.push_str(&format!("digraph \"{}\" {{\n  rankdir=LR;\n", p.name));
+            for s in p.topo_order() {
+                out.push_str(&format!("  \"{}\";\n", s.name));
+            }
+            for (a, b, label) in &edges {
+                out.push_str(&format!("  \"{a}\" -> \"{b}\" [label=\"{label}\"];\n"));
+            }
+            out.push_str("}\n");
+        }
+    }
+    print!("{out}");
+    Ok(EXIT_OK)
+}
+
+fn mermaid_id(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+fn cmd_check(file: &Path, junit: Option<&Path>) -> Result<u8, u8> {
+    let p = load(file)?;
+    let mut results = Vec::new();
+    for s in p.topo_order() {
+        results.extend(engine::evaluate_checks(s, |port| {
+            p.dir.join(p.in_outdir(&s.outputs[port]))
+        }));
+    }
+    for r in &results {
+        let word = if r.outcome.passed { "pass" } else { "FAIL" };
+        println!("{word} {}.{}: {}", r.stage, r.port, r.expect);
+        if !r.outcome.passed {
+            for line in r.outcome.detail.lines() {
+                println!("     {line}");
+            }
+        }
+    }
+    let failed = results.iter().filter(|r| !r.outcome.passed).count();
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if let Some(path) = junit {
+        std::fs::write(path, crate::checks::junit(&p.name, &results))
+            .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(if failed > 0 { EXIT_DATA } else { EXIT_OK })
+}
+
+fn cmd_external(args: Vec<OsString>) -> Result<u8, u8> {
+    let Some(name) = args.first().map(|a| a.to_string_lossy().into_owned()) else {
+        return Err(usage("no command given; see `agingflow --help`"));
+    };
+    let binary = format!("agingflow-{name}");
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(&binary)));
+    let path = match beside.filter(|p| p.is_file()) {
+        Some(p) => p,
+        None => PathBuf::from(&binary),
+    };
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&path).args(&args[1..]).exec();
+    Err(usage(format!(
+        "unknown command `{name}`: cannot run {binary} ({err}); commands: run, plan, status, why, dag, check, or a stage ({})",
+        crate::builtin::names()
+    )))
+}

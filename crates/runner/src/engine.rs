@@ -1,0 +1,1075 @@
+//! Deciding what is stale and running it: stage keys, reasons, staging, per-stage locks, the
+//! parallel scheduler.
+//!
+//! A stage runs with its outputs pointed into `<outdir>/.agingflow/staging/<stage>-<pid>-<n>/`; only
+//! when it exits 0, has written every output and passes its checks are the outputs renamed into
+//! place and its lock entry written. A stage is run under an exclusive file lock
+//! (`<outdir>/.agingflow/locks/<stage>.lock`) and its staleness is decided again once the lock is
+//! held, so two runners on one pipeline never run the same stage twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::builtin;
+use crate::checks::{self, CheckResult};
+use crate::hash;
+use crate::lock::{FileHash, LockFile, StageLock};
+use crate::pipeline::{Action, Pipeline, Stage, WithValue, expand, normalize};
+
+/// The environment variable a stage appends the paths it read to (see `stage_cli::report_read`).
+pub const READS_ENV: &str = "AGINGFLOW_READS";
+
+/// Why a stage must run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    Forced,
+    NeverRun,
+    Argv {
+        old: Vec<String>,
+        new: Vec<String>,
+    },
+    Binary {
+        path: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    With {
+        key: String,
+        old: Option<WithValue>,
+        new: Option<WithValue>,
+    },
+    InputMissing {
+        port: String,
+        path: String,
+    },
+    Input {
+        port: String,
+        path: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Dep {
+        path: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Read {
+        path: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    OutputMissing {
+        port: String,
+        path: String,
+    },
+    Output {
+        port: String,
+        path: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    /// An upstream stage will run first and may change this stage's inputs (plan only).
+    Upstream {
+        stage: String,
+    },
+    Error {
+        message: String,
+    },
+}
+
+fn short(h: &Option<String>) -> String {
+    match h {
+        None => "(none)".into(),
+        Some(h) => h.trim_start_matches("tree:").chars().take(12).collect(),
+    }
+}
+
+fn with_text(v: &Option<WithValue>) -> String {
+    match v {
+        None => "(unset)".into(),
+        Some(WithValue::Bool(b)) => b.to_string(),
+        Some(WithValue::Str(s)) => s.clone(),
+        Some(WithValue::List(l)) => format!("[{}]", l.join(", ")),
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Forced => write!(f, "forced"),
+            Reason::NeverRun => write!(f, "never ran (no entry in the lock file)"),
+            Reason::Argv { old, new } => write!(
+                f,
+                "command changed: `{}` -> `{}`",
+                old.join(" "),
+                new.join(" ")
+            ),
+            Reason::Binary { path, old, new } => {
+                write!(f, "binary {path} changed: {} -> {}", short(old), short(new))
+            }
+            Reason::With { key, old, new } => write!(
+                f,
+                "with `{key}` changed: {} -> {}",
+                with_text(old),
+                with_text(new)
+            ),
+            Reason::InputMissing { port, path } => write!(f, "input `{port}` ({path}) is missing"),
+            Reason::Input {
+                port,
+                path,
+                old,
+                new,
+            } => write!(
+                f,
+                "input `{port}` ({path}) changed: {} -> {}",
+                short(old),
+                short(new)
+            ),
+            Reason::Dep { path, old, new } => write!(
+                f,
+                "dependency {path} changed: {} -> {}",
+                short(old),
+                short(new)
+            ),
+            Reason::Read { path, old, new } => write!(
+                f,
+                "file read {path} changed: {} -> {}",
+                short(old),
+                short(new)
+            ),
+            Reason::OutputMissing { port, path } => {
+                write!(f, "output `{port}` ({path}) is missing")
+            }
+            Reason::Output {
+                port,
+                path,
+                old,
+                new,
+            } => write!(
+                f,
+                "output `{port}` ({path}) changed on disk: {} -> {}",
+                short(old),
+                short(new)
+            ),
+            Reason::Upstream { stage } => write!(f, "upstream stage `{stage}` will run"),
+            Reason::Error { message } => write!(f, "{message}"),
+        }
+    }
+}
+
+/// Everything a runner invocation shares between threads.
+pub struct Ctx<'a> {
+    pub p: &'a Pipeline,
+    /// The pipeline directory, canonical (what recorded paths are relative to).
+    pub root: PathBuf,
+    exe_dir: Option<PathBuf>,
+    binaries: Mutex<HashMap<PathBuf, String>>,
+    pub no_checks: bool,
+    lock_mutex: Mutex<()>,
+}
+
+static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl<'a> Ctx<'a> {
+    pub fn new(p: &'a Pipeline, no_checks: bool) -> Self {
+        let root = std::fs::canonicalize(&p.dir).unwrap_or_else(|_| p.dir.clone());
+        let exe_dir = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_path_buf));
+        Ctx {
+            p,
+            root,
+            exe_dir,
+            binaries: Mutex::new(HashMap::new()),
+            no_checks,
+            lock_mutex: Mutex::new(()),
+        }
+    }
+
+    fn abs(&self, rel: &str) -> PathBuf {
+        self.p.dir.join(rel)
+    }
+
+    fn state_dir(&self, sub: &str) -> PathBuf {
+        self.p.outdir_abs().join(".agingflow").join(sub)
+    }
+
+    /// The log file of a stage.
+    pub fn log_path(&self, stage: &str) -> PathBuf {
+        self.state_dir("logs").join(format!("{stage}.log"))
+    }
+
+    /// A path relative to the pipeline directory (with `..` where it lies outside).
+    fn rel(&self, path: &Path) -> String {
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| self.p.dir.join(path));
+        relative_to(&abs, &self.root)
+    }
+
+    /// The program of a stage: the name recorded in the key and the file to run and hash.
+    fn program(&self, stage: &Stage) -> Result<(String, PathBuf), String> {
+        let name = match &stage.action {
+            Action::Uses(b) => builtin::binary_name(b),
+            Action::Run(argv) => argv.first().cloned().unwrap_or_default(),
+        };
+        if name.contains('/') {
+            let path = self.p.dir.join(&name);
+            return if path.is_file() {
+                Ok((name, path))
+            } else {
+                Err(format!("program `{name}` not found"))
+            };
+        }
+        let beside = self.exe_dir.iter().map(|d| d.join(&name));
+        let on_path = std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(&name))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let search: Vec<PathBuf> = match stage.action {
+            Action::Uses(_) => beside.chain(on_path).collect(),
+            Action::Run(_) => on_path,
+        };
+        search
+            .into_iter()
+            .find(|p| p.is_file())
+            .map(|p| (name.clone(), p))
+            .ok_or_else(|| format!("program `{name}` not found next to agingflow nor on PATH"))
+    }
+
+    fn binary_hash(&self, path: &Path) -> Option<String> {
+        let mut memo = self.binaries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = memo.get(path) {
+            return Some(h.clone());
+        }
+        let h = hash::file(path).ok()?;
+        memo.insert(path.to_owned(), h.clone());
+        Some(h)
+    }
+
+    /// The argv of a stage with outputs at `out(port)`.
+    fn argv(&self, stage: &Stage, out: &dyn Fn(&str) -> String) -> Vec<String> {
+        let input = |port: &str| {
+            stage
+                .inputs
+                .get(port)
+                .and_then(|r| self.p.output_path(r))
+                .unwrap_or_default()
+        };
+        match &stage.action {
+            Action::Uses(b) => {
+                let mut argv = vec![builtin::binary_name(b)];
+                for port in stage.inputs.keys() {
+                    argv.push(format!("--{port}"));
+                    argv.push(input(port));
+                }
+                for port in stage.outputs.keys() {
+                    argv.push(format!("--{port}"));
+                    argv.push(out(port));
+                }
+                for (k, v) in &stage.with {
+                    match v {
+                        WithValue::Bool(true) => argv.push(format!("--{k}")),
+                        WithValue::Bool(false) => {}
+                        WithValue::Str(s) => argv.extend([format!("--{k}"), s.clone()]),
+                        WithValue::List(l) => {
+                            for s in l {
+                                argv.extend([format!("--{k}"), s.clone()]);
+                            }
+                        }
+                    }
+                }
+                argv
+            }
+            Action::Run(argv) => argv
+                .iter()
+                .map(|a| {
+                    expand(a, |kind, name| match kind {
+                        "inputs" => Some(input(name)),
+                        "outputs" => Some(out(name)),
+                        "with" => stage.with.get(name).map(|v| match v {
+                            WithValue::Bool(b) => b.to_string(),
+                            WithValue::Str(s) => s.clone(),
+                            WithValue::List(l) => l.join(","),
+                        }),
+                        _ => None,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn deps(&self, stage: &Stage) -> Result<BTreeMap<String, String>, String> {
+        let mut files = Vec::new();
+        for pattern in &stage.deps {
+            let abs = self.p.dir.join(pattern);
+            let matches = glob::glob(&abs.to_string_lossy())
+                .map_err(|e| format!("bad glob `{pattern}` in deps: {e}"))?;
+            let mut any = false;
+            for m in matches.flatten() {
+                if m.is_file() {
+                    files.push(m);
+                    any = true;
+                }
+            }
+            if !any {
+                return Err(format!("deps entry `{pattern}` matches no file"));
+            }
+        }
+        files
+            .par_iter()
+            .map(|f| {
+                hash::file(f)
+                    .map(|h| (self.rel(f), h))
+                    .map_err(|e| format!("{}: {e}", f.display()))
+            })
+            .collect()
+    }
+
+    /// The reasons a stage is stale against its lock entry (empty: up to date).
+    pub fn staleness(&self, stage: &Stage, locked: Option<&StageLock>) -> Vec<Reason> {
+        let Some(old) = locked else {
+            return vec![Reason::NeverRun];
+        };
+        let mut reasons = Vec::new();
+        let argv = self.argv(stage, &|port| self.p.in_outdir(&stage.outputs[port]));
+        if argv != old.argv {
+            reasons.push(Reason::Argv {
+                old: old.argv.clone(),
+                new: argv,
+            });
+        }
+        match self.program(stage) {
+            Err(message) => reasons.push(Reason::Error { message }),
+            Ok((name, path)) => {
+                let new = self.binary_hash(&path);
+                let old_hash = old.binary.as_ref().map(|b| b.blake3.clone());
+                if new != old_hash {
+                    reasons.push(Reason::Binary {
+                        path: name,
+                        old: old_hash,
+                        new,
+                    });
+                }
+            }
+        }
+        let keys: HashSet<&String> = stage.with.keys().chain(old.with.keys()).collect();
+        let mut keys: Vec<_> = keys.into_iter().collect();
+        keys.sort();
+        for k in keys {
+            let (o, n) = (old.with.get(k), stage.with.get(k));
+            if o != n {
+                reasons.push(Reason::With {
+                    key: k.clone(),
+                    old: o.cloned(),
+                    new: n.cloned(),
+                });
+            }
+        }
+        // Inputs, reads and outputs are hashed in parallel.
+        enum Job<'j> {
+            Input(&'j str, String),
+            Read(&'j str),
+            Output(&'j str, String),
+        }
+        let mut jobs = Vec::new();
+        for (port, r) in &stage.inputs {
+            jobs.push(Job::Input(port, self.p.output_path(r).unwrap_or_default()));
+        }
+        for path in old.reads.keys() {
+            jobs.push(Job::Read(path));
+        }
+        for (port, rel) in &stage.outputs {
+            jobs.push(Job::Output(port, self.p.in_outdir(rel)));
+        }
+        let found: Vec<Option<Reason>> = jobs
+            .par_iter()
+            .map(|job| match job {
+                Job::Input(port, path) => {
+                    let new = hash::path(&self.abs(path)).ok().flatten();
+                    let old_hash = old.inputs.get(*port).map(|f| f.blake3.clone());
+                    match new {
+                        None => Some(Reason::InputMissing {
+                            port: port.to_string(),
+                            path: path.clone(),
+                        }),
+                        n if n != old_hash => Some(Reason::Input {
+                            port: port.to_string(),
+                            path: path.clone(),
+                            old: old_hash,
+                            new: n,
+                        }),
+                        _ => None,
+                    }
+                }
+                Job::Read(path) => {
+                    let new = hash::file(&self.abs(path)).ok();
+                    let old_hash = old.reads.get(*path).cloned();
+                    (new != old_hash).then(|| Reason::Read {
+                        path: path.to_string(),
+                        old: old_hash,
+                        new,
+                    })
+                }
+                Job::Output(port, path) => {
+                    let new = hash::path(&self.abs(path)).ok().flatten();
+                    let old_hash = old.outputs.get(*port).map(|f| f.blake3.clone());
+                    match new {
+                        None => Some(Reason::OutputMissing {
+                            port: port.to_string(),
+                            path: path.clone(),
+                        }),
+                        n if n != old_hash => Some(Reason::Output {
+                            port: port.to_string(),
+                            path: path.clone(),
+                            old: old_hash,
+                            new: n,
+                        }),
+                        _ => None,
+                    }
+                }
+            })
+            .collect();
+        match self.deps(stage) {
+            Err(message) => reasons.push(Reason::Error { message }),
+            Ok(deps) => {
+                let paths: HashSet<&String> = deps.keys().chain(old.deps.keys()).collect();
+                let mut paths: Vec<_> = paths.into_iter().collect();
+                paths.sort();
+                for p in paths {
+                    let (o, n) = (old.deps.get(p), deps.get(p));
+                    if o != n {
+                        reasons.push(Reason::Dep {
+                            path: p.clone(),
+                            old: o.cloned(),
+                            new: n.cloned(),
+                        });
+                    }
+                }
+            }
+        }
+        reasons.extend(found.into_iter().flatten());
+        reasons
+    }
+
+    /// Reads the lock file, lets `f` change it and writes it back, under a lock shared by every
+    /// runner process and thread.
+    fn update_lock(&self, f: impl FnOnce(&mut LockFile)) -> Result<(), String> {
+        let _in_process = self.lock_mutex.lock().unwrap_or_else(|p| p.into_inner());
+        let _across = FileLock::acquire(&self.state_dir("locks").join("lockfile.lock"))?;
+        let path = self.p.lock_path();
+        let mut lock = LockFile::read(&path);
+        f(&mut lock);
+        lock.stages.retain(|name, _| self.p.stage(name).is_some());
+        lock.write(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// A path relative to `base` (both absolute), `..` where it lies outside.
+pub fn relative_to(path: &Path, base: &Path) -> String {
+    let p: Vec<Component> = path.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".into(); b.len() - common];
+    parts.extend(
+        p[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    normalize(Path::new(&parts.join("/")))
+}
+
+/// An exclusive advisory lock on a file, released on drop.
+struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    fn acquire(path: &Path) -> Result<FileLock, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tracing::info!(
+                    "waiting for {} (another agingflow run holds it)",
+                    path.display()
+                );
+                file.lock()
+                    .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", path.display()));
+            }
+        }
+        Ok(FileLock { file })
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// How a stage ended in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Ran,
+    UpToDate,
+    Failed(String),
+    Skipped(String),
+    NotSelected,
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Ran | Outcome::UpToDate | Outcome::NotSelected
+        )
+    }
+}
+
+/// Runs one stage if it is stale (or forced), holding its lock.
+pub fn run_stage(ctx: &Ctx, stage: &Stage, forced: bool) -> Outcome {
+    let _lock =
+        match FileLock::acquire(&ctx.state_dir("locks").join(format!("{}.lock", stage.name))) {
+            Ok(l) => l,
+            Err(e) => return Outcome::Failed(e),
+        };
+    // Decided again under the lock: another runner may have just run this stage.
+    let lock = LockFile::read(&ctx.p.lock_path());
+    let reasons = ctx.staleness(stage, lock.stages.get(&stage.name));
+    if let Some(Reason::InputMissing { port, path }) = reasons
+        .iter()
+        .find(|r| matches!(r, Reason::InputMissing { .. }))
+    {
+        return Outcome::Failed(format!(
+            "input `{port}` ({path}) is missing: run its stage first"
+        ));
+    }
+    if let Some(Reason::Error { message }) =
+        reasons.iter().find(|r| matches!(r, Reason::Error { .. }))
+    {
+        return Outcome::Failed(message.clone());
+    }
+    if reasons.is_empty() && !forced {
+        return Outcome::UpToDate;
+    }
+    for r in &reasons {
+        tracing::debug!("{}: {r}", stage.name);
+    }
+    execute(ctx, stage)
+}
+
+fn execute(ctx: &Ctx, stage: &Stage) -> Outcome {
+    let n = STAGING_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{}-{}-{n}", stage.name, std::process::id());
+    let staging_rel = ctx.p.in_outdir(&format!(".agingflow/staging/{id}"));
+    let staging = ctx.abs(&staging_rel);
+    let reads_file = ctx.state_dir("staging").join(format!("{id}.reads"));
+    let cleanup = || {
+        let _ = std::fs::remove_dir_all(&staging);
+        let _ = std::fs::remove_file(&reads_file);
+    };
+    let result = execute_in(ctx, stage, &staging, &staging_rel, &reads_file);
+    cleanup();
+    result
+}
+
+fn execute_in(
+    ctx: &Ctx,
+    stage: &Stage,
+    staging: &Path,
+    staging_rel: &str,
+    reads_file: &Path,
+) -> Outcome {
+    let fail = |m: String| Outcome::Failed(m);
+    for rel in stage.outputs.values() {
+        let parent = staging.join(rel);
+        if let Some(dir) = parent.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return fail(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let (_, program) = match ctx.program(stage) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let staged = |port: &str| normalize(&Path::new(staging_rel).join(&stage.outputs[port]));
+    let argv = ctx.argv(stage, &staged);
+    let log_path = ctx.log_path(&stage.name);
+    if let Some(dir) = log_path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let log = match File::create(&log_path) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("cannot create {}: {e}", log_path.display())),
+    };
+    let log_err = match log.try_clone() {
+        Ok(f) => f,
+        Err(e) => return fail(format!("cannot open {}: {e}", log_path.display())),
+    };
+    let mut cmd = Command::new(&program);
+    cmd.args(argv.iter().skip(1))
+        .current_dir(&ctx.p.dir)
+        .env(READS_ENV, reads_file)
+        .env("AGINGFLOW_STAGE", &stage.name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err));
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot start {}: {e}", program.display())),
+    };
+    let log_rel = ctx.rel(&log_path);
+    if !status.success() {
+        let how = match status.code() {
+            Some(c) => format!("exit code {c}"),
+            None => "killed by a signal".to_owned(),
+        };
+        return fail(format!("{how}; log: {log_rel}"));
+    }
+    for (port, rel) in &stage.outputs {
+        if std::fs::symlink_metadata(staging.join(rel)).is_err() {
+            return fail(format!(
+                "the stage did not write output `{port}` ({rel}); log: {log_rel}"
+            ));
+        }
+    }
+    if !ctx.no_checks && !stage.checks.is_empty() {
+        let results = evaluate_checks(stage, |port| staging.join(&stage.outputs[port]));
+        let failed: Vec<_> = results.iter().filter(|r| !r.outcome.passed).collect();
+        if !failed.is_empty() {
+            let kept = ctx.state_dir("failed").join(&stage.name);
+            let _ = std::fs::remove_dir_all(&kept);
+            if let Some(dir) = kept.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = std::fs::rename(staging, &kept);
+            let mut msg = String::from("checks failed:");
+            for r in failed {
+                msg.push_str(&format!(
+                    "\n    {}: {}: {}",
+                    r.port,
+                    r.expect,
+                    r.outcome.detail.trim_end()
+                ));
+            }
+            msg.push_str(&format!(
+                "\n    outputs kept for inspection in {}",
+                ctx.rel(&kept)
+            ));
+            return fail(msg);
+        }
+    }
+    // Hash in staging, then move into place.
+    let mut outputs = BTreeMap::new();
+    for (port, rel) in &stage.outputs {
+        let hash = match hash::path(&staging.join(rel)) {
+            Ok(Some(h)) => h,
+            Ok(None) => return fail(format!("output `{port}` vanished")),
+            Err(e) => return fail(format!("cannot hash output `{port}`: {e}")),
+        };
+        outputs.insert(
+            port.clone(),
+            FileHash {
+                path: ctx.p.in_outdir(rel),
+                blake3: hash,
+            },
+        );
+    }
+    for rel in stage.outputs.values() {
+        if let Err(e) = move_into_place(&staging.join(rel), &ctx.abs(&ctx.p.in_outdir(rel))) {
+            return fail(format!("cannot move output {rel} into place: {e}"));
+        }
+    }
+    let entry = match record(ctx, stage, argv_final(ctx, stage), outputs, reads_file) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    match ctx.update_lock(|l| {
+        l.version = 1;
+        l.stages.insert(stage.name.clone(), entry);
+    }) {
+        Ok(()) => Outcome::Ran,
+        Err(e) => fail(e),
+    }
+}
+
+fn argv_final(ctx: &Ctx, stage: &Stage) -> Vec<String> {
+    ctx.argv(stage, &|port| ctx.p.in_outdir(&stage.outputs[port]))
+}
+
+/// The lock entry of a stage that just succeeded.
+fn record(
+    ctx: &Ctx,
+    stage: &Stage,
+    argv: Vec<String>,
+    outputs: BTreeMap<String, FileHash>,
+    reads_file: &Path,
+) -> Result<StageLock, String> {
+    let (name, program) = ctx.program(stage)?;
+    let binary = ctx.binary_hash(&program).map(|h| FileHash {
+        path: name,
+        blake3: h,
+    });
+    let mut inputs = BTreeMap::new();
+    for (port, r) in &stage.inputs {
+        let path = ctx.p.output_path(r).unwrap_or_default();
+        let h = hash::path(&ctx.abs(&path))
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("input `{port}` vanished"))?;
+        inputs.insert(port.clone(), FileHash { path, blake3: h });
+    }
+    let deps = ctx.deps(stage)?;
+    let listed = std::fs::read_to_string(reads_file).unwrap_or_default();
+    let known: HashSet<String> = inputs
+        .values()
+        .map(|f| f.path.clone())
+        .chain(deps.keys().cloned())
+        .collect();
+    let mut read_paths: Vec<String> = listed
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| ctx.rel(&ctx.p.dir.join(l.trim())))
+        .filter(|p| !known.contains(p))
+        .collect();
+    read_paths.sort();
+    read_paths.dedup();
+    let reads = read_paths
+        .par_iter()
+        .map(|p| {
+            hash::file(&ctx.abs(p))
+                .map(|h| (p.clone(), h))
+                .map_err(|e| format!("file read {p}: {e}"))
+        })
+        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    Ok(StageLock {
+        argv,
+        binary,
+        with: stage.with.clone(),
+        inputs,
+        deps,
+        reads,
+        outputs,
+    })
+}
+
+/// Renames a file or directory over its target; a directory target is swapped out first.
+fn move_into_place(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let from_is_dir = std::fs::symlink_metadata(from)?.is_dir();
+    match std::fs::symlink_metadata(to) {
+        Ok(m) if m.is_dir() || from_is_dir => {
+            let old = to.with_file_name(format!(
+                ".{}.old.{}",
+                to.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                std::process::id()
+            ));
+            std::fs::rename(to, &old)?;
+            std::fs::rename(from, to)?;
+            if m.is_dir() {
+                std::fs::remove_dir_all(&old)
+            } else {
+                std::fs::remove_file(&old)
+            }
+        }
+        _ => std::fs::rename(from, to),
+    }
+}
+
+/// Evaluates a stage's rules with each output port at `path(port)`.
+pub fn evaluate_checks(stage: &Stage, path: impl Fn(&str) -> PathBuf) -> Vec<CheckResult> {
+    stage
+        .checks
+        .iter()
+        .map(|c| CheckResult {
+            stage: stage.name.clone(),
+            port: c.port.clone(),
+            expect: c.expect.clone(),
+            outcome: checks::evaluate(&c.rule, &path(&c.port)),
+        })
+        .collect()
+}
+
+/// What `plan` and `status` say of a stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planned {
+    pub stage: String,
+    /// `run`, `up-to-date` or `skip` (not selected).
+    pub action: &'static str,
+    pub reasons: Vec<Reason>,
+}
+
+/// Which stages a run selects and forces.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub force: Vec<String>,
+    pub force_all: bool,
+    pub only: Option<String>,
+    pub until: Option<String>,
+    pub from: Option<String>,
+}
+
+impl Selection {
+    /// The selected stage names; an error names an unknown stage.
+    pub fn stages(&self, p: &Pipeline) -> Result<HashSet<String>, String> {
+        for name in self
+            .force
+            .iter()
+            .chain(&self.only)
+            .chain(&self.until)
+            .chain(&self.from)
+        {
+            if p.stage(name).is_none() {
+                let known: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
+                return Err(format!(
+                    "no stage `{name}` in {}; stages: {}",
+                    p.file.display(),
+                    known.join(", ")
+                ));
+            }
+        }
+        let mut set: HashSet<String> = p.stages.iter().map(|s| s.name.clone()).collect();
+        if let Some(only) = &self.only {
+            set = HashSet::from([only.clone()]);
+        }
+        if let Some(until) = &self.until {
+            let mut keep = HashSet::new();
+            let mut todo = vec![until.clone()];
+            while let Some(n) = todo.pop() {
+                if keep.insert(n.clone())
+                    && let Some(s) = p.stage(&n)
+                {
+                    todo.extend(s.inputs.values().map(|r| r.stage.clone()));
+                }
+            }
+            set.retain(|n| keep.contains(n));
+        }
+        if let Some(from) = &self.from {
+            let mut keep = HashSet::new();
+            let mut todo = vec![from.clone()];
+            while let Some(n) = todo.pop() {
+                if keep.insert(n.clone()) {
+                    todo.extend(p.children(&n).iter().map(|s| s.name.clone()));
+                }
+            }
+            set.retain(|n| keep.contains(n));
+        }
+        Ok(set)
+    }
+
+    fn forced(&self, name: &str) -> bool {
+        self.force_all || self.force.iter().any(|f| f == name)
+    }
+}
+
+/// What `run` would do, without running: a stage downstream of one that will run is marked with
+/// an `upstream` reason (it runs unless the upstream output comes out byte-identical).
+pub fn plan(ctx: &Ctx, sel: &Selection) -> Result<Vec<Planned>, String> {
+    let selected = sel.stages(ctx.p)?;
+    let lock = LockFile::read(&ctx.p.lock_path());
+    let mut will_run: HashSet<String> = HashSet::new();
+    let mut out = Vec::new();
+    for stage in ctx.p.topo_order() {
+        if !selected.contains(&stage.name) {
+            out.push(Planned {
+                stage: stage.name.clone(),
+                action: "skip",
+                reasons: vec![],
+            });
+            continue;
+        }
+        let mut reasons = Vec::new();
+        if sel.forced(&stage.name) {
+            reasons.push(Reason::Forced);
+        }
+        let mut upstream: Vec<&str> = stage
+            .inputs
+            .values()
+            .map(|r| r.stage.as_str())
+            .filter(|s| will_run.contains(*s))
+            .collect();
+        upstream.sort();
+        upstream.dedup();
+        let own = ctx.staleness(stage, lock.stages.get(&stage.name));
+        // An input about to be rewritten upstream says more than its current hash.
+        let own: Vec<Reason> = own
+            .into_iter()
+            .filter(|r| {
+                upstream.is_empty()
+                    || !matches!(r, Reason::Input { .. } | Reason::InputMissing { .. })
+            })
+            .collect();
+        reasons.extend(own);
+        reasons.extend(upstream.iter().map(|s| Reason::Upstream {
+            stage: s.to_string(),
+        }));
+        let action = if reasons.is_empty() {
+            "up-to-date"
+        } else {
+            "run"
+        };
+        if action == "run" {
+            will_run.insert(stage.name.clone());
+        }
+        out.push(Planned {
+            stage: stage.name.clone(),
+            action,
+            reasons,
+        });
+    }
+    Ok(out)
+}
+
+/// One finished stage of a run.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub stage: String,
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+}
+
+/// Where a stage is in a run.
+enum State {
+    Waiting,
+    Running,
+    Done(Outcome),
+}
+
+/// Runs the selected stages, up to `jobs` at once, calling `report` as each one finishes.
+pub fn run(
+    ctx: &Ctx,
+    sel: &Selection,
+    jobs: usize,
+    keep_going: bool,
+    report: &(dyn Fn(&Finished) + Sync),
+) -> Result<Vec<Finished>, String> {
+    let selected = sel.stages(ctx.p)?;
+    std::fs::create_dir_all(ctx.state_dir("staging"))
+        .map_err(|e| format!("cannot create the output directory: {e}"))?;
+    let order = ctx.p.topo_order();
+    let mut state: HashMap<&str, State> = order
+        .iter()
+        .map(|s| (s.name.as_str(), State::Waiting))
+        .collect();
+    let mut finished = Vec::new();
+    let (tx, rx) = std::sync::mpsc::channel::<Finished>();
+    let jobs = jobs.max(1);
+    std::thread::scope(|scope| {
+        let mut running = 0usize;
+        let mut stop = false;
+        loop {
+            // Settle what needs no work and start what is ready, until nothing changes.
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for s in &order {
+                    if !matches!(state[s.name.as_str()], State::Waiting) {
+                        continue;
+                    }
+                    let upstream: Vec<(&str, Option<&Outcome>)> = s
+                        .inputs
+                        .values()
+                        .map(|r| match state.get(r.stage.as_str()) {
+                            Some(State::Done(o)) => (r.stage.as_str(), Some(o)),
+                            _ => (r.stage.as_str(), None),
+                        })
+                        .collect();
+                    if upstream.iter().any(|(_, o)| o.is_none()) {
+                        continue;
+                    }
+                    let settled = if !selected.contains(&s.name) {
+                        Some(Outcome::NotSelected)
+                    } else if let Some((bad, _)) =
+                        upstream.iter().find(|(_, o)| o.is_some_and(|o| !o.ok()))
+                    {
+                        Some(Outcome::Skipped(format!(
+                            "upstream `{bad}` did not succeed"
+                        )))
+                    } else if stop {
+                        Some(Outcome::Skipped(
+                            "the run stopped after a failure (use --keep-going)".into(),
+                        ))
+                    } else {
+                        None
+                    };
+                    match settled {
+                        Some(o) => {
+                            if o != Outcome::NotSelected {
+                                let f = Finished {
+                                    stage: s.name.clone(),
+                                    outcome: o.clone(),
+                                    elapsed: Duration::ZERO,
+                                };
+                                report(&f);
+                                finished.push(f);
+                            }
+                            state.insert(&s.name, State::Done(o));
+                            changed = true;
+                        }
+                        None if running < jobs => {
+                            state.insert(&s.name, State::Running);
+                            running += 1;
+                            changed = true;
+                            let tx = tx.clone();
+                            let forced = sel.forced(&s.name);
+                            let stage: &Stage = s;
+                            scope.spawn(move || {
+                                let start = Instant::now();
+                                let outcome = run_stage(ctx, stage, forced);
+                                let _ = tx.send(Finished {
+                                    stage: stage.name.clone(),
+                                    outcome,
+                                    elapsed: start.elapsed(),
+                                });
+                            });
+                        }
+                        None => {}
+                    }
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok(f) = rx.recv() else { break };
+            running -= 1;
+            if !f.outcome.ok() && !keep_going {
+                stop = true;
+            }
+            report(&f);
+            if let Some(s) = order.iter().find(|s| s.name == f.stage) {
+                state.insert(&s.name, State::Done(f.outcome.clone()));
+            }
+            finished.push(f);
+        }
+    });
+    Ok(finished)
+}

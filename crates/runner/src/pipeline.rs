@@ -1,0 +1,924 @@
+//! The pipeline file (CONTRACT.md section 2): its model, and validation that reports every error at
+//! once with file, line and column before anything runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::builtin;
+use crate::checks::Rule;
+use crate::yaml::{self, Key, Node, Pos, Scalar};
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The pipeline file as the user named it (for messages).
+    pub file: PathBuf,
+    /// The absolute directory of the pipeline file: stages run there and paths are relative to it.
+    pub dir: PathBuf,
+    pub name: String,
+    /// The output directory relative to `dir`, normalised (`../build/demo`).
+    pub outdir: String,
+    pub stages: Vec<Stage>,
+}
+
+/// What a stage runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A built-in stage: binary `agingflow-<name>`.
+    Uses(String),
+    /// Any program, as an argv list (placeholders `${inputs.X}`, `${outputs.X}`, `${with.X}` still
+    /// in it).
+    Run(Vec<String>),
+}
+
+/// A `with` value after `${params.X}` expansion.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum WithValue {
+    Bool(bool),
+    Str(String),
+    List(Vec<String>),
+}
+
+/// An input: the output `port` of stage `stage`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortRef {
+    pub stage: String,
+    pub port: String,
+}
+
+/// A data-quality rule on one output table.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// The output port the rule reads.
+    pub port: String,
+    /// The rule as written.
+    pub expect: String,
+    pub rule: Rule,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: String,
+    pub pos: Pos,
+    pub action: Action,
+    pub inputs: BTreeMap<String, PortRef>,
+    /// Output port to path relative to the output directory, normalised.
+    pub outputs: BTreeMap<String, String>,
+    pub with: BTreeMap<String, WithValue>,
+    /// Globs of more files the stage reads, relative to the pipeline directory.
+    pub deps: Vec<String>,
+    pub checks: Vec<CheckSpec>,
+}
+
+impl Pipeline {
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The path of the output `port` of `stage`, relative to the pipeline directory.
+    pub fn output_path(&self, r: &PortRef) -> Option<String> {
+        let rel = self.stage(&r.stage)?.outputs.get(&r.port)?;
+        Some(self.in_outdir(rel))
+    }
+
+    /// A path relative to the output directory, made relative to the pipeline directory.
+    pub fn in_outdir(&self, rel: &str) -> String {
+        normalize(&Path::new(&self.outdir).join(rel))
+    }
+
+    /// The lock file beside the pipeline file: `demo.yaml` -> `demo.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        let stem = self
+            .file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.dir.join(format!("{stem}.lock"))
+    }
+
+    /// The absolute output directory.
+    pub fn outdir_abs(&self) -> PathBuf {
+        self.dir.join(&self.outdir)
+    }
+
+    /// Stages that read an output of `name`.
+    pub fn children(&self, name: &str) -> Vec<&Stage> {
+        self.stages
+            .iter()
+            .filter(|s| s.inputs.values().any(|r| r.stage == name))
+            .collect()
+    }
+
+    /// The stages in an order where every stage comes after the stages it reads from (file order
+    /// otherwise). Validation guarantees there is no cycle.
+    pub fn topo_order(&self) -> Vec<&Stage> {
+        let mut done: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        while out.len() < self.stages.len() {
+            let before = out.len();
+            for s in &self.stages {
+                if !done.contains(&s.name.as_str())
+                    && s.inputs.values().all(|r| done.contains(&r.stage.as_str()))
+                {
+                    done.push(&s.name);
+                    out.push(s);
+                }
+            }
+            if out.len() == before {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// One validation error.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diag {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Every error found in a pipeline file.
+#[derive(Debug, Clone)]
+pub struct PipelineError {
+    pub file: String,
+    pub diags: Vec<Diag>,
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diags.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(
+                f,
+                "{}:{}:{}: error: {}",
+                self.file, d.pos.line, d.pos.col, d.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PipelineError {}
+
+/// Reads and validates a pipeline file.
+pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
+    let label = file.display().to_string();
+    let fail = |message: String| PipelineError {
+        file: label.clone(),
+        diags: vec![Diag {
+            pos: Pos { line: 1, col: 1 },
+            message,
+        }],
+    };
+    let bytes =
+        std::fs::read(file).map_err(|e| fail(format!("cannot read the pipeline file: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| fail("the pipeline file is not UTF-8".into()))?;
+    let abs =
+        std::path::absolute(file).map_err(|e| fail(format!("cannot resolve the path: {e}")))?;
+    let dir = abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    parse(&text, file, &dir)
+}
+
+/// Validates pipeline text; `file` is used for messages and the lock file's name.
+pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Pipeline, PipelineError> {
+    let label = file.display().to_string();
+    let err = |diags| PipelineError {
+        file: label.clone(),
+        diags,
+    };
+    let root = match yaml::parse(text) {
+        Err(e) => {
+            return Err(err(vec![Diag {
+                pos: e.pos,
+                message: format!("invalid YAML: {}", e.message),
+            }]));
+        }
+        Ok(None) => {
+            return Err(err(vec![Diag {
+                pos: Pos { line: 1, col: 1 },
+                message: "the pipeline file is empty: it needs `version: 1` and `stages:`".into(),
+            }]));
+        }
+        Ok(Some(root)) => root,
+    };
+    let mut v = Validator { diags: Vec::new() };
+    let pipeline = v.pipeline(&root, file, dir);
+    v.diags.sort();
+    v.diags.dedup();
+    match pipeline {
+        Some(p) if v.diags.is_empty() => Ok(p),
+        _ => Err(err(v.diags)),
+    }
+}
+
+struct Validator {
+    diags: Vec<Diag>,
+}
+
+const TOP_KEYS: &[&str] = &["version", "name", "outdir", "params", "stages"];
+const STAGE_KEYS: &[&str] = &["uses", "run", "with", "inputs", "outputs", "deps", "checks"];
+const CHECK_KEYS: &[&str] = &["table", "expect"];
+
+impl Validator {
+    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(Diag {
+            pos,
+            message: message.into(),
+        });
+    }
+
+    /// The entries of a mapping node, refusing unknown and duplicate keys.
+    fn map<'a>(
+        &mut self,
+        node: &'a Node,
+        what: &str,
+        allowed: Option<&[&str]>,
+    ) -> Option<&'a [(Key, Node)]> {
+        let Node::Map { entries, .. } = node else {
+            self.error(
+                node.pos(),
+                format!("{what} must be a mapping, found {}", node.kind()),
+            );
+            return None;
+        };
+        let mut seen: HashMap<&str, Pos> = HashMap::new();
+        for (k, _) in entries {
+            if let Some(first) = seen.insert(&k.name, k.pos) {
+                self.error(
+                    k.pos,
+                    format!(
+                        "duplicate key `{}` in {what} (first at line {})",
+                        k.name, first.line
+                    ),
+                );
+            }
+            if let Some(allowed) = allowed
+                && !allowed.contains(&k.name.as_str())
+            {
+                self.error(
+                    k.pos,
+                    format!(
+                        "unknown key `{}` in {what}; expected one of: {}",
+                        k.name,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        Some(entries)
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match node.as_str() {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                self.error(
+                    node.pos(),
+                    format!("{what} must be a string, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<String>> {
+        let Node::Seq { items, .. } = node else {
+            self.error(
+                node.pos(),
+                format!("{what} must be a list of strings, found {}", node.kind()),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match item.scalar_text() {
+                Some(s) if !matches!(item, Node::Seq { .. } | Node::Map { .. }) => {
+                    out.push(s.to_owned())
+                }
+                _ => self.error(
+                    item.pos(),
+                    format!("{what} must hold strings, found {}", item.kind()),
+                ),
+            }
+        }
+        Some(out)
+    }
+
+    fn pipeline(&mut self, root: &Node, file: &Path, dir: &Path) -> Option<Pipeline> {
+        let entries = self.map(root, "the pipeline file", Some(TOP_KEYS))?;
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.name == k)
+                .map(|(_, n)| n)
+        };
+        match get("version") {
+            None => self.error(root.pos(), "missing `version: 1`"),
+            Some(n) if n.scalar() == Some(Scalar::Int(1)) => {}
+            Some(n) => self.error(
+                n.pos(),
+                format!(
+                    "unsupported version `{}`: this agingflow reads version 1",
+                    n.scalar_text().unwrap_or(n.kind())
+                ),
+            ),
+        }
+        let default_name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = get("name")
+            .and_then(|n| self.string(n, "`name`"))
+            .unwrap_or(default_name);
+        let outdir = match get("outdir") {
+            Some(n) => self.string(n, "`outdir`").unwrap_or_default(),
+            None => "build".to_owned(),
+        };
+        let outdir = normalize(Path::new(&outdir));
+
+        let mut params: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(n) = get("params") {
+            for (k, v) in self.map(n, "`params`", None).unwrap_or_default() {
+                match v {
+                    Node::Scalar { .. } if v.scalar() != Some(Scalar::Null) => {
+                        params.insert(
+                            k.name.clone(),
+                            v.scalar_text().unwrap_or_default().to_owned(),
+                        );
+                    }
+                    _ => self.error(
+                        v.pos(),
+                        format!(
+                            "param `{}` must be a string, number or boolean, found {}",
+                            k.name,
+                            v.kind()
+                        ),
+                    ),
+                }
+            }
+        }
+
+        let Some(stages_node) = get("stages") else {
+            self.error(root.pos(), "missing `stages`");
+            return None;
+        };
+        let stage_entries = self.map(stages_node, "`stages`", None)?;
+        if stage_entries.is_empty() {
+            self.error(stages_node.pos(), "`stages` is empty");
+        }
+        let mut stages = Vec::new();
+        for (key, node) in stage_entries {
+            if let Some(s) = self.stage(key, node, &params, &outdir) {
+                stages.push(s);
+            }
+        }
+        self.references(&stages, stage_entries);
+        self.duplicate_outputs(&stages, stage_entries);
+        self.cycles(&stages);
+        Some(Pipeline {
+            file: file.to_owned(),
+            dir: dir.to_owned(),
+            name,
+            outdir,
+            stages,
+        })
+    }
+
+    fn stage(
+        &mut self,
+        key: &Key,
+        node: &Node,
+        params: &BTreeMap<String, String>,
+        outdir: &str,
+    ) -> Option<Stage> {
+        let name = key.name.clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.error(
+                key.pos,
+                format!("stage name `{name}` may hold only letters, digits, `-` and `_`"),
+            );
+        }
+        let what = format!("stage `{name}`");
+        let entries = self.map(node, &what, Some(STAGE_KEYS))?;
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.name == k)
+                .map(|(_, n)| n)
+        };
+
+        let action = match (get("uses"), get("run")) {
+            (Some(_), Some(r)) => {
+                self.error(
+                    r.pos(),
+                    format!("{what} has both `uses` and `run`: give one"),
+                );
+                None
+            }
+            (None, None) => {
+                self.error(
+                    key.pos,
+                    format!("{what} needs `uses: <built-in stage>` or `run: [program, args...]`"),
+                );
+                None
+            }
+            (Some(u), None) => self.string(u, "`uses`").and_then(|u_name| {
+                if builtin::find(&u_name).is_some() {
+                    Some(Action::Uses(u_name))
+                } else {
+                    self.error(
+                        u.pos(),
+                        format!(
+                            "unknown stage `{u_name}`; the built-in stages are: {}",
+                            builtin::names()
+                        ),
+                    );
+                    None
+                }
+            }),
+            (None, Some(r)) => self.string_list(r, "`run`").map(|argv| {
+                if argv.is_empty() {
+                    self.error(r.pos(), "`run` is empty: it needs at least the program");
+                }
+                Action::Run(
+                    argv.iter()
+                        .map(|a| self.expand_params(a, r.pos(), params))
+                        .collect(),
+                )
+            }),
+        };
+
+        let mut inputs = BTreeMap::new();
+        if let Some(n) = get("inputs") {
+            for (k, v) in self
+                .map(n, &format!("`inputs` of {what}"), None)
+                .unwrap_or_default()
+            {
+                let Some(text) = self.string(v, &format!("input `{}`", k.name)) else {
+                    continue;
+                };
+                match text.split_once('.') {
+                    Some((stage, port)) if !stage.is_empty() && !port.is_empty() => {
+                        inputs.insert(
+                            k.name.clone(),
+                            PortRef {
+                                stage: stage.to_owned(),
+                                port: port.to_owned(),
+                            },
+                        );
+                    }
+                    _ => self.error(
+                        v.pos(),
+                        format!("input `{}` must be `STAGE.PORT`, found `{text}`", k.name),
+                    ),
+                }
+            }
+        }
+
+        let mut outputs = BTreeMap::new();
+        if let Some(n) = get("outputs") {
+            for (k, v) in self
+                .map(n, &format!("`outputs` of {what}"), None)
+                .unwrap_or_default()
+            {
+                let Some(text) = self.string(v, &format!("output `{}`", k.name)) else {
+                    continue;
+                };
+                let rel = normalize(Path::new(&text));
+                if Path::new(&text).is_absolute()
+                    || rel.is_empty()
+                    || rel == ".."
+                    || rel.starts_with("../")
+                {
+                    self.error(v.pos(), format!("output `{}` = `{text}` escapes the output directory `{outdir}`: give a path inside it", k.name));
+                    continue;
+                }
+                outputs.insert(k.name.clone(), rel);
+            }
+        }
+
+        let mut with = BTreeMap::new();
+        if let Some(n) = get("with") {
+            for (k, v) in self
+                .map(n, &format!("`with` of {what}"), None)
+                .unwrap_or_default()
+            {
+                let value = match v {
+                    Node::Seq { .. } => {
+                        self.string_list(v, &format!("`with.{}`", k.name)).map(|l| {
+                            WithValue::List(
+                                l.iter()
+                                    .map(|s| self.expand_params(s, v.pos(), params))
+                                    .collect(),
+                            )
+                        })
+                    }
+                    Node::Map { .. } => {
+                        self.error(v.pos(), format!("`with.{}` must be a string, number, boolean or list, found a mapping", k.name));
+                        None
+                    }
+                    _ => match v.scalar() {
+                        Some(Scalar::Bool(b)) => Some(WithValue::Bool(b)),
+                        Some(Scalar::Null) | None => {
+                            self.error(v.pos(), format!("`with.{}` has no value", k.name));
+                            None
+                        }
+                        Some(_) => Some(WithValue::Str(self.expand_params(
+                            v.scalar_text().unwrap_or_default(),
+                            v.pos(),
+                            params,
+                        ))),
+                    },
+                };
+                if let Some(value) = value {
+                    with.insert(k.name.clone(), value);
+                }
+            }
+        }
+
+        let deps = get("deps")
+            .and_then(|n| self.string_list(n, "`deps`"))
+            .unwrap_or_default();
+
+        let mut checks = Vec::new();
+        if let Some(n) = get("checks") {
+            match n {
+                Node::Seq { items, .. } => {
+                    for item in items {
+                        if let Some(c) = self.check(item, &outputs) {
+                            checks.push(c);
+                        }
+                    }
+                }
+                _ => self.error(
+                    n.pos(),
+                    format!(
+                        "`checks` must be a list of {{table, expect}}, found {}",
+                        n.kind()
+                    ),
+                ),
+            }
+        }
+
+        let action = action?;
+        match &action {
+            Action::Uses(b) => {
+                let b = builtin::find(b)?;
+                if let Some(n) = get("inputs")
+                    && let Node::Map { entries, .. } = n
+                {
+                    for (k, _) in entries {
+                        if !b.inputs.iter().any(|(p, _)| *p == k.name) {
+                            let known: Vec<_> = b.inputs.iter().map(|(p, _)| *p).collect();
+                            self.error(
+                                k.pos,
+                                format!(
+                                    "stage `{}` has no input `{}`; its inputs: {}",
+                                    b.name,
+                                    k.name,
+                                    or_none(&known)
+                                ),
+                            );
+                        }
+                    }
+                }
+                for (port, required) in b.inputs {
+                    if *required && !inputs.contains_key(*port) {
+                        self.error(
+                            key.pos,
+                            format!("{what} (uses: {}) needs input `{port}`", b.name),
+                        );
+                    }
+                }
+                if let Some(Node::Map { entries, .. }) = get("outputs") {
+                    for (k, _) in entries {
+                        if !b.outputs.contains(&k.name.as_str()) {
+                            self.error(
+                                k.pos,
+                                format!(
+                                    "stage `{}` has no output `{}`; its outputs: {}",
+                                    b.name,
+                                    k.name,
+                                    or_none(b.outputs)
+                                ),
+                            );
+                        }
+                    }
+                }
+                for port in b.outputs {
+                    if !outputs.contains_key(*port) {
+                        self.error(
+                            key.pos,
+                            format!("{what} (uses: {}) must declare output `{port}`", b.name),
+                        );
+                    }
+                }
+            }
+            Action::Run(argv) => {
+                let r = get("run").map(Node::pos).unwrap_or(key.pos);
+                for arg in argv {
+                    for (kind, pname) in placeholders(arg) {
+                        // `params` and unknown kinds were reported when params were expanded.
+                        let known = match kind.as_str() {
+                            "inputs" => inputs.contains_key(&pname),
+                            "outputs" => outputs.contains_key(&pname),
+                            "with" => with.contains_key(&pname),
+                            _ => true,
+                        };
+                        if !known {
+                            self.error(
+                                r,
+                                format!(
+                                    "`${{{kind}.{pname}}}` in `run` names no {kind} entry of {what}"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Some(Stage {
+            name,
+            pos: key.pos,
+            action,
+            inputs,
+            outputs,
+            with,
+            deps,
+            checks,
+        })
+    }
+
+    fn check(&mut self, node: &Node, outputs: &BTreeMap<String, String>) -> Option<CheckSpec> {
+        let entries = self.map(node, "a check", Some(CHECK_KEYS))?;
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.name == k)
+                .map(|(_, n)| n)
+        };
+        let (Some(t), Some(e)) = (get("table"), get("expect")) else {
+            self.error(
+                node.pos(),
+                "a check needs `table: <output port>` and `expect: <rule>`",
+            );
+            return None;
+        };
+        let port = self.string(t, "`table`")?;
+        if !outputs.contains_key(&port) {
+            self.error(
+                t.pos(),
+                format!("check on `{port}`: the stage has no such output"),
+            );
+        }
+        let expect = self.string(e, "`expect`")?;
+        match Rule::parse(&expect) {
+            Ok(rule) => Some(CheckSpec { port, expect, rule }),
+            Err(msg) => {
+                self.error(e.pos(), format!("bad rule `{expect}`: {msg}"));
+                None
+            }
+        }
+    }
+
+    fn expand_params(&mut self, text: &str, pos: Pos, params: &BTreeMap<String, String>) -> String {
+        let mut missing = Vec::new();
+        let out = expand(text, |kind, name| match kind {
+            "params" => {
+                let v = params.get(name).cloned();
+                if v.is_none() {
+                    missing.push(format!("`${{params.{name}}}` names no entry of `params`"));
+                }
+                v
+            }
+            "inputs" | "outputs" | "with" => None,
+            other => {
+                missing.push(format!("`${{{other}.{name}}}`: placeholders are `${{params.X}}`, `${{inputs.X}}`, `${{outputs.X}}` and `${{with.X}}`"));
+                None
+            }
+        });
+        for m in missing {
+            self.error(pos, m);
+        }
+        out
+    }
+
+    fn references(&mut self, stages: &[Stage], entries: &[(Key, Node)]) {
+        for s in stages {
+            let input_pos = |port: &str| input_value_pos(entries, &s.name, port).unwrap_or(s.pos);
+            for (port, r) in &s.inputs {
+                match stages.iter().find(|t| t.name == r.stage) {
+                    None => {
+                        let known: Vec<_> = stages.iter().map(|t| t.name.as_str()).collect();
+                        self.error(input_pos(port), format!("input `{port}` of stage `{}` refers to stage `{}`, which does not exist; stages: {}", s.name, r.stage, known.join(", ")));
+                    }
+                    Some(t) if !t.outputs.contains_key(&r.port) => {
+                        let known: Vec<_> = t.outputs.keys().map(String::as_str).collect();
+                        self.error(input_pos(port), format!("input `{port}` of stage `{}` refers to output `{}` of stage `{}`, which has no such output; its outputs: {}", s.name, r.port, t.name, or_none(&known)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn duplicate_outputs(&mut self, stages: &[Stage], entries: &[(Key, Node)]) {
+        let mut seen: HashMap<&str, (&str, &str)> = HashMap::new();
+        for s in stages {
+            for (port, path) in &s.outputs {
+                if let Some((other, other_port)) = seen.insert(path, (&s.name, port)) {
+                    let pos = output_value_pos(entries, &s.name, port).unwrap_or(s.pos);
+                    self.error(pos, format!("output `{port}` of stage `{}` writes `{path}`, which output `{other_port}` of stage `{other}` already writes", s.name));
+                }
+            }
+        }
+    }
+
+    fn cycles(&mut self, stages: &[Stage]) {
+        // Colour-marking depth-first search; each cycle is reported at its first stage in file order.
+        fn visit<'a>(
+            s: &'a Stage,
+            stages: &'a [Stage],
+            state: &mut HashMap<&'a str, u8>,
+            path: &mut Vec<&'a str>,
+            found: &mut Vec<Vec<&'a str>>,
+        ) {
+            state.insert(&s.name, 1);
+            path.push(&s.name);
+            for r in s.inputs.values() {
+                let Some(t) = stages.iter().find(|t| t.name == r.stage) else {
+                    continue;
+                };
+                match state.get(t.name.as_str()).copied().unwrap_or(0) {
+                    0 => visit(t, stages, state, path, found),
+                    1 => {
+                        let start = path.iter().position(|n| *n == t.name).unwrap_or(0);
+                        let mut cycle: Vec<&str> = path[start..].to_vec();
+                        cycle.push(&t.name);
+                        found.push(cycle);
+                    }
+                    _ => {}
+                }
+            }
+            path.pop();
+            state.insert(&s.name, 2);
+        }
+        let mut state = HashMap::new();
+        let mut found = Vec::new();
+        for s in stages {
+            if state.get(s.name.as_str()).copied().unwrap_or(0) == 0 {
+                visit(s, stages, &mut state, &mut Vec::new(), &mut found);
+            }
+        }
+        for cycle in found {
+            // The cycle as data flows: reverse the reading direction.
+            let flow: Vec<&str> = cycle.iter().rev().copied().collect();
+            let first = stages.iter().find(|s| cycle.contains(&s.name.as_str()));
+            let pos = first.map(|s| s.pos).unwrap_or_default();
+            self.error(pos, format!("stages form a cycle: {}", flow.join(" -> ")));
+        }
+    }
+}
+
+fn or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "(none)".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn port_value_pos(entries: &[(Key, Node)], stage: &str, section: &str, port: &str) -> Option<Pos> {
+    let (_, node) = entries.iter().find(|(k, _)| k.name == stage)?;
+    let Node::Map { entries, .. } = node else {
+        return None;
+    };
+    let (_, sec) = entries.iter().find(|(k, _)| k.name == section)?;
+    let Node::Map { entries, .. } = sec else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|(k, _)| k.name == port)
+        .map(|(_, v)| v.pos())
+}
+
+fn input_value_pos(entries: &[(Key, Node)], stage: &str, port: &str) -> Option<Pos> {
+    port_value_pos(entries, stage, "inputs", port)
+}
+
+fn output_value_pos(entries: &[(Key, Node)], stage: &str, port: &str) -> Option<Pos> {
+    port_value_pos(entries, stage, "outputs", port)
+}
+
+/// The `${kind.name}` placeholders in a string.
+pub fn placeholders(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    expand(text, |kind, name| {
+        out.push((kind.to_owned(), name.to_owned()));
+        None
+    });
+    out
+}
+
+/// Replaces each `${kind.name}` by what `f` returns; a placeholder `f` does not know stays as it is.
+pub fn expand(text: &str, mut f: impl FnMut(&str, &str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let inner = &after[..end];
+                let replaced = inner.split_once('.').and_then(|(k, n)| f(k, n));
+                match replaced {
+                    Some(r) => out.push_str(&r),
+                    None => {
+                        out.push_str("${");
+                        out.push_str(inner);
+                        out.push('}');
+                    }
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Normalises a relative path lexically (`a/./b/../c` -> `a/c`, leading `..` kept), with `/`.
+pub fn normalize(path: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut absolute = false;
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => absolute = true,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if parts.last().is_some_and(|p| p != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..".into());
+                }
+            }
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+        }
+    }
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_paths() {
+        assert_eq!(normalize(Path::new("a/./b/../c")), "a/c");
+        assert_eq!(
+            normalize(Path::new("../build/demo/x.parquet")),
+            "../build/demo/x.parquet"
+        );
+        assert_eq!(normalize(Path::new("a/../../b")), "../b");
+        assert_eq!(normalize(Path::new("/x/../y")), "/y");
+    }
+
+    #[test]
+    fn expand_placeholders() {
+        let s = expand("--in=${inputs.a}/${params.x}${", |k, n| {
+            (k == "params").then(|| format!("<{n}>"))
+        });
+        assert_eq!(s, "--in=${inputs.a}/<x>${");
+        assert_eq!(
+            placeholders("${inputs.a} ${outputs.b}"),
+            vec![
+                ("inputs".into(), "a".into()),
+                ("outputs".into(), "b".into())
+            ]
+        );
+    }
+}
