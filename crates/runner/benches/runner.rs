@@ -13,21 +13,36 @@ const STAGE: &str = "echo \"$1 $2\" > \"$0\"";
 fn pipeline() -> String {
     let mut s = String::from("version: 1\nname: bench\noutdir: out\nstages:\n");
     for i in 0..10 {
-        s.push_str(&format!("  s{i}:\n    run: [sh, -c, '{STAGE}', \"${{outputs.o}}\", \"{i}\""));
+        s.push_str(&format!(
+            "  s{i}:\n    run: [sh, -c, '{STAGE}', \"${{outputs.o}}\", \"{i}\""
+        ));
         if i % 2 == 1 {
-            s.push_str(&format!(", \"${{inputs.i}}\"]\n    inputs: {{ i: s{}.o }}\n", i - 1));
+            s.push_str(&format!(
+                ", \"${{inputs.i}}\"]\n    inputs: {{ i: s{}.o }}\n",
+                i - 1
+            ));
         } else {
             s.push_str("]\n");
         }
-        s.push_str(&format!("    with: {{ n: \"{i}\" }}\n    outputs: {{ o: s{i}.txt }}\n"));
+        s.push_str(&format!(
+            "    with: {{ n: \"{i}\" }}\n    outputs: {{ o: s{i}.txt }}\n"
+        ));
     }
     s
 }
 
 fn agingflow() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("agingflow");
-    assert!(bin.is_file(), "{} missing: run `cargo build --release --bins` first", bin.display());
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("agingflow");
+    assert!(
+        bin.is_file(),
+        "{} missing: run `cargo build --release --bins` first",
+        bin.display()
+    );
     bin
 }
 
@@ -47,20 +62,41 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.yaml"), pipeline()).unwrap();
     let run = |args: &[&str]| {
-        let st = Command::new(&bin).args(args).current_dir(dir.path()).output().unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let st = Command::new(&bin)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
     };
     run(&["run", "p.yaml"]);
     let rounds = 30;
-    let noop = median((0..rounds).map(|_| time(|| run(&["run", "p.yaml"]))).collect());
-    let forced = median((0..10).map(|_| time(|| run(&["run", "p.yaml", "--force-all", "-j", "1"]))).collect());
+    let noop = median(
+        (0..rounds)
+            .map(|_| time(|| run(&["run", "p.yaml"])))
+            .collect(),
+    );
+    let forced = median(
+        (0..10)
+            .map(|_| time(|| run(&["run", "p.yaml", "--force-all", "-j", "1"])))
+            .collect(),
+    );
     let direct = median(
         (0..10)
             .map(|_| {
                 time(|| {
                     for i in 0..10 {
                         let out = dir.path().join(format!("direct{i}.txt"));
-                        let st = Command::new("sh").args(["-c", STAGE]).arg(&out).arg(i.to_string()).status().unwrap();
+                        let st = Command::new("sh")
+                            .args(["-c", STAGE])
+                            .arg(&out)
+                            .arg(i.to_string())
+                            .status()
+                            .unwrap();
                         assert!(st.success());
                     }
                 })
@@ -69,8 +105,20 @@ fn main() {
     );
     let per_stage = forced.saturating_sub(direct) / 10;
     println!("runner benchmark (release build, 10-stage pipeline, medians)");
-    println!("  no-op run:                     {:>8.1} ms  (target < 50 ms)", noop.as_secs_f64() * 1e3);
-    println!("  forced run, -j 1:              {:>8.1} ms", forced.as_secs_f64() * 1e3);
-    println!("  same 10 programs run directly: {:>8.1} ms", direct.as_secs_f64() * 1e3);
-    println!("  runner overhead per stage:     {:>8.2} ms", per_stage.as_secs_f64() * 1e3);
+    println!(
+        "  no-op run:                     {:>8.1} ms  (target < 50 ms)",
+        noop.as_secs_f64() * 1e3
+    );
+    println!(
+        "  forced run, -j 1:              {:>8.1} ms",
+        forced.as_secs_f64() * 1e3
+    );
+    println!(
+        "  same 10 programs run directly: {:>8.1} ms",
+        direct.as_secs_f64() * 1e3
+    );
+    println!(
+        "  runner overhead per stage:     {:>8.2} ms",
+        per_stage.as_secs_f64() * 1e3
+    );
 }

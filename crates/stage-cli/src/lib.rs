@@ -3,7 +3,7 @@
 //! runner which files it read.
 //!
 //! A stage's `main` is a few lines:
-//! ```ignore
+//! ```text
 //! fn main() -> std::process::ExitCode {
 //!     let args = Args::parse();
 //!     stage_cli::run(&args.common, || my_stage::run(&args.into_params()?).map_err(StageError::data))
@@ -151,21 +151,25 @@ static READS_LOCK: Mutex<()> = Mutex::new(());
 /// Protocol: the runner sets `AGINGFLOW_READS` to a file path; the stage appends one absolute path
 /// per line. Files passed as inputs or `deps` need not be reported.
 pub fn report_read(path: &Path) {
-    let Some(list) = std::env::var_os(READS_ENV) else {
-        return;
-    };
+    if let Some(list) = std::env::var_os(READS_ENV) {
+        report_read_to(Path::new(&list), path);
+    }
+}
+
+/// Appends `path`, made absolute, to the list file `list`.
+pub fn report_read_to(list: &Path, path: &Path) {
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let _guard = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&list)
+        .open(list)
         .and_then(|mut f| writeln!(f, "{}", abs.display()));
     if let Err(e) = written {
         tracing::warn!(
             "cannot record read of {} in {}: {e}",
             path.display(),
-            Path::new(&list).display()
+            list.display()
         );
     }
 }
@@ -216,5 +220,48 @@ impl Progress {
         if self.visible {
             eprint!("\r\x1b[2K");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_and_panics_map_to_the_contract_exit_codes() {
+        let c = CommonArgs::default();
+        assert_eq!(run(&c, || Ok(())), ExitCode::from(0));
+        assert_eq!(
+            run(&c, || Err(StageError::data(anyhow::anyhow!("bad row")))),
+            ExitCode::from(1)
+        );
+        assert_eq!(
+            run(&c, || Err(StageError::usage(anyhow::anyhow!("bad flag")))),
+            ExitCode::from(2)
+        );
+        assert_eq!(
+            run(&c, || Err(StageError::internal(anyhow::anyhow!("bug")))),
+            ExitCode::from(3)
+        );
+        assert_eq!(run(&c, || panic!("boom")), ExitCode::from(3));
+    }
+
+    #[test]
+    fn reads_are_appended_to_the_named_file() {
+        let dir = std::env::temp_dir().join(format!("stage-cli-reads-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let list = dir.join("reads");
+        let file = dir.join("raw.txt");
+        std::fs::write(&file, "x").unwrap();
+        report_read_to(&list, &file);
+        report_read_to(&list, &file);
+        let text = std::fs::read_to_string(&list).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(
+            text.lines()
+                .all(|l| l.ends_with("raw.txt") && Path::new(l).is_absolute()),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
