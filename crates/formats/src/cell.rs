@@ -1,0 +1,181 @@
+//! Numbers in cells (FORMATS.md rule 4) and column names with units (rule 3).
+
+/// Why a cell is not a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellError {
+    /// `1,5` where the manifest did not declare a decimal comma.
+    DecimalComma,
+    NotANumber,
+}
+
+/// Values of this magnitude or more are instruments' "missing" markers.
+pub const MISSING_ABOVE: f64 = 1e300;
+
+/// Parses a cell: `Ok(None)` when empty or a missing-value marker (|x| >= 1e300).
+pub fn number(cell: &str, decimal_comma: bool) -> Result<Option<f64>, CellError> {
+    let s = cell.trim_matches(|c: char| c == ' ' || c == '"');
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return Err(CellError::NotANumber);
+    }
+    let parsed = if decimal_comma && s.contains(',') {
+        s.replace(',', ".").parse::<f64>()
+    } else {
+        s.parse::<f64>()
+    };
+    match parsed {
+        Ok(v) if v.is_finite() && v.abs() < MISSING_ABOVE => Ok(Some(v)),
+        Ok(v) if v.abs() >= MISSING_ABOVE => Ok(None),
+        Ok(_) => Err(CellError::NotANumber),
+        Err(_)
+            if !decimal_comma && s.contains(',') && s.replace(',', ".").parse::<f64>().is_ok() =>
+        {
+            Err(CellError::DecimalComma)
+        }
+        Err(_) => Err(CellError::NotANumber),
+    }
+}
+
+/// A column name compared case-insensitively, with `u`, `µ` (U+00B5) and `μ` (U+03BC) all micro
+/// and runs of white space folded.
+pub fn norm(name: &str) -> String {
+    let lowered: String = name
+        .chars()
+        .map(|c| match c {
+            '\u{00B5}' | '\u{03BC}' => 'u',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect::<String>()
+        .to_lowercase();
+    lowered.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Splits `Stress (MPa)` into (`Stress`, `MPa`) and `Force_µN` into (`Force`, `µN`); a name
+/// without a unit gives an empty unit.
+pub fn split_unit(name: &str) -> (String, String) {
+    let t = name.trim();
+    if let Some(open) = t.rfind(['(', '[']) {
+        let close = if t[open..].starts_with('(') { ')' } else { ']' };
+        if t.ends_with(close) && open > 0 {
+            return (
+                t[..open].trim().to_owned(),
+                t[open + 1..t.len() - 1].trim().to_owned(),
+            );
+        }
+    }
+    if let Some(us) = t.rfind('_') {
+        let unit = &t[us + 1..];
+        if us > 0 && !unit.is_empty() && unit.len() <= 4 && !unit.contains(' ') {
+            return (t[..us].trim().to_owned(), unit.to_owned());
+        }
+    }
+    (t.to_owned(), String::new())
+}
+
+/// A physical quantity agingflow reads from files, with its canonical unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// seconds
+    Time,
+    /// MPa
+    Stress,
+    /// kelvin
+    Temperature,
+    /// fraction (not %)
+    Strain,
+    /// nm
+    Depth,
+    /// µN
+    Load,
+}
+
+/// The factor and offset taking a value in `unit` to the canonical unit of `q`
+/// (`canonical = value * factor + offset`); `None` for a unit not known for that quantity.
+/// An empty unit means the canonical one.
+pub fn conversion(q: Quantity, unit: &str) -> Option<(f64, f64)> {
+    let u = norm(unit).replace(['°', ' '], "");
+    let f = |x: f64| Some((x, 0.0));
+    match q {
+        Quantity::Time => match u.as_str() {
+            "" | "s" | "sec" => f(1.0),
+            "ms" => f(1e-3),
+            "min" => f(60.0),
+            "h" | "hr" => f(3600.0),
+            _ => None,
+        },
+        Quantity::Stress => match u.as_str() {
+            "" | "mpa" => f(1.0),
+            "kpa" => f(1e-3),
+            "pa" => f(1e-6),
+            "gpa" => f(1e3),
+            _ => None,
+        },
+        Quantity::Temperature => match u.as_str() {
+            "" | "k" => f(1.0),
+            "c" | "degc" => Some((1.0, 273.15)),
+            _ => None,
+        },
+        Quantity::Strain => match u.as_str() {
+            "" | "1" | "mm/mm" | "fraction" => f(1.0),
+            "%" => f(0.01),
+            _ => None,
+        },
+        Quantity::Depth => match u.as_str() {
+            "" | "nm" => f(1.0),
+            "um" => f(1e3),
+            "mm" => f(1e6),
+            _ => None,
+        },
+        Quantity::Load => match u.as_str() {
+            "" | "un" => f(1.0),
+            "mn" => f(1e3),
+            "n" => f(1e6),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(".004166667", false), Ok(Some(0.004166667)));
+        assert_eq!(number("6.66667E-4", false), Ok(Some(6.66667e-4)));
+        assert_eq!(number("-3.0", false), Ok(Some(-3.0)));
+        assert_eq!(number(" ", false), Ok(None));
+        assert_eq!(number("1.7976931348623157e308", false), Ok(None));
+        assert_eq!(number("1,5", false), Err(CellError::DecimalComma));
+        assert_eq!(number("1,5", true), Ok(Some(1.5)));
+        assert_eq!(number("abc", false), Err(CellError::NotANumber));
+        assert_eq!(number("inf", false), Err(CellError::NotANumber));
+        assert_eq!(number("1e999", false), Ok(None));
+    }
+
+    #[test]
+    fn names_and_units() {
+        assert_eq!(norm("Load (µN)"), norm("load  (uN)"));
+        assert_eq!(norm("Load (μN)"), "load (un)");
+        assert_eq!(
+            split_unit("Temperature (°C)"),
+            ("Temperature".into(), "°C".into())
+        );
+        assert_eq!(split_unit("Force_µN"), ("Force".into(), "µN".into()));
+        assert_eq!(
+            split_unit("Piezo Extension_nm"),
+            ("Piezo Extension".into(), "nm".into())
+        );
+        assert_eq!(split_unit("sigma [MPa]"), ("sigma".into(), "MPa".into()));
+        assert_eq!(split_unit("Modulus"), ("Modulus".into(), "".into()));
+        assert_eq!(conversion(Quantity::Time, "min"), Some((60.0, 0.0)));
+        assert_eq!(conversion(Quantity::Temperature, "°C"), Some((1.0, 273.15)));
+        assert_eq!(conversion(Quantity::Strain, "%"), Some((0.01, 0.0)));
+        assert_eq!(conversion(Quantity::Load, "μN"), Some((1.0, 0.0)));
+        assert_eq!(conversion(Quantity::Load, "mN"), Some((1e3, 0.0)));
+        assert_eq!(conversion(Quantity::Stress, "furlong"), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! Instrument exports agingflow reads (FORMATS.md): TA Universal Analysis text, TRIOS text and its
+//! LIMS variant, Hysitron TriboScan text (classic and TI 990), Hysitron `.hld`, and CSV/TSV.
+//!
+//! Sans-IO: every reader takes the file's bytes and returns a [`Parsed`] file or a
+//! [`FormatError`] with the line it concerns; the caller adds the file name. Readers never panic on
+//! any input (a property test feeds them millions of generated files). [`write`] holds the writers
+//! the simulator uses, so every format is tested by a round trip too.
+
+pub mod cell;
+mod hld;
+mod hysitron;
+mod table_text;
+pub mod text;
+mod trios;
+mod universal;
+pub mod write;
+
+pub use text::Encoding;
+
+/// The formats agingflow knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    TaUniversal,
+    TriosText,
+    TriosLims,
+    HysitronTxt,
+    HysitronHld,
+    Csv,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::TaUniversal => "TA Universal Analysis text",
+            Format::TriosText => "TRIOS text",
+            Format::TriosLims => "TRIOS LIMS text",
+            Format::HysitronTxt => "Hysitron TriboScan text",
+            Format::HysitronHld => "Hysitron .hld",
+            Format::Csv => "CSV",
+        }
+    }
+}
+
+/// One numeric column: its name and unit as written, and a value per row (`None`: empty, text or
+/// a missing-value marker).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub unit: String,
+    pub values: Vec<Option<f64>>,
+}
+
+/// A block of rows: the whole table of most formats, a step of TRIOS, a block of `.hld`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Block {
+    pub name: String,
+    pub columns: Vec<Column>,
+    /// The load-function or marker segment of each row (0-based).
+    pub segment: Vec<u32>,
+    /// The line each row came from (1-based), for messages downstream.
+    pub lines: Vec<usize>,
+}
+
+impl Block {
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// The column whose name (without unit) matches one of `names`, compared with
+    /// [`cell::norm`]; the first name that matches wins.
+    pub fn find(&self, names: &[&str]) -> Option<&Column> {
+        names.iter().find_map(|n| {
+            let want = cell::norm(n);
+            self.columns.iter().find(|c| cell::norm(&c.name) == want)
+        })
+    }
+}
+
+/// A parsed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub format: Format,
+    pub encoding: Encoding,
+    /// Header key/values in file order (repeated keys kept).
+    pub header: Vec<(String, String)>,
+    pub blocks: Vec<Block>,
+}
+
+/// Why a file could not be read; `line` is 1-based where there is one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct FormatError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl FormatError {
+    pub fn at(line: usize, message: impl Into<String>) -> Self {
+        FormatError {
+            line: Some(line),
+            message: message.into(),
+        }
+    }
+    pub fn file(message: impl Into<String>) -> Self {
+        FormatError {
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Options a manifest may set for reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadOptions {
+    /// Accept `1,5` as 1.5 (CSV only: a decimal comma excludes the comma separator).
+    pub decimal_comma: bool,
+}
+
+fn first_bytes(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(16)];
+    let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+    let printable: String = head
+        .iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("{} \"{printable}\"", hex.join(" "))
+}
+
+/// Decodes bytes, naming the problem as a file-level error.
+pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), FormatError> {
+    text::decode(bytes)
+        .map_err(|_| FormatError::file("invalid UTF-16 text (odd length or unpaired surrogate)"))
+}
+
+/// Finds the format of a file from its bytes; CSV is never guessed (the manifest declares it).
+pub fn sniff(bytes: &[u8]) -> Result<Format, FormatError> {
+    refuse_unsupported(bytes)?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(FormatError::file("the file is empty"));
+    }
+    let head = &bytes[..bytes.len().min(1 << 16)];
+    let text = decode(&head[..head.len() & !1])
+        .or_else(|_| decode(head))
+        .map(|(t, _)| t)
+        .unwrap_or_default();
+    let mut lines = text::lines(&text)
+        .map(|(_, l)| l.trim())
+        .filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let head: Vec<&str> = std::iter::once(first).chain(lines.take(400)).collect();
+    let has = |p: &dyn Fn(&str) -> bool| head.iter().any(|l| p(l));
+    if first == "CLOSED" || has(&|l| l == "StartOfData" || l.starts_with("Nsig\t")) {
+        return Ok(Format::TaUniversal);
+    }
+    if first == "[Version]" || has(&|l| l.starts_with("TA Instruments LIMS export format version"))
+    {
+        return Ok(Format::TriosLims);
+    }
+    if has(&|l| l.eq_ignore_ascii_case("[step]")) || first.starts_with("Filename\t") {
+        return Ok(Format::TriosText);
+    }
+    if first.starts_with("File Version: Hysitron") || has(&|l| l.contains(" Data Points: ")) {
+        return Ok(Format::HysitronHld);
+    }
+    if has(&|l| l.starts_with("Number of Points ="))
+        || has(&|l| cell::norm(l).starts_with("depth (nm)"))
+    {
+        return Ok(Format::HysitronTxt);
+    }
+    Err(FormatError::file(format!(
+        "unknown format; the file starts with {}",
+        first_bytes(bytes)
+    )))
+}
+
+/// Known formats agingflow refuses by name.
+fn refuse_unsupported(bytes: &[u8]) -> Result<(), FormatError> {
+    if bytes.starts_with(&[0x37, 0x56, 0x49, 0x33])
+        || contains(&bytes[..bytes.len().min(256)], b"Hysitron Raw Data File")
+    {
+        return Err(FormatError::file(
+            "Hysitron .hys binary raw data is not supported: export the curve from TriboScan as text and list that file",
+        ));
+    }
+    Ok(())
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Reads a file in the given format.
+pub fn parse(bytes: &[u8], format: Format, opts: ReadOptions) -> Result<Parsed, FormatError> {
+    refuse_unsupported(bytes)?;
+    let (text, encoding) = decode(bytes)?;
+    if text.trim().is_empty() {
+        return Err(FormatError::file("the file is empty"));
+    }
+    let (header, blocks) = match format {
+        Format::TaUniversal => universal::parse(&text)?,
+        Format::TriosText | Format::TriosLims => trios::parse(&text)?,
+        Format::HysitronTxt => hysitron::parse(&text)?,
+        Format::HysitronHld => hld::parse(&text)?,
+        Format::Csv => table_text::parse_csv(&text, opts.decimal_comma)?,
+    };
+    let format =
+        if format == Format::TriosText && header.first().is_some_and(|(k, _)| k == "[Version]") {
+            Format::TriosLims
+        } else {
+            format
+        };
+    Ok(Parsed {
+        format,
+        encoding,
+        header,
+        blocks,
+    })
+}
+
+/// Sniffs and reads.
+pub fn parse_auto(bytes: &[u8], opts: ReadOptions) -> Result<Parsed, FormatError> {
+    let format = sniff(bytes)?;
+    parse(bytes, format, opts)
+}

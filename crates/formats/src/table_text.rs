@@ -1,0 +1,185 @@
+//! Building columns from delimited rows, shared by every reader, and the CSV/TSV reader.
+
+use crate::cell::{self, CellError};
+use crate::{Block, Column, FormatError, text};
+
+/// Accumulates rows of delimited numbers into columns.
+pub(crate) struct Columns {
+    cols: Vec<Column>,
+    segment: Vec<u32>,
+    lines: Vec<usize>,
+    current: u32,
+    /// Text in a cell is an error (true) or a missing value (false, TRIOS).
+    strict: bool,
+    decimal_comma: bool,
+}
+
+impl Columns {
+    /// Columns named `names` (with their units split off).
+    pub(crate) fn new(names: &[&str], strict: bool, decimal_comma: bool) -> Self {
+        let cols = names
+            .iter()
+            .map(|n| {
+                let (name, unit) = cell::split_unit(n);
+                Column {
+                    name,
+                    unit,
+                    values: Vec::new(),
+                }
+            })
+            .collect();
+        Columns {
+            cols,
+            segment: Vec::new(),
+            lines: Vec::new(),
+            current: 0,
+            strict,
+            decimal_comma,
+        }
+    }
+
+    /// Columns with separately given units (TRIOS has a units row).
+    pub(crate) fn with_units(names: &[&str], units: &[&str], strict: bool) -> Self {
+        let cols = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Column {
+                name: n.trim().to_owned(),
+                unit: units
+                    .get(i)
+                    .map(|u| u.trim().to_owned())
+                    .unwrap_or_default(),
+                values: Vec::new(),
+            })
+            .collect();
+        Columns {
+            cols,
+            segment: Vec::new(),
+            lines: Vec::new(),
+            current: 0,
+            strict,
+            decimal_comma: false,
+        }
+    }
+
+    pub(crate) fn width(&self) -> usize {
+        self.cols.len()
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Starts a new segment, unless the current one has no row yet.
+    pub(crate) fn new_segment(&mut self) {
+        if self.segment.last() == Some(&self.current) {
+            self.current += 1;
+        }
+    }
+
+    /// Parses one row of cells; a missing trailing cell is a missing value only when not strict.
+    pub(crate) fn push<'a>(
+        &mut self,
+        line: usize,
+        cells: impl Iterator<Item = &'a str>,
+    ) -> Result<(), FormatError> {
+        let width = self.cols.len();
+        let mut n = 0;
+        for c in cells {
+            if n >= width {
+                if c.trim().is_empty() {
+                    continue;
+                }
+                return Err(FormatError::at(
+                    line,
+                    format!("more than the {width} values the column header names"),
+                ));
+            }
+            let v = match cell::number(c, self.decimal_comma) {
+                Ok(v) => v,
+                Err(e) if self.strict => {
+                    let col = &self.cols[n].name;
+                    let shown: String = c.trim().chars().take(40).collect();
+                    return Err(FormatError::at(
+                        line,
+                        match e {
+                            CellError::DecimalComma => format!(
+                                "column `{col}`: `{shown}` has a decimal comma; declare `decimal_comma: true` in the manifest if the file uses one"
+                            ),
+                            CellError::NotANumber => {
+                                format!("column `{col}`: `{shown}` is not a number")
+                            }
+                        },
+                    ));
+                }
+                Err(_) => None,
+            };
+            self.cols[n].values.push(v);
+            n += 1;
+        }
+        if n < width {
+            if self.strict {
+                // Roll back the partial row so columns stay aligned, then refuse it.
+                for col in &mut self.cols[..n] {
+                    col.values.pop();
+                }
+                return Err(FormatError::at(
+                    line,
+                    format!("{n} values where the column header names {width} (truncated row?)"),
+                ));
+            }
+            for col in &mut self.cols[n..] {
+                col.values.push(None);
+            }
+        }
+        self.segment.push(self.current);
+        self.lines.push(line);
+        Ok(())
+    }
+
+    pub(crate) fn finish(self, name: &str) -> Block {
+        Block {
+            name: name.to_owned(),
+            columns: self.cols,
+            segment: self.segment,
+            lines: self.lines,
+        }
+    }
+}
+
+/// Reads CSV/TSV: separator sniffed from the header line (tab, semicolon, comma; not comma when
+/// the file uses a decimal comma), the first non-empty line names the columns.
+pub(crate) fn parse_csv(
+    text: &str,
+    decimal_comma: bool,
+) -> Result<(Vec<(String, String)>, Vec<Block>), FormatError> {
+    let mut lines = text::lines(text).filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(FormatError::file("the file is empty"));
+    };
+    let count = |c: char| header.matches(c).count();
+    let sep = if count('\t') > 0 {
+        '\t'
+    } else if count(';') > 0 {
+        ';'
+    } else if count(',') > 0 && !decimal_comma {
+        ','
+    } else {
+        return Err(FormatError::at(
+            1,
+            "no separator (tab, semicolon or comma) in the header line",
+        ));
+    };
+    let names: Vec<&str> = header
+        .split(sep)
+        .map(|n| n.trim().trim_matches('"'))
+        .collect();
+    let mut cols = Columns::new(&names, true, decimal_comma);
+    for (no, line) in lines {
+        cols.push(no, line.split(sep))?;
+    }
+    if cols.rows() == 0 {
+        return Err(FormatError::file("the file has a header but no data rows"));
+    }
+    Ok((vec![], vec![cols.finish("data")]))
+}
