@@ -247,7 +247,7 @@ mod tests {
         let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.pos.line >= 1, "{e:?}");
         assert_eq!(
-            parse("a: *x\n").unwrap_err().message,
+            parse("a: &x 1\nb: *x\n").unwrap_err().message,
             "anchors and aliases are not supported"
         );
     }
