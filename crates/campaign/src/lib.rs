@@ -1,0 +1,500 @@
+//! The campaign manifest (CONTRACT.md section 3): one YAML file naming a campaign's materials and
+//! every raw file with its material, temperature and aging time. Parsing (serde_yaml, unknown keys
+//! refused), validation that reports every problem at once with the manifest's line, and
+//! resolution of files and globs into items with stable ids.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The manifest as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub campaign: String,
+    pub materials: BTreeMap<String, Material>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relaxation: Vec<Entry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indentation: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Material {
+    /// Glass transition temperature (K).
+    pub tg_k: f64,
+    /// `metallic`, `polymer`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// The file format an entry declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    #[default]
+    Auto,
+    TaUniversal,
+    TriosText,
+    HysitronTxt,
+    HysitronHld,
+    Csv,
+}
+
+fn is_auto(f: &FileFormat) -> bool {
+    *f == FileFormat::Auto
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One relaxation test or indentation file (`file:`), or a glob of them (`files:`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
+    /// Overrides the id of a single file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub material: String,
+    /// Aging (and, for relaxation, test) temperature T_a.
+    pub temperature_k: f64,
+    /// Aging time t_a.
+    pub aging_time_s: f64,
+    /// Relaxation: applied step strain (fraction); optional where the file has a strain signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strain: Option<f64>,
+    /// Indentation: effective tip radius.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip_radius_nm: Option<f64>,
+    #[serde(default, skip_serializing_if = "is_auto")]
+    pub format: FileFormat,
+    /// CSV: signal name to column name (with its unit, `t [s]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, String>,
+    /// CSV: the file writes `1,5` for 1.5.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub decimal_comma: bool,
+}
+
+/// Which part of the campaign an entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Relaxation,
+    Indentation,
+}
+
+impl Kind {
+    fn section(self) -> &'static str {
+        match self {
+            Kind::Relaxation => "relaxation",
+            Kind::Indentation => "indentation",
+        }
+    }
+    /// Signals a CSV mapping must name.
+    fn needed(self) -> &'static [&'static str] {
+        match self {
+            Kind::Relaxation => &["time", "stress"],
+            Kind::Indentation => &["depth", "load"],
+        }
+    }
+    fn known(self) -> &'static [&'static str] {
+        match self {
+            Kind::Relaxation => &["time", "stress", "temperature", "strain"],
+            Kind::Indentation => &["time", "depth", "load", "segment"],
+        }
+    }
+}
+
+/// One resolved raw file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub kind: Kind,
+    /// `test_id` or `indent_id`: the path relative to the manifest without extension, or `id:`.
+    pub id: String,
+    pub path: PathBuf,
+    /// The path relative to the manifest, with `/`.
+    pub rel: String,
+    pub material: String,
+    pub tg_k: f64,
+    pub temperature_k: f64,
+    pub aging_time_s: f64,
+    pub strain: Option<f64>,
+    pub tip_radius_nm: Option<f64>,
+    pub format: FileFormat,
+    pub columns: BTreeMap<String, String>,
+    pub decimal_comma: bool,
+    /// The manifest line of the entry.
+    pub line: usize,
+}
+
+/// A resolved campaign: every file, sorted by (material, temperature, aging time, id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub manifest: Manifest,
+    pub dir: PathBuf,
+    pub relaxation: Vec<Item>,
+    pub indentation: Vec<Item>,
+}
+
+/// A problem with the manifest; `line`/`col` are 1-based where known.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{}{message}", match (line, col) { (Some(l), Some(c)) => format!("{l}:{c}: "), (Some(l), None) => format!("{l}: "), _ => " ".into() })]
+pub struct ManifestError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+    pub message: String,
+}
+
+/// Every problem found, one per line when shown.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct ManifestErrors(pub Vec<ManifestError>);
+
+/// Parses manifest text (`file` is used in messages).
+pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestError> {
+    serde_yaml::from_str::<Manifest>(text).map_err(|e| {
+        let loc = e.location();
+        let message = e.to_string();
+        // serde_yaml appends " at line L column C"; the position is given in front instead.
+        let message = match message.rfind(" at line ") {
+            Some(i) if loc.is_some() => message[..i].to_owned(),
+            _ => message,
+        };
+        ManifestError {
+            file: file.to_owned(),
+            line: loc.as_ref().map(|l| l.line()),
+            col: loc.as_ref().map(|l| l.column()),
+            message,
+        }
+    })
+}
+
+/// Reads, validates and resolves a manifest file.
+pub fn load(path: &Path) -> Result<Campaign, ManifestErrors> {
+    let file = path.display().to_string();
+    let one = |message: String| {
+        ManifestErrors(vec![ManifestError {
+            file: file.clone(),
+            line: None,
+            col: None,
+            message,
+        }])
+    };
+    let bytes = std::fs::read(path).map_err(|e| one(format!("cannot read the manifest: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| one("the manifest is not UTF-8 text".into()))?;
+    if text.trim().is_empty() {
+        return Err(one("the manifest is empty".into()));
+    }
+    let manifest = parse(&text, &file).map_err(|e| ManifestErrors(vec![e]))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    resolve(manifest, &dir, &text, &file)
+}
+
+/// The 1-based line of the `index`-th list item of a top-level `section:`, found in the text.
+fn entry_line(text: &str, section: &str, index: usize) -> Option<usize> {
+    let mut in_section = false;
+    let mut seen = 0;
+    let mut item_indent: Option<usize> = None;
+    for (no, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start();
+        if indent == 0 && !t.is_empty() && !t.starts_with('#') {
+            in_section = t.starts_with(&format!("{section}:"));
+            continue;
+        }
+        if in_section && t.starts_with("- ") && item_indent.is_none_or(|i| i == indent) {
+            item_indent = Some(indent);
+            if seen == index {
+                return Some(no + 1);
+            }
+            seen += 1;
+        }
+    }
+    None
+}
+
+/// Validates a parsed manifest and resolves its files, reporting every problem at once.
+pub fn resolve(
+    manifest: Manifest,
+    dir: &Path,
+    text: &str,
+    file: &str,
+) -> Result<Campaign, ManifestErrors> {
+    let mut errors = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
+    for (name, m) in &manifest.materials {
+        if !(m.tg_k.is_finite() && m.tg_k > 0.0) {
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(&format!("{name}:")))
+                .map(|l| l + 1);
+            errors.push(ManifestError {
+                file: file.into(),
+                line,
+                col: None,
+                message: format!("material `{name}`: tg_k must be a positive temperature in K"),
+            });
+        }
+    }
+    for (kind, entries) in [
+        (Kind::Relaxation, &manifest.relaxation),
+        (Kind::Indentation, &manifest.indentation),
+    ] {
+        for (i, e) in entries.iter().enumerate() {
+            let line = entry_line(text, kind.section(), i).unwrap_or(1);
+            let mut err = |message: String| {
+                errors.push(ManifestError {
+                    file: file.into(),
+                    line: Some(line),
+                    col: None,
+                    message,
+                })
+            };
+            let what = format!("{} entry {}", kind.section(), i + 1);
+            let tg_k = match manifest.materials.get(&e.material) {
+                Some(m) => m.tg_k,
+                None => {
+                    let known: Vec<&str> = manifest.materials.keys().map(String::as_str).collect();
+                    err(format!(
+                        "{what}: material `{}` is not under `materials` ({})",
+                        e.material,
+                        known.join(", ")
+                    ));
+                    continue;
+                }
+            };
+            if !(e.temperature_k.is_finite() && e.temperature_k > 0.0) {
+                err(format!("{what}: temperature_k must be positive (kelvin)"));
+            }
+            if !(e.aging_time_s.is_finite() && e.aging_time_s >= 0.0) {
+                err(format!(
+                    "{what}: aging_time_s must be zero or positive (seconds)"
+                ));
+            }
+            if let Some(s) = e.strain {
+                if !(s.is_finite() && s > 0.0 && s < 0.2) {
+                    err(format!(
+                        "{what}: strain {s} must be a fraction in (0, 0.2), e.g. 0.001 for 0.1 %"
+                    ));
+                }
+            }
+            let allowed = match kind {
+                Kind::Relaxation => [
+                    FileFormat::Auto,
+                    FileFormat::TaUniversal,
+                    FileFormat::TriosText,
+                    FileFormat::Csv,
+                ]
+                .contains(&e.format),
+                Kind::Indentation => [
+                    FileFormat::Auto,
+                    FileFormat::HysitronTxt,
+                    FileFormat::HysitronHld,
+                    FileFormat::Csv,
+                ]
+                .contains(&e.format),
+            };
+            if !allowed {
+                err(format!(
+                    "{what}: format {:?} is not a {} format",
+                    e.format,
+                    kind.section()
+                ));
+            }
+            if kind == Kind::Indentation {
+                match e.tip_radius_nm {
+                    Some(r) if r.is_finite() && r > 0.0 => {}
+                    Some(_) => err(format!("{what}: tip_radius_nm must be positive")),
+                    None => err(format!("{what}: tip_radius_nm is required for indentation")),
+                }
+            }
+            if e.format == FileFormat::Csv {
+                for need in kind.needed() {
+                    if !e.columns.contains_key(*need) {
+                        err(format!(
+                            "{what}: a csv entry needs `columns: {{ {need}: \"<column name>\" }}`"
+                        ));
+                    }
+                }
+            }
+            for k in e.columns.keys() {
+                if !kind.known().contains(&k.as_str()) {
+                    err(format!(
+                        "{what}: unknown signal `{k}` in `columns` (known: {})",
+                        kind.known().join(", ")
+                    ));
+                }
+            }
+            let paths: Vec<PathBuf> = match (&e.file, &e.files) {
+                (Some(_), Some(_)) | (None, None) => {
+                    err(format!(
+                        "{what}: give exactly one of `file:` (one file) and `files:` (a glob)"
+                    ));
+                    continue;
+                }
+                (Some(f), None) => {
+                    let p = dir.join(f);
+                    if !p.is_file() {
+                        err(format!("{what}: file `{f}` does not exist"));
+                        continue;
+                    }
+                    vec![p]
+                }
+                (None, Some(g)) => {
+                    if e.id.is_some() {
+                        err(format!(
+                            "{what}: `id:` names a single file; it cannot go with a glob"
+                        ));
+                    }
+                    let pattern = dir.join(g).to_string_lossy().into_owned();
+                    match glob::glob(&pattern) {
+                        Err(ge) => {
+                            err(format!("{what}: bad glob `{g}`: {ge}"));
+                            continue;
+                        }
+                        Ok(m) => {
+                            let mut v: Vec<PathBuf> = m.flatten().filter(|p| p.is_file()).collect();
+                            v.sort();
+                            if v.is_empty() {
+                                err(format!("{what}: glob `{g}` matches no file"));
+                                continue;
+                            }
+                            v
+                        }
+                    }
+                }
+            };
+            for p in paths {
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let id = match (&e.id, &e.file) {
+                    (Some(id), Some(_)) => id.clone(),
+                    _ => match rel.rfind('.') {
+                        Some(dot) if !rel[dot..].contains('/') => rel[..dot].to_owned(),
+                        _ => rel.clone(),
+                    },
+                };
+                items.push(Item {
+                    kind,
+                    id,
+                    path: p,
+                    rel,
+                    material: e.material.clone(),
+                    tg_k,
+                    temperature_k: e.temperature_k,
+                    aging_time_s: e.aging_time_s,
+                    strain: e.strain,
+                    tip_radius_nm: e.tip_radius_nm,
+                    format: e.format,
+                    columns: e.columns.clone(),
+                    decimal_comma: e.decimal_comma,
+                    line,
+                });
+            }
+        }
+    }
+    let mut seen: HashMap<(bool, &str), usize> = HashMap::new();
+    for it in &items {
+        if let Some(first) = seen.insert((it.kind == Kind::Relaxation, it.id.as_str()), it.line) {
+            errors.push(ManifestError {
+                file: file.into(),
+                line: Some(it.line),
+                col: None,
+                message: format!(
+                    "duplicate {} id `{}` (also at line {first})",
+                    it.kind.section(),
+                    it.id
+                ),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        return Err(ManifestErrors(errors));
+    }
+    let key = |a: &Item, b: &Item| {
+        a.material
+            .cmp(&b.material)
+            .then(a.temperature_k.total_cmp(&b.temperature_k))
+            .then(a.aging_time_s.total_cmp(&b.aging_time_s))
+            .then(a.id.cmp(&b.id))
+    };
+    let (mut relaxation, mut indentation): (Vec<Item>, Vec<Item>) =
+        items.into_iter().partition(|i| i.kind == Kind::Relaxation);
+    relaxation.sort_by(key);
+    indentation.sort_by(key);
+    Ok(Campaign {
+        manifest,
+        dir: dir.to_owned(),
+        relaxation,
+        indentation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "campaign: test\nmaterials:\n  G: { tg_k: 680, kind: metallic }\nrelaxation:\n  - file: dma/a.txt\n    material: G\n    temperature_k: 633\n    aging_time_s: 1800\n    strain: 0.001\nindentation:\n  - files: ind/*.txt\n    material: G\n    temperature_k: 633\n    aging_time_s: 0\n    tip_radius_nm: 360\n";
+
+    fn dir_with(files: &[&str]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for f in files {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn resolves_files_globs_and_ids() {
+        let d = dir_with(&["dma/a.txt", "ind/2.txt", "ind/1.txt"]);
+        std::fs::write(d.path().join("c.yaml"), GOOD).unwrap();
+        let c = load(&d.path().join("c.yaml")).unwrap();
+        assert_eq!(c.relaxation.len(), 1);
+        assert_eq!(c.relaxation[0].id, "dma/a");
+        assert_eq!(c.relaxation[0].tg_k, 680.0);
+        let ids: Vec<&str> = c.indentation.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["ind/1", "ind/2"]);
+        assert_eq!(c.indentation[0].line, 11);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let d = dir_with(&[]);
+        let text = GOOD.replace(
+            "material: G\n    temperature_k: 633\n    aging_time_s: 1800",
+            "material: H\n    temperature_k: 633\n    aging_time_s: 1800",
+        );
+        std::fs::write(d.path().join("c.yaml"), &text).unwrap();
+        let e = load(&d.path().join("c.yaml")).unwrap_err().to_string();
+        assert!(
+            e.contains("c.yaml:5: relaxation entry 1: material `H` is not under `materials` (G)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("c.yaml:11: indentation entry 1: glob `ind/*.txt` matches no file"),
+            "{e}"
+        );
+        let bad = parse("campaign: x\nmaterials: {}\nrelaxtion: []\n", "m.yaml").unwrap_err();
+        assert_eq!(bad.line, Some(3), "{bad}");
+        assert!(
+            bad.to_string()
+                .starts_with("m.yaml:3:1: unknown field `relaxtion`"),
+            "{bad}"
+        );
+    }
+}

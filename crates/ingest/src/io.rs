@@ -1,0 +1,143 @@
+//! The disk side of ingest: read each raw file, report it to the runner, parse and extract in
+//! parallel a batch at a time, and stream the curves into the tables in key order.
+
+use std::path::Path;
+
+use campaign::{Campaign, Item};
+use formats::{FormatError, ReadOptions, parse, parse_auto};
+use rayon::prelude::*;
+use stage_cli::Progress;
+use tables::{CurveTable, CurveWriter, IndentationRaw, Provenance, RelaxationRaw};
+
+use crate::extract::{self, Notes, declared_format};
+use crate::{IngestError, Params, Summary};
+
+/// Files read and extracted at once; bounds memory to this many curves.
+const BATCH: usize = 64;
+
+fn read_parse(item: &Item) -> Result<(formats::Parsed, u64), String> {
+    let bytes = std::fs::read(&item.path).map_err(|e| format!("{}: {e}", item.path.display()))?;
+    stage_cli::report_read(&item.path);
+    let opts = ReadOptions {
+        decimal_comma: item.decimal_comma,
+    };
+    let parsed = match declared_format(item.format) {
+        Some(f) => parse(&bytes, f, opts),
+        None => parse_auto(&bytes, opts),
+    };
+    parsed
+        .map(|p| (p, bytes.len() as u64))
+        .map_err(|e| located(item, &e))
+}
+
+fn located(item: &Item, e: &FormatError) -> String {
+    match e.line {
+        Some(l) => format!("{}:{l}: {}", item.path.display(), e.message),
+        None => format!("{}: {}", item.path.display(), e.message),
+    }
+}
+
+/// Reads one kind of item into one table, returning (curves, points, skipped, bytes).
+fn ingest_kind<T: CurveTable>(
+    items: &[Item],
+    out: &Path,
+    prov: &Provenance,
+    skip_bad: bool,
+    label: &str,
+    extract: fn(&Item, &formats::Parsed) -> Result<(T, Notes), FormatError>,
+) -> Result<(usize, usize, usize, u64), IngestError> {
+    let mut writer = CurveWriter::<T>::create(out, prov)?;
+    let progress = Progress::new(label, items.len());
+    let mut errors = Vec::new();
+    let (mut curves, mut points, mut bytes) = (0, 0, 0);
+    for batch in items.chunks(BATCH) {
+        let done: Vec<Result<(T, Notes, u64), String>> = batch
+            .par_iter()
+            .map(|item| {
+                let (parsed, n) = read_parse(item)?;
+                let (curve, notes) = extract(item, &parsed).map_err(|e| located(item, &e))?;
+                Ok((curve, notes, n))
+            })
+            .collect();
+        progress.add(batch.len());
+        for (item, r) in batch.iter().zip(done) {
+            match r {
+                Ok((curve, notes, n)) => {
+                    if notes.dropped_rows > 0 {
+                        tracing::warn!(
+                            "{}: {} rows without a needed value were dropped",
+                            item.path.display(),
+                            notes.dropped_rows
+                        );
+                    }
+                    if errors.is_empty() || skip_bad {
+                        points += curve.len()?;
+                        writer.push(&curve)?;
+                    }
+                    curves += 1;
+                    bytes += n;
+                }
+                Err(e) => {
+                    if skip_bad {
+                        tracing::warn!("skipped {e}");
+                    }
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    progress.finish();
+    if !errors.is_empty() && !skip_bad {
+        return Err(IngestError::Files(errors));
+    }
+    writer.finish()?;
+    Ok((curves, points, errors.len(), bytes))
+}
+
+/// Runs ingest: reads the manifest, every raw file, and writes both tables.
+pub fn run(p: &Params) -> Result<Summary, IngestError> {
+    let campaign: Campaign = campaign::load(&p.manifest)?;
+    stage_cli::report_read(&p.manifest);
+    let params = serde_json::json!({ "campaign": campaign.manifest.campaign, "skip_bad_files": p.skip_bad_files });
+    let prov = Provenance::new("ingest", params);
+    if campaign.relaxation.is_empty() {
+        tracing::warn!("the manifest lists no relaxation test: relaxation_raw will be empty");
+    }
+    if campaign.indentation.is_empty() {
+        tracing::warn!("the manifest lists no indentation file: indentation_raw will be empty");
+    }
+    tracing::info!(
+        "{}: {} relaxation tests, {} indents",
+        p.manifest.display(),
+        campaign.relaxation.len(),
+        campaign.indentation.len()
+    );
+    let (tests, rpoints, rskip, rbytes) = ingest_kind::<RelaxationRaw>(
+        &campaign.relaxation,
+        &p.relaxation_raw,
+        &prov,
+        p.skip_bad_files,
+        "relaxation files",
+        extract::relaxation,
+    )?;
+    let (indents, ipoints, iskip, ibytes) = ingest_kind::<IndentationRaw>(
+        &campaign.indentation,
+        &p.indentation_raw,
+        &prov,
+        p.skip_bad_files,
+        "indentation files",
+        extract::indentation,
+    )?;
+    let total = campaign.relaxation.len() + campaign.indentation.len();
+    if total > 0 && rskip + iskip == total {
+        return Err(IngestError::NothingUsable);
+    }
+    Ok(Summary {
+        relaxation_tests: tests,
+        relaxation_points: rpoints,
+        indents,
+        indentation_points: ipoints,
+        files_skipped: rskip + iskip,
+        bytes_read: rbytes + ibytes,
+    })
+}

@@ -1,0 +1,47 @@
+//! agingflow-ingest: a campaign manifest and its raw instrument files to the `relaxation_raw` and
+//! `indentation_raw` tables.
+//!
+//! `extract` is pure (parsed file to curve); `io` reads the files (in parallel, a bounded batch at
+//! a time), reports them to the runner and streams curves into the tables in key order.
+
+pub mod extract;
+mod io;
+
+use std::path::PathBuf;
+
+pub use io::run;
+
+/// Validated options of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub manifest: PathBuf,
+    pub relaxation_raw: PathBuf,
+    pub indentation_raw: PathBuf,
+    /// Skip files that cannot be read (with a warning) instead of failing.
+    pub skip_bad_files: bool,
+}
+
+/// What a run read and wrote.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub relaxation_tests: usize,
+    pub relaxation_points: usize,
+    pub indents: usize,
+    pub indentation_points: usize,
+    pub files_skipped: usize,
+    pub bytes_read: u64,
+}
+
+/// Why ingest failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    Manifest(#[from] campaign::ManifestErrors),
+    /// Every file that could not be read, one per line as `file:line: message`.
+    #[error("{} file{} could not be read:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n"))]
+    Files(Vec<String>),
+    #[error(transparent)]
+    Table(#[from] tables::TableError),
+    #[error("nothing usable: every file was skipped")]
+    NothingUsable,
+}

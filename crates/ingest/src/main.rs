@@ -1,0 +1,61 @@
+//! agingflow-ingest: the thin binary over the `ingest` library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use stage_cli::{CommonArgs, StageError};
+
+/// Read a campaign's raw instrument files into Parquet tables.
+///
+/// Reads the campaign manifest (materials, and for every relaxation test and indent its file,
+/// material, temperature, aging time) and every file it names: TA Universal Analysis text
+/// (UTF-16 or 8-bit), TRIOS text and LIMS exports, Hysitron TriboScan text (classic and TI 990),
+/// Hysitron .hld, and CSV/TSV with a column mapping. Writes relaxation_raw (time s, stress MPa,
+/// temperature K, strain as a fraction) and indentation_raw (depth nm, load µN, time s, segment).
+/// Any file that cannot be read is reported with its file and line; by default the run then fails.
+#[derive(Parser, Debug)]
+#[command(name = "agingflow-ingest", version)]
+struct Args {
+    /// The campaign manifest (YAML)
+    #[arg(long, value_name = "PATH")]
+    manifest: PathBuf,
+    /// Output: the relaxation_raw table (Parquet)
+    #[arg(long, value_name = "PATH")]
+    relaxation_raw: PathBuf,
+    /// Output: the indentation_raw table (Parquet)
+    #[arg(long, value_name = "PATH")]
+    indentation_raw: PathBuf,
+    /// Skip files that cannot be read, with a warning, instead of failing the run
+    #[arg(long)]
+    skip_bad_files: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> ExitCode {
+    let a = Args::parse();
+    let params = ingest::Params {
+        manifest: a.manifest,
+        relaxation_raw: a.relaxation_raw,
+        indentation_raw: a.indentation_raw,
+        skip_bad_files: a.skip_bad_files,
+    };
+    stage_cli::run(&a.common, || {
+        let s = ingest::run(&params).map_err(StageError::data)?;
+        tracing::info!(
+            "read {:.1} MB: {} relaxation tests ({} points), {} indents ({} points){}",
+            s.bytes_read as f64 / 1e6,
+            s.relaxation_tests,
+            s.relaxation_points,
+            s.indents,
+            s.indentation_points,
+            if s.files_skipped > 0 {
+                format!(", {} files skipped", s.files_skipped)
+            } else {
+                String::new()
+            }
+        );
+        Ok(())
+    })
+}

@@ -1,0 +1,441 @@
+//! ingest on the demo fixture (checked against truth.json), on broken inputs (every message names
+//! the file and line; snapshots), and its determinism whatever the thread count.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use ingest::{Params, run};
+use tables::{IndentationRaw, RelaxationRaw, read_curves};
+
+fn demo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo")
+}
+
+fn params(manifest: &Path, out: &Path) -> Params {
+    Params {
+        manifest: manifest.to_owned(),
+        relaxation_raw: out.join("relaxation_raw.parquet"),
+        indentation_raw: out.join("indentation_raw.parquet"),
+        skip_bad_files: false,
+    }
+}
+
+#[test]
+fn the_demo_campaign_agrees_with_its_truth() {
+    let out = tempfile::tempdir().unwrap();
+    let s = run(&params(&demo().join("campaign.yaml"), out.path())).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo().join("truth.json")).unwrap()).unwrap();
+    let rt = truth["relaxation"].as_array().unwrap();
+    let it = truth["indentation"].as_array().unwrap();
+    assert_eq!(s.relaxation_tests, rt.len());
+    assert_eq!(s.indents, it.len());
+    let (curves, meta) =
+        read_curves::<RelaxationRaw>(&out.path().join("relaxation_raw.parquet")).unwrap();
+    assert_eq!(meta.get("agingflow.stage"), Some("ingest"));
+    assert_eq!(curves.len(), rt.len());
+    for c in &curves {
+        let t = rt
+            .iter()
+            .find(|t| t["test_id"] == c.test_id.as_str())
+            .unwrap_or_else(|| panic!("{} not in truth", c.test_id));
+        assert_eq!(c.material, t["material"].as_str().unwrap());
+        assert_eq!(c.tg_k, t["tg_k"].as_f64().unwrap());
+        assert_eq!(c.temperature_k, t["temperature_k"].as_f64().unwrap());
+        assert_eq!(c.aging_time_s, t["aging_time_s"].as_f64().unwrap());
+        assert_eq!(c.strain, t["strain"].as_f64());
+        assert_eq!(
+            c.time_s.len(),
+            t["n_points"].as_u64().unwrap() as usize,
+            "{}",
+            c.test_id
+        );
+        assert_eq!(c.source_file, t["file"].as_str().unwrap());
+        // Units: time in s (UA files are in minutes), temperature in K, strain a fraction.
+        let dt = c.time_s[1] - c.time_s[0];
+        assert!(
+            (dt - t["sampling_s"].as_f64().unwrap()).abs() < 1e-3,
+            "{}: dt {dt}",
+            c.test_id
+        );
+        let tk = c.temperature_meas_k[5].unwrap();
+        assert!((tk - c.temperature_k).abs() < 0.5, "{tk}");
+        let strain_end = c.strain_meas.last().unwrap().unwrap();
+        assert!((strain_end - 0.001).abs() < 1e-5, "{strain_end}");
+        // The first sample after the ramp holds the true model value within the noise.
+        let (sigma0, beta, tau) = (
+            t["sigma0_mpa"].as_f64().unwrap(),
+            t["beta"].as_f64().unwrap(),
+            t["tau_s"].as_f64().unwrap(),
+        );
+        let (amp, off, step_end) = (
+            t["amplitude"].as_f64().unwrap(),
+            t["offset"].as_f64().unwrap(),
+            t["step_end_s"].as_f64().unwrap(),
+        );
+        let k = c.time_s.iter().position(|&x| x >= step_end).unwrap();
+        let expected = sigma0 * (amp * (-((c.time_s[k] - step_end) / tau).powf(beta)).exp() + off);
+        let got = c.stress_mpa[k].unwrap();
+        assert!(
+            (got - expected).abs() < 5.0 * t["noise_mpa"].as_f64().unwrap(),
+            "{}: {got} vs {expected}",
+            c.test_id
+        );
+    }
+    // Sorted by (material, temperature, aging time, id).
+    let keys: Vec<(f64, f64)> = curves
+        .iter()
+        .map(|c| (c.temperature_k, c.aging_time_s))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]));
+    let (indents, _) =
+        read_curves::<IndentationRaw>(&out.path().join("indentation_raw.parquet")).unwrap();
+    assert_eq!(indents.len(), it.len());
+    for c in &indents {
+        let t = it
+            .iter()
+            .find(|t| t["indent_id"] == c.indent_id.as_str())
+            .unwrap();
+        assert_eq!(c.aging_time_s, t["aging_time_s"].as_f64().unwrap());
+        assert_eq!(c.temperature_k, t["temperature_k"].as_f64().unwrap());
+        assert_eq!(c.tip_radius_nm, t["tip_radius_nm"].as_f64().unwrap());
+        assert_eq!(c.depth_nm.len(), t["n_points"].as_u64().unwrap() as usize);
+        let segs: Vec<u64> = t["segment_points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        if t["format"] == "hysitron-classic" {
+            let mut counts = vec![0u64; segs.len()];
+            for s in &c.segment {
+                counts[*s as usize] += 1;
+            }
+            assert_eq!(counts, segs, "{}", c.indent_id);
+        } else {
+            assert!(
+                c.segment.iter().all(|s| *s == 0),
+                "TI 990 exports carry no segment breaks"
+            );
+        }
+    }
+}
+
+#[test]
+fn output_is_byte_identical_for_one_and_two_threads() {
+    let outs: Vec<(Vec<u8>, Vec<u8>)> = [1, 2]
+        .iter()
+        .map(|&n| {
+            let out = tempfile::tempdir().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap();
+            pool.install(|| run(&params(&demo().join("campaign.yaml"), out.path())))
+                .unwrap();
+            (
+                std::fs::read(out.path().join("relaxation_raw.parquet")).unwrap(),
+                std::fs::read(out.path().join("indentation_raw.parquet")).unwrap(),
+            )
+        })
+        .collect();
+    assert!(outs[0] == outs[1], "outputs differ between 1 and 2 threads");
+}
+
+/// A small valid UA export, and a small valid Hysitron export.
+fn ua(rows: &[[f64; 3]]) -> Vec<u8> {
+    let seg: Vec<Vec<f64>> = rows.iter().map(|r| r.to_vec()).collect();
+    formats::write::ta_universal(
+        "DMA Q800",
+        "s",
+        &["Time (min)", "Stress (MPa)", "Strain (%)"],
+        &[seg],
+    )
+}
+
+fn utf16(text: &str) -> Vec<u8> {
+    formats::text::to_utf16le_bom(text)
+}
+
+const UA_HEAD: &str = "CLOSED\nInstrument\tDMA Q800\nNsig\t3\nSig1\tTime (min)\nSig2\tStress (MPa)\nSig3\tStrain (%)\n";
+
+fn hys_txt(n_declared: usize, rows: &str) -> Vec<u8> {
+    formats::text::to_windows_1252(&format!(
+        "Mon Apr 29 10:41:06 2019\n\nNumber of Points = {n_declared}\nDepth (nm)\tLoad (µN)\tTime (s)\n{rows}"
+    ))
+}
+
+fn manifest_for(file: &str, kind: &str, extra: &str) -> String {
+    match kind {
+        "relax" => format!(
+            "campaign: broken\nmaterials:\n  G: {{ tg_k: 680 }}\nrelaxation:\n  - file: {file}\n    material: G\n    temperature_k: 633\n    aging_time_s: 1800\n    strain: 0.001\n{extra}"
+        ),
+        _ => format!(
+            "campaign: broken\nmaterials:\n  G: {{ tg_k: 680 }}\nindentation:\n  - files: \"{file}\"\n    material: G\n    temperature_k: 633\n    aging_time_s: 0\n    tip_radius_nm: 360\n{extra}"
+        ),
+    }
+}
+
+/// Runs ingest on one raw file with a manifest; returns the error with the directory redacted.
+fn broken(
+    name: &str,
+    kind: &str,
+    bytes: &[u8],
+    extra: &str,
+    manifest_override: Option<&str>,
+) -> String {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(name), bytes).unwrap();
+    let m = manifest_override
+        .map(str::to_owned)
+        .unwrap_or_else(|| manifest_for(name, kind, extra));
+    std::fs::write(d.path().join("campaign.yaml"), m).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let err = run(&params(&d.path().join("campaign.yaml"), out.path()))
+        .expect_err(name)
+        .to_string();
+    assert!(
+        !out.path().join("relaxation_raw.parquet").exists() || kind == "indent",
+        "{name}: no output on failure"
+    );
+    assert_eq!(
+        std::fs::read_dir(out.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp."))
+            .count(),
+        0
+    );
+    err.replace(&d.path().display().to_string(), "<dir>")
+}
+
+#[test]
+fn broken_inputs_give_clear_errors_naming_file_and_line() {
+    let good_ua_rows = [[0.0, 90.0, 0.1], [0.5, 80.0, 0.1]];
+    let good_ua = ua(&good_ua_rows);
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    // 1. truncated file: the last row stops mid-way.
+    let mut t = String::from_utf16_lossy(
+        &good_ua[2..]
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect::<Vec<_>>(),
+    );
+    let last_tab = t.trim_end().rfind('\t').unwrap();
+    t.truncate(last_tab);
+    cases.push(("truncated", broken("t.txt", "relax", &utf16(&t), "", None)));
+    // 2. wrong Nsig.
+    cases.push((
+        "wrong_nsig",
+        broken(
+            "t.txt",
+            "relax",
+            &utf16(&format!(
+                "{}StartOfData\n0\t1\t2\n",
+                UA_HEAD.replace("Nsig\t3", "Nsig\t4")
+            )),
+            "",
+            None,
+        ),
+    ));
+    // 3. text in a numeric column.
+    cases.push((
+        "text_in_numeric",
+        broken(
+            "i.txt",
+            "indent",
+            &hys_txt(2, "1.0\t2.0\t0.0\n1.5\tn/a\t0.005\n"),
+            "",
+            None,
+        ),
+    ));
+    // 4. decimal comma (CSV, not declared).
+    cases.push((
+        "decimal_comma",
+        broken(
+            "t.csv",
+            "relax",
+            b"t [s];sigma [MPa]\n0;90\n1;89,5\n",
+            "    format: csv\n    columns: { time: \"t [s]\", stress: \"sigma [MPa]\" }\n",
+            None,
+        ),
+    ));
+    // 5. empty file.
+    cases.push(("empty_file", broken("t.txt", "relax", b"", "", None)));
+    // 6. missing StartOfData.
+    cases.push((
+        "missing_startofdata",
+        broken("t.txt", "relax", &utf16(UA_HEAD), "", None),
+    ));
+    // 7. unknown format.
+    cases.push((
+        "unknown_format",
+        broken("t.txt", "relax", b"NOT AN EXPORT\x01\x02", "", None),
+    ));
+    // 8. manifest glob matching nothing.
+    cases.push((
+        "glob_matches_nothing",
+        broken(
+            "i.txt",
+            "indent",
+            b"x",
+            "",
+            Some(&manifest_for("nothere/*.txt", "indent", "")),
+        ),
+    ));
+    // 9. missing stress signal.
+    let no_stress = formats::write::ta_universal(
+        "DMA Q800",
+        "s",
+        &["Time (min)", "Strain (%)"],
+        &[vec![vec![0.0, 0.1]]],
+    );
+    cases.push((
+        "missing_stress",
+        broken("t.txt", "relax", &no_stress, "", None),
+    ));
+    // 10. UTF-16 without BOM and cut to an odd length.
+    let mut odd = good_ua[2..].to_vec();
+    odd.push(b'x');
+    cases.push((
+        "utf16_without_bom_odd_length",
+        broken("t.txt", "relax", &odd, "", None),
+    ));
+    // 11. count mismatch.
+    cases.push((
+        "count_mismatch",
+        broken(
+            "i.txt",
+            "indent",
+            &hys_txt(3, "1.0\t2.0\t0.0\n1.5\t2.5\t0.005\n"),
+            "",
+            None,
+        ),
+    ));
+    // 12. duplicate test id.
+    let dup = "campaign: d\nmaterials:\n  G: { tg_k: 680 }\nrelaxation:\n  - file: t.txt\n    id: same\n    material: G\n    temperature_k: 633\n    aging_time_s: 1800\n  - file: t.txt\n    id: same\n    material: G\n    temperature_k: 633\n    aging_time_s: 3600\n";
+    cases.push((
+        "duplicate_test_id",
+        broken("t.txt", "relax", &good_ua, "", Some(dup)),
+    ));
+    // 13. the .hys binary.
+    let mut hys = vec![0x37, 0x56, 0x49, 0x33];
+    hys.extend_from_slice(b"Hysitron Raw Data File\0\0\x01");
+    cases.push((
+        "hys_binary",
+        broken(
+            "i.hys",
+            "indent",
+            &hys,
+            "",
+            Some(&manifest_for("*.hys", "indent", "")),
+        ),
+    ));
+    // 14. a unit agingflow cannot convert.
+    let psi = formats::write::ta_universal(
+        "DMA Q800",
+        "s",
+        &["Time (min)", "Stress (psi)"],
+        &[vec![vec![0.0, 1.0]]],
+    );
+    cases.push(("unknown_unit", broken("t.txt", "relax", &psi, "", None)));
+    // 15. unknown key in the manifest.
+    cases.push((
+        "manifest_unknown_key",
+        broken("t.txt", "relax", &good_ua, "    temprature_k: 600\n", None),
+    ));
+    // 16. material not declared.
+    cases.push((
+        "unknown_material",
+        broken(
+            "t.txt",
+            "relax",
+            &good_ua,
+            "",
+            Some(&manifest_for("t.txt", "relax", "").replace("material: G", "material: Vitreloy")),
+        ),
+    ));
+    // 17. .hld block with fewer rows than declared.
+    let hld = "File Version: Hysitron HighLoad FBControls 6.1 Release\r\nTest Data Points: 3\r\nTime_s\tDisp_nm\tForce_µN\r\n0\t1\t2\r\n0.1\t2\t3\r\n";
+    cases.push((
+        "hld_count_mismatch",
+        broken(
+            "i.hld",
+            "indent",
+            &formats::text::to_windows_1252(hld),
+            "",
+            Some(&manifest_for("*.hld", "indent", "")),
+        ),
+    ));
+    // 18. a CSV mapping that names a missing column.
+    cases.push((
+        "csv_mapping_missing_column",
+        broken(
+            "t.csv",
+            "relax",
+            b"time_s,stress\n0,90\n",
+            "    format: csv\n    columns: { time: \"time_s\", stress: \"sigma [MPa]\" }\n",
+            None,
+        ),
+    ));
+    // 19. a row with too few values in a Hysitron file.
+    cases.push((
+        "short_row",
+        broken(
+            "i.txt",
+            "indent",
+            &hys_txt(2, "1.0\t2.0\t0.0\n1.5\t2.5\n"),
+            "",
+            None,
+        ),
+    ));
+    assert!(cases.len() >= 15);
+    for (name, msg) in &cases {
+        assert!(
+            msg.contains("<dir>/") || msg.contains("campaign.yaml"),
+            "{name}: names no file: {msg}"
+        );
+        insta::assert_snapshot!(format!("ingest_error_{name}"), msg);
+    }
+}
+
+#[test]
+fn bad_files_can_be_skipped() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("ind")).unwrap();
+    std::fs::write(d.path().join("ind/a.txt"), hys_txt(1, "1.0\t2.0\t0.0\n")).unwrap();
+    std::fs::write(d.path().join("ind/b.txt"), b"garbage").unwrap();
+    std::fs::write(
+        d.path().join("campaign.yaml"),
+        manifest_for("ind/*.txt", "indent", ""),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut p = params(&d.path().join("campaign.yaml"), out.path());
+    assert!(run(&p).is_err());
+    p.skip_bad_files = true;
+    let s = run(&p).unwrap();
+    assert_eq!((s.indents, s.files_skipped, s.relaxation_tests), (1, 1, 0));
+    let (rows, _) = read_curves::<RelaxationRaw>(&p.relaxation_raw).unwrap();
+    assert!(
+        rows.is_empty(),
+        "an empty table with the schema for a campaign with no relaxation"
+    );
+    // UTF-16LE without a BOM is read (FORMATS.md rule 1).
+    let no_bom = &ua(&[[0.0, 90.0, 0.1], [1.0, 85.0, 0.1]])[2..];
+    std::fs::write(d.path().join("t.txt"), no_bom).unwrap();
+    std::fs::write(
+        d.path().join("campaign.yaml"),
+        manifest_for("t.txt", "relax", ""),
+    )
+    .unwrap();
+    let p = params(&d.path().join("campaign.yaml"), out.path());
+    run(&p).unwrap();
+    let (rows, _) = read_curves::<RelaxationRaw>(&p.relaxation_raw).unwrap();
+    assert_eq!(rows[0].time_s, vec![0.0, 60.0]);
+}

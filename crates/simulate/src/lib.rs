@@ -1,0 +1,583 @@
+//! agingflow-simulate: writes a synthetic aging campaign with known truth in real instrument
+//! formats (TA Universal Analysis or TRIOS text for the DMA, Hysitron TriboScan text for the
+//! indenter), its manifest (`campaign.yaml`) and `truth.json`. Byte-identical for a given spec and
+//! seed, whatever the thread count: every file draws from its own random stream.
+
+pub mod indentation;
+pub mod relaxation;
+pub mod rng;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::rng::Rng;
+use crate::spec::TruthSpec;
+
+/// Why a campaign could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("{path}: {source}", path = .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}", path = .path.display())]
+    Spec { path: PathBuf, message: String },
+}
+
+/// One file to write, with the parts of the spec it is made from.
+#[derive(Debug, Clone)]
+enum Job<'a> {
+    Relax {
+        m: &'a spec::MaterialSpec,
+        r: &'a spec::RelaxationSpec,
+        temperature_k: f64,
+        aging_time_s: f64,
+        replicate: usize,
+        format: &'a str,
+    },
+    Indent {
+        m: &'a spec::MaterialSpec,
+        i: &'a spec::IndentationSpec,
+        g: &'a spec::GroupSpec,
+        index: usize,
+    },
+}
+
+/// The truth of one relaxation test, as written to truth.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelaxRecord {
+    pub test_id: String,
+    pub file: String,
+    pub format: String,
+    pub material: String,
+    pub tg_k: f64,
+    pub temperature_k: f64,
+    pub aging_time_s: f64,
+    pub strain: f64,
+    pub beta: f64,
+    pub tau_s: f64,
+    pub ea_kj_mol: f64,
+    pub sigma0_mpa: f64,
+    pub amplitude: f64,
+    pub offset: f64,
+    pub step_end_s: f64,
+    pub n_points: usize,
+    pub sampling_s: f64,
+    pub noise_mpa: f64,
+}
+
+/// The truth of one indent.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndentRecord {
+    pub indent_id: String,
+    pub file: String,
+    pub format: String,
+    pub material: String,
+    pub temperature_k: f64,
+    pub aging_time_s: f64,
+    pub tip_radius_nm: f64,
+    pub er_gpa: f64,
+    pub h0_nm: f64,
+    pub popin: bool,
+    pub popin_load_un: Option<f64>,
+    pub popin_depth_nm: Option<f64>,
+    pub burst_nm: Option<f64>,
+    /// tau_c from the noise-free pop-in load (None when censored).
+    pub tau_c_gpa: Option<f64>,
+    pub n_points: usize,
+    pub segment_points: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRecord {
+    pub material: String,
+    pub temperature_k: f64,
+    pub aging_time_s: f64,
+    pub tau_c_mean_gpa: f64,
+    pub tau_c_fwhm: f64,
+    pub n_indents: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LawRecord {
+    pub material: String,
+    pub temperature_k: f64,
+    pub breakpoint_s: f64,
+    pub mu1: f64,
+    pub mu2: f64,
+    pub beta_turning_point_s: f64,
+    pub beta_max: f64,
+}
+
+/// truth.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct Truth {
+    pub campaign: String,
+    pub seed: u64,
+    pub scale: usize,
+    pub aging_law: Vec<LawRecord>,
+    pub relaxation: Vec<RelaxRecord>,
+    pub tau_c_groups: Vec<GroupRecord>,
+    pub indentation: Vec<IndentRecord>,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub relaxation_files: usize,
+    pub indentation_files: usize,
+    pub bytes: u64,
+}
+
+fn num(x: f64) -> String {
+    format!("{x}")
+}
+
+/// Checks a spec for values the generator cannot use.
+pub fn validate(spec: &TruthSpec) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for m in &spec.materials {
+        if let Some(r) = &m.relaxation {
+            for s in &r.series {
+                if s.format != "ta-universal" && s.format != "trios-text" {
+                    problems.push(format!("{}: series at {} K: format `{}` is neither `ta-universal` nor `trios-text`", m.name, s.temperature_k, s.format));
+                }
+                if s.aging_times_s.iter().any(|t| !(*t > 0.0)) {
+                    problems.push(format!(
+                        "{}: relaxation aging times must be positive",
+                        m.name
+                    ));
+                }
+            }
+            for (what, v) in [
+                ("sampling_s", r.sampling_s),
+                ("span_s", r.span_s),
+                ("ramp_s", r.ramp_s),
+                ("strain", r.strain),
+                ("modulus_gpa", r.modulus_gpa),
+            ] {
+                if !(v > 0.0 && v.is_finite()) {
+                    problems.push(format!("{}: relaxation.{what} must be positive", m.name));
+                }
+            }
+            if r.span_s / r.sampling_s > 5e6 {
+                problems.push(format!(
+                    "{}: span_s / sampling_s gives more than 5 million points per test",
+                    m.name
+                ));
+            }
+            if r.beta.is_empty() || r.ea_kj_mol.is_empty() {
+                problems.push(format!(
+                    "{}: relaxation.beta and relaxation.ea_kj_mol need at least one knot",
+                    m.name
+                ));
+            }
+        }
+        if let Some(i) = &m.indentation {
+            for f in
+                std::iter::once(&i.format).chain(i.groups.iter().filter_map(|g| g.format.as_ref()))
+            {
+                if f != "hysitron-ti990" && f != "hysitron-classic" {
+                    problems.push(format!("{}: indentation format `{f}` is neither `hysitron-ti990` nor `hysitron-classic`", m.name));
+                }
+            }
+            for (what, v) in [
+                ("er_gpa", i.er_gpa),
+                ("tip_radius_nm", i.tip_radius_nm),
+                ("load.max_un", i.load.max_un),
+                ("load.rate_un_s", i.load.rate_un_s),
+                ("load.sampling_hz", i.load.sampling_hz),
+            ] {
+                if !(v > 0.0 && v.is_finite()) {
+                    problems.push(format!("{}: indentation.{what} must be positive", m.name));
+                }
+            }
+            if i.burst_samples.0 == 0 || i.burst_samples.1 < i.burst_samples.0 {
+                problems.push(format!(
+                    "{}: indentation.burst_samples must be [min, max] with 1 <= min <= max",
+                    m.name
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+fn relax_rel(material: &str, t: f64, ta: f64, replicate: usize) -> String {
+    let r = if replicate > 0 {
+        format!("_r{}", replicate + 1)
+    } else {
+        String::new()
+    };
+    format!("dma/{material}/{}K_{}s{r}.txt", num(t), num(ta))
+}
+
+fn group_dir(material: &str, t: f64, ta: f64) -> String {
+    format!("indents/{material}/{}K_{}s", num(t), num(ta))
+}
+
+fn jobs(spec: &TruthSpec, scale: usize) -> Vec<Job<'_>> {
+    let mut out = Vec::new();
+    for m in &spec.materials {
+        if let Some(r) = &m.relaxation {
+            for s in &r.series {
+                for &ta in &s.aging_times_s {
+                    for replicate in 0..r.replicates * scale {
+                        out.push(Job::Relax {
+                            m,
+                            r,
+                            temperature_k: s.temperature_k,
+                            aging_time_s: ta,
+                            replicate,
+                            format: &s.format,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(i) = &m.indentation {
+            for g in &i.groups {
+                for index in 0..i.indents_per_group * scale {
+                    out.push(Job::Indent { m, i, g, index });
+                }
+            }
+        }
+    }
+    out
+}
+
+enum Record {
+    Relax(RelaxRecord),
+    Indent(IndentRecord),
+}
+
+/// Generates one file: its path relative to the campaign, its bytes and its truth.
+fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
+    let mut rng = Rng::new(seed, stream);
+    match *job {
+        Job::Relax {
+            m,
+            r,
+            temperature_k,
+            aging_time_s,
+            replicate,
+            format,
+        } => {
+            let (curve, truth) = relaxation::generate(r, temperature_k, aging_time_s, &mut rng);
+            let rel = relax_rel(&m.name, temperature_k, aging_time_s, replicate);
+            let sample = format!("{}_{}K_{}s", m.name, num(temperature_k), num(aging_time_s));
+            let bytes = if format == "ta-universal" {
+                let row = |k: usize| {
+                    vec![
+                        curve.time_s[k] / 60.0,
+                        curve.temperature_c[k],
+                        curve.stress_mpa[k],
+                        curve.strain_pct[k],
+                        curve.modulus_mpa[k],
+                    ]
+                };
+                let equil: Vec<Vec<f64>> = (0..curve.step_index).map(row).collect();
+                let step: Vec<Vec<f64>> = (curve.step_index..curve.time_s.len()).map(row).collect();
+                formats::write::ta_universal(
+                    "DMA Q800 V21.3 Build 96",
+                    &sample,
+                    &[
+                        "Time (min)",
+                        "Temperature (°C)",
+                        "Stress (MPa)",
+                        "Strain (%)",
+                        "Relaxation Modulus (MPa)",
+                    ],
+                    &[equil, step],
+                )
+            } else {
+                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
+                    .map(|k| {
+                        vec![
+                            curve.time_s[k],
+                            curve.temperature_c[k],
+                            curve.stress_mpa[k],
+                            curve.strain_pct[k],
+                            curve.modulus_mpa[k],
+                        ]
+                    })
+                    .collect();
+                formats::write::trios_text(
+                    "DMA 850",
+                    &sample,
+                    "Stress Relaxation",
+                    &["Step time", "Temperature", "Stress", "Strain", "Modulus"],
+                    &["s", "°C", "MPa", "%", "MPa"],
+                    &rows,
+                )
+            };
+            let id = rel.trim_end_matches(".txt").to_owned();
+            let rec = RelaxRecord {
+                test_id: id,
+                file: rel.clone(),
+                format: format.to_owned(),
+                material: m.name.clone(),
+                tg_k: m.tg_k,
+                temperature_k,
+                aging_time_s,
+                strain: r.strain,
+                beta: truth.beta,
+                tau_s: truth.tau_s,
+                ea_kj_mol: truth.ea_kj_mol,
+                sigma0_mpa: truth.sigma0_mpa,
+                amplitude: truth.amplitude,
+                offset: truth.offset,
+                step_end_s: truth.step_end_s,
+                n_points: curve.time_s.len(),
+                sampling_s: r.sampling_s,
+                noise_mpa: r.noise_mpa,
+            };
+            (rel, bytes, Record::Relax(rec))
+        }
+        Job::Indent { m, i, g, index } => {
+            let (curve, truth) = indentation::generate(i, g.tau_c_mean_gpa, g.tau_c_fwhm, &mut rng);
+            let rel = format!(
+                "{}/indent_{:04}.txt",
+                group_dir(&m.name, i.temperature_k, g.aging_time_s),
+                index + 1
+            );
+            let date = "Thu Jan 15 09:00:00 2026";
+            let format = g.format.as_deref().unwrap_or(&i.format);
+            let bytes = if format == "hysitron-classic" {
+                let segs: Vec<Vec<[f64; 5]>> = curve
+                    .segments
+                    .iter()
+                    .map(|s| {
+                        s.iter()
+                            .map(|r| [r[0], r[1], r[2], r[0] / 1000.0 + 0.5, r[1] / 2000.0 + 0.48])
+                            .collect()
+                    })
+                    .collect();
+                formats::write::hysitron_classic(date, &segs)
+            } else {
+                let rows: Vec<[f64; 3]> = curve.segments.iter().flatten().copied().collect();
+                formats::write::hysitron_ti990(date, &rows)
+            };
+            let rec = IndentRecord {
+                indent_id: rel.trim_end_matches(".txt").to_owned(),
+                file: rel.clone(),
+                format: format.to_owned(),
+                material: m.name.clone(),
+                temperature_k: i.temperature_k,
+                aging_time_s: g.aging_time_s,
+                tip_radius_nm: i.tip_radius_nm,
+                er_gpa: truth.er_gpa,
+                h0_nm: truth.h0_nm,
+                popin: truth.popin_load_un.is_some(),
+                popin_load_un: truth.popin_load_un,
+                popin_depth_nm: truth.popin_depth_nm,
+                burst_nm: truth.burst_nm,
+                tau_c_gpa: truth
+                    .popin_load_un
+                    .map(|p| physics::indentation::tau_c_gpa(truth.er_gpa, p, i.tip_radius_nm)),
+                n_points: curve.segments.iter().map(Vec::len).sum(),
+                segment_points: curve.segments.iter().map(Vec::len).collect(),
+            };
+            (rel, bytes, Record::Indent(rec))
+        }
+    }
+}
+
+/// The manifest of the campaign written from the spec.
+fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
+    let materials = spec
+        .materials
+        .iter()
+        .map(|m| {
+            (
+                m.name.clone(),
+                campaign::Material {
+                    tg_k: m.tg_k,
+                    kind: m.kind.clone(),
+                },
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    let relaxation = truth
+        .relaxation
+        .iter()
+        .map(|r| campaign::Entry {
+            file: Some(r.file.clone()),
+            material: r.material.clone(),
+            temperature_k: r.temperature_k,
+            aging_time_s: r.aging_time_s,
+            strain: Some(r.strain),
+            ..Default::default()
+        })
+        .collect();
+    let mut indentation = Vec::new();
+    for m in &spec.materials {
+        if let Some(i) = &m.indentation {
+            for g in &i.groups {
+                indentation.push(campaign::Entry {
+                    files: Some(format!(
+                        "{}/*.txt",
+                        group_dir(&m.name, i.temperature_k, g.aging_time_s)
+                    )),
+                    material: m.name.clone(),
+                    temperature_k: i.temperature_k,
+                    aging_time_s: g.aging_time_s,
+                    tip_radius_nm: Some(i.tip_radius_nm),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    campaign::Manifest {
+        campaign: spec.campaign.clone(),
+        materials,
+        relaxation,
+        indentation,
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), SimulateError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| SimulateError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::write(path, bytes).map_err(|source| SimulateError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads a truth spec file.
+pub fn read_spec(path: &Path) -> Result<TruthSpec, SimulateError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SimulateError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let spec: TruthSpec = serde_yaml::from_str(&text).map_err(|e| SimulateError::Spec {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    validate(&spec).map_err(|message| SimulateError::Spec {
+        path: path.to_owned(),
+        message,
+    })?;
+    Ok(spec)
+}
+
+/// Writes the campaign of `spec` into `out_dir`: raw files, `campaign.yaml`, `truth.json`.
+/// `scale` multiplies replicates and indents per group (for benchmarks). Files of an earlier
+/// simulated campaign there (`dma/`, `indents/`) are replaced.
+pub fn simulate(
+    spec: &TruthSpec,
+    out_dir: &Path,
+    scale: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Summary, SimulateError> {
+    let scale = scale.max(1);
+    for sub in ["dma", "indents"] {
+        let d = out_dir.join(sub);
+        if d.exists() {
+            std::fs::remove_dir_all(&d).map_err(|source| SimulateError::Io {
+                path: d.clone(),
+                source,
+            })?;
+        }
+    }
+    let jobs = jobs(spec, scale);
+    let results: Vec<Result<(Record, u64), SimulateError>> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(k, job)| {
+            let (rel, bytes, rec) = render(spec.seed, job, k as u64);
+            write(&out_dir.join(&rel), &bytes)?;
+            progress(1);
+            Ok((rec, bytes.len() as u64))
+        })
+        .collect();
+    let mut truth = Truth {
+        campaign: spec.campaign.clone(),
+        seed: spec.seed,
+        scale,
+        aging_law: vec![],
+        relaxation: vec![],
+        tau_c_groups: vec![],
+        indentation: vec![],
+    };
+    let mut bytes = 0;
+    for r in results {
+        let (rec, n) = r?;
+        bytes += n;
+        match rec {
+            Record::Relax(r) => truth.relaxation.push(r),
+            Record::Indent(i) => truth.indentation.push(i),
+        }
+    }
+    for m in &spec.materials {
+        if let Some(r) = &m.relaxation {
+            let (tp, bmax) = r
+                .beta
+                .iter()
+                .fold((f64::NAN, f64::NEG_INFINITY), |a, (t, b)| {
+                    if *b > a.1 { (*t, *b) } else { a }
+                });
+            for s in &r.series {
+                truth.aging_law.push(LawRecord {
+                    material: m.name.clone(),
+                    temperature_k: s.temperature_k,
+                    breakpoint_s: r.tau.breakpoint_s,
+                    mu1: r.tau.mu1,
+                    mu2: r.tau.mu2,
+                    beta_turning_point_s: tp,
+                    beta_max: bmax,
+                });
+            }
+        }
+        if let Some(i) = &m.indentation {
+            for g in &i.groups {
+                truth.tau_c_groups.push(GroupRecord {
+                    material: m.name.clone(),
+                    temperature_k: i.temperature_k,
+                    aging_time_s: g.aging_time_s,
+                    tau_c_mean_gpa: g.tau_c_mean_gpa,
+                    tau_c_fwhm: g.tau_c_fwhm,
+                    n_indents: i.indents_per_group * scale,
+                });
+            }
+        }
+    }
+    let manifest = manifest(spec, &truth);
+    let yaml = serde_yaml::to_string(&manifest).map_err(|e| SimulateError::Spec {
+        path: out_dir.join("campaign.yaml"),
+        message: e.to_string(),
+    })?;
+    let header = format!(
+        "# Written by agingflow-simulate from a truth spec (seed {}); the truth is in truth.json.\n",
+        spec.seed
+    );
+    write(
+        &out_dir.join("campaign.yaml"),
+        format!("{header}{yaml}").as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(&truth).map_err(|e| SimulateError::Spec {
+        path: out_dir.join("truth.json"),
+        message: e.to_string(),
+    })?;
+    write(&out_dir.join("truth.json"), format!("{json}\n").as_bytes())?;
+    Ok(Summary {
+        relaxation_files: truth.relaxation.len(),
+        indentation_files: truth.indentation.len(),
+        bytes,
+    })
+}

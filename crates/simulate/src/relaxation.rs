@@ -1,0 +1,113 @@
+//! One synthetic stress-relaxation test: equilibration, a strain ramp, then
+//! sigma = sigma0 [(1 - c) exp(-(t'/tau)^beta) + c] + noise, as a DMA records it.
+
+use physics::interp::pchip;
+use physics::{arrhenius_tau_s, kww};
+
+use crate::rng::Rng;
+use crate::spec::RelaxationSpec;
+
+/// The recorded signals, one value per sample.
+#[derive(Debug, Clone, Default)]
+pub struct RelaxCurve {
+    pub time_s: Vec<f64>,
+    pub temperature_c: Vec<f64>,
+    pub stress_mpa: Vec<f64>,
+    pub strain_pct: Vec<f64>,
+    pub modulus_mpa: Vec<f64>,
+    /// Index of the first sample of the strain step (the equilibration comes before it).
+    pub step_index: usize,
+}
+
+/// The true parameters of one test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelaxTruth {
+    pub beta: f64,
+    pub tau_s: f64,
+    pub ea_kj_mol: f64,
+    pub sigma0_mpa: f64,
+    pub amplitude: f64,
+    pub offset: f64,
+    /// End of the strain ramp on the recorded time axis: t' = 0 there.
+    pub step_end_s: f64,
+}
+
+fn ln_knots(knots: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    knots.iter().map(|(t, y)| (t.max(1e-9).ln(), *y)).collect()
+}
+
+/// beta, tau and E_a at aging time `t_a` and temperature `T` from the spec.
+pub fn truth_at(spec: &RelaxationSpec, aging_time_s: f64, temperature_k: f64) -> (f64, f64, f64) {
+    let x = aging_time_s.max(1e-9).ln();
+    let beta = pchip(&ln_knots(&spec.beta), x);
+    let ea = pchip(&ln_knots(&spec.ea_kj_mol), x);
+    let t = &spec.tau;
+    let tau_ref = kww::two_stage_tau_s(
+        aging_time_s,
+        t.breakpoint_s,
+        t.tau_at_breakpoint_s,
+        t.mu1,
+        t.mu2,
+    );
+    let tau = arrhenius_tau_s(tau_ref, ea, temperature_k, spec.reference_temperature_k);
+    (beta, tau, ea)
+}
+
+pub fn generate(
+    spec: &RelaxationSpec,
+    temperature_k: f64,
+    aging_time_s: f64,
+    rng: &mut Rng,
+) -> (RelaxCurve, RelaxTruth) {
+    let (beta, tau_s, ea_kj_mol) = truth_at(spec, aging_time_s, temperature_k);
+    let sigma0 = spec.modulus_gpa * 1e3 * spec.strain;
+    let c = spec.offset_fraction;
+    let step_start = spec.equilibration_s;
+    let step_end = step_start + spec.ramp_s;
+    let total = step_end + spec.span_s;
+    let n = (total / spec.sampling_s).floor() as usize + 1;
+    let mut curve = RelaxCurve {
+        step_index: n,
+        ..Default::default()
+    };
+    for k in 0..n {
+        let t = k as f64 * spec.sampling_s;
+        let (strain, stress) = if t < step_start {
+            (0.0, 0.0)
+        } else if t < step_end {
+            let f = (t - step_start) / spec.ramp_s;
+            (spec.strain * f, sigma0 * f)
+        } else {
+            (
+                spec.strain,
+                sigma0 * ((1.0 - c) * kww::phi(t - step_end, tau_s, beta) + c),
+            )
+        };
+        if t >= step_start && curve.step_index == n {
+            curve.step_index = k;
+        }
+        let stress = stress + spec.noise_mpa * rng.normal();
+        let strain = strain + 1e-7 * rng.normal();
+        curve.time_s.push(t);
+        curve
+            .temperature_c
+            .push(temperature_k - 273.15 + 0.05 * rng.normal());
+        curve.stress_mpa.push(stress);
+        curve.strain_pct.push(strain * 100.0);
+        curve.modulus_mpa.push(if strain.abs() > 1e-5 {
+            stress / strain
+        } else {
+            0.0
+        });
+    }
+    let truth = RelaxTruth {
+        beta,
+        tau_s,
+        ea_kj_mol,
+        sigma0_mpa: sigma0,
+        amplitude: 1.0 - c,
+        offset: c,
+        step_end_s: step_end,
+    };
+    (curve, truth)
+}
