@@ -2,7 +2,7 @@
 CARGO ?= cargo
 AGINGFLOW := target/release/agingflow
 
-.PHONY: all build release test run lint bench fmt clean
+.PHONY: all build release test run lint bench fmt clean fixtures
 
 all: build
 
@@ -20,6 +20,10 @@ test: build
 run: release
 	$(AGINGFLOW) run pipelines/demo.yaml
 
+## fixtures: regenerate the shipped demo campaign from its truth spec (byte-identical)
+fixtures: release
+	target/release/agingflow-simulate --spec fixtures/demo/truth-spec.yaml --out-dir fixtures/demo
+
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -27,9 +31,10 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: runner overhead (no-op run of 10 stages, cost per executed stage)
+## bench: runner overhead (no-op run of 10 stages, cost per stage); ingest throughput on a >100 MB campaign
 bench: release
 	$(CARGO) bench -p runner --bench runner
+	$(CARGO) bench -p ingest --bench ingest
 
 clean:
 	$(CARGO) clean

@@ -69,30 +69,64 @@ fn utf16(bytes: &[u8], big_endian: bool) -> Result<String, DecodeError> {
     if bytes.len() % 2 != 0 {
         return Err(DecodeError::BadUtf16);
     }
-    let units = bytes.chunks_exact(2).map(|c| {
-        let pair = [c[0], c[1]];
+    let unit = |c: &[u8]| {
         if big_endian {
-            u16::from_be_bytes(pair)
+            u16::from_be_bytes([c[0], c[1]])
         } else {
-            u16::from_le_bytes(pair)
+            u16::from_le_bytes([c[0], c[1]])
         }
-    });
-    char::decode_utf16(units)
-        .collect::<Result<String, _>>()
-        .map_err(|_| DecodeError::BadUtf16)
+    };
+    // ASCII units (nearly all of an export) go straight to bytes; other runs through decode_utf16.
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len() / 2);
+    let mut pending: Vec<u16> = Vec::new();
+    let flush = |pending: &mut Vec<u16>, out: &mut Vec<u8>| -> Result<(), DecodeError> {
+        if !pending.is_empty() {
+            for c in char::decode_utf16(pending.drain(..)) {
+                let c = c.map_err(|_| DecodeError::BadUtf16)?;
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            }
+        }
+        Ok(())
+    };
+    for c in bytes.chunks_exact(2) {
+        let u = unit(c);
+        if u < 0x80 {
+            flush(&mut pending, &mut out)?;
+            out.push(u as u8);
+        } else {
+            pending.push(u);
+        }
+    }
+    flush(&mut pending, &mut out)?;
+    String::from_utf8(out).map_err(|_| DecodeError::BadUtf16)
 }
 
 /// Windows-1252 (Latin-1 plus the 0x80..0x9F punctuation block).
 pub fn windows_1252(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|&b| match b {
-            0x80..=0x9F => char::from_u32(u32::from(CP1252_HIGH[usize::from(b - 0x80)]))
-                .filter(|_| CP1252_HIGH[usize::from(b - 0x80)] != 0)
-                .unwrap_or('\u{FFFD}'),
-            _ => char::from(b),
-        })
-        .collect()
+    let mut out = String::with_capacity(bytes.len() + 16);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let ascii = rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len());
+        // An all-ASCII run is valid UTF-8 (checked fast by the standard library).
+        out.push_str(std::str::from_utf8(&rest[..ascii]).unwrap_or_default());
+        if let Some(&b) = rest.get(ascii) {
+            out.push(match b {
+                0x80..=0x9F => {
+                    let u = CP1252_HIGH[usize::from(b - 0x80)];
+                    if u == 0 {
+                        '\u{FFFD}'
+                    } else {
+                        char::from_u32(u32::from(u)).unwrap_or('\u{FFFD}')
+                    }
+                }
+                _ => char::from(b),
+            });
+            rest = &rest[ascii + 1..];
+        } else {
+            rest = &[];
+        }
+    }
+    out
 }
 
 /// Encodes text as Windows-1252 (characters outside it become `?`), for the simulator.
@@ -146,7 +180,7 @@ impl<'a> Iterator for Lines<'a> {
         }
         self.line += 1;
         let bytes = self.rest.as_bytes();
-        match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+        match memchr::memchr2(b'\n', b'\r', bytes) {
             None => {
                 let l = self.rest;
                 self.rest = "";

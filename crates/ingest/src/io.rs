@@ -38,7 +38,10 @@ fn located(item: &Item, e: &FormatError) -> String {
 }
 
 /// Reads one kind of item into one table, returning (curves, points, skipped, bytes).
-fn ingest_kind<T: CurveTable>(
+///
+/// Batches of files are parsed in parallel; a writer thread encodes the previous batch meanwhile,
+/// in key order, so memory holds at most three batches of curves.
+fn ingest_kind<T: CurveTable + 'static>(
     items: &[Item],
     out: &Path,
     prov: &Provenance,
@@ -49,49 +52,83 @@ fn ingest_kind<T: CurveTable>(
     let mut writer = CurveWriter::<T>::create(out, prov)?;
     let progress = Progress::new(label, items.len());
     let mut errors = Vec::new();
-    let (mut curves, mut points, mut bytes) = (0, 0, 0);
-    for batch in items.chunks(BATCH) {
-        let done: Vec<Result<(T, Notes, u64), String>> = batch
-            .par_iter()
-            .map(|item| {
-                let (parsed, n) = read_parse(item)?;
-                let (curve, notes) = extract(item, &parsed).map_err(|e| located(item, &e))?;
-                Ok((curve, notes, n))
-            })
-            .collect();
-        progress.add(batch.len());
-        for (item, r) in batch.iter().zip(done) {
-            match r {
-                Ok((curve, notes, n)) => {
-                    if notes.dropped_rows > 0 {
-                        tracing::warn!(
-                            "{}: {} rows without a needed value were dropped",
-                            item.path.display(),
-                            notes.dropped_rows
-                        );
-                    }
-                    if errors.is_empty() || skip_bad {
+    let (mut curves, mut bytes) = (0, 0);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
+    let points = std::thread::scope(|scope| -> Result<usize, IngestError> {
+        let write = scope.spawn(
+            move || -> Result<(CurveWriter<T>, usize), tables::TableError> {
+                let mut points = 0;
+                for batch in rx {
+                    for curve in batch {
                         points += curve.len()?;
                         writer.push(&curve)?;
                     }
-                    curves += 1;
-                    bytes += n;
                 }
-                Err(e) => {
-                    if skip_bad {
-                        tracing::warn!("skipped {e}");
+                Ok((writer, points))
+            },
+        );
+        for batch in items.chunks(BATCH) {
+            let done: Vec<Result<(T, Notes, u64), String>> = batch
+                .par_iter()
+                .map(|item| {
+                    let (parsed, n) = read_parse(item)?;
+                    let (curve, notes) = extract(item, &parsed).map_err(|e| located(item, &e))?;
+                    Ok((curve, notes, n))
+                })
+                .collect();
+            progress.add(batch.len());
+            let mut good = Vec::with_capacity(batch.len());
+            for (item, r) in batch.iter().zip(done) {
+                match r {
+                    Ok((curve, notes, n)) => {
+                        if notes.dropped_rows > 0 {
+                            tracing::warn!(
+                                "{}: {} rows without a needed value were dropped",
+                                item.path.display(),
+                                notes.dropped_rows
+                            );
+                        }
+                        good.push(curve);
+                        curves += 1;
+                        bytes += n;
                     }
-                    errors.push(e);
+                    Err(e) => {
+                        if skip_bad {
+                            tracing::warn!("skipped {e}");
+                        }
+                        errors.push(e);
+                    }
                 }
             }
+            // After a failure (without skipping) the rest is only parsed, to report every error.
+            if (errors.is_empty() || skip_bad) && tx.send(good).is_err() {
+                break;
+            }
         }
-    }
+        drop(tx);
+        let (w, points) = write
+            .join()
+            .map_err(|_| tables::TableError::Internal("the writer thread panicked".into()))??;
+        writer_slot(w, &errors, skip_bad)?;
+        Ok(points)
+    })?;
     progress.finish();
     if !errors.is_empty() && !skip_bad {
         return Err(IngestError::Files(errors));
     }
-    writer.finish()?;
     Ok((curves, points, errors.len(), bytes))
+}
+
+/// Finishes the table unless a failure means nothing may be written.
+fn writer_slot<T: CurveTable>(
+    w: CurveWriter<T>,
+    errors: &[String],
+    skip_bad: bool,
+) -> Result<(), IngestError> {
+    if errors.is_empty() || skip_bad {
+        w.finish()?;
+    }
+    Ok(())
 }
 
 /// Runs ingest: reads the manifest, every raw file, and writes both tables.

@@ -125,7 +125,15 @@ pub fn init(common: &CommonArgs) {
 /// exit code 3 with a message instead of a crash.
 pub fn run(common: &CommonArgs, body: impl FnOnce() -> Result<(), StageError>) -> ExitCode {
     init(common);
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+    let start = std::time::Instant::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    if let Some(mb) = peak_memory_mb() {
+        tracing::debug!(
+            "wall time {:.3} s, peak memory {mb:.1} MB",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    match result {
         Ok(Ok(())) => ExitCode::from(EXIT_OK),
         Ok(Err(e)) => {
             tracing::error!("{:#}", e.error());
@@ -141,6 +149,14 @@ pub fn run(common: &CommonArgs, body: impl FnOnce() -> Result<(), StageError>) -
             ExitCode::from(EXIT_INTERNAL)
         }
     }
+}
+
+/// The process's peak resident memory in MB (Linux: VmHWM), for benchmarks and `-v` logs.
+pub fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 static READS_LOCK: Mutex<()> = Mutex::new(());

@@ -19,6 +19,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::table::{ColumnDef, CurveTable, RowTable, schema_of};
 use crate::{SCHEMA_VERSION, TableError, VERSION};
@@ -120,8 +121,12 @@ impl Drop for AtomicFile {
     }
 }
 
-fn writer_properties(table: &str, prov: &Provenance) -> Result<WriterProperties, TableError> {
-    let level = ZstdLevel::try_new(3).map_err(|e| TableError::Internal(e.to_string()))?;
+fn writer_properties(
+    table: &str,
+    schema: &SchemaRef,
+    prov: &Provenance,
+) -> Result<WriterProperties, TableError> {
+    let level = ZstdLevel::try_new(1).map_err(|e| TableError::Internal(e.to_string()))?;
     let kv = vec![
         KeyValue::new("agingflow.table".to_owned(), table.to_owned()),
         KeyValue::new(
@@ -132,12 +137,20 @@ fn writer_properties(table: &str, prov: &Provenance) -> Result<WriterProperties,
         KeyValue::new("agingflow.version".to_owned(), VERSION.to_owned()),
         KeyValue::new("agingflow.params".to_owned(), prov.params.to_string()),
     ];
-    Ok(WriterProperties::builder()
+    // Dictionary encoding pays for text (ids repeated on every sample row), not for noisy floats.
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
         .set_created_by(format!("agingflow {VERSION}"))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_key_value_metadata(Some(kv))
-        .build())
+        .set_dictionary_enabled(false);
+    for f in schema.fields() {
+        if f.data_type() == &arrow_schema::DataType::Utf8 {
+            builder =
+                builder.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+        }
+    }
+    Ok(builder.build())
 }
 
 /// A Parquet file being written atomically.
@@ -154,7 +167,7 @@ impl TableFile {
         prov: &Provenance,
     ) -> Result<Self, TableError> {
         let (atomic, file) = AtomicFile::create(path)?;
-        let props = writer_properties(table, prov)?;
+        let props = writer_properties(table, &schema, prov)?;
         let writer =
             ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
                 .map_err(|source| TableError::Parquet {
