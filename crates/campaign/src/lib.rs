@@ -280,12 +280,12 @@ pub fn resolve(
                     "{what}: aging_time_s must be zero or positive (seconds)"
                 ));
             }
-            if let Some(s) = e.strain {
-                if !(s.is_finite() && s > 0.0 && s < 0.2) {
-                    err(format!(
-                        "{what}: strain {s} must be a fraction in (0, 0.2), e.g. 0.001 for 0.1 %"
-                    ));
-                }
+            if let Some(s) = e.strain
+                && !(s.is_finite() && s > 0.0 && s < 0.2)
+            {
+                err(format!(
+                    "{what}: strain {s} must be a fraction in (0, 0.2), e.g. 0.001 for 0.1 %"
+                ));
             }
             let allowed = match kind {
                 Kind::Relaxation => [

@@ -5,7 +5,7 @@
 use crate::table_text::Columns;
 use crate::{Block, FormatError, text};
 
-pub(crate) fn parse(text: &str) -> Result<(Vec<(String, String)>, Vec<Block>), FormatError> {
+pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
     let mut header: Vec<(String, String)> = Vec::new();
     let mut blocks = Vec::new();
     // (name, declared points, line of the count, columns)
@@ -61,24 +61,24 @@ pub(crate) fn parse(text: &str) -> Result<(Vec<(String, String)>, Vec<Block>), F
         .filter(|(k, _)| k == "Segment Begin Time")
         .filter_map(|(_, v)| v.split_whitespace().next().and_then(|x| x.parse().ok()))
         .collect();
-    if let Some(test) = blocks.iter_mut().find(|b| b.name == "Test") {
-        if let (false, Some(time)) = (begins.is_empty(), test.find(&["Time"])) {
-            let seg: Vec<u32> = time
-                .values
-                .iter()
-                .map(|t| {
-                    t.map(|t| {
-                        begins
-                            .iter()
-                            .filter(|&&b| b <= t + 1e-9)
-                            .count()
-                            .saturating_sub(1) as u32
-                    })
-                    .unwrap_or(0)
+    if let Some(test) = blocks.iter_mut().find(|b| b.name == "Test")
+        && let (false, Some(time)) = (begins.is_empty(), test.find(&["Time"]))
+    {
+        let seg: Vec<u32> = time
+            .values
+            .iter()
+            .map(|t| {
+                t.map(|t| {
+                    begins
+                        .iter()
+                        .filter(|&&b| b <= t + 1e-9)
+                        .count()
+                        .saturating_sub(1) as u32
                 })
-                .collect();
-            test.segment = seg;
-        }
+                .unwrap_or(0)
+            })
+            .collect();
+        test.segment = seg;
     }
     Ok((header, blocks))
 }

@@ -2,9 +2,9 @@
 //! segments) and TI 990 / TriboScan 12 (bare CR line ends, negative depths at the start).
 
 use crate::table_text::Columns;
-use crate::{Block, FormatError, cell, text};
+use crate::{FormatError, cell, text};
 
-pub(crate) fn parse(text: &str) -> Result<(Vec<(String, String)>, Vec<Block>), FormatError> {
+pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
     let mut header = Vec::new();
     let mut declared: Option<(usize, usize)> = None;
     let mut lines = text::lines(text);
@@ -55,16 +55,16 @@ pub(crate) fn parse(text: &str) -> Result<(Vec<(String, String)>, Vec<Block>), F
         }
         cols.push(no, line.split('\t'))?;
     }
-    if let Some((n, at)) = declared {
-        if n != cols.rows() {
-            return Err(FormatError::at(
-                at,
-                format!(
-                    "the file declares {n} points but holds {} rows",
-                    cols.rows()
-                ),
-            ));
-        }
+    if let Some((n, at)) = declared
+        && n != cols.rows()
+    {
+        return Err(FormatError::at(
+            at,
+            format!(
+                "the file declares {n} points but holds {} rows",
+                cols.rows()
+            ),
+        ));
     }
     if cols.rows() == 0 {
         return Err(FormatError::at(

@@ -109,6 +109,9 @@ impl FormatError {
     }
 }
 
+/// What a reader returns: header key/values and blocks.
+pub(crate) type Contents = (Vec<(String, String)>, Vec<Block>);
+
 /// Options a manifest may set for reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReadOptions {

@@ -149,10 +149,7 @@ impl Columns {
 
 /// Reads CSV/TSV: separator sniffed from the header line (tab, semicolon, comma; not comma when
 /// the file uses a decimal comma), the first non-empty line names the columns.
-pub(crate) fn parse_csv(
-    text: &str,
-    decimal_comma: bool,
-) -> Result<(Vec<(String, String)>, Vec<Block>), FormatError> {
+pub(crate) fn parse_csv(text: &str, decimal_comma: bool) -> Result<crate::Contents, FormatError> {
     let mut lines = text::lines(text).filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
         return Err(FormatError::file("the file is empty"));

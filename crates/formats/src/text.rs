@@ -34,10 +34,10 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), DecodeError> {
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
         return utf16(rest, true).map(|s| (s, Encoding::Utf16Be));
     }
-    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        if let Ok(s) = std::str::from_utf8(rest) {
-            return Ok((s.to_owned(), Encoding::Utf8Bom));
-        }
+    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF])
+        && let Ok(s) = std::str::from_utf8(rest)
+    {
+        return Ok((s.to_owned(), Encoding::Utf8Bom));
     }
     if looks_utf16le(bytes) {
         return utf16(bytes, false).map(|s| (s, Encoding::Utf16LeNoBom));
@@ -66,7 +66,7 @@ fn looks_utf16le(bytes: &[u8]) -> bool {
 }
 
 fn utf16(bytes: &[u8], big_endian: bool) -> Result<String, DecodeError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(DecodeError::BadUtf16);
     }
     let unit = |c: &[u8]| {

@@ -5,7 +5,7 @@
 use crate::table_text::Columns;
 use crate::{Block, FormatError, text};
 
-pub(crate) fn parse(text: &str) -> Result<(Vec<(String, String)>, Vec<Block>), FormatError> {
+pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
     let mut header: Vec<(String, String)> = Vec::new();
     let mut blocks = Vec::new();
     let all: Vec<(usize, &str)> = text::lines(text).collect();

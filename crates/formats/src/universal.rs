@@ -1,11 +1,11 @@
 //! TA Instruments Universal Analysis "Export data to text" (DMA Q800, TGA/DSC Q-series).
 
 use crate::table_text::Columns;
-use crate::{Block, FormatError, text};
+use crate::{FormatError, text};
 
 /// Header lines `Key<TAB>Value[<TAB>Unit]`, `Nsig`, `SigN`, then `StartOfData` and rows of Nsig
 /// numbers; a row with a negative time is a segment marker, not data.
-pub(crate) fn parse(text: &str) -> Result<(Vec<(String, String)>, Vec<Block>), FormatError> {
+pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
     let mut header = Vec::new();
     let mut nsig: Option<(usize, usize)> = None;
     let mut sigs: Vec<(usize, String)> = Vec::new();

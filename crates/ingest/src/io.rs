@@ -37,6 +37,9 @@ fn located(item: &Item, e: &FormatError) -> String {
     }
 }
 
+/// Turns one parsed file into one curve.
+type Extractor<T> = fn(&Item, &formats::Parsed) -> Result<(T, Notes), FormatError>;
+
 /// Reads one kind of item into one table, returning (curves, points, skipped, bytes).
 ///
 /// Batches of files are parsed in parallel; a writer thread encodes the previous batch meanwhile,
@@ -47,7 +50,7 @@ fn ingest_kind<T: CurveTable + 'static>(
     prov: &Provenance,
     skip_bad: bool,
     label: &str,
-    extract: fn(&Item, &formats::Parsed) -> Result<(T, Notes), FormatError>,
+    extract: Extractor<T>,
 ) -> Result<(usize, usize, usize, u64), IngestError> {
     let mut writer = CurveWriter::<T>::create(out, prov)?;
     let progress = Progress::new(label, items.len());

@@ -107,14 +107,13 @@ pub fn generate(
             }
             extra += burst;
             plastic_from = Some(p);
-        } else if !second_done {
-            if let Some((p2, b2)) = second {
-                if p + dp > p2 {
-                    emit(&mut seg, d + b2, p, rng, &mut t);
-                    extra += b2;
-                    second_done = true;
-                }
-            }
+        } else if !second_done
+            && let Some((p2, b2)) = second
+            && p + dp > p2
+        {
+            emit(&mut seg, d + b2, p, rng, &mut t);
+            extra += b2;
+            second_done = true;
         }
         p += dp;
     }

@@ -148,7 +148,7 @@ pub fn validate(spec: &TruthSpec) -> Result<(), String> {
                 if s.format != "ta-universal" && s.format != "trios-text" {
                     problems.push(format!("{}: series at {} K: format `{}` is neither `ta-universal` nor `trios-text`", m.name, s.temperature_k, s.format));
                 }
-                if s.aging_times_s.iter().any(|t| !(*t > 0.0)) {
+                if s.aging_times_s.iter().any(|t| t.is_nan() || *t <= 0.0) {
                     problems.push(format!(
                         "{}: relaxation aging times must be positive",
                         m.name

@@ -95,7 +95,7 @@ fn truth_matches_the_spec() {
     let ind = truth["indentation"].as_array().unwrap();
     let censored = ind.iter().filter(|i| i["popin"] == false).count();
     assert!(
-        censored >= 1 && censored <= 20,
+        (1..=20).contains(&censored),
         "{censored} censored of {}",
         ind.len()
     );
