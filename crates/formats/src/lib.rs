@@ -144,15 +144,20 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), FormatError> {
 /// Finds the format of a file from its bytes; CSV is never guessed (the manifest declares it).
 pub fn sniff(bytes: &[u8]) -> Result<Format, FormatError> {
     refuse_unsupported(bytes)?;
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(FormatError::file("the file is empty"));
-    }
-    let head = &bytes[..bytes.len().min(1 << 16)];
+    let head = &bytes[..bytes.len().min(1 << 14)];
     let text = decode(&head[..head.len() & !1])
         .or_else(|_| decode(head))
         .map(|(t, _)| t)
         .unwrap_or_default();
-    let mut lines = text::lines(&text)
+    sniff_text(bytes, &text)
+}
+
+/// Sniffs from decoded text (its first 400 non-empty lines).
+fn sniff_text(bytes: &[u8], text: &str) -> Result<Format, FormatError> {
+    if text.trim().is_empty() {
+        return Err(FormatError::file("the file is empty"));
+    }
+    let mut lines = text::lines(text)
         .map(|(_, l)| l.trim())
         .filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("");
@@ -202,15 +207,24 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 pub fn parse(bytes: &[u8], format: Format, opts: ReadOptions) -> Result<Parsed, FormatError> {
     refuse_unsupported(bytes)?;
     let (text, encoding) = decode(bytes)?;
+    parse_text(&text, encoding, format, opts)
+}
+
+fn parse_text(
+    text: &str,
+    encoding: Encoding,
+    format: Format,
+    opts: ReadOptions,
+) -> Result<Parsed, FormatError> {
     if text.trim().is_empty() {
         return Err(FormatError::file("the file is empty"));
     }
     let (header, blocks) = match format {
-        Format::TaUniversal => universal::parse(&text)?,
-        Format::TriosText | Format::TriosLims => trios::parse(&text)?,
-        Format::HysitronTxt => hysitron::parse(&text)?,
-        Format::HysitronHld => hld::parse(&text)?,
-        Format::Csv => table_text::parse_csv(&text, opts.decimal_comma)?,
+        Format::TaUniversal => universal::parse(text)?,
+        Format::TriosText | Format::TriosLims => trios::parse(text)?,
+        Format::HysitronTxt => hysitron::parse(text)?,
+        Format::HysitronHld => hld::parse(text)?,
+        Format::Csv => table_text::parse_csv(text, opts.decimal_comma)?,
     };
     let format =
         if format == Format::TriosText && header.first().is_some_and(|(k, _)| k == "[Version]") {
@@ -226,8 +240,13 @@ pub fn parse(bytes: &[u8], format: Format, opts: ReadOptions) -> Result<Parsed, 
     })
 }
 
-/// Sniffs and reads.
+/// Sniffs and reads, decoding the bytes once.
 pub fn parse_auto(bytes: &[u8], opts: ReadOptions) -> Result<Parsed, FormatError> {
-    let format = sniff(bytes)?;
-    parse(bytes, format, opts)
+    refuse_unsupported(bytes)?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(FormatError::file("the file is empty"));
+    }
+    let (text, encoding) = decode(bytes)?;
+    let format = sniff_text(bytes, &text)?;
+    parse_text(&text, encoding, format, opts)
 }

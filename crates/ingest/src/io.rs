@@ -152,22 +152,33 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
         campaign.relaxation.len(),
         campaign.indentation.len()
     );
-    let (tests, rpoints, rskip, rbytes) = ingest_kind::<RelaxationRaw>(
-        &campaign.relaxation,
-        &p.relaxation_raw,
-        &prov,
-        p.skip_bad_files,
-        "relaxation files",
-        extract::relaxation,
-    )?;
-    let (indents, ipoints, iskip, ibytes) = ingest_kind::<IndentationRaw>(
-        &campaign.indentation,
-        &p.indentation_raw,
-        &prov,
-        p.skip_bad_files,
-        "indentation files",
-        extract::indentation,
-    )?;
+    // The two tables are independent: each has its own writer thread; both share the pool.
+    let (relax, indent) = rayon::join(
+        || {
+            let items = &campaign.relaxation;
+            ingest_kind::<RelaxationRaw>(
+                items,
+                &p.relaxation_raw,
+                &prov,
+                p.skip_bad_files,
+                "relaxation files",
+                extract::relaxation,
+            )
+        },
+        || {
+            let items = &campaign.indentation;
+            ingest_kind::<IndentationRaw>(
+                items,
+                &p.indentation_raw,
+                &prov,
+                p.skip_bad_files,
+                "indentation files",
+                extract::indentation,
+            )
+        },
+    );
+    let (tests, rpoints, rskip, rbytes) = relax?;
+    let (indents, ipoints, iskip, ibytes) = indent?;
     let total = campaign.relaxation.len() + campaign.indentation.len();
     if total > 0 && rskip + iskip == total {
         return Err(IngestError::NothingUsable);
