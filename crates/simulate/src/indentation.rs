@@ -4,8 +4,8 @@
 
 use physics::indentation::{hertz_depth_nm, popin_load_un};
 
-use crate::rng::Rng;
 use crate::spec::IndentationSpec;
+use rng::Rng;
 
 /// The recorded rows (depth nm, load µN, time s), per load-function segment.
 #[derive(Debug, Clone, Default)]

@@ -5,7 +5,7 @@
 
 pub mod indentation;
 pub mod relaxation;
-pub mod rng;
+
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::rng::Rng;
 use crate::spec::TruthSpec;
+use rng::Rng;
 
 /// Why a campaign could not be written.
 #[derive(Debug, thiserror::Error)]

@@ -4,8 +4,8 @@
 use physics::interp::pchip;
 use physics::{arrhenius_tau_s, kww};
 
-use crate::rng::Rng;
 use crate::spec::RelaxationSpec;
+use rng::Rng;
 
 /// The recorded signals, one value per sample.
 #[derive(Debug, Clone, Default)]

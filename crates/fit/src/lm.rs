@@ -1,0 +1,557 @@
+//! Levenberg-Marquardt as an argmin `Solver`, in the spirit of MINPACK's lmder: Marquardt scaling
+//! by the largest column norms of the Jacobian seen so far, the damped step solved by QR of the
+//! augmented system [J; sqrt(lambda) D] (never the normal equations), Nielsen's damping update,
+//! and MINPACK's three convergence tests (relative reduction, step size, gradient orthogonality).
+//! argmin's executor runs it, so its iteration limit and observers apply; `TraceObserver` logs each
+//! iteration at TRACE.
+
+use argmin::core::observers::{Observe, ObserverMode};
+use argmin::core::{
+    CostFunction, Error, Executor, IterState, Jacobian, KV, Operator, Problem, Solver, State,
+    TerminationReason, TerminationStatus,
+};
+
+use crate::bounds::Bound;
+use crate::linalg;
+
+/// A model f(p) evaluated at the fixed abscissae of one data set.
+pub trait Model: Sync {
+    /// Number of parameters k.
+    fn n_params(&self) -> usize;
+    /// Number of observations n.
+    fn n_obs(&self) -> usize;
+    /// The model values at `p` into `out` (length n).
+    fn eval(&self, p: &[f64], out: &mut [f64]);
+    /// df_i/dp_j into `jac` (row-major n x k); return false to let the solver use central
+    /// differences.
+    fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
+        let _ = (p, jac);
+        false
+    }
+}
+
+/// Solver settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// One bound per parameter, or empty for none.
+    pub bounds: Vec<Bound>,
+    pub max_iters: u64,
+    /// Converged when the actual and predicted relative reductions of the RSS are below this.
+    pub ftol: f64,
+    /// Converged when the scaled step is below this relative to the scaled parameters.
+    pub xtol: f64,
+    /// Converged when the cosine between the residuals and every Jacobian column is below this.
+    pub gtol: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            bounds: Vec::new(),
+            max_iters: 1000,
+            ftol: 1e-14,
+            xtol: 1e-12,
+            gtol: 1e-14,
+        }
+    }
+}
+
+/// The argmin problem: residuals r = w (y - f(p(u))) of the internal parameters u.
+pub struct LsqProblem<'a> {
+    pub model: &'a dyn Model,
+    pub y: &'a [f64],
+    pub w: Option<&'a [f64]>,
+    pub bounds: &'a [Bound],
+}
+
+impl LsqProblem<'_> {
+    fn bound(&self, j: usize) -> Bound {
+        self.bounds.get(j).copied().unwrap_or_default()
+    }
+
+    /// External parameters of internal ones.
+    pub fn external(&self, u: &[f64]) -> Vec<f64> {
+        u.iter()
+            .enumerate()
+            .map(|(j, &x)| self.bound(j).to_external(x))
+            .collect()
+    }
+
+    fn internal(&self, p: &[f64]) -> Vec<f64> {
+        p.iter()
+            .enumerate()
+            .map(|(j, &x)| self.bound(j).to_internal(x))
+            .collect()
+    }
+
+    fn weight(&self, i: usize) -> f64 {
+        self.w.map(|w| w[i]).unwrap_or(1.0)
+    }
+
+    /// Weighted residuals at external parameters `p`.
+    pub fn residuals_at(&self, p: &[f64]) -> Vec<f64> {
+        let mut f = vec![0.0; self.model.n_obs()];
+        self.model.eval(p, &mut f);
+        f.iter()
+            .enumerate()
+            .map(|(i, fi)| self.weight(i) * (self.y[i] - fi))
+            .collect()
+    }
+
+    /// df/dp at external parameters (analytic, or central differences), row-major n x k.
+    pub fn model_jacobian(&self, p: &[f64]) -> Vec<f64> {
+        let (n, k) = (self.model.n_obs(), self.model.n_params());
+        let mut jac = vec![0.0; n * k];
+        if self.model.jacobian(p, &mut jac) {
+            return jac;
+        }
+        let mut q = p.to_vec();
+        let (mut fp, mut fm) = (vec![0.0; n], vec![0.0; n]);
+        for j in 0..k {
+            let h = 6.055e-6 * p[j].abs().max(1e-8);
+            q[j] = p[j] + h;
+            self.model.eval(&q, &mut fp);
+            q[j] = p[j] - h;
+            self.model.eval(&q, &mut fm);
+            q[j] = p[j];
+            for i in 0..n {
+                jac[i * k + j] = (fp[i] - fm[i]) / (2.0 * h);
+            }
+        }
+        jac
+    }
+}
+
+impl Operator for LsqProblem<'_> {
+    type Param = Vec<f64>;
+    type Output = Vec<f64>;
+    fn apply(&self, u: &Vec<f64>) -> Result<Vec<f64>, Error> {
+        Ok(self.residuals_at(&self.external(u)))
+    }
+}
+
+impl CostFunction for LsqProblem<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, u: &Vec<f64>) -> Result<f64, Error> {
+        Ok(self.apply(u)?.iter().map(|r| r * r).sum())
+    }
+}
+
+impl Jacobian for LsqProblem<'_> {
+    type Param = Vec<f64>;
+    type Jacobian = Vec<f64>;
+    /// dr/du, row-major n x k.
+    fn jacobian(&self, u: &Vec<f64>) -> Result<Vec<f64>, Error> {
+        let p = self.external(u);
+        let (n, k) = (self.model.n_obs(), self.model.n_params());
+        let mut jac = self.model_jacobian(&p);
+        let dpdu: Vec<f64> = u
+            .iter()
+            .enumerate()
+            .map(|(j, &x)| self.bound(j).derivative(x))
+            .collect();
+        for i in 0..n {
+            let w = self.weight(i);
+            for j in 0..k {
+                jac[i * k + j] *= -w * dpdu[j];
+            }
+        }
+        Ok(jac)
+    }
+}
+
+type LmState = IterState<Vec<f64>, (), (), (), (), f64>;
+
+/// The Levenberg-Marquardt solver.
+#[derive(Debug, Clone)]
+pub struct LevenbergMarquardt {
+    lambda: f64,
+    nu: f64,
+    diag: Vec<f64>,
+    residuals: Vec<f64>,
+    converged: Option<&'static str>,
+    ftol: f64,
+    xtol: f64,
+    gtol: f64,
+}
+
+impl LevenbergMarquardt {
+    pub fn new(opts: &Options) -> Self {
+        LevenbergMarquardt {
+            lambda: 1e-3,
+            nu: 2.0,
+            diag: Vec::new(),
+            residuals: Vec::new(),
+            converged: None,
+            ftol: opts.ftol,
+            xtol: opts.xtol,
+            gtol: opts.gtol,
+        }
+    }
+}
+
+fn norm2(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum()
+}
+
+impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
+    fn name(&self) -> &str {
+        "Levenberg-Marquardt"
+    }
+
+    fn init(
+        &mut self,
+        problem: &mut Problem<LsqProblem<'a>>,
+        state: LmState,
+    ) -> Result<(LmState, Option<KV>), Error> {
+        let u = state
+            .get_param()
+            .cloned()
+            .ok_or_else(|| Error::msg("no initial parameters"))?;
+        let r = problem.apply(&u)?;
+        let rss = norm2(&r);
+        if !rss.is_finite() {
+            return Err(Error::msg(
+                "the model is not finite at the initial parameters",
+            ));
+        }
+        self.residuals = r;
+        Ok((state.cost(rss), None))
+    }
+
+    fn next_iter(
+        &mut self,
+        problem: &mut Problem<LsqProblem<'a>>,
+        state: LmState,
+    ) -> Result<(LmState, Option<KV>), Error> {
+        let u = state
+            .get_param()
+            .cloned()
+            .ok_or_else(|| Error::msg("no parameters"))?;
+        let rss = norm2(&self.residuals);
+        let jac = problem.jacobian(&u)?;
+        let (n, k) = (self.residuals.len(), u.len());
+        if jac.iter().any(|x| !x.is_finite()) {
+            return Err(Error::msg("the Jacobian is not finite"));
+        }
+        // Marquardt scaling: the largest column norms seen so far.
+        let col_norm: Vec<f64> = (0..k)
+            .map(|j| (0..n).map(|i| jac[i * k + j].powi(2)).sum::<f64>().sqrt())
+            .collect();
+        if self.diag.is_empty() {
+            self.diag = col_norm
+                .iter()
+                .map(|&c| if c > 0.0 { c } else { 1.0 })
+                .collect();
+        } else {
+            for j in 0..k {
+                self.diag[j] = self.diag[j].max(col_norm[j]);
+            }
+        }
+        // Gradient orthogonality.
+        let rnorm = rss.sqrt();
+        let gcos = (0..k)
+            .filter(|&j| col_norm[j] > 0.0)
+            .map(|j| {
+                ((0..n)
+                    .map(|i| jac[i * k + j] * self.residuals[i])
+                    .sum::<f64>()
+                    / (col_norm[j] * rnorm))
+                    .abs()
+            })
+            .fold(0.0f64, f64::max);
+        if rss == 0.0 || gcos <= self.gtol {
+            self.converged = Some("gradient orthogonal to the residuals");
+            return Ok((state.param(u).cost(rss), None));
+        }
+        let mut a = vec![0.0; (n + k) * k];
+        a[..n * k].copy_from_slice(&jac);
+        let mut b = vec![0.0; n + k];
+        for i in 0..n {
+            b[i] = -self.residuals[i];
+        }
+        for _ in 0..60 {
+            let sl = self.lambda.sqrt();
+            for j in 0..k {
+                for jj in 0..k {
+                    a[(n + j) * k + jj] = if j == jj { sl * self.diag[j] } else { 0.0 };
+                }
+            }
+            let delta = linalg::lstsq(&a, n + k, k, &b);
+            let u_new: Vec<f64> = u.iter().zip(&delta).map(|(x, d)| x + d).collect();
+            let r_new = problem.apply(&u_new)?;
+            let rss_new = norm2(&r_new);
+            // Predicted RSS of the linearised model.
+            let lin: f64 = (0..n)
+                .map(|i| {
+                    (self.residuals[i] + (0..k).map(|j| jac[i * k + j] * delta[j]).sum::<f64>())
+                        .powi(2)
+                })
+                .sum();
+            let predicted = rss - lin;
+            let actual = rss - rss_new;
+            let dnorm = delta
+                .iter()
+                .zip(&self.diag)
+                .map(|(d, s)| (d * s).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let unorm = u
+                .iter()
+                .zip(&self.diag)
+                .map(|(x, s)| (x * s).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if rss_new.is_finite() && rss_new < rss {
+                let rho = if predicted > 0.0 {
+                    actual / predicted
+                } else {
+                    1.0
+                };
+                self.lambda *= (1.0 - (2.0 * rho - 1.0).powi(3)).max(1.0 / 3.0);
+                self.lambda = self.lambda.max(1e-30);
+                self.nu = 2.0;
+                self.residuals = r_new;
+                if actual <= self.ftol * rss && predicted <= self.ftol * rss {
+                    self.converged = Some("relative reduction of the RSS below ftol");
+                } else if dnorm <= self.xtol * (unorm + self.xtol) {
+                    self.converged = Some("relative step below xtol");
+                }
+                let mut kv = KV::new();
+                kv.insert("lambda", self.lambda.into());
+                return Ok((state.param(u_new).cost(rss_new), Some(kv)));
+            }
+            if dnorm <= self.xtol * (unorm + self.xtol) && self.lambda > 1.0 {
+                self.converged = Some("no step reduces the RSS further");
+                return Ok((state.param(u).cost(rss), None));
+            }
+            self.lambda *= self.nu;
+            self.nu *= 2.0;
+            if !self.lambda.is_finite() || self.lambda > 1e30 {
+                self.converged = Some("no step reduces the RSS further");
+                return Ok((state.param(u).cost(rss), None));
+            }
+        }
+        self.converged = Some("no step reduces the RSS further");
+        Ok((state.param(u).cost(rss), None))
+    }
+
+    fn terminate(&mut self, _state: &LmState) -> TerminationStatus {
+        match self.converged {
+            Some(why) => {
+                TerminationStatus::Terminated(TerminationReason::SolverExit(why.to_owned()))
+            }
+            None => TerminationStatus::NotTerminated,
+        }
+    }
+}
+
+/// Logs every iteration at TRACE.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceObserver;
+
+impl Observe<LmState> for TraceObserver {
+    fn observe_iter(&mut self, state: &LmState, kv: &KV) -> Result<(), Error> {
+        tracing::trace!(iter = state.get_iter(), rss = state.get_cost(), lambda = ?kv.get("lambda"), "lm");
+        Ok(())
+    }
+}
+
+/// Why a fit could not be done at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    #[error("{0} data points for {1} parameters: too few")]
+    TooFewPoints(usize, usize),
+    #[error("the data hold non-finite values")]
+    NonFinite,
+    #[error("the solver failed: {0}")]
+    Solver(String),
+}
+
+/// The result of a least-squares fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fit {
+    pub params: Vec<f64>,
+    /// Standard errors: sqrt of the diagonal of s^2 (J^T J)^-1, s^2 = RSS / (n - k).
+    pub se: Vec<f64>,
+    /// Covariance (row-major k x k).
+    pub cov: Vec<f64>,
+    /// Correlation (row-major k x k).
+    pub corr: Vec<f64>,
+    /// Weighted residual sum of squares.
+    pub rss: f64,
+    pub n: usize,
+    pub k: usize,
+    pub iterations: u64,
+    /// Ended by a convergence test (not by the iteration limit).
+    pub converged: bool,
+    pub termination: String,
+    pub at_bound: Vec<bool>,
+    /// Condition number of the weighted Jacobian at the solution.
+    pub condition: f64,
+    /// The model at the solution.
+    pub fitted: Vec<f64>,
+    /// Another start reached a lower RSS: this is a local minimum.
+    pub local_minimum: bool,
+}
+
+impl Fit {
+    /// Akaike information criterion n ln(RSS/n) + 2k.
+    pub fn aic(&self) -> f64 {
+        crate::stats::aic(self.rss, self.n, self.k)
+    }
+    pub fn aicc(&self) -> f64 {
+        crate::stats::aicc(self.rss, self.n, self.k)
+    }
+    pub fn bic(&self) -> f64 {
+        crate::stats::bic(self.rss, self.n, self.k)
+    }
+    /// Correlation of parameters i and j.
+    pub fn correlation(&self, i: usize, j: usize) -> f64 {
+        self.corr[i * self.k + j]
+    }
+}
+
+/// Fits `model` to `y` (weights `w`, each residual multiplied by its weight) from `p0`.
+pub fn least_squares(
+    model: &dyn Model,
+    y: &[f64],
+    w: Option<&[f64]>,
+    p0: &[f64],
+    opts: &Options,
+) -> Result<Fit, FitError> {
+    let (n, k) = (model.n_obs(), model.n_params());
+    if n < k || y.len() != n || p0.len() != k {
+        return Err(FitError::TooFewPoints(n.min(y.len()), k));
+    }
+    if y.iter().any(|v| !v.is_finite()) || w.is_some_and(|w| w.iter().any(|v| !v.is_finite())) {
+        return Err(FitError::NonFinite);
+    }
+    let problem = LsqProblem {
+        model,
+        y,
+        w,
+        bounds: &opts.bounds,
+    };
+    let u0 = problem.internal(p0);
+    let mut exec = Executor::new(
+        LsqProblem {
+            model,
+            y,
+            w,
+            bounds: &opts.bounds,
+        },
+        LevenbergMarquardt::new(opts),
+    )
+    .configure(|s| s.param(u0).max_iters(opts.max_iters))
+    .timer(false);
+    if tracing::enabled!(tracing::Level::TRACE) {
+        exec = exec.add_observer(TraceObserver, ObserverMode::Always);
+    }
+    let result = exec.run().map_err(|e| FitError::Solver(e.to_string()))?;
+    let state = result.state;
+    let iterations = state.get_iter();
+    let termination = state
+        .get_termination_reason()
+        .map(|r| r.text().to_owned())
+        .unwrap_or_default();
+    let converged = matches!(
+        state.get_termination_reason(),
+        Some(TerminationReason::SolverExit(_))
+    );
+    let u = state
+        .get_best_param()
+        .or(state.get_param())
+        .cloned()
+        .ok_or_else(|| FitError::Solver("no solution".into()))?;
+    let p = problem.external(&u);
+    Ok(finish(&problem, p, iterations, converged, termination))
+}
+
+/// Statistics at a solution: covariance from the SVD of the weighted Jacobian scaled by the
+/// reduced chi-square, standard errors, correlations, flags.
+fn finish(
+    problem: &LsqProblem,
+    p: Vec<f64>,
+    iterations: u64,
+    converged: bool,
+    termination: String,
+) -> Fit {
+    let (n, k) = (problem.model.n_obs(), problem.model.n_params());
+    let r = problem.residuals_at(&p);
+    let rss = norm2(&r);
+    let mut jw = problem.model_jacobian(&p);
+    for i in 0..n {
+        let w = problem.weight(i);
+        for j in 0..k {
+            jw[i * k + j] *= w;
+        }
+    }
+    let (inv, condition) = linalg::inverse_normal(&jw, n, k);
+    let s2 = if n > k {
+        rss / (n - k) as f64
+    } else {
+        f64::NAN
+    };
+    let cov: Vec<f64> = inv.iter().map(|c| c * s2).collect();
+    let se: Vec<f64> = (0..k).map(|j| cov[j * k + j].sqrt()).collect();
+    let mut corr = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..k {
+            corr[i * k + j] = cov[i * k + j] / (se[i] * se[j]);
+        }
+    }
+    let mut fitted = vec![0.0; n];
+    problem.model.eval(&p, &mut fitted);
+    let at_bound = p
+        .iter()
+        .enumerate()
+        .map(|(j, &x)| problem.bound(j).at_bound(x))
+        .collect();
+    Fit {
+        params: p,
+        se,
+        cov,
+        corr,
+        rss,
+        n,
+        k,
+        iterations,
+        converged,
+        termination,
+        at_bound,
+        condition,
+        fitted,
+        local_minimum: false,
+    }
+}
+
+/// Fits from several starts; every start's fit is returned, and a fit whose RSS exceeds the best
+/// by more than a relative 1e-6 is marked `local_minimum`. Returns the fits and the best index.
+pub fn least_squares_starts(
+    model: &dyn Model,
+    y: &[f64],
+    w: Option<&[f64]>,
+    starts: &[Vec<f64>],
+    opts: &Options,
+) -> (Vec<Result<Fit, FitError>>, Option<usize>) {
+    let mut fits: Vec<Result<Fit, FitError>> = starts
+        .iter()
+        .map(|p0| least_squares(model, y, w, p0, opts))
+        .collect();
+    let best = fits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| f.as_ref().ok().map(|f| (i, f.rss)))
+        .filter(|(_, rss)| rss.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i);
+    if let Some(b) = best {
+        let best_rss = fits[b].as_ref().map(|f| f.rss).unwrap_or(f64::NAN);
+        for f in fits.iter_mut().flatten() {
+            f.local_minimum = f.rss > best_rss * (1.0 + 1e-6) + 1e-300;
+        }
+    }
+    (fits, best)
+}
