@@ -23,3 +23,164 @@ pub fn two_stage_tau_s(
     };
     tau_at_breakpoint_s * (aging_time_s / breakpoint_s).powf(mu)
 }
+
+/// The KWW model family fitted to relaxation curves:
+/// phi(t) = A exp(-((t - t0)/tau)^beta) + c, with tau carried as ln tau.
+/// For t <= t0 the curve is flat at A + c (the step has not happened yet).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KwwParams {
+    pub amplitude: f64,
+    pub ln_tau: f64,
+    pub beta: f64,
+    pub offset: f64,
+    pub t0_s: f64,
+}
+
+impl KwwParams {
+    /// The model value at `t_s`.
+    pub fn phi(&self, t_s: f64) -> f64 {
+        let dt = t_s - self.t0_s;
+        if dt <= 0.0 {
+            return self.amplitude + self.offset;
+        }
+        let z = (self.beta * (dt.ln() - self.ln_tau)).exp();
+        self.amplitude * (-z).exp() + self.offset
+    }
+
+    /// The model value and its derivatives with respect to (A, ln tau, beta, c, t0), finite for
+    /// every t (the t0 derivative is one-sided, 0, at and before t0).
+    pub fn phi_and_gradient(&self, t_s: f64) -> (f64, [f64; 5]) {
+        let dt = t_s - self.t0_s;
+        if dt <= 0.0 {
+            return (self.amplitude + self.offset, [1.0, 0.0, 0.0, 1.0, 0.0]);
+        }
+        let ln_s = dt.ln() - self.ln_tau;
+        let z = (self.beta * ln_s).exp();
+        let e = (-z).exp();
+        let a = self.amplitude;
+        // d z/d ln tau = -beta z; d z/d beta = z ln s; d z/d t0 = -beta z / (t - t0).
+        let d_ln_tau = a * e * self.beta * z;
+        let d_beta = -a * e * z * ln_s;
+        let d_t0 = a * e * self.beta * z / dt;
+        (a * e + self.offset, [e, d_ln_tau, d_beta, 1.0, d_t0])
+    }
+}
+
+/// The mean relaxation time <tau> = (tau / beta) Gamma(1/beta).
+pub fn mean_tau_s(tau_s: f64, beta: f64) -> f64 {
+    tau_s / beta * gamma(1.0 / beta)
+}
+
+/// Gamma(x) for x > 0 (Lanczos approximation, g = 7, about 15 significant digits).
+pub fn gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        return std::f64::consts::PI / ((std::f64::consts::PI * x).sin() * gamma(1.0 - x));
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, g) in G.iter().enumerate().skip(1) {
+        a += g / (x + i as f64);
+    }
+    (2.0 * std::f64::consts::PI).sqrt() * t.powf(x + 0.5) * (-t).exp() * a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(beta: f64) -> KwwParams {
+        KwwParams {
+            amplitude: 0.97,
+            ln_tau: 1000f64.ln(),
+            beta,
+            offset: 0.0,
+            t0_s: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_gradient_matches_central_differences() {
+        for &beta in &[0.1, 0.3, 0.5, 0.8, 1.0, 1.5] {
+            for &ratio in &[1e-6, 1e-4, 1e-2, 0.3, 1.0, 3.0, 30.0, 1e3] {
+                let t = 1000.0 * ratio;
+                let base = p(beta);
+                let (_, g) = base.phi_and_gradient(t);
+                // For A: A exp(-z) scales with A. For ln tau and beta: phi - A = A expm1(-z), whose
+                // difference does not cancel against the constant A.
+                let vals = |q: KwwParams| {
+                    let z = (q.beta * ((t - q.t0_s).ln() - q.ln_tau)).exp();
+                    q.amplitude * (-z).exp()
+                };
+                let small_z = (beta * (t.ln() - base.ln_tau)).exp() < 1.0;
+                let part = |q: KwwParams| {
+                    let z = (q.beta * ((t - q.t0_s).ln() - q.ln_tau)).exp();
+                    if small_z {
+                        q.amplitude * (-z).exp_m1()
+                    } else {
+                        q.amplitude * (-z).exp()
+                    }
+                };
+                let steps: [(f64, fn(&mut KwwParams, f64)); 3] = [
+                    (1e-6, |q, h| q.amplitude += h),
+                    (1e-6, |q, h| q.ln_tau += h),
+                    (1e-7, |q, h| q.beta += h),
+                ];
+                for (j, (h, bump)) in steps.iter().enumerate() {
+                    let (mut up, mut dn) = (base, base);
+                    bump(&mut up, *h);
+                    bump(&mut dn, -*h);
+                    let num = if j == 0 {
+                        (vals(up) - vals(dn)) / (2.0 * h)
+                    } else {
+                        (part(up) - part(dn)) / (2.0 * h)
+                    };
+                    let scale = g[j].abs().max(1e-12);
+                    assert!(
+                        (num - g[j]).abs() / scale < 1e-6 || (num - g[j]).abs() < 1e-300,
+                        "beta {beta} t/tau {ratio} param {j}: {num} vs {}",
+                        g[j]
+                    );
+                }
+            }
+        }
+        // Finite at t = 0.
+        let (v, g) = p(0.3).phi_and_gradient(0.0);
+        assert!(v.is_finite() && g.iter().all(|x| x.is_finite()));
+    }
+
+    #[test]
+    fn mean_tau_matches_the_integral_of_phi() {
+        for &beta in &[0.2, 0.3, 0.45, 0.6, 0.8, 1.0] {
+            let tau: f64 = 1000.0;
+            // Trapezoid in x = ln t (exponentially convergent for this smooth, fast-decaying integrand).
+            let (lo, hi) = (tau.ln() - 60.0, tau.ln() + (200f64.ln()) / beta + 5.0);
+            let n = 200_000;
+            let h = (hi - lo) / n as f64;
+            let mut sum = 0.0;
+            for k in 0..=n {
+                let x = lo + k as f64 * h;
+                let t = x.exp();
+                let f = phi(t, tau, beta) * t;
+                sum += if k == 0 || k == n { 0.5 * f } else { f };
+            }
+            let integral = sum * h;
+            let m = mean_tau_s(tau, beta);
+            assert!(
+                ((integral - m) / m).abs() < 1e-8,
+                "beta {beta}: {integral} vs {m}"
+            );
+        }
+    }
+}
