@@ -123,8 +123,13 @@ row_table! {
         breakpoint_s: Option<f64> ["s"],
         breakpoint_ci_low_s: Option<f64> ["s"],
         breakpoint_ci_high_s: Option<f64> ["s"],
+        /// Aging time of the largest beta, and its bootstrap interval.
         beta_turning_point_s: Option<f64> ["s"],
+        beta_turning_point_ci_low_s: Option<f64> ["s"],
+        beta_turning_point_ci_high_s: Option<f64> ["s"],
         beta_max: Option<f64> ["1"],
+        /// Points (tests) in the segment.
+        n_points: i64 [""],
         status: String [""],
         flags: String [""],
     }

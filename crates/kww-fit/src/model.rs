@@ -1,0 +1,129 @@
+//! The three KWW variants as least-squares models (analytic Jacobian), their bounds and automatic
+//! initial guesses (Kohlrausch linearisation, else the 1/e crossing with beta = 0.6).
+
+use fit::{Bound, Model};
+use physics::kww::KwwParams;
+
+/// Which terms a fit frees: parameters are [A, ln tau, beta] + [c] + [t0].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Kww,
+    KwwOffset,
+    KwwOffsetT0,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 3] = [Variant::Kww, Variant::KwwOffset, Variant::KwwOffsetT0];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Kww => "kww",
+            Variant::KwwOffset => "kww_offset",
+            Variant::KwwOffsetT0 => "kww_offset_t0",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    pub fn n_params(self) -> usize {
+        match self {
+            Variant::Kww => 3,
+            Variant::KwwOffset => 4,
+            Variant::KwwOffsetT0 => 5,
+        }
+    }
+
+    /// Bounds: A in [0.05, 5], beta in [0.05, 2], c in [-1, 1], t0 in [-30 s, 60 s].
+    pub fn bounds(self) -> Vec<Bound> {
+        let mut b = vec![Bound::Both(0.05, 5.0), Bound::Free, Bound::Both(0.05, 2.0)];
+        if self != Variant::Kww {
+            b.push(Bound::Both(-1.0, 1.0));
+        }
+        if self == Variant::KwwOffsetT0 {
+            b.push(Bound::Both(-30.0, 60.0));
+        }
+        b
+    }
+
+    /// The full parameter set of a parameter vector of this variant.
+    pub fn params(self, p: &[f64]) -> KwwParams {
+        KwwParams {
+            amplitude: p[0],
+            ln_tau: p[1],
+            beta: p[2],
+            offset: if self == Variant::Kww { 0.0 } else { p[3] },
+            t0_s: if self == Variant::KwwOffsetT0 {
+                p[4]
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// A KWW variant at fixed times.
+pub struct KwwModel<'a> {
+    pub t: &'a [f64],
+    pub variant: Variant,
+}
+
+impl Model for KwwModel<'_> {
+    fn n_params(&self) -> usize {
+        self.variant.n_params()
+    }
+    fn n_obs(&self) -> usize {
+        self.t.len()
+    }
+    fn eval(&self, p: &[f64], out: &mut [f64]) {
+        let q = self.variant.params(p);
+        for (o, &t) in out.iter_mut().zip(self.t) {
+            *o = q.phi(t);
+        }
+    }
+    fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
+        let q = self.variant.params(p);
+        let k = self.variant.n_params();
+        for (i, &t) in self.t.iter().enumerate() {
+            let (_, g) = q.phi_and_gradient(t);
+            jac[i * k..i * k + k].copy_from_slice(&g[..k]);
+        }
+        true
+    }
+}
+
+/// Initial [A, ln tau, beta] from the data: the Kohlrausch linearisation
+/// ln(-ln phi) = beta ln t - beta ln tau over 0.02 < phi < 0.98, else tau from the 1/e crossing
+/// (or beyond the window) and beta = 0.6.
+pub fn initial_guess(t: &[f64], phi: &[f64]) -> [f64; 3] {
+    let pts: Vec<(f64, f64)> = t
+        .iter()
+        .zip(phi)
+        .filter(|(t, p)| **t > 0.0 && **p > 0.02 && **p < 0.98)
+        .map(|(t, p)| (t.ln(), (-p.ln()).ln()))
+        .collect();
+    if pts.len() >= 3 {
+        let n = pts.len() as f64;
+        let (sx, sy) = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+        let (mx, my) = (sx / n, sy / n);
+        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        if sxx > 0.0 {
+            let beta = sxy / sxx;
+            if beta > 0.06 && beta < 1.9 {
+                let ln_tau = mx - my / beta;
+                if ln_tau.is_finite() {
+                    return [1.0, ln_tau, beta];
+                }
+            }
+        }
+    }
+    let crossing = t
+        .iter()
+        .zip(phi)
+        .find(|(_, p)| **p < (-1.0f64).exp())
+        .map(|(t, _)| *t);
+    let t_max = t.iter().copied().fold(1.0f64, f64::max);
+    [1.0, crossing.unwrap_or(3.0 * t_max).max(1e-3).ln(), 0.6]
+}
