@@ -35,6 +35,7 @@ fmt:
 bench: release
 	$(CARGO) bench -p runner --bench runner
 	$(CARGO) bench -p ingest --bench ingest
+	$(CARGO) bench -p kww-fit --bench kww
 
 clean:
 	$(CARGO) clean

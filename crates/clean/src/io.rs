@@ -52,7 +52,6 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
         }
     }
     flush(&mut batch, &mut tests)?;
-    drop(flush);
     writer.finish()?;
     let ok = tests.iter().filter(|t| t.status == "ok").count();
     let flagged = tests.len() - ok;

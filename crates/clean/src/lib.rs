@@ -123,7 +123,7 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
     let (t_step, sigma0) = (rows[k].0, rows[k].1);
     test.step_end_s = Some(t_step);
     test.sigma0_mpa = Some(sigma0);
-    if !(sigma0 > 0.0) {
+    if sigma0.is_nan() || sigma0 <= 0.0 {
         return fail(&mut test, clean, "negative_stress", &mut flags);
     }
     let after: Vec<(f64, f64)> = rows[k + 1..].iter().map(|r| (r.0 - t_step, r.1)).collect();
@@ -183,7 +183,7 @@ fn log_resample(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>) {
         return (vec![], vec![]);
     };
     let (lo, hi) = (first.0.ln(), last.0.ln());
-    if !(hi > lo) {
+    if hi.is_nan() || hi <= lo {
         return pts.iter().copied().unzip();
     }
     let width = (hi - lo) / n as f64;

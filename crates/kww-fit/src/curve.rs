@@ -69,16 +69,27 @@ fn check(t: &[f64], phi: &[f64]) -> Option<&'static str> {
     None
 }
 
-/// Fits one variant from the plain KWW solution (when there is one) and from the Kohlrausch
-/// guess; t0 starts at -10 s and at 0 (a kink started among the first points can trap the
-/// solver), and the lowest RSS wins.
-fn fit_variant(t: &[f64], phi: &[f64], v: Variant, prior: Option<&Fit>) -> Option<Fit> {
-    let model = KwwModel { t, variant: v };
+/// Fits one variant from the previous variant's solution when there is one, else from the
+/// Kohlrausch guess (t0 starting at -10 s: a kink started among the first points can trap the
+/// solver); the other starts are tried only when a fit fails or does not converge, and the lowest
+/// RSS wins.
+fn fit_variant(
+    t: &[f64],
+    ln_t: &[f64],
+    phi: &[f64],
+    v: Variant,
+    prior: Option<&Fit>,
+) -> Option<Fit> {
+    let model = KwwModel {
+        t,
+        ln_t,
+        variant: v,
+    };
     let opts = Options {
         bounds: v.bounds(),
         max_iters: 300,
-        ftol: 1e-12,
-        xtol: 1e-10,
+        ftol: 1e-11,
+        xtol: 1e-9,
         gtol: 1e-12,
     };
     let mut bases: Vec<Vec<f64>> = Vec::new();
@@ -100,8 +111,12 @@ fn fit_variant(t: &[f64], phi: &[f64], v: Variant, prior: Option<&Fit>) -> Optio
     let mut best: Option<Fit> = None;
     for p0 in starts {
         if let Ok(f) = least_squares(&model, phi, None, &p0, &opts) {
+            let done = f.converged;
             if f.rss.is_finite() && best.as_ref().is_none_or(|b| f.rss < b.rss) {
                 best = Some(f);
+            }
+            if done {
+                break;
             }
         }
     }
@@ -114,15 +129,16 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
     if let Some(why) = check(t, phi) {
         return flagged(c, why, t.len());
     }
-    let plain = fit_variant(t, phi, Variant::Kww, None);
+    let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
+    // Each richer variant starts from the previous one's solution when both are requested.
     let mut candidates: Vec<(Variant, Fit)> = Vec::new();
-    for &v in &opts.variants {
-        let f = if v == Variant::Kww {
-            plain.clone()
-        } else {
-            fit_variant(t, phi, v, plain.as_ref())
-        };
-        if let Some(f) = f {
+    let mut prior: Option<Fit> = None;
+    for v in Variant::ALL
+        .into_iter()
+        .filter(|v| opts.variants.contains(v))
+    {
+        if let Some(f) = fit_variant(t, &ln_t, phi, v, prior.as_ref()) {
+            prior = Some(f.clone());
             candidates.push((v, f));
         }
     }
@@ -186,7 +202,11 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         ..Default::default()
     };
     if opts.bootstrap > 0 {
-        let model = KwwModel { t, variant };
+        let model = KwwModel {
+            t,
+            ln_t: &ln_t,
+            variant,
+        };
         let fopts = Options {
             bounds: variant.bounds(),
             max_iters: 200,

@@ -63,9 +63,10 @@ impl Variant {
     }
 }
 
-/// A KWW variant at fixed times.
+/// A KWW variant at fixed times (`ln_t` = ln t, precomputed: without t0 the model needs only it).
 pub struct KwwModel<'a> {
     pub t: &'a [f64],
+    pub ln_t: &'a [f64],
     pub variant: Variant,
 }
 
@@ -78,16 +79,38 @@ impl Model for KwwModel<'_> {
     }
     fn eval(&self, p: &[f64], out: &mut [f64]) {
         let q = self.variant.params(p);
-        for (o, &t) in out.iter_mut().zip(self.t) {
-            *o = q.phi(t);
+        if self.variant == Variant::KwwOffsetT0 {
+            for (o, &t) in out.iter_mut().zip(self.t) {
+                *o = q.phi(t);
+            }
+        } else {
+            for (o, &lt) in out.iter_mut().zip(self.ln_t) {
+                *o = q.amplitude * (-(q.beta * (lt - q.ln_tau)).exp()).exp() + q.offset;
+            }
         }
     }
     fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
         let q = self.variant.params(p);
         let k = self.variant.n_params();
-        for (i, &t) in self.t.iter().enumerate() {
-            let (_, g) = q.phi_and_gradient(t);
-            jac[i * k..i * k + k].copy_from_slice(&g[..k]);
+        if self.variant == Variant::KwwOffsetT0 {
+            for (i, &t) in self.t.iter().enumerate() {
+                let (_, g) = q.phi_and_gradient(t);
+                jac[i * k..i * k + k].copy_from_slice(&g[..k]);
+            }
+        } else {
+            // t0 = 0: the derivatives of `phi_and_gradient`, from ln t.
+            for (i, &lt) in self.ln_t.iter().enumerate() {
+                let ln_s = lt - q.ln_tau;
+                let z = (q.beta * ln_s).exp();
+                let e = (-z).exp();
+                let row = &mut jac[i * k..i * k + k];
+                row[0] = e;
+                row[1] = q.amplitude * e * q.beta * z;
+                row[2] = -q.amplitude * e * z * ln_s;
+                if k > 3 {
+                    row[3] = 1.0;
+                }
+            }
         }
         true
     }

@@ -132,7 +132,8 @@ mod tests {
                         q.amplitude * (-z).exp()
                     }
                 };
-                let steps: [(f64, fn(&mut KwwParams, f64)); 3] = [
+                type Bump = fn(&mut KwwParams, f64);
+                let steps: [(f64, Bump); 3] = [
                     (1e-6, |q, h| q.amplitude += h),
                     (1e-6, |q, h| q.ln_tau += h),
                     (1e-7, |q, h| q.beta += h),

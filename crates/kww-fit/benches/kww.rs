@@ -1,0 +1,77 @@
+//! Benchmark (`make bench`): 10 000 relaxation curves of 500 log-spaced points fitted with 1 and
+//! 2 threads, for each model choice; checks the results are bit-identical across thread counts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use kww_fit::{FitOptions, Variant, fit_curve};
+use rayon::prelude::*;
+use tables::RelaxationClean;
+
+fn curves(n: usize) -> Vec<RelaxationClean> {
+    (0..n)
+        .map(|k| {
+            let mut rng = rng::Rng::new(11, k as u64);
+            let (tau, beta) = (rng.range(300.0, 30_000.0), rng.range(0.3, 0.7));
+            let t: Vec<f64> = (0..500)
+                .map(|i| (1.0f64.ln() + 9000f64.ln() * i as f64 / 499.0).exp())
+                .collect();
+            let phi: Vec<f64> = t
+                .iter()
+                .map(|&x| 0.97 * physics::kww::phi(x, tau, beta) + 0.03 + 0.002 * rng.normal())
+                .collect();
+            RelaxationClean {
+                test_id: format!("t{k:05}"),
+                material: "G".into(),
+                tg_k: 680.0,
+                temperature_k: 633.0,
+                aging_time_s: 1800.0,
+                strain: Some(0.001),
+                stress_mpa: phi.iter().map(|p| p * 90.0).collect(),
+                time_s: t,
+                phi,
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let n: usize = std::env::var("AGINGFLOW_BENCH_CURVES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let data = curves(n);
+    for (label, variants) in [
+        ("kww_offset", vec![Variant::KwwOffset]),
+        ("auto (3 variants, BIC)", Variant::ALL.to_vec()),
+    ] {
+        let opts = FitOptions {
+            variants,
+            ..FitOptions::default()
+        };
+        let mut results = Vec::new();
+        let mut times = Vec::new();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let t = Instant::now();
+            let rows: Vec<_> =
+                pool.install(|| data.par_iter().map(|c| fit_curve(c, &opts)).collect());
+            times.push(t.elapsed().as_secs_f64());
+            results.push(rows.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>());
+        }
+        let identical = results[0] == results[1];
+        println!(
+            "kww-fit {label}: {n} curves x 500 points: 1 thread {:.2} s ({:.0} curves/s), 2 threads {:.2} s ({:.0} curves/s), speed-up {:.2}, bit-identical: {identical}",
+            times[0],
+            n as f64 / times[0],
+            times[1],
+            n as f64 / times[1],
+            times[0] / times[1]
+        );
+        assert!(identical, "results differ between 1 and 2 threads");
+    }
+}
