@@ -1,0 +1,265 @@
+//! One indent: the loading part, the first pop-in, the Hertz fit before it, tau_c.
+//!
+//! Pop-in rule: along the loading part (load above `contact_load_un`), the depth increments are
+//! detrended by their running median (21 samples); the noise level sigma is 1.4826 times the
+//! median absolute detrended increment. A burst is a run of w = 1, 2 or 3 samples whose detrended
+//! depth gain exceeds both k sigma and `min_burst_nm` (the sum of w increments is h[i+w] - h[i],
+//! whose noise does not grow with w), while the load gained over it stays below half the usual
+//! loading increment plus 3 load-noise sigmas (nearly constant load). The burst's start is then
+//! moved past leading increments that are within 2 sigma of the trend or carry a normal loading
+//! step, so P_popin is the load just before the first increment that belongs to the burst.
+
+use fit::{Bound, Model, Options, least_squares};
+use physics::indentation::{hertz_depth_nm, tau_c_gpa};
+use tables::{Indent, IndentationRaw};
+
+/// Detection and fit settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndentOptions {
+    /// Points below this load are not in contact (approach, noise).
+    pub contact_load_un: f64,
+    /// A burst must exceed this many noise sigmas (per sqrt(sample)).
+    pub burst_sigmas: f64,
+    /// And this size.
+    pub min_burst_nm: f64,
+    /// Fewer Hertz points than this flags the fit.
+    pub min_hertz_points: usize,
+}
+
+impl Default for IndentOptions {
+    fn default() -> Self {
+        IndentOptions {
+            contact_load_un: 10.0,
+            burst_sigmas: 5.0,
+            min_burst_nm: 1.0,
+            min_hertz_points: 8,
+        }
+    }
+}
+
+/// The first pop-in of a loading curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Popin {
+    /// Index of the sample just before the burst.
+    pub index: usize,
+    pub load_un: f64,
+    pub depth_nm: f64,
+    pub burst_nm: f64,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// The first pop-in on (depth, load) samples of a loading part, or None.
+pub fn first_popin(depth: &[f64], load: &[f64], opts: &IndentOptions) -> Option<Popin> {
+    let start = load.iter().position(|&p| p >= opts.contact_load_un)?;
+    let h = &depth[start..];
+    let p = &load[start..];
+    if h.len() < 8 {
+        return None;
+    }
+    let dh: Vec<f64> = h.windows(2).map(|w| w[1] - w[0]).collect();
+    let dp: Vec<f64> = p.windows(2).map(|w| w[1] - w[0]).collect();
+    let n = dh.len();
+    let half = 10;
+    let baseline: Vec<f64> = (0..n)
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(half), (i + half + 1).min(n));
+            median(&mut dh[a..b].to_vec())
+        })
+        .collect();
+    let e: Vec<f64> = dh.iter().zip(&baseline).map(|(d, b)| d - b).collect();
+    let sigma = 1.4826 * median(&mut e.iter().map(|x| x.abs()).collect::<Vec<_>>());
+    let dp_typ = median(&mut dp.clone());
+    let sigma_p = 1.4826 * median(&mut dp.iter().map(|x| (x - dp_typ).abs()).collect::<Vec<_>>())
+        / 2f64.sqrt();
+    let threshold = (opts.burst_sigmas * sigma).max(opts.min_burst_nm);
+    for i in 0..n {
+        for w in 1..=3usize {
+            let end = i + w;
+            if end > n {
+                break;
+            }
+            let gained: f64 = e[i..end].iter().sum();
+            let load_gain = p[end] - p[i];
+            if gained > threshold && load_gain < 0.5 * w as f64 * dp_typ.max(0.0) + 3.0 * sigma_p {
+                // Move the start past leading increments that belong to the trend: small in depth,
+                // or with a normal loading step in load (the burst itself is at constant load).
+                let mut first = i;
+                while first + 1 < end
+                    && (e[first] < 2.0 * sigma || dp[first] > 0.5 * dp_typ + 2.0 * sigma_p)
+                    && e[first + 1..end].iter().sum::<f64>() > threshold
+                {
+                    first += 1;
+                }
+                // The burst goes on while increments stay above the noise.
+                let mut last = end;
+                while last < n && e[last] > 3.0 * sigma {
+                    last += 1;
+                }
+                let burst: f64 = e[first..last].iter().sum();
+                return Some(Popin {
+                    index: start + first,
+                    load_un: p[first],
+                    depth_nm: h[first],
+                    burst_nm: burst,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Depth as a function of load: h = h0 + (3 P / (4 E_r sqrt(R)))^(2/3); params [E_r GPa, h0 nm].
+struct Hertz<'a> {
+    load: &'a [f64],
+    radius_nm: f64,
+}
+
+impl Model for Hertz<'_> {
+    fn n_params(&self) -> usize {
+        2
+    }
+    fn n_obs(&self) -> usize {
+        self.load.len()
+    }
+    fn eval(&self, p: &[f64], out: &mut [f64]) {
+        for (o, &l) in out.iter_mut().zip(self.load) {
+            *o = p[1] + hertz_depth_nm(l, p[0], self.radius_nm);
+        }
+    }
+    fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
+        for (i, &l) in self.load.iter().enumerate() {
+            jac[i * 2] = -2.0 / 3.0 * hertz_depth_nm(l, p[0], self.radius_nm) / p[0];
+            jac[i * 2 + 1] = 1.0;
+        }
+        true
+    }
+}
+
+/// The result of a Hertz fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HertzFit {
+    pub er_gpa: f64,
+    pub er_se_gpa: f64,
+    pub h0_nm: f64,
+    pub r_squared: f64,
+    pub n_points: usize,
+}
+
+/// Fits Hertz to loading samples (load above contact) up to index `end` (exclusive).
+pub fn hertz(
+    depth: &[f64],
+    load: &[f64],
+    radius_nm: f64,
+    opts: &IndentOptions,
+) -> Option<HertzFit> {
+    let (h, p): (Vec<f64>, Vec<f64>) = depth
+        .iter()
+        .zip(load)
+        .filter(|(_, l)| **l >= opts.contact_load_un)
+        .map(|(a, b)| (*a, *b))
+        .unzip();
+    if h.len() < opts.min_hertz_points.max(3) {
+        return None;
+    }
+    let model = Hertz {
+        load: &p,
+        radius_nm,
+    };
+    let er0 = 100.0;
+    let last = h.len() - 1;
+    let h00 = h[last] - hertz_depth_nm(p[last], er0, radius_nm);
+    let fopts = Options {
+        bounds: vec![Bound::Both(0.1, 5000.0), Bound::Free],
+        ..Options::default()
+    };
+    let f = least_squares(&model, &h, None, &[er0, h00], &fopts).ok()?;
+    let mean = h.iter().sum::<f64>() / h.len() as f64;
+    let sst: f64 = h.iter().map(|v| (v - mean).powi(2)).sum();
+    Some(HertzFit {
+        er_gpa: f.params[0],
+        er_se_gpa: f.se[0],
+        h0_nm: f.params[1],
+        r_squared: 1.0 - f.rss / sst,
+        n_points: h.len(),
+    })
+}
+
+/// The loading part: from the start to the first sample at 98 % of the maximum load.
+pub fn loading_part(load: &[f64]) -> usize {
+    let max = load
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    load.iter()
+        .position(|&p| p >= 0.98 * max)
+        .map(|i| i + 1)
+        .unwrap_or(load.len())
+}
+
+/// Analyses one indent into its `indents` row.
+pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
+    let mut row = Indent {
+        indent_id: c.indent_id.clone(),
+        material: c.material.clone(),
+        temperature_k: c.temperature_k,
+        aging_time_s: c.aging_time_s,
+        tip_radius_nm: c.tip_radius_nm,
+        status: "ok".into(),
+        ..Default::default()
+    };
+    let mut flags: Vec<&str> = Vec::new();
+    let finish = |mut row: Indent, status: &str, flags: &mut Vec<&str>| {
+        row.status = status.to_owned();
+        flags.sort_unstable();
+        row.flags = flags.join(",");
+        row
+    };
+    if c.depth_nm.iter().chain(&c.load_un).any(|v| !v.is_finite()) {
+        return finish(row, "non_finite_values", &mut flags);
+    }
+    if !(c.tip_radius_nm.is_finite() && c.tip_radius_nm > 0.0) {
+        return finish(row, "no_tip_radius", &mut flags);
+    }
+    let end = loading_part(&c.load_un);
+    let (h, p) = (&c.depth_nm[..end], &c.load_un[..end]);
+    if p.iter().filter(|&&l| l >= opts.contact_load_un).count() < opts.min_hertz_points {
+        return finish(row, "too_few_points", &mut flags);
+    }
+    let popin = first_popin(h, p, opts);
+    let hertz_end = popin.map(|q| q.index + 1).unwrap_or(end);
+    let Some(hz) = hertz(&h[..hertz_end], &p[..hertz_end], c.tip_radius_nm, opts) else {
+        flags.push("too_few_hertz_points");
+        return finish(row, "fit_failed", &mut flags);
+    };
+    row.er_gpa = Some(hz.er_gpa);
+    row.er_se_gpa = Some(hz.er_se_gpa).filter(|v| v.is_finite());
+    row.h0_nm = Some(hz.h0_nm);
+    row.hertz_r_squared = Some(hz.r_squared);
+    row.hertz_n_points = hz.n_points as i64;
+    if hz.r_squared < 0.9 {
+        flags.push("poor_hertz_fit");
+    }
+    match popin {
+        Some(q) => {
+            row.popin_load_un = Some(q.load_un);
+            row.popin_depth_nm = Some(q.depth_nm);
+            row.popin_burst_nm = Some(q.burst_nm);
+            row.tau_c_gpa = Some(tau_c_gpa(hz.er_gpa, q.load_un, c.tip_radius_nm));
+            finish(row, "ok", &mut flags)
+        }
+        None => finish(row, "censored", &mut flags),
+    }
+}
