@@ -36,6 +36,7 @@ bench: release
 	$(CARGO) bench -p runner --bench runner
 	$(CARGO) bench -p ingest --bench ingest
 	$(CARGO) bench -p kww-fit --bench kww
+	$(CARGO) bench -p indentation-stats --bench indents
 
 clean:
 	$(CARGO) clean
