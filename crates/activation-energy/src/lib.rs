@@ -1,0 +1,183 @@
+//! agingflow-activation-energy: at each aging time measured at two or more temperatures,
+//! tau_KWW(T) = tau_E exp(E_a / (R T)): E_a from the slope of ln tau against 1/T, weighted by the
+//! fits' standard errors of ln tau, with a t-interval on n - 2 degrees of freedom (three or more
+//! temperatures), and E_a / (R T_g).
+//!
+//! Aging times are matched across temperatures within a relative `tolerance` (1 % by default):
+//! tests whose aging times differ by less than that are one aging time (reported as the
+//! smallest). Only fits with status `ok` are used.
+
+use std::path::PathBuf;
+
+use physics::GAS_CONSTANT_J_MOL_K;
+use tables::{ActivationEnergy, KwwFit, Provenance, read_rows, write_rows};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub kww_fits: PathBuf,
+    pub activation_energy: PathBuf,
+    /// Relative tolerance for matching aging times across temperatures.
+    pub tolerance: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EaError {
+    #[error(transparent)]
+    Table(#[from] tables::TableError),
+}
+
+/// A weighted straight line y = a + b x with errors scaled by the residual variance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Line {
+    pub intercept: f64,
+    pub slope: f64,
+    pub slope_se: f64,
+    pub r_squared: f64,
+    pub n: usize,
+}
+
+/// Weighted least squares of y on x (weights 1/sigma^2); the slope's SE is scaled by the reduced
+/// chi-square, so it is right whether or not the sigmas are absolute. NaN SE for n = 2.
+pub fn weighted_line(x: &[f64], y: &[f64], w: &[f64]) -> Option<Line> {
+    let n = x.len();
+    if n < 2 {
+        return None;
+    }
+    let sw: f64 = w.iter().sum();
+    let mx = x.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() / sw;
+    let my = y.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() / sw;
+    let sxx: f64 = x.iter().zip(w).map(|(a, b)| b * (a - mx).powi(2)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let sxy: f64 = x
+        .iter()
+        .zip(y)
+        .zip(w)
+        .map(|((a, c), b)| b * (a - mx) * (c - my))
+        .sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let rss: f64 = x
+        .iter()
+        .zip(y)
+        .zip(w)
+        .map(|((a, c), b)| b * (c - intercept - slope * a).powi(2))
+        .sum();
+    let syy: f64 = y.iter().zip(w).map(|(c, b)| b * (c - my).powi(2)).sum();
+    let slope_se = if n > 2 {
+        (rss / (n - 2) as f64 / sxx).sqrt()
+    } else {
+        f64::NAN
+    };
+    Some(Line {
+        intercept,
+        slope,
+        slope_se,
+        r_squared: if syy > 0.0 { 1.0 - rss / syy } else { 1.0 },
+        n,
+    })
+}
+
+/// Every material and matched aging time's Arrhenius row.
+pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEnergy> {
+    let mut ok: Vec<&KwwFit> = fits
+        .iter()
+        .filter(|f| f.status == "ok" && f.tau_s.is_some_and(|t| t > 0.0))
+        .collect();
+    ok.sort_by(|a, b| {
+        a.material
+            .cmp(&b.material)
+            .then(a.aging_time_s.total_cmp(&b.aging_time_s))
+    });
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ok.len() {
+        let (material, t_a) = (&ok[i].material, ok[i].aging_time_s);
+        let mut j = i;
+        while j < ok.len()
+            && &ok[j].material == material
+            && (ok[j].aging_time_s - t_a).abs() <= tolerance * t_a.abs().max(1e-9)
+        {
+            j += 1;
+        }
+        let group = &ok[i..j];
+        i = j;
+        let mut temps: Vec<f64> = group.iter().map(|f| f.temperature_k).collect();
+        temps.sort_by(f64::total_cmp);
+        temps.dedup();
+        let tg = group[0].tg_k;
+        let mut row = ActivationEnergy {
+            material: material.clone(),
+            aging_time_s: t_a,
+            tg_k: tg,
+            n_temperatures: temps.len() as i64,
+            status: "ok".into(),
+            ..Default::default()
+        };
+        if temps.len() < 2 {
+            row.status = "single_temperature".into();
+            out.push(row);
+            continue;
+        }
+        let x: Vec<f64> = group.iter().map(|f| 1.0 / f.temperature_k).collect();
+        let y: Vec<f64> = group.iter().filter_map(|f| f.tau_s.map(f64::ln)).collect();
+        // Weights from the SE of ln tau (tau_se / tau); equal weights where a fit has none.
+        let w: Vec<f64> = group
+            .iter()
+            .map(|f| match (f.tau_se_s, f.tau_s) {
+                (Some(se), Some(t)) if se > 0.0 && se.is_finite() => (t / se).powi(2),
+                _ => 1.0,
+            })
+            .collect();
+        let Some(line) = weighted_line(&x, &y, &w) else {
+            row.status = "degenerate".into();
+            out.push(row);
+            continue;
+        };
+        let to_kj = GAS_CONSTANT_J_MOL_K / 1e3;
+        let ea = line.slope * to_kj;
+        row.ea_kj_mol = Some(ea);
+        row.ea_over_rtg = Some(ea * 1e3 / (GAS_CONSTANT_J_MOL_K * tg));
+        row.ln_tau_e = Some(line.intercept);
+        row.r_squared = Some(line.r_squared);
+        if line.n > 2 && line.slope_se.is_finite() {
+            let se = line.slope_se * to_kj;
+            let t = fit::stats::t_quantile(0.975, (line.n - 2) as f64);
+            row.ea_se_kj_mol = Some(se);
+            row.ea_ci_low_kj_mol = Some(ea - t * se);
+            row.ea_ci_high_kj_mol = Some(ea + t * se);
+        } else {
+            row.flags = "no_interval_with_two_points".into();
+        }
+        if group.iter().any(|f| f.flags.contains("tau_extrapolated")) {
+            row.flags = [row.flags.as_str(), "tau_extrapolated"]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(",");
+        }
+        out.push(row);
+    }
+    out
+}
+
+/// Reads kww_fits, writes activation_energy; returns the number of rows with an E_a.
+pub fn run(p: &Params) -> Result<usize, EaError> {
+    let (fits, _) = read_rows::<KwwFit>(&p.kww_fits)?;
+    let rows = activation_energies(&fits, p.tolerance);
+    let n = rows.iter().filter(|r| r.ea_kj_mol.is_some()).count();
+    if rows.is_empty() {
+        tracing::warn!("no usable fit: empty activation_energy written");
+    }
+    write_rows(
+        &p.activation_energy,
+        rows,
+        &Provenance::new(
+            "activation-energy",
+            serde_json::json!({"tolerance": p.tolerance}),
+        ),
+    )?;
+    Ok(n)
+}

@@ -1,0 +1,112 @@
+//! Arrhenius intervals cover the truth at their nominal rate; the demo gives the paper's E_a.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use activation_energy::activation_energies;
+use physics::GAS_CONSTANT_J_MOL_K;
+use rng::Rng;
+use tables::KwwFit;
+
+fn fit(t: f64, tau: f64, se_ln: f64, ta: f64) -> KwwFit {
+    KwwFit {
+        test_id: format!("{t}K_{ta}s"),
+        material: "G".into(),
+        temperature_k: t,
+        aging_time_s: ta,
+        tau_s: Some(tau),
+        tau_se_s: Some(se_ln * tau),
+        tg_k: 680.0,
+        status: "ok".into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_t_interval_covers_the_truth_at_95_percent() {
+    let temps = [613.0, 623.0, 633.0, 643.0];
+    let (ea, seeds) = (150.0, 1000);
+    let mut covered = 0;
+    for seed in 0..seeds {
+        let mut rng = Rng::new(31, seed);
+        let fits: Vec<KwwFit> = temps
+            .iter()
+            .map(|&t| {
+                let tau = 1000.0
+                    * (ea * 1e3 / GAS_CONSTANT_J_MOL_K * (1.0 / t - 1.0 / 633.0)).exp()
+                    * (1.0 + 0.02 * rng.normal());
+                // Aging times differing by 0.5 % are matched as one.
+                fit(t, tau, 0.02, 1800.0 * (1.0 + 0.005 * (t - 613.0) / 30.0))
+            })
+            .collect();
+        let rows = activation_energies(&fits, 0.01);
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r.n_temperatures, 4);
+        if r.ea_ci_low_kj_mol.unwrap() <= ea && ea <= r.ea_ci_high_kj_mol.unwrap() {
+            covered += 1;
+        }
+    }
+    let rate = covered as f64 / seeds as f64;
+    eprintln!("95 % t-interval coverage over {seeds} seeds: {rate:.3}");
+    assert!((rate - 0.95).abs() <= 0.02, "{rate}");
+}
+
+#[test]
+fn two_temperatures_give_no_interval_and_one_gives_no_energy() {
+    let rows = activation_energies(
+        &[
+            fit(613.0, 2000.0, 0.02, 1800.0),
+            fit(633.0, 1000.0, 0.02, 1800.0),
+            fit(633.0, 900.0, 0.02, 3600.0),
+        ],
+        0.01,
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].ea_kj_mol.is_some() && rows[0].ea_ci_low_kj_mol.is_none());
+    assert_eq!(rows[1].status, "single_temperature");
+}
+
+#[test]
+fn the_demo_campaign_gives_the_papers_initial_activation_energy() {
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ingest::run(&ingest::Params {
+        manifest: demo.join("campaign.yaml"),
+        relaxation_raw: d.join("r.parquet"),
+        indentation_raw: d.join("i.parquet"),
+        skip_bad_files: false,
+    })
+    .unwrap();
+    clean::run(&clean::Params {
+        relaxation_raw: d.join("r.parquet"),
+        relaxation_clean: d.join("c.parquet"),
+        relaxation_tests: d.join("t.parquet"),
+        options: clean::Options::default(),
+    })
+    .unwrap();
+    kww_fit::run(&kww_fit::Params {
+        relaxation_clean: d.join("c.parquet"),
+        kww_fits: d.join("f.parquet"),
+        aging_law: d.join("l.parquet"),
+        fit: kww_fit::FitOptions::default(),
+    })
+    .unwrap();
+    let p = activation_energy::Params {
+        kww_fits: d.join("f.parquet"),
+        activation_energy: d.join("e.parquet"),
+        tolerance: 0.01,
+    };
+    activation_energy::run(&p).unwrap();
+    let (rows, _) = tables::read_rows::<tables::ActivationEnergy>(&p.activation_energy).unwrap();
+    let at = |ta: f64| rows.iter().find(|r| r.aging_time_s == ta).unwrap();
+    let initial = at(1800.0).ea_kj_mol.unwrap();
+    assert!((initial - 152.0).abs() <= 10.0, "E_a(1800 s) = {initial}");
+    assert!((at(1800.0).ea_over_rtg.unwrap() - 27.0).abs() < 2.0);
+    let deep = at(77_400.0).ea_kj_mol.unwrap();
+    assert!(
+        deep > initial
+            + 3.0 * (at(77_400.0).ea_se_kj_mol.unwrap() + at(1800.0).ea_se_kj_mol.unwrap()),
+        "rises: {initial} -> {deep}"
+    );
+}
