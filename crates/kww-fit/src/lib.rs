@@ -6,7 +6,7 @@
 pub mod curve;
 mod io;
 pub mod law;
-pub mod model;
+pub use physics::kww_models as model;
 
 use std::path::PathBuf;
 

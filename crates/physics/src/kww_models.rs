@@ -1,8 +1,8 @@
-//! The three KWW variants as least-squares models (analytic Jacobian), their bounds and automatic
-//! initial guesses (Kohlrausch linearisation, else the 1/e crossing with beta = 0.6).
+//! The three KWW variants as least-squares models (analytic Jacobian), their bounds, automatic
+//! initial guesses (Kohlrausch linearisation, else the 1/e crossing with beta = 0.6) and a plain refit.
 
+use crate::kww::KwwParams;
 use fit::{Bound, Model};
-use physics::kww::KwwParams;
 
 /// Which terms a fit frees: parameters are [A, ln tau, beta] + [c] + [t0].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,4 +149,23 @@ pub fn initial_guess(t: &[f64], phi: &[f64]) -> [f64; 3] {
         .map(|(t, _)| *t);
     let t_max = t.iter().copied().fold(1.0f64, f64::max);
     [1.0, crossing.unwrap_or(3.0 * t_max).max(1e-3).ln(), 0.6]
+}
+
+/// Refits plain KWW (A, tau, beta) to a curve from the automatic guess: (beta, tau) or None.
+pub fn refit_plain(t: &[f64], phi: &[f64]) -> Option<(f64, f64)> {
+    let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
+    let model = KwwModel {
+        t,
+        ln_t: &ln_t,
+        variant: Variant::Kww,
+    };
+    let opts = fit::Options {
+        bounds: Variant::Kww.bounds(),
+        max_iters: 300,
+        ftol: 1e-13,
+        xtol: 1e-11,
+        gtol: 1e-13,
+    };
+    let f = fit::least_squares(&model, phi, None, &initial_guess(t, phi), &opts).ok()?;
+    Some((f.params[2], f.params[1].exp()))
 }

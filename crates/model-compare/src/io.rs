@@ -1,0 +1,46 @@
+//! The disk side of model-compare.
+
+use tables::{KwwFit, Provenance, read_rows, write_rows};
+
+use crate::{CompareError, Params, compare, measured};
+
+/// Groups with fewer distinct aging times than this are not compared.
+const MIN_AGING_TIMES: usize = 4;
+
+/// Returns the number of (material, temperature) groups compared.
+pub fn run(p: &Params) -> Result<usize, CompareError> {
+    let (fits, _) = read_rows::<KwwFit>(&p.kww_fits)?;
+    let groups = measured(&fits);
+    let (mut curves, mut model_fits) = (Vec::new(), Vec::new());
+    let mut compared = 0;
+    for ((material, tbits), m) in &groups {
+        let t = f64::from_bits(*tbits);
+        let mut distinct = m.aging_time_s.clone();
+        distinct.dedup();
+        if distinct.len() < MIN_AGING_TIMES {
+            tracing::warn!(
+                "{material} at {t} K: {} aging times, fewer than {MIN_AGING_TIMES}: not compared",
+                distinct.len()
+            );
+            continue;
+        }
+        let (c, f) = compare(material, t, m);
+        if let Some(best) = f.iter().find(|f| f.rank == 1) {
+            tracing::info!(
+                "{material} at {t} K: {} ranks first (AICc {:.1})",
+                best.scenario,
+                best.aicc.unwrap_or(f64::NAN)
+            );
+        }
+        curves.extend(c);
+        model_fits.extend(f);
+        compared += 1;
+    }
+    let prov = Provenance::new(
+        "model-compare",
+        serde_json::json!({"min_aging_times": MIN_AGING_TIMES, "scenarios": ["transient", "broadening", "combined"]}),
+    );
+    write_rows(&p.model_curves, curves, &prov)?;
+    write_rows(&p.model_fits, model_fits, &prov)?;
+    Ok(compared)
+}

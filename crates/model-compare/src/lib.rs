@@ -1,0 +1,412 @@
+//! agingflow-model-compare: why beta rises and then falls. Three scenarios of the model of
+//! PHYSICS.md section 6, each fitted to the measured beta(t_a) and tau(t_a) of one material and
+//! temperature, and ranked by AICc:
+//!
+//! - `transient`: a log-normal distribution of width sigma0 whose modes age during the test,
+//!   tau(t) = tau0 + A t^(1/2) (params ln tau0, A, sigma0);
+//! - `broadening`: the distribution does not age during the test; its centre is tau0 + A t_a^(1/2)
+//!   and its width sigma0 + c (sqrt(t_a / t_a,min) - 1) grows with aging, slowly at first and
+//!   faster in deep aging (params ln tau0, A, sigma0, c);
+//! - `combined`: both (params ln tau0, A, sigma0, c).
+//!
+//! Each model curve is refitted with plain KWW over the experiment's own window (t'_min to t'_max)
+//! and number of points, log-spaced as clean resamples them, which gives the model's beta and tau.
+//! Residuals: (beta_model - beta) / max(SE_beta, 0.005) and (ln tau_model - ln tau) /
+//! max(SE_ln tau, 0.05); the floors keep a scenario from being judged on fit noise alone.
+
+mod io;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use fit::{Bound, Model, Options, least_squares};
+use physics::kww_models::refit_plain;
+use physics::relaxation_model::{lognormal, phi_transient};
+use rayon::prelude::*;
+use tables::{KwwFit, ModelCurve, ModelFit};
+
+pub use io::run;
+
+/// Floors of the uncertainties the residuals are divided by: beta is what the scenarios explain;
+/// tau only anchors their time scale, loosely (a factor e costs as much as 0.005 in beta).
+const BETA_FLOOR: f64 = 0.005;
+const LN_TAU_FLOOR: f64 = 1.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub kww_fits: PathBuf,
+    pub model_curves: PathBuf,
+    pub model_fits: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error(transparent)]
+    Table(#[from] tables::TableError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Transient,
+    Broadening,
+    Combined,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 3] = [
+        Scenario::Transient,
+        Scenario::Broadening,
+        Scenario::Combined,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Transient => "transient",
+            Scenario::Broadening => "broadening",
+            Scenario::Combined => "combined",
+        }
+    }
+
+    fn n_params(self) -> usize {
+        if self == Scenario::Transient { 3 } else { 4 }
+    }
+
+    fn bounds(self) -> Vec<Bound> {
+        let mut b = vec![Bound::Free, Bound::Lower(0.0), Bound::Both(0.05, 6.0)];
+        if self != Scenario::Transient {
+            b.push(Bound::Both(0.0, 5.0));
+        }
+        b
+    }
+}
+
+/// The experiment's window at one aging time: where and how densely the model curve is refitted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub t_min_s: f64,
+    pub t_max_s: f64,
+    pub n_points: usize,
+}
+
+impl Window {
+    fn times(&self) -> Vec<f64> {
+        let n = self.n_points.max(8);
+        let (a, b) = (
+            self.t_min_s.max(1e-6).ln(),
+            self.t_max_s.max(self.t_min_s * 1.01).ln(),
+        );
+        (0..n)
+            .map(|k| (a + (b - a) * k as f64 / (n - 1) as f64).exp())
+            .collect()
+    }
+}
+
+/// The model's refitted (beta, tau) at aging time `t_a` for a scenario's parameters.
+pub fn predict(
+    s: Scenario,
+    p: &[f64],
+    aging_time_s: f64,
+    t_a_min: f64,
+    w: &Window,
+) -> Option<(f64, f64)> {
+    let tau0 = p[0].exp();
+    let a = p[1];
+    let sigma = match s {
+        Scenario::Transient => p[2],
+        _ => p[2] + p[3] * ((aging_time_s / t_a_min).max(1.0).sqrt() - 1.0),
+    };
+    let grid = lognormal(sigma.max(1e-6), 5.0, 0.1);
+    let t = w.times();
+    let phi = match s {
+        Scenario::Broadening => {
+            let centre = tau0 + a * aging_time_s.sqrt();
+            physics::relaxation_model::phi_static(&t, centre, &grid)
+        }
+        _ => phi_transient(&t, aging_time_s, tau0, a, 0.5, &grid),
+    };
+    refit_plain(&t, &phi)
+}
+
+/// The measured points of one material and temperature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub aging_time_s: Vec<f64>,
+    pub beta: Vec<f64>,
+    pub beta_se: Vec<f64>,
+    pub ln_tau: Vec<f64>,
+    pub ln_tau_se: Vec<f64>,
+    pub windows: Vec<Window>,
+}
+
+struct ScenarioModel<'a> {
+    s: Scenario,
+    m: &'a Measured,
+    t_a_min: f64,
+}
+
+impl Model for ScenarioModel<'_> {
+    fn n_params(&self) -> usize {
+        self.s.n_params()
+    }
+    fn n_obs(&self) -> usize {
+        2 * self.m.aging_time_s.len()
+    }
+    fn eval(&self, p: &[f64], out: &mut [f64]) {
+        let n = self.m.aging_time_s.len();
+        let pred: Vec<Option<(f64, f64)>> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                predict(
+                    self.s,
+                    p,
+                    self.m.aging_time_s[i],
+                    self.t_a_min,
+                    &self.m.windows[i],
+                )
+            })
+            .collect();
+        for (i, pr) in pred.into_iter().enumerate() {
+            // A failed refit is a large, finite miss.
+            let (b, tau) = pr.unwrap_or((0.0, 1e-30));
+            out[i] = b / self.m.beta_se[i];
+            out[n + i] = tau.ln() / self.m.ln_tau_se[i];
+        }
+    }
+}
+
+/// A fitted scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioFit {
+    pub scenario: Scenario,
+    pub params: Vec<f64>,
+    pub rss: f64,
+    pub n: usize,
+    pub k: usize,
+    pub converged: bool,
+}
+
+/// Starting values from the data: tau0 and A from tau against sqrt(t_a), sigma0 from the largest
+/// beta (Var ln tau = (pi^2/6)(1/beta^2 - 1) for KWW), width growth 0.1.
+fn start(s: Scenario, m: &Measured) -> Vec<f64> {
+    let x: Vec<f64> = m.aging_time_s.iter().map(|t| t.sqrt()).collect();
+    let y: Vec<f64> = m.ln_tau.iter().map(|l| l.exp()).collect();
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxx: f64 = x.iter().map(|v| (v - mx).powi(2)).sum();
+    let slope = if sxx > 0.0 {
+        x.iter()
+            .zip(&y)
+            .map(|(a, b)| (a - mx) * (b - my))
+            .sum::<f64>()
+            / sxx
+    } else {
+        0.0
+    };
+    let a = slope.max(1e-3);
+    let tau0 = (my - a * mx)
+        .max(0.05 * y.iter().copied().fold(f64::INFINITY, f64::min))
+        .max(1e-3);
+    let bmax = m.beta.iter().copied().fold(0.1, f64::max).min(0.99);
+    let sigma = ((std::f64::consts::PI.powi(2) / 6.0) * (1.0 / (bmax * bmax) - 1.0)).sqrt();
+    let mut p = vec![tau0.ln(), a, sigma];
+    if s != Scenario::Transient {
+        p.push(0.1);
+    }
+    p
+}
+
+/// Fits one scenario to the measured points from several starts (the data-driven one, and pure
+/// sqrt(t) laws through the most-aged tau with two widths and growths); the lowest RSS wins.
+pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
+    let t_a_min = m.aging_time_s.iter().copied().fold(f64::INFINITY, f64::min);
+    let model = ScenarioModel { s, m, t_a_min };
+    let n = m.aging_time_s.len();
+    let mut y = vec![0.0; 2 * n];
+    for i in 0..n {
+        y[i] = m.beta[i] / m.beta_se[i];
+        y[n + i] = m.ln_tau[i] / m.ln_tau_se[i];
+    }
+    let opts = Options {
+        bounds: s.bounds(),
+        max_iters: 80,
+        ftol: 1e-9,
+        xtol: 1e-7,
+        gtol: 1e-10,
+    };
+    let first = start(s, m);
+    let last = n - 1;
+    let a_sqrt = m.ln_tau[last].exp() / m.aging_time_s[last].sqrt();
+    let mut starts = vec![first.clone()];
+    for (scale, growth) in [(1.0, 0.1), (0.8, 0.2)] {
+        let mut p = vec![0.0, a_sqrt, first[2] * scale];
+        if s != Scenario::Transient {
+            p.push(growth);
+        }
+        starts.push(p);
+    }
+    let mut best: Option<ScenarioFit> = None;
+    for p0 in starts {
+        if let Ok(f) = least_squares(&model, &y, None, &p0, &opts)
+            && best.as_ref().is_none_or(|b| f.rss < b.rss)
+        {
+            best = Some(ScenarioFit {
+                scenario: s,
+                params: f.params,
+                rss: f.rss,
+                n: 2 * n,
+                k: s.n_params(),
+                converged: f.converged,
+            });
+        }
+    }
+    best
+}
+
+/// The measured points per (material, temperature), from fits with status `ok` and t_a > 0.
+pub fn measured(fits: &[KwwFit]) -> BTreeMap<(String, u64), Measured> {
+    let mut out: BTreeMap<(String, u64), Measured> = BTreeMap::new();
+    let mut ok: Vec<&KwwFit> = fits
+        .iter()
+        .filter(|f| {
+            f.status == "ok" && f.aging_time_s > 0.0 && f.beta.is_some() && f.tau_s.is_some()
+        })
+        .collect();
+    ok.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
+    for f in ok {
+        let m = out
+            .entry((f.material.clone(), f.temperature_k.to_bits()))
+            .or_insert_with(|| Measured {
+                aging_time_s: vec![],
+                beta: vec![],
+                beta_se: vec![],
+                ln_tau: vec![],
+                ln_tau_se: vec![],
+                windows: vec![],
+            });
+        let tau = f.tau_s.unwrap_or(f64::NAN);
+        m.aging_time_s.push(f.aging_time_s);
+        m.beta.push(f.beta.unwrap_or(f64::NAN));
+        m.beta_se.push(f.beta_se.unwrap_or(0.0).max(BETA_FLOOR));
+        m.ln_tau.push(tau.ln());
+        m.ln_tau_se
+            .push((f.tau_se_s.unwrap_or(0.0) / tau).max(LN_TAU_FLOOR));
+        m.windows.push(Window {
+            t_min_s: f.time_min_s.unwrap_or(1.0),
+            t_max_s: f.time_max_s.unwrap_or(1e4),
+            n_points: f.n_points.max(8) as usize,
+        });
+    }
+    out
+}
+
+fn json_params(s: Scenario, p: &[f64]) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("tau0_s".into(), p[0].exp().into());
+    m.insert("a_s_per_sqrt_s".into(), p[1].into());
+    m.insert("sigma0_ln".into(), p[2].into());
+    if s != Scenario::Transient {
+        m.insert("width_growth".into(), p[3].into());
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+/// Compares the scenarios for one material and temperature: curves and fits.
+pub fn compare(
+    material: &str,
+    temperature_k: f64,
+    m: &Measured,
+) -> (Vec<ModelCurve>, Vec<ModelFit>) {
+    let mut curves = Vec::new();
+    let mut fits = Vec::new();
+    let results: Vec<Option<ScenarioFit>> =
+        Scenario::ALL.iter().map(|&s| fit_scenario(s, m)).collect();
+    let aicc: Vec<f64> = results
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|f| fit::stats::aicc(f.rss, f.n, f.k))
+                .unwrap_or(f64::INFINITY)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..3).collect();
+    order.sort_by(|a, b| aicc[*a].total_cmp(&aicc[*b]));
+    let t_a_min = m.aging_time_s.iter().copied().fold(f64::INFINITY, f64::min);
+    let t_a_max = m.aging_time_s.iter().copied().fold(0.0, f64::max);
+    for (k, r) in results.iter().enumerate() {
+        let s = Scenario::ALL[k];
+        let rank = order.iter().position(|&o| o == k).unwrap_or(k) as i64 + 1;
+        let Some(f) = r else {
+            fits.push(ModelFit {
+                scenario: s.name().into(),
+                material: material.into(),
+                temperature_k,
+                params: "{}".into(),
+                n_points: 2 * m.aging_time_s.len() as i64,
+                rank,
+                status: "fit_failed".into(),
+                ..Default::default()
+            });
+            continue;
+        };
+        fits.push(ModelFit {
+            scenario: s.name().into(),
+            material: material.into(),
+            temperature_k,
+            params: json_params(s, &f.params),
+            rss: Some(f.rss),
+            aic: Some(fit::stats::aic(f.rss, f.n, f.k)),
+            aicc: Some(aicc[k]).filter(|v| v.is_finite()),
+            bic: Some(fit::stats::bic(f.rss, f.n, f.k)),
+            n_points: f.n as i64,
+            rank,
+            status: if f.converged {
+                "ok".into()
+            } else {
+                "not_converged".into()
+            },
+        });
+        // Curves at the measured aging times and on a grid between them.
+        let mut times: Vec<(f64, Option<usize>)> = m
+            .aging_time_s
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (*t, Some(i)))
+            .collect();
+        for g in 0..16 {
+            let t = (t_a_min.ln() + (t_a_max / t_a_min).ln() * g as f64 / 15.0).exp();
+            if !m.aging_time_s.iter().any(|x| (x / t - 1.0).abs() < 1e-6) {
+                times.push((t, None));
+            }
+        }
+        let rows: Vec<ModelCurve> = times
+            .par_iter()
+            .map(|&(t, idx)| {
+                // The window of the nearest measured aging time.
+                let near = m
+                    .aging_time_s
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| {
+                        (a.1.ln() - t.ln())
+                            .abs()
+                            .total_cmp(&(b.1.ln() - t.ln()).abs())
+                    })
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
+                let pred = predict(s, &f.params, t, t_a_min, &m.windows[idx.unwrap_or(near)]);
+                ModelCurve {
+                    scenario: s.name().into(),
+                    material: material.into(),
+                    temperature_k,
+                    aging_time_s: t,
+                    beta_model: pred.map(|p| p.0),
+                    tau_model_s: pred.map(|p| p.1),
+                    beta_measured: idx.map(|i| m.beta[i]),
+                    tau_measured_s: idx.map(|i| m.ln_tau[i].exp()),
+                }
+            })
+            .collect();
+        curves.extend(rows);
+    }
+    (curves, fits)
+}
