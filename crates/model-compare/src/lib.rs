@@ -5,8 +5,9 @@
 //! - `transient`: a log-normal distribution of width sigma0 whose modes age during the test,
 //!   tau(t) = tau0 + A t^(1/2) (params ln tau0, A, sigma0);
 //! - `broadening`: the distribution does not age during the test; its centre is tau0 + A t_a^(1/2)
-//!   and its width sigma0 + c (sqrt(t_a / t_a,min) - 1) grows with aging, slowly at first and
-//!   faster in deep aging (params ln tau0, A, sigma0, c);
+//!   and its width sigma0 + c ln(1 + t_a / t_span) grows with aging once the aging time passes
+//!   the test's own span t_span (the longest t' measured), with no further parameter (params
+//!   ln tau0, A, sigma0, c);
 //! - `combined`: both (params ln tau0, A, sigma0, c).
 //!
 //! Each model curve is refitted with plain KWW over the experiment's own window (t'_min to t'_max)
@@ -102,18 +103,12 @@ impl Window {
 }
 
 /// The model's refitted (beta, tau) at aging time `t_a` for a scenario's parameters.
-pub fn predict(
-    s: Scenario,
-    p: &[f64],
-    aging_time_s: f64,
-    t_a_min: f64,
-    w: &Window,
-) -> Option<(f64, f64)> {
+pub fn predict(s: Scenario, p: &[f64], aging_time_s: f64, w: &Window) -> Option<(f64, f64)> {
     let tau0 = p[0].exp();
     let a = p[1];
     let sigma = match s {
         Scenario::Transient => p[2],
-        _ => p[2] + p[3] * ((aging_time_s / t_a_min).max(1.0).sqrt() - 1.0),
+        _ => p[2] + p[3] * (aging_time_s / w.t_max_s).ln_1p(),
     };
     let grid = lognormal(sigma.max(1e-6), 5.0, 0.1);
     let t = w.times();
@@ -141,7 +136,6 @@ pub struct Measured {
 struct ScenarioModel<'a> {
     s: Scenario,
     m: &'a Measured,
-    t_a_min: f64,
 }
 
 impl Model for ScenarioModel<'_> {
@@ -155,15 +149,7 @@ impl Model for ScenarioModel<'_> {
         let n = self.m.aging_time_s.len();
         let pred: Vec<Option<(f64, f64)>> = (0..n)
             .into_par_iter()
-            .map(|i| {
-                predict(
-                    self.s,
-                    p,
-                    self.m.aging_time_s[i],
-                    self.t_a_min,
-                    &self.m.windows[i],
-                )
-            })
+            .map(|i| predict(self.s, p, self.m.aging_time_s[i], &self.m.windows[i]))
             .collect();
         for (i, pr) in pred.into_iter().enumerate() {
             // A failed refit is a large, finite miss.
@@ -218,8 +204,7 @@ fn start(s: Scenario, m: &Measured) -> Vec<f64> {
 /// Fits one scenario to the measured points from several starts (the data-driven one, and pure
 /// sqrt(t) laws through the most-aged tau with two widths and growths); the lowest RSS wins.
 pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
-    let t_a_min = m.aging_time_s.iter().copied().fold(f64::INFINITY, f64::min);
-    let model = ScenarioModel { s, m, t_a_min };
+    let model = ScenarioModel { s, m };
     let n = m.aging_time_s.len();
     let mut y = vec![0.0; 2 * n];
     for i in 0..n {
@@ -393,7 +378,7 @@ pub fn compare(
                     })
                     .map(|(i, _)| i)
                     .unwrap_or(0);
-                let pred = predict(s, &f.params, t, t_a_min, &m.windows[idx.unwrap_or(near)]);
+                let pred = predict(s, &f.params, t, &m.windows[idx.unwrap_or(near)]);
                 ModelCurve {
                     scenario: s.name().into(),
                     material: material.into(),
