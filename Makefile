@@ -2,7 +2,7 @@
 CARGO ?= cargo
 AGINGFLOW := target/release/agingflow
 
-.PHONY: all build release test run lint bench fmt clean fixtures
+.PHONY: all build release test run lint bench fmt clean fixtures browser-test
 
 all: build
 
@@ -19,10 +19,16 @@ test: build
 ## run: the demo pipeline on the shipped fixtures, release build
 run: release
 	$(AGINGFLOW) run pipelines/demo.yaml
+	@echo "report: $(CURDIR)/build/demo/report/index.html"
 
 ## fixtures: regenerate the shipped demo campaign from its truth spec (byte-identical)
 fixtures: release
 	target/release/agingflow-simulate --spec fixtures/demo/truth-spec.yaml --out-dir fixtures/demo
+
+## browser-test: install Debian's chromium if needed, then render the demo report headless
+browser-test: build
+	command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	$(CARGO) test -p report --test report the_page_renders_in_headless_chromium -- --nocapture
 
 lint:
 	$(CARGO) fmt --all --check

@@ -1,0 +1,611 @@
+//! The paper's figures, drawn from whichever tables are present; a figure without its data is a
+//! sentence saying what is missing.
+
+use std::collections::BTreeMap;
+
+use physics::GAS_CONSTANT_J_MOL_K;
+use physics::kww::KwwParams;
+
+use crate::Inputs;
+use crate::plot::{Axis, Figure, PALETTE, Panel, Series, Style};
+
+/// One figure of the report, or why it is not there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub caption: String,
+    pub figure: Option<Figure>,
+    pub missing: Option<String>,
+}
+
+fn axis(label: &str, log: bool) -> Axis {
+    Axis {
+        label: label.into(),
+        log,
+        zero_at_edge: log,
+    }
+}
+
+fn color(k: usize) -> &'static str {
+    PALETTE[k % PALETTE.len()]
+}
+
+fn missing(name: &'static str, title: &'static str, why: String) -> Entry {
+    Entry {
+        name,
+        title,
+        caption: String::new(),
+        figure: None,
+        missing: Some(why),
+    }
+}
+
+fn drawn(name: &'static str, title: &'static str, caption: String, panels: Vec<Panel>) -> Entry {
+    Entry {
+        name,
+        title,
+        caption,
+        figure: Some(Figure {
+            name: name.into(),
+            title: title.into(),
+            panels,
+        }),
+        missing: None,
+    }
+}
+
+fn key(m: &str, t: f64) -> (String, u64) {
+    (m.to_owned(), t.to_bits())
+}
+
+/// Every figure, in the paper's order.
+pub fn all(inp: &Inputs) -> Vec<Entry> {
+    vec![
+        relaxation(inp),
+        beta(inp),
+        tau(inp),
+        tau_c_distributions(inp),
+        tau_c_trend(inp),
+        activation_energy(inp),
+        model(inp),
+    ]
+}
+
+/// The (material, temperature) with the most aging times among the fits: the reference series.
+fn reference(inp: &Inputs) -> Option<(String, f64)> {
+    let fits = inp.kww_fits.as_ref()?;
+    let mut count: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for f in fits.iter().filter(|f| f.status == "ok") {
+        *count.entry(key(&f.material, f.temperature_k)).or_default() += 1;
+    }
+    count
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|((m, t), _)| (m, f64::from_bits(t)))
+}
+
+fn relaxation(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "relaxation_curves",
+        "Normalised stress relaxation and KWW fits",
+    );
+    let (Some(clean), Some(fits)) = (
+        inp.relaxation_clean.as_ref().filter(|c| !c.is_empty()),
+        &inp.kww_fits,
+    ) else {
+        return missing(name, title, "No relaxation curves: the campaign has no relaxation data (relaxation_clean or kww_fits is absent).".into());
+    };
+    let Some((m, t)) = reference(inp) else {
+        return missing(
+            name,
+            title,
+            "No relaxation curve could be fitted, so there is nothing to draw.".into(),
+        );
+    };
+    let mut series = Vec::new();
+    let mut curves: Vec<&tables::RelaxationClean> = clean
+        .iter()
+        .filter(|c| c.material == m && c.temperature_k == t)
+        .collect();
+    curves.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
+    for (k, c) in curves.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = c
+            .time_s
+            .iter()
+            .zip(&c.phi)
+            .map(|(x, y)| (*x, *y))
+            .step_by(2)
+            .collect();
+        series.push(Series::new(
+            format!("t_a = {} s", c.aging_time_s),
+            pts,
+            Style::Points,
+            color(k),
+        ));
+        if let Some(f) = fits
+            .iter()
+            .find(|f| f.test_id == c.test_id && f.beta.is_some())
+        {
+            let q = KwwParams {
+                amplitude: f.amplitude.unwrap_or(1.0),
+                ln_tau: f.tau_s.unwrap_or(1.0).ln(),
+                beta: f.beta.unwrap_or(1.0),
+                offset: f.offset.unwrap_or(0.0),
+                t0_s: f.t0_s.unwrap_or(0.0),
+            };
+            let line: Vec<(f64, f64)> = c.time_s.iter().map(|&x| (x, q.phi(x))).collect();
+            series.push(Series::new(
+                format!("KWW ({})", f.model),
+                line,
+                Style::Line,
+                color(k),
+            ));
+        }
+    }
+    let caption = format!(
+        "{m} at {t} K: phi = stress/sigma0 against t' (points: resampled data; lines: the KWW model each test's BIC chose)."
+    );
+    drawn(
+        name,
+        title,
+        caption,
+        vec![Panel {
+            x: axis("time since the strain step t' (s)", true),
+            y: axis("phi = sigma/sigma0 (1)", false),
+            series,
+            ..Default::default()
+        }],
+    )
+}
+
+/// Groups of ok fits per (material, temperature), sorted by aging time.
+fn groups(fits: &[tables::KwwFit]) -> BTreeMap<(String, u64), Vec<&tables::KwwFit>> {
+    let mut g: BTreeMap<(String, u64), Vec<&tables::KwwFit>> = BTreeMap::new();
+    for f in fits.iter().filter(|f| f.status == "ok" && f.beta.is_some()) {
+        g.entry(key(&f.material, f.temperature_k))
+            .or_default()
+            .push(f);
+    }
+    for v in g.values_mut() {
+        v.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
+    }
+    g
+}
+
+fn beta(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "beta_vs_aging_time",
+        "KWW stretching exponent beta against aging time",
+    );
+    let Some(fits) = inp.kww_fits.as_ref().filter(|f| !f.is_empty()) else {
+        return missing(
+            name,
+            title,
+            "No KWW fits: the campaign has no relaxation data.".into(),
+        );
+    };
+    let g = groups(fits);
+    if g.is_empty() {
+        return missing(
+            name,
+            title,
+            "No relaxation curve could be fitted, so beta cannot be drawn.".into(),
+        );
+    }
+    let mut series = Vec::new();
+    for (k, ((m, t), v)) in g.iter().enumerate() {
+        let mut s = Series::new(
+            format!("{m}, {} K", f64::from_bits(*t)),
+            v.iter()
+                .map(|f| (f.aging_time_s, f.beta.unwrap_or(f64::NAN)))
+                .collect(),
+            Style::LinePoints,
+            color(k),
+        );
+        s.errors = Some(
+            v.iter()
+                .map(
+                    |f| match (f.beta_ci_low, f.beta_ci_high, f.beta, f.beta_se) {
+                        (Some(lo), Some(hi), _, _) => (lo, hi),
+                        (_, _, Some(b), Some(se)) => (b - 1.96 * se, b + 1.96 * se),
+                        _ => (f64::NAN, f64::NAN),
+                    },
+                )
+                .collect(),
+        );
+        series.push(s);
+    }
+    let mut vlines = Vec::new();
+    if let Some(law) = &inp.aging_law
+        && let Some(tp) = law.iter().find_map(|l| l.beta_turning_point_s)
+    {
+        vlines.push((tp, "turning point".to_owned()));
+    }
+    drawn(
+        name,
+        title,
+        "Error bars: bootstrap 95 % intervals where computed, else +- 1.96 SE.".into(),
+        vec![Panel {
+            x: axis("aging time t_a (s)", true),
+            y: axis("beta (1)", false),
+            series,
+            vlines,
+            ..Default::default()
+        }],
+    )
+}
+
+fn tau(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "tau_vs_aging_time",
+        "KWW relaxation time tau against aging time",
+    );
+    let Some(fits) = inp.kww_fits.as_ref().filter(|f| !f.is_empty()) else {
+        return missing(
+            name,
+            title,
+            "No KWW fits: the campaign has no relaxation data.".into(),
+        );
+    };
+    let g = groups(fits);
+    if g.is_empty() {
+        return missing(
+            name,
+            title,
+            "No relaxation curve could be fitted, so tau cannot be drawn.".into(),
+        );
+    }
+    let mut series = Vec::new();
+    let mut vlines = Vec::new();
+    for (k, ((m, t), v)) in g.iter().enumerate() {
+        let temp = f64::from_bits(*t);
+        series.push(Series::new(
+            format!("{m}, {temp} K"),
+            v.iter()
+                .map(|f| (f.aging_time_s, f.tau_s.unwrap_or(f64::NAN)))
+                .collect(),
+            Style::Points,
+            color(k),
+        ));
+        if let Some(law) = &inp.aging_law {
+            for seg in law
+                .iter()
+                .filter(|l| &l.material == m && l.temperature_k == temp)
+            {
+                if let (Some(mu), Some(a), Some(lo), Some(hi)) = (
+                    seg.mu,
+                    seg.prefactor,
+                    seg.aging_time_min_s,
+                    seg.aging_time_max_s,
+                ) {
+                    let (lo, hi) = match (seg.segment, seg.breakpoint_s) {
+                        (1, Some(b)) => (lo, b),
+                        (2, Some(b)) => (b, hi),
+                        _ => (lo, hi),
+                    };
+                    let line: Vec<(f64, f64)> = (0..=20)
+                        .map(|i| lo * (hi / lo).powf(i as f64 / 20.0))
+                        .map(|x| (x, a * x.powf(mu)))
+                        .collect();
+                    series.push(Series::new(
+                        format!("mu{} = {mu:.2}", seg.segment),
+                        line,
+                        Style::Line,
+                        color(k),
+                    ));
+                }
+            }
+            if let Some(b) = law
+                .iter()
+                .find(|l| &l.material == m && l.temperature_k == temp)
+                .and_then(|l| l.breakpoint_s)
+            {
+                vlines.push((b, format!("break {b:.0} s")));
+            }
+        }
+    }
+    drawn(name, title, "Lines: the two-stage power law tau = A t_a^mu fitted by segmented regression; dashed: its breakpoint.".into(), vec![Panel { x: axis("aging time t_a (s)", true), y: Axis { label: "tau_KWW (s)".into(), log: true, zero_at_edge: false }, series, vlines, ..Default::default() }])
+}
+
+/// tau_c / mean per (material, temperature, aging time).
+fn normalised_tau_c(indents: &[tables::Indent]) -> BTreeMap<(String, u64, u64), Vec<f64>> {
+    let mut g: BTreeMap<(String, u64, u64), Vec<f64>> = BTreeMap::new();
+    for i in indents.iter().filter(|i| i.status == "ok") {
+        if let Some(v) = i.tau_c_gpa {
+            g.entry((
+                i.material.clone(),
+                i.temperature_k.to_bits(),
+                i.aging_time_s.to_bits(),
+            ))
+            .or_default()
+            .push(v);
+        }
+    }
+    for v in g.values_mut() {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        for x in v.iter_mut() {
+            *x /= mean;
+        }
+    }
+    g
+}
+
+fn tau_c_distributions(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "tau_c_distributions",
+        "Distributions of the critical shear stress per aging time",
+    );
+    let Some(indents) = inp.indents.as_ref().filter(|i| !i.is_empty()) else {
+        return missing(
+            name,
+            title,
+            "No nanoindentation: the campaign has no indentation data.".into(),
+        );
+    };
+    let g = normalised_tau_c(indents);
+    if g.is_empty() {
+        return missing(
+            name,
+            title,
+            "No indent showed a pop-in, so there is no tau_c distribution to draw.".into(),
+        );
+    }
+    let mut series = Vec::new();
+    // Histogram with a fixed bin width of 0.025 in tau_c/mean, as a density, and the ML Gaussian.
+    let width = 0.025;
+    for (k, ((_, _, a), v)) in g.iter().enumerate() {
+        let n = v.len() as f64;
+        let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+        for x in v {
+            *counts.entry((x / width).floor() as i64).or_default() += 1;
+        }
+        let mut steps = Vec::new();
+        for (b, c) in &counts {
+            let (x0, x1, h) = (
+                *b as f64 * width,
+                (*b + 1) as f64 * width,
+                *c as f64 / (n * width),
+            );
+            steps.extend([(x0, 0.0), (x0, h), (x1, h), (x1, 0.0)]);
+        }
+        series.push(Series::new(
+            format!("t_a = {} s", f64::from_bits(*a)),
+            steps,
+            Style::Line,
+            color(k),
+        ));
+        let sd = (v.iter().map(|x| (x - 1.0).powi(2)).sum::<f64>() / n).sqrt();
+        let gauss: Vec<(f64, f64)> = (0..=80)
+            .map(|i| 0.4 + 1.2 * i as f64 / 80.0)
+            .map(|x| {
+                (
+                    x,
+                    (-(x - 1.0).powi(2) / (2.0 * sd * sd)).exp()
+                        / (sd * (2.0 * std::f64::consts::PI).sqrt()),
+                )
+            })
+            .collect();
+        series.push(Series::new(
+            format!("Gaussian, FWHM {:.3}", 2.3548 * sd),
+            gauss,
+            Style::Dashed,
+            color(k),
+        ));
+    }
+    drawn(name, title, "Histograms (bin width 0.025) of tau_c/mean for indents with a pop-in; dashed: the maximum-likelihood Gaussian.".into(), vec![Panel { x: Axis { label: "tau_c / mean (1)".into(), ..Default::default() }, y: Axis { label: "probability density (1)".into(), ..Default::default() }, series, ..Default::default() }])
+}
+
+fn tau_c_trend(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "tau_c_mean_and_fwhm",
+        "Mean critical shear stress and FWHM against aging time",
+    );
+    let Some(stats) = inp.tau_c_stats.as_ref().filter(|s| !s.is_empty()) else {
+        return missing(
+            name,
+            title,
+            "No nanoindentation: the campaign has no indentation data.".into(),
+        );
+    };
+    let rows: Vec<&tables::TauCStats> = stats
+        .iter()
+        .filter(|s| s.tau_c_mean_gpa.is_some())
+        .collect();
+    if rows.is_empty() {
+        return missing(
+            name,
+            title,
+            "No aging time has enough pop-ins for statistics.".into(),
+        );
+    }
+    let mut by: BTreeMap<(String, u64), Vec<&tables::TauCStats>> = BTreeMap::new();
+    for s in rows {
+        by.entry(key(&s.material, s.temperature_k))
+            .or_default()
+            .push(s);
+    }
+    let (mut mean, mut fwhm) = (Vec::new(), Vec::new());
+    for (k, ((m, t), v)) in by.iter().enumerate() {
+        let label = format!("{m}, {} K", f64::from_bits(*t));
+        let mut s = Series::new(
+            label.clone(),
+            v.iter()
+                .map(|s| (s.aging_time_s, s.tau_c_mean_gpa.unwrap_or(f64::NAN)))
+                .collect(),
+            Style::LinePoints,
+            color(k),
+        );
+        s.errors = Some(
+            v.iter()
+                .map(|s| {
+                    let m = s.tau_c_mean_gpa.unwrap_or(f64::NAN);
+                    let se = s.tau_c_std_gpa.unwrap_or(0.0) / (s.n_popins.max(1) as f64).sqrt();
+                    (m - 1.96 * se, m + 1.96 * se)
+                })
+                .collect(),
+        );
+        mean.push(s);
+        let mut f = Series::new(
+            label,
+            v.iter()
+                .map(|s| (s.aging_time_s, s.tau_c_fwhm.unwrap_or(f64::NAN)))
+                .collect(),
+            Style::LinePoints,
+            color(k),
+        );
+        f.errors = Some(
+            v.iter()
+                .map(|s| {
+                    let (x, se) = (
+                        s.tau_c_fwhm.unwrap_or(f64::NAN),
+                        s.tau_c_fwhm_se.unwrap_or(0.0),
+                    );
+                    (x - 1.96 * se, x + 1.96 * se)
+                })
+                .collect(),
+        );
+        fwhm.push(f);
+    }
+    drawn(
+        name,
+        title,
+        "Error bars: +- 1.96 standard errors.".into(),
+        vec![
+            Panel {
+                x: axis("aging time t_a (s)", true),
+                y: Axis {
+                    label: "mean tau_c (GPa)".into(),
+                    ..Default::default()
+                },
+                series: mean,
+                ..Default::default()
+            },
+            Panel {
+                x: axis("aging time t_a (s)", true),
+                y: Axis {
+                    label: "FWHM of tau_c / mean (1)".into(),
+                    ..Default::default()
+                },
+                series: fwhm,
+                ..Default::default()
+            },
+        ],
+    )
+}
+
+fn activation_energy(inp: &Inputs) -> Entry {
+    let (name, title) = ("activation_energy", "Activation energy against aging time");
+    let Some(rows) = &inp.activation_energy else {
+        return missing(
+            name,
+            title,
+            "No activation energies: the activation_energy table is absent.".into(),
+        );
+    };
+    let rows: Vec<&tables::ActivationEnergy> =
+        rows.iter().filter(|r| r.ea_kj_mol.is_some()).collect();
+    if rows.is_empty() {
+        return missing(name, title, "No activation energy: the campaign measures each aging time at a single temperature (two or more are needed).".into());
+    }
+    let mut by: BTreeMap<String, Vec<&tables::ActivationEnergy>> = BTreeMap::new();
+    for r in &rows {
+        by.entry(r.material.clone()).or_default().push(r);
+    }
+    let mut series = Vec::new();
+    let mut bands = Vec::new();
+    for (k, (m, v)) in by.iter().enumerate() {
+        let mut s = Series::new(
+            m.clone(),
+            v.iter()
+                .map(|r| (r.aging_time_s, r.ea_kj_mol.unwrap_or(f64::NAN)))
+                .collect(),
+            Style::LinePoints,
+            color(k),
+        );
+        s.errors = Some(
+            v.iter()
+                .map(|r| {
+                    (
+                        r.ea_ci_low_kj_mol.unwrap_or(f64::NAN),
+                        r.ea_ci_high_kj_mol.unwrap_or(f64::NAN),
+                    )
+                })
+                .collect(),
+        );
+        series.push(s);
+        let tg = v[0].tg_k;
+        let rtg = GAS_CONSTANT_J_MOL_K * tg / 1e3;
+        bands.push((
+            22.0 * rtg,
+            30.0 * rtg,
+            format!("beta relaxation 26 +- 4 R T_g ({m})"),
+        ));
+    }
+    drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the beta relaxation's empirical 26 +- 4 R T_g.".into(), vec![Panel { x: axis("aging time t_a (s)", true), y: Axis { label: "E_a (kJ/mol)".into(), ..Default::default() }, series, bands, ..Default::default() }])
+}
+
+fn model(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "model_scenarios",
+        "Measured beta against the model's scenarios",
+    );
+    let Some(curves) = &inp.model_curves else {
+        return missing(
+            name,
+            title,
+            "No model comparison: the model_curves table is absent.".into(),
+        );
+    };
+    if curves.is_empty() {
+        return missing(name, title, "No material and temperature has the four or more aging times the model comparison needs.".into());
+    }
+    let Some((m, t)) = reference(inp).or_else(|| {
+        curves
+            .first()
+            .map(|c| (c.material.clone(), c.temperature_k))
+    }) else {
+        return missing(name, title, "No model curves.".into());
+    };
+    let here: Vec<&tables::ModelCurve> = curves
+        .iter()
+        .filter(|c| c.material == m && c.temperature_k == t)
+        .collect();
+    if here.is_empty() {
+        return missing(
+            name,
+            title,
+            format!("No model comparison for {m} at {t} K."),
+        );
+    }
+    let mut series = Vec::new();
+    let mut measured: Vec<(f64, f64)> = here
+        .iter()
+        .filter(|c| c.scenario == "combined")
+        .filter_map(|c| Some((c.aging_time_s, c.beta_measured?)))
+        .collect();
+    measured.sort_by(|a, b| a.0.total_cmp(&b.0));
+    series.push(Series::new("measured", measured, Style::Points, PALETTE[6]));
+    for (k, s) in ["transient", "broadening", "combined"].iter().enumerate() {
+        let mut pts: Vec<(f64, f64)> = here
+            .iter()
+            .filter(|c| c.scenario == *s)
+            .filter_map(|c| Some((c.aging_time_s, c.beta_model?)))
+            .collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        series.push(Series::new(*s, pts, Style::Line, color(k)));
+    }
+    drawn(
+        name,
+        title,
+        format!(
+            "{m} at {t} K: each scenario fitted to beta(t_a) and tau(t_a), its curves refitted with KWW over the experiment's window."
+        ),
+        vec![Panel {
+            x: axis("aging time t_a (s)", true),
+            y: axis("beta (1)", false),
+            series,
+            ..Default::default()
+        }],
+    )
+}

@@ -1,0 +1,66 @@
+//! agingflow-report: every table of a campaign's analysis to one self-contained HTML page (figures
+//! inline as SVG, no script, no network), `summary.json` and `summary.md`, and each figure as its
+//! own SVG and PNG. Any input may be absent: a figure that cannot be drawn is replaced by a
+//! sentence saying what is missing. Output is byte-identical for identical inputs.
+//!
+//! `figures` and `summary` are pure (tables in, figures and JSON out); `page` writes the HTML;
+//! `io` reads the tables and writes the directory.
+
+pub mod figures;
+mod io;
+pub mod page;
+pub mod plot;
+pub mod summary;
+
+use std::path::PathBuf;
+
+pub use io::run;
+use tables::{
+    ActivationEnergy, AgingLaw, FileMeta, Indent, KwwFit, ModelCurve, ModelFit, RelaxationClean,
+    TauCStats,
+};
+
+/// Every input table that was given (None: not given, or given but absent on disk).
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub kww_fits: Option<Vec<KwwFit>>,
+    pub aging_law: Option<Vec<AgingLaw>>,
+    pub relaxation_clean: Option<Vec<RelaxationClean>>,
+    pub indents: Option<Vec<Indent>>,
+    pub tau_c_stats: Option<Vec<TauCStats>>,
+    pub activation_energy: Option<Vec<ActivationEnergy>>,
+    pub model_curves: Option<Vec<ModelCurve>>,
+    pub model_fits: Option<Vec<ModelFit>>,
+    /// Per input table: (table name, path as given, BLAKE3 of the file, its metadata).
+    pub provenance: Vec<(String, String, String, FileMeta)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub kww_fits: Option<PathBuf>,
+    pub aging_law: Option<PathBuf>,
+    pub relaxation_clean: Option<PathBuf>,
+    pub indents: Option<PathBuf>,
+    pub tau_c_stats: Option<PathBuf>,
+    pub activation_energy: Option<PathBuf>,
+    pub model_curves: Option<PathBuf>,
+    pub model_fits: Option<PathBuf>,
+    /// The pipeline file and lock file, for the provenance section (optional).
+    pub pipeline: Option<PathBuf>,
+    pub lock: Option<PathBuf>,
+    pub report_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Table(#[from] tables::TableError),
+    #[error("{path}: {source}", path = .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("nothing to report: no input table was given or found")]
+    NoInput,
+}

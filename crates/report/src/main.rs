@@ -1,0 +1,79 @@
+//! agingflow-report: the thin binary over the `report` library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use stage_cli::{CommonArgs, StageError};
+
+/// The paper's figures for this campaign, in one self-contained page.
+///
+/// Writes REPORT_DIR/index.html (figures inline as SVG, no script, no network: relaxation curves
+/// with their KWW fits, beta and tau against aging time with the two-stage law, tau_c
+/// distributions, mean tau_c and FWHM, E_a with the beta-relaxation band, the model scenarios, a
+/// table of every fit with flags highlighted, provenance), summary.json, summary.md, and each
+/// figure as figures/NAME.svg and .png. Any input may be absent: the page says what is missing.
+#[derive(Parser, Debug)]
+#[command(name = "agingflow-report", version)]
+struct Args {
+    /// Input: kww_fits
+    #[arg(long, value_name = "PATH")]
+    kww_fits: Option<PathBuf>,
+    /// Input: aging_law
+    #[arg(long, value_name = "PATH")]
+    aging_law: Option<PathBuf>,
+    /// Input: relaxation_clean
+    #[arg(long, value_name = "PATH")]
+    relaxation_clean: Option<PathBuf>,
+    /// Input: indents
+    #[arg(long, value_name = "PATH")]
+    indents: Option<PathBuf>,
+    /// Input: tau_c_stats
+    #[arg(long, value_name = "PATH")]
+    tau_c_stats: Option<PathBuf>,
+    /// Input: activation_energy
+    #[arg(long, value_name = "PATH")]
+    activation_energy: Option<PathBuf>,
+    /// Input: model_curves
+    #[arg(long, value_name = "PATH")]
+    model_curves: Option<PathBuf>,
+    /// Input: model_fits
+    #[arg(long, value_name = "PATH")]
+    model_fits: Option<PathBuf>,
+    /// The pipeline file, named in the provenance section
+    #[arg(long, value_name = "PATH")]
+    pipeline: Option<PathBuf>,
+    /// The lock file, whose hash the provenance section shows (as it was when the report ran)
+    #[arg(long, value_name = "PATH")]
+    lock: Option<PathBuf>,
+    /// Output: the report directory
+    #[arg(long, value_name = "DIR")]
+    report_dir: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> ExitCode {
+    let a = Args::parse();
+    let p = report::Params {
+        kww_fits: a.kww_fits,
+        aging_law: a.aging_law,
+        relaxation_clean: a.relaxation_clean,
+        indents: a.indents,
+        tau_c_stats: a.tau_c_stats,
+        activation_energy: a.activation_energy,
+        model_curves: a.model_curves,
+        model_fits: a.model_fits,
+        pipeline: a.pipeline,
+        lock: a.lock,
+        report_dir: a.report_dir.clone(),
+    };
+    stage_cli::run(&a.common, || {
+        let n = report::run(&p).map_err(StageError::data)?;
+        tracing::info!(
+            "{n} figures; open {}",
+            a.report_dir.join("index.html").display()
+        );
+        Ok(())
+    })
+}

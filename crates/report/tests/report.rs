@@ -1,0 +1,285 @@
+//! The report on the demo campaign (summary snapshot, HTML parsed back, byte-identical reruns,
+//! a headless-Chromium screenshot), and on campaigns with relaxation only or one temperature.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+fn demo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo")
+}
+
+/// Runs every stage's library on a campaign and the report; returns the report directory.
+fn analyse(manifest: &Path, d: &Path) -> PathBuf {
+    let t = |n: &str| d.join(n);
+    ingest::run(&ingest::Params {
+        manifest: manifest.to_owned(),
+        relaxation_raw: t("raw.parquet"),
+        indentation_raw: t("ind.parquet"),
+        skip_bad_files: false,
+    })
+    .unwrap();
+    clean::run(&clean::Params {
+        relaxation_raw: t("raw.parquet"),
+        relaxation_clean: t("clean.parquet"),
+        relaxation_tests: t("tests.parquet"),
+        options: clean::Options::default(),
+    })
+    .unwrap();
+    let _ = kww_fit::run(&kww_fit::Params {
+        relaxation_clean: t("clean.parquet"),
+        kww_fits: t("fits.parquet"),
+        aging_law: t("law.parquet"),
+        fit: kww_fit::FitOptions::default(),
+    });
+    indentation_stats::run(&indentation_stats::Params {
+        indentation_raw: t("ind.parquet"),
+        indents: t("indents.parquet"),
+        tau_c_stats: t("stats.parquet"),
+        options: indentation_stats::IndentOptions::default(),
+    })
+    .unwrap();
+    activation_energy::run(&activation_energy::Params {
+        kww_fits: t("fits.parquet"),
+        activation_energy: t("ea.parquet"),
+        tolerance: 0.01,
+    })
+    .unwrap();
+    model_compare::run(&model_compare::Params {
+        kww_fits: t("fits.parquet"),
+        model_curves: t("mc.parquet"),
+        model_fits: t("mf.parquet"),
+    })
+    .unwrap();
+    let p = report::Params {
+        kww_fits: Some(t("fits.parquet")),
+        aging_law: Some(t("law.parquet")),
+        relaxation_clean: Some(t("clean.parquet")),
+        indents: Some(t("indents.parquet")),
+        tau_c_stats: Some(t("stats.parquet")),
+        activation_energy: Some(t("ea.parquet")),
+        model_curves: Some(t("mc.parquet")),
+        model_fits: Some(t("mf.parquet")),
+        pipeline: None,
+        lock: None,
+        report_dir: t("report"),
+    };
+    report::run(&p).unwrap();
+    // A second run gives the same bytes.
+    let first = read_tree(&t("report"));
+    report::run(&p).unwrap();
+    assert!(
+        first == read_tree(&t("report")),
+        "the report is not byte-identical on a rerun"
+    );
+    t("report")
+}
+
+fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for sub in ["", "figures"] {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect();
+        names.sort();
+        out.extend(
+            names
+                .into_iter()
+                .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())),
+        );
+    }
+    out
+}
+
+const FIGURES: [&str; 7] = [
+    "relaxation_curves",
+    "beta_vs_aging_time",
+    "tau_vs_aging_time",
+    "tau_c_distributions",
+    "tau_c_mean_and_fwhm",
+    "activation_energy",
+    "model_scenarios",
+];
+
+#[test]
+fn the_demo_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = analyse(&demo().join("campaign.yaml"), dir.path());
+    // summary.json, snapshotted.
+    let summary = std::fs::read_to_string(report.join("summary.json")).unwrap();
+    insta::assert_snapshot!("demo_summary_json", summary);
+    let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(
+        md.contains("narrows then broadens") && md.contains("combined"),
+        "{md}"
+    );
+    // index.html parsed back: every figure present and not empty, no external URL, no script.
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    let dom = tl::parse(&html, tl::ParserOptions::default()).unwrap();
+    let parser = dom.parser();
+    for name in FIGURES {
+        let fig = dom
+            .get_element_by_id(name)
+            .unwrap_or_else(|| panic!("figure {name} missing"))
+            .get(parser)
+            .unwrap();
+        let inner = fig.inner_html(parser);
+        assert!(
+            inner.contains("<svg") && inner.contains("<polyline") || inner.contains("<circle"),
+            "figure {name} is empty"
+        );
+        assert!(
+            report.join(format!("figures/{name}.svg")).is_file()
+                && report.join(format!("figures/{name}.png")).is_file(),
+            "{name} files"
+        );
+    }
+    assert_eq!(
+        dom.query_selector("script").map(|q| q.count()).unwrap_or(0),
+        0,
+        "no script"
+    );
+    for attr in ["href", "src"] {
+        for node in dom.nodes() {
+            if let Some(tag) = node.as_tag()
+                && let Some(Some(v)) = tag.attributes().get(attr)
+            {
+                let v = v.as_utf8_str();
+                assert!(!v.contains("://"), "external URL {v}");
+            }
+        }
+    }
+    assert!(
+        !html.contains("http://")
+            || html
+                .matches("http://")
+                .all(|_| html.contains("xmlns=\"http://www.w3.org/2000/svg\"")),
+        "only the SVG namespace may name a URL"
+    );
+    assert!(
+        html.contains("class=\"flagged\""),
+        "flagged fits are highlighted"
+    );
+    // Every axis label carries a unit.
+    for name in FIGURES {
+        let svg = std::fs::read_to_string(report.join(format!("figures/{name}.svg"))).unwrap();
+        let labels: Vec<&str> = svg
+            .split("text-anchor=\"middle\"")
+            .skip(1)
+            .filter_map(|s| s.split('>').nth(1)?.split('<').next())
+            .filter(|l| l.contains('('))
+            .collect();
+        assert!(
+            labels.len() >= 2,
+            "{name}: axis labels with units: {labels:?}"
+        );
+    }
+}
+
+fn campaign_from(spec_edit: impl Fn(&mut simulate::spec::TruthSpec), dir: &Path) -> PathBuf {
+    let mut spec = simulate::read_spec(&demo().join("truth-spec.yaml")).unwrap();
+    spec_edit(&mut spec);
+    simulate::simulate(&spec, &dir.join("campaign"), 1, &|_| {}).unwrap();
+    dir.join("campaign/campaign.yaml")
+}
+
+#[test]
+fn a_relaxation_only_campaign_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = campaign_from(|s| s.materials[0].indentation = None, dir.path());
+    let report = analyse(&manifest, dir.path());
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(
+        html.contains("No nanoindentation: the campaign has no indentation data."),
+        "missing indentation said"
+    );
+    assert!(report.join("figures/beta_vs_aging_time.svg").is_file());
+    assert!(!report.join("figures/tau_c_distributions.svg").exists());
+}
+
+#[test]
+fn a_single_temperature_campaign_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = campaign_from(
+        |s| {
+            if let Some(r) = s.materials[0].relaxation.as_mut() {
+                r.series.retain(|x| x.temperature_k == 633.0);
+            }
+        },
+        dir.path(),
+    );
+    let report = analyse(&manifest, dir.path());
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(
+        html.contains("measures each aging time at a single temperature"),
+        "missing E_a said"
+    );
+    assert!(!report.join("figures/activation_energy.svg").exists());
+}
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+#[test]
+fn the_page_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "SKIP: no chromium on this machine; `make browser-test` installs it and runs this test"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = analyse(&demo().join("campaign.yaml"), dir.path());
+    let shot = dir.path().join("shot.png");
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1000,3000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", report.join("index.html").display()))
+        .output()
+        .unwrap();
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = resvg::tiny_skia::Pixmap::decode_png(&std::fs::read(&shot).unwrap()).unwrap();
+    let dark = img
+        .pixels()
+        .iter()
+        .filter(|p| p.red() < 128 && p.green() < 128 && p.blue() < 128)
+        .count();
+    let colour = img
+        .pixels()
+        .iter()
+        .filter(|p| p.red().abs_diff(p.green()) > 60 || p.green().abs_diff(p.blue()) > 60)
+        .count();
+    eprintln!(
+        "screenshot {}x{}: {dark} dark and {colour} coloured pixels",
+        img.width(),
+        img.height()
+    );
+    assert!(dark > 5000 && colour > 2000, "the screenshot looks blank");
+}
