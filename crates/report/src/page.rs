@@ -25,7 +25,7 @@ fn cell(v: Option<f64>, digits: usize) -> String {
     .unwrap_or_else(|| "-".into())
 }
 
-const STYLE: &str = "body{font-family:DejaVu Sans,Arial,sans-serif;max-width:1000px;margin:2em auto;color:#222}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}table{border-collapse:collapse;font-size:85%}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f0f0f0}tr.flagged td{background:#fff3cd}p.missing{background:#f8f8f8;border-left:4px solid #999;padding:.5em 1em}code{font-size:90%}";
+const STYLE: &str = "body{font-family:DejaVu Sans,Arial,sans-serif;max-width:980px;margin:1em auto;padding:0 1em;color:#222}table{display:block;overflow-x:auto}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}table{border-collapse:collapse;font-size:85%}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f0f0f0}tr.flagged td{background:#fff3cd}p.missing{background:#f8f8f8;border-left:4px solid #999;padding:.5em 1em}code{font-size:90%}";
 
 /// The page.
 pub fn html(
@@ -42,30 +42,51 @@ pub fn html(
     // Headline numbers.
     h.push_str("<h2>Summary</h2>\n");
     for g in summary["groups"].as_array().into_iter().flatten() {
-        let get = |k: &str| {
-            g.get(k)
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    Value::Null => "-".into(),
-                    other => other.to_string(),
-                })
-                .unwrap_or_else(|| "-".into())
+        let get = |k: &str| match g.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
         };
-        let _ = writeln!(
-            h,
-            "<p><b>{} at {} K</b>: turning point of beta at {} s (beta = {}); mu = {} then {} with a breakpoint at {} s; E_a {} kJ/mol initially, {} in deep aging; mean tau_c {}, its FWHM {}; scenario ranked first: {}.</p>",
-            esc(&get("material")),
-            get("temperature_k"),
-            get("beta_turning_point_s"),
-            get("beta_max"),
-            get("mu1"),
-            get("mu2"),
-            get("breakpoint_s"),
+        let mut parts = Vec::new();
+        if let (Some(tp), Some(b)) = (get("beta_turning_point_s"), get("beta_max")) {
+            parts.push(format!("beta peaks at t_a = {tp} s (beta = {b})"));
+        }
+        match (get("mu1"), get("mu2"), get("breakpoint_s")) {
+            (Some(m1), Some(m2), Some(bp)) => {
+                parts.push(format!("tau grows as t_a^{m1} then t_a^{m2} past {bp} s"))
+            }
+            (Some(m1), None, _) => parts.push(format!(
+                "tau grows as t_a^{m1} (too few aging times for two stages)"
+            )),
+            _ => {}
+        }
+        match (
             get("ea_initial_kj_mol"),
             get("ea_deep_kj_mol"),
-            esc(&get("tau_c_mean_trend")),
-            esc(&get("tau_c_fwhm_trend")),
-            esc(&get("winning_scenario"))
+            get("ea_kj_mol"),
+        ) {
+            (Some(a), Some(b), _) => parts.push(format!(
+                "E_a = {a} kJ/mol in initial aging and {b} kJ/mol in deep aging"
+            )),
+            (_, _, Some(e)) => parts.push(format!("E_a = {e} kJ/mol")),
+            _ => {}
+        }
+        if let (Some(m), Some(f)) = (get("tau_c_mean_trend"), get("tau_c_fwhm_trend")) {
+            parts.push(format!("the mean tau_c {m} while its spread {f}"));
+        }
+        if let Some(w) = get("winning_scenario") {
+            parts.push(format!("the {w} scenario explains beta best"));
+        }
+        let _ = writeln!(
+            h,
+            "<p><b>{} at {} K</b>: {}.</p>",
+            esc(&get("material").unwrap_or_default()),
+            get("temperature_k").unwrap_or_default(),
+            esc(&if parts.is_empty() {
+                "no result".to_owned()
+            } else {
+                parts.join("; ")
+            })
         );
     }
     // Figures.
