@@ -45,6 +45,22 @@ fn hash(p: &Path) -> Result<String, ReportError> {
     Ok(blake3::hash(&bytes).to_hex().to_string())
 }
 
+/// The lock file's hash without this stage's own entry (which changes after every report run),
+/// so that reruns of the report on unchanged inputs give the same bytes.
+fn lock_hash(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let me = std::env::var("AGINGFLOW_STAGE").unwrap_or_else(|_| "report".into());
+    if let Some(stages) = doc
+        .get_mut("stages")
+        .and_then(serde_yaml::Value::as_mapping_mut)
+    {
+        stages.remove(serde_yaml::Value::String(me));
+    }
+    let canonical = serde_yaml::to_string(&doc).ok()?;
+    Some(blake3::hash(canonical.as_bytes()).to_hex().to_string())
+}
+
 /// Fonts for the PNGs: DejaVu Sans where installed (Debian's fonts-dejavu-core), so the same
 /// machine always gives the same pixels; without it the PNGs have no text.
 const FONTS: &[&str] = &[
@@ -113,11 +129,11 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     }
     if let Some(l) = &p.lock {
         prov.push((
-            "lock file, as the report ran".into(),
+            "lock file (upstream stages)".into(),
             format!(
                 "{} (BLAKE3 {})",
                 l.display(),
-                hash(l).unwrap_or_else(|_| "absent".into())
+                lock_hash(l).unwrap_or_else(|| "absent".into())
             ),
         ));
     }
