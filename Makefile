@@ -43,6 +43,7 @@ bench: release
 	$(CARGO) bench -p ingest --bench ingest
 	$(CARGO) bench -p kww-fit --bench kww
 	$(CARGO) bench -p indentation-stats --bench indents
+	$(CARGO) bench -p tests --bench scale
 
 clean:
 	$(CARGO) clean

@@ -248,40 +248,67 @@ pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
 }
 
 /// The measured points per (material, temperature), from fits with status `ok` and t_a > 0.
+/// Replicates at one aging time are averaged (weights 1/SE^2, SEs floored first): the model
+/// predicts the same beta and tau for all of them, so it is evaluated once per aging time.
 pub fn measured(fits: &[KwwFit]) -> BTreeMap<(String, u64), Measured> {
-    let mut out: BTreeMap<(String, u64), Measured> = BTreeMap::new();
-    let mut ok: Vec<&KwwFit> = fits
+    // (material, T) -> aging time -> (sum w beta, sum w, sum v ln tau, sum v, window, the first
+    // test's (beta, se, ln tau, se), count)
+    type Acc = (f64, f64, f64, f64, Window, (f64, f64, f64, f64), usize);
+    let mut acc: BTreeMap<(String, u64), BTreeMap<u64, Acc>> = BTreeMap::new();
+    for f in fits
         .iter()
-        .filter(|f| {
-            f.status == "ok" && f.aging_time_s > 0.0 && f.beta.is_some() && f.tau_s.is_some()
-        })
-        .collect();
-    ok.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
-    for f in ok {
-        let m = out
+        .filter(|f| f.status == "ok" && f.aging_time_s > 0.0)
+    {
+        let (Some(beta), Some(tau)) = (f.beta, f.tau_s) else {
+            continue;
+        };
+        let se_b = f.beta_se.unwrap_or(0.0).max(BETA_FLOOR);
+        let se_t = (f.tau_se_s.unwrap_or(0.0) / tau).max(LN_TAU_FLOOR);
+        let (w, v) = (1.0 / (se_b * se_b), 1.0 / (se_t * se_t));
+        let window = Window {
+            t_min_s: f.time_min_s.unwrap_or(1.0),
+            t_max_s: f.time_max_s.unwrap_or(1e4),
+            n_points: f.n_points.max(8) as usize,
+        };
+        let e = acc
             .entry((f.material.clone(), f.temperature_k.to_bits()))
-            .or_insert_with(|| Measured {
+            .or_default()
+            .entry(f.aging_time_s.to_bits())
+            .or_insert((0.0, 0.0, 0.0, 0.0, window, (beta, se_b, tau.ln(), se_t), 0));
+        e.0 += w * beta;
+        e.1 += w;
+        e.2 += v * tau.ln();
+        e.3 += v;
+        e.6 += 1;
+    }
+    acc.into_iter()
+        .map(|(k, by_age)| {
+            let mut m = Measured {
                 aging_time_s: vec![],
                 beta: vec![],
                 beta_se: vec![],
                 ln_tau: vec![],
                 ln_tau_se: vec![],
                 windows: vec![],
-            });
-        let tau = f.tau_s.unwrap_or(f64::NAN);
-        m.aging_time_s.push(f.aging_time_s);
-        m.beta.push(f.beta.unwrap_or(f64::NAN));
-        m.beta_se.push(f.beta_se.unwrap_or(0.0).max(BETA_FLOOR));
-        m.ln_tau.push(tau.ln());
-        m.ln_tau_se
-            .push((f.tau_se_s.unwrap_or(0.0) / tau).max(LN_TAU_FLOOR));
-        m.windows.push(Window {
-            t_min_s: f.time_min_s.unwrap_or(1.0),
-            t_max_s: f.time_max_s.unwrap_or(1e4),
-            n_points: f.n_points.max(8) as usize,
-        });
-    }
-    out
+            };
+            for (t, (wb, w, vt, v, window, first, count)) in by_age {
+                m.aging_time_s.push(f64::from_bits(t));
+                if count == 1 {
+                    m.beta.push(first.0);
+                    m.beta_se.push(first.1);
+                    m.ln_tau.push(first.2);
+                    m.ln_tau_se.push(first.3);
+                } else {
+                    m.beta.push(wb / w);
+                    m.beta_se.push((1.0 / w).sqrt().max(BETA_FLOOR));
+                    m.ln_tau.push(vt / v);
+                    m.ln_tau_se.push((1.0 / v).sqrt().max(LN_TAU_FLOOR));
+                }
+                m.windows.push(window);
+            }
+            (k, m)
+        })
+        .collect()
 }
 
 fn json_params(s: Scenario, p: &[f64]) -> String {

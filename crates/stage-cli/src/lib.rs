@@ -159,6 +159,18 @@ pub fn peak_memory_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// User plus system CPU time of the process so far, in seconds (Linux: /proc/self/stat, in
+/// clock ticks of 1/100 s).
+pub fn cpu_time_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 static READS_LOCK: Mutex<()> = Mutex::new(());
 
 /// Tells the runner that this stage read `path` (a raw file named by a manifest, say), so that a

@@ -1,0 +1,196 @@
+//! The scaled campaign (`make bench`): about 2000 relaxation tests of 3600 points and 10 000
+//! indents of 2450 points (the paper's load function), simulated (not committed), then the whole
+//! pipeline in release binaries with `-j 2`; per stage the wall time, CPU time, peak memory and
+//! throughput from the stage's log, the end-to-end time, and the same at twice the size. Results
+//! go to stdout and bench/results.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let d = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    assert!(
+        d.join("agingflow").is_file(),
+        "build the release binaries first (`make bench` does)"
+    );
+    d
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        dir_bytes(&p)
+                    } else {
+                        e.metadata().map(|m| m.len()).unwrap_or(0)
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+const STAGES: [&str; 7] = [
+    "ingest",
+    "clean",
+    "kww-fit",
+    "indentation-stats",
+    "activation-energy",
+    "model-compare",
+    "report",
+];
+
+fn pipeline(campaign: &Path) -> String {
+    format!(
+        r#"version: 1
+name: scale
+outdir: out
+stages:
+  ingest:
+    uses: ingest
+    with: {{ manifest: {m}, verbose: true }}
+    outputs: {{ relaxation-raw: relaxation_raw.parquet, indentation-raw: indentation_raw.parquet }}
+  clean:
+    uses: clean
+    inputs: {{ relaxation-raw: ingest.relaxation-raw }}
+    with: {{ verbose: true }}
+    outputs: {{ relaxation-clean: relaxation_clean.parquet, relaxation-tests: relaxation_tests.parquet }}
+  kww-fit:
+    uses: kww-fit
+    inputs: {{ relaxation-clean: clean.relaxation-clean }}
+    with: {{ verbose: true }}
+    outputs: {{ kww-fits: kww_fits.parquet, aging-law: aging_law.parquet }}
+  indentation-stats:
+    uses: indentation-stats
+    inputs: {{ indentation-raw: ingest.indentation-raw }}
+    with: {{ verbose: true }}
+    outputs: {{ indents: indents.parquet, tau-c-stats: tau_c_stats.parquet }}
+  activation-energy:
+    uses: activation-energy
+    inputs: {{ kww-fits: kww-fit.kww-fits }}
+    with: {{ verbose: true }}
+    outputs: {{ activation-energy: activation_energy.parquet }}
+  model-compare:
+    uses: model-compare
+    inputs: {{ kww-fits: kww-fit.kww-fits }}
+    with: {{ verbose: true }}
+    outputs: {{ model-curves: model_curves.parquet, model-fits: model_fits.parquet }}
+  report:
+    uses: report
+    inputs:
+      kww-fits: kww-fit.kww-fits
+      aging-law: kww-fit.aging-law
+      relaxation-clean: clean.relaxation-clean
+      indents: indentation-stats.indents
+      tau-c-stats: indentation-stats.tau-c-stats
+      activation-energy: activation-energy.activation-energy
+      model-curves: model-compare.model-curves
+      model-fits: model-compare.model-fits
+    with: {{ verbose: true }}
+    outputs: {{ report-dir: report }}
+"#,
+        m = campaign.join("campaign.yaml").display()
+    )
+}
+
+/// (wall s, cpu s, peak MB) from a stage log's debug line.
+fn stage_figures(log: &str) -> (f64, f64, f64) {
+    let line = log
+        .lines()
+        .find(|l| l.contains("peak memory"))
+        .unwrap_or("");
+    let num = |key: &str| {
+        line.split(key)
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.trim_end_matches(',').parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (num("wall time "), num("cpu time "), num("peak memory "))
+}
+
+fn run_size(root: &Path, size: usize, out: &mut String) -> f64 {
+    let bins = bin_dir();
+    let work = root.join(format!("target/bench/scale/x{size}"));
+    let campaign = work.join("campaign");
+    let mut spec = simulate::read_spec(&root.join("fixtures/demo/truth-spec.yaml")).unwrap();
+    {
+        let m = &mut spec.materials[0];
+        let r = m.relaxation.as_mut().unwrap();
+        r.sampling_s = 2.5;
+        r.replicates = 106 * size;
+        let i = m.indentation.as_mut().unwrap();
+        i.indents_per_group = 1667 * size;
+        i.load.max_un = 3000.0;
+        i.load.hold_s = 2.0;
+        i.load.unload_s = 5.0;
+    }
+    let t = Instant::now();
+    let summary = simulate::simulate(&spec, &campaign, 1, &|_| {}).unwrap();
+    let sim_s = t.elapsed().as_secs_f64();
+    let raw = dir_bytes(&campaign.join("dma")) + dir_bytes(&campaign.join("indents"));
+    std::fs::write(work.join("pipeline.yaml"), pipeline(&campaign)).unwrap();
+    let _ = std::fs::remove_dir_all(work.join("out"));
+    let t = Instant::now();
+    let status = Command::new(bins.join("agingflow"))
+        .args(["run", "pipeline.yaml", "-j", "2", "--force-all"])
+        .current_dir(&work)
+        .status()
+        .unwrap();
+    let total = t.elapsed().as_secs_f64();
+    assert!(
+        status.success(),
+        "the pipeline failed; see {}",
+        work.join("out/.agingflow/logs").display()
+    );
+    let _ = writeln!(
+        out,
+        "\n### x{size}: {} relaxation tests, {} indents, {:.0} MB of raw files (simulated in {sim_s:.1} s)\n\n| stage | wall (s) | CPU (s) | peak memory (MB) | throughput |\n|---|---|---|---|---|",
+        summary.relaxation_files,
+        summary.indentation_files,
+        raw as f64 / 1e6
+    );
+    for s in STAGES {
+        let log = std::fs::read_to_string(work.join(format!("out/.agingflow/logs/{s}.log")))
+            .unwrap_or_default();
+        let (wall, cpu, mb) = stage_figures(&log);
+        let tp = match s {
+            "ingest" => format!("{:.0} MB/s of raw text", raw as f64 / 1e6 / wall),
+            "clean" | "kww-fit" => format!("{:.0} tests/s", summary.relaxation_files as f64 / wall),
+            "indentation-stats" => {
+                format!("{:.0} indents/s", summary.indentation_files as f64 / wall)
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "| {s} | {wall:.2} | {cpu:.2} | {mb:.0} | {tp} |");
+    }
+    let _ = writeln!(
+        out,
+        "| **end to end** (`agingflow run -j 2`) | **{total:.2}** | | | |"
+    );
+    total
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = String::from(
+        "# Scaled-campaign benchmark\n\nWritten by `make bench` (tests/benches/scale.rs): release binaries, the whole demo pipeline with `-j 2` on generated data.\n",
+    );
+    let t1 = run_size(&root, 1, &mut out);
+    let t2 = run_size(&root, 2, &mut out);
+    let _ = writeln!(
+        out,
+        "\nDoubling the data: {:.2} times the end-to-end time.",
+        t2 / t1
+    );
+    print!("{out}");
+    std::fs::write(root.join("bench/results.md"), &out).unwrap();
+}

@@ -1,0 +1,219 @@
+//! Faults: the runner killed with SIGKILL at random moments of a real pipeline, then run again,
+//! must end with outputs byte-identical to an undisturbed run and a valid lock file, with no
+//! half-written file at an output path; a corrupt Parquet input is reported clearly and leaves
+//! the previous outputs untouched.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tests::{agingflow, command};
+
+const PIPELINE: &str = r#"version: 1
+name: faults
+outdir: out
+stages:
+  ingest:
+    uses: ingest
+    with: { manifest: campaign/campaign.yaml }
+    outputs: { relaxation-raw: relaxation_raw.parquet, indentation-raw: indentation_raw.parquet }
+  clean:
+    uses: clean
+    inputs: { relaxation-raw: ingest.relaxation-raw }
+    outputs: { relaxation-clean: relaxation_clean.parquet, relaxation-tests: relaxation_tests.parquet }
+  kww-fit:
+    uses: kww-fit
+    inputs: { relaxation-clean: clean.relaxation-clean }
+    outputs: { kww-fits: kww_fits.parquet, aging-law: aging_law.parquet }
+  indentation-stats:
+    uses: indentation-stats
+    inputs: { indentation-raw: ingest.indentation-raw }
+    outputs: { indents: indents.parquet, tau-c-stats: tau_c_stats.parquet }
+  activation-energy:
+    uses: activation-energy
+    inputs: { kww-fits: kww-fit.kww-fits }
+    outputs: { activation-energy: activation_energy.parquet }
+  report:
+    uses: report
+    inputs: { kww-fits: kww-fit.kww-fits, aging-law: kww-fit.aging-law, indents: indentation-stats.indents, tau-c-stats: indentation-stats.tau-c-stats, activation-energy: activation-energy.activation-energy }
+    outputs: { report-dir: report }
+"#;
+
+/// A small campaign: the demo's truth at three aging times and two temperatures, 8 indents each.
+fn setup(dir: &Path) {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
+    let mut spec = simulate::read_spec(&demo.join("truth-spec.yaml")).unwrap();
+    let m = &mut spec.materials[0];
+    let r = m.relaxation.as_mut().unwrap();
+    r.series
+        .retain(|s| s.temperature_k == 633.0 || s.temperature_k == 643.0);
+    for s in &mut r.series {
+        s.aging_times_s
+            .retain(|t| [1800.0, 9000.0, 77_400.0].contains(t));
+    }
+    let i = m.indentation.as_mut().unwrap();
+    i.groups.truncate(3);
+    i.indents_per_group = 8;
+    simulate::simulate(&spec, &dir.join("campaign"), 1, &|_| {}).unwrap();
+    std::fs::write(dir.join("p.yaml"), PIPELINE).unwrap();
+}
+
+/// Every file under out/ except the runner's own state, with its bytes.
+fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.join("out")];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(dir.join("out"))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel.starts_with(".agingflow") {
+                continue;
+            }
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn valid_lock(dir: &Path) -> serde_yaml::Value {
+    let text = std::fs::read_to_string(dir.join("p.lock")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the lock file parses");
+    assert!(doc["stages"].is_mapping());
+    doc
+}
+
+#[test]
+fn killing_the_runner_at_random_moments_loses_nothing() {
+    // The undisturbed run, and its duration.
+    let clean = tempfile::tempdir().unwrap();
+    setup(clean.path());
+    let t = Instant::now();
+    let r = agingflow(clean.path(), &["run", "p.yaml", "-j", "2"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let span = t.elapsed();
+    let want = outputs(clean.path());
+    assert!(
+        want.contains_key("report/index.html") && want.len() > 10,
+        "{:?}",
+        want.keys().collect::<Vec<_>>()
+    );
+
+    let mut seed: u64 = 0x5EED;
+    let mut rand = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let trials = 20;
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    for trial in 0..trials {
+        // Start from scratch every other trial; otherwise kill a run that resumes a killed one.
+        if trial % 2 == 0 {
+            let _ = std::fs::remove_dir_all(dir.path().join("out"));
+            let _ = std::fs::remove_file(dir.path().join("p.lock"));
+        }
+        let delay = Duration::from_millis(rand() % (span.as_millis() as u64).max(1));
+        let mut child = command("agingflow")
+            .args(["run", "p.yaml", "-j", "2"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Whatever the moment, no output path holds a half-written file: every table present
+        // is readable or absent, never truncated.
+        for (rel, bytes) in outputs(dir.path()) {
+            if rel.ends_with(".parquet") {
+                assert!(
+                    tables::read_any(&dir.path().join("out").join(&rel)).is_ok(),
+                    "trial {trial}: {rel} ({} bytes) unreadable after a kill",
+                    bytes.len()
+                );
+            }
+        }
+        if dir.path().join("p.lock").exists() {
+            valid_lock(dir.path());
+        }
+        // Let any stage the killed runner left behind finish before the rerun.
+        std::thread::sleep(Duration::from_millis(50));
+        let r = agingflow(dir.path(), &["run", "p.yaml", "-j", "2"]);
+        assert_eq!(
+            r.code,
+            Some(0),
+            "trial {trial} (killed after {delay:?}): {r:?}"
+        );
+        let got = outputs(dir.path());
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "trial {trial}"
+        );
+        for (k, v) in &want {
+            assert!(
+                got[k] == *v,
+                "trial {trial}: {k} differs from the undisturbed run"
+            );
+        }
+        valid_lock(dir.path());
+        let status = agingflow(dir.path(), &["status", "p.yaml"]);
+        assert_eq!(
+            status.code,
+            Some(0),
+            "trial {trial}: everything up to date after the rerun: {}",
+            status.stdout
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_table_is_reported_and_changes_nothing_downstream() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    assert_eq!(agingflow(dir.path(), &["run", "p.yaml"]).code, Some(0));
+    let before = outputs(dir.path());
+    // Corrupt ingest's output behind the runner's back.
+    std::fs::write(
+        dir.path().join("out/relaxation_raw.parquet"),
+        b"PAR1 not really",
+    )
+    .unwrap();
+    let r = agingflow(dir.path(), &["run", "p.yaml", "--only", "clean"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let log = std::fs::read_to_string(dir.path().join("out/.agingflow/logs/clean.log")).unwrap();
+    assert!(
+        log.contains("relaxation_raw.parquet") && log.contains("not a readable Parquet table"),
+        "{log}"
+    );
+    let after = outputs(dir.path());
+    for k in ["relaxation_clean.parquet", "relaxation_tests.parquet"] {
+        assert!(before[k] == after[k], "{k} changed");
+    }
+    // A plain run notices ingest's output changed on disk and rebuilds it.
+    let r = agingflow(dir.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stages("ran").contains(&"ingest".to_string()),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        outputs(dir.path()) == before,
+        "the rebuilt outputs equal the first run's"
+    );
+}
