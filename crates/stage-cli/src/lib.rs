@@ -128,8 +128,11 @@ pub fn run(common: &CommonArgs, body: impl FnOnce() -> Result<(), StageError>) -
     let start = std::time::Instant::now();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
     if let Some(mb) = peak_memory_mb() {
+        let cpu = cpu_time_s()
+            .map(|c| format!("{c:.2} s"))
+            .unwrap_or_else(|| "?".into());
         tracing::debug!(
-            "wall time {:.3} s, peak memory {mb:.1} MB",
+            "wall time {:.3} s, cpu time {cpu}, peak memory {mb:.1} MB",
             start.elapsed().as_secs_f64()
         );
     }
