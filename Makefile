@@ -2,7 +2,7 @@
 CARGO ?= cargo
 AGINGFLOW := target/release/agingflow
 
-.PHONY: all build release test run lint bench fmt clean fixtures browser-test
+.PHONY: all build release test run lint bench fmt clean fixtures browser-test fuzz
 
 all: build
 
@@ -29,6 +29,13 @@ fixtures: release
 browser-test: build
 	command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(CARGO) test -p report --test report the_page_renders_in_headless_chromium -- --nocapture
+
+## fuzz: every fuzz target for FUZZ_SECONDS each (default 600), release build; prints executions
+FUZZ_SECONDS ?= 600
+fuzz:
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p formats --test fuzz -- --nocapture
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p campaign --test fuzz -- --nocapture
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p runner --test fuzz -- --nocapture --test-threads 1
 
 lint:
 	$(CARGO) fmt --all --check
