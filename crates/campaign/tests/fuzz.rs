@@ -36,10 +36,19 @@ const PIECES: &[&str] = &[
 
 #[test]
 fn the_manifest_parser_never_panics() {
-    let n: usize = std::env::var("AGINGFLOW_FUZZ_MANIFESTS")
+    // AGINGFLOW_FUZZ_SECONDS (`make fuzz`) runs for that long instead of a fixed count.
+    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200_000);
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let n: usize = if deadline.is_some() {
+        usize::MAX
+    } else {
+        std::env::var("AGINGFLOW_FUZZ_MANIFESTS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(200_000)
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("ind")).unwrap();
     std::fs::write(dir.path().join("a.txt"), "x").unwrap();

@@ -139,7 +139,7 @@ fn the_pipeline_parser_never_panics() {
 #[test]
 fn the_rule_parser_and_evaluator_never_panic() {
     let (n, deadline) = budget(200_000);
-    let mut g = Gen(0x0C4E_C4);
+    let mut g = Gen(0x000C_4EC4);
     // A real table to evaluate parsed rules on.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.parquet");
