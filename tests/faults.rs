@@ -217,3 +217,72 @@ fn a_corrupt_table_is_reported_and_changes_nothing_downstream() {
         "the rebuilt outputs equal the first run's"
     );
 }
+
+/// Free bytes on the filesystem holding `dir` (from `df`).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_full_disk_fails_the_stage_and_keeps_the_previous_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&out)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!(
+            "SKIP: cannot mount a tmpfs here (needs root and mount permission); the disk-full test did not run"
+        );
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let r = agingflow(dir.path(), &["run", "p.yaml"]);
+        assert_eq!(r.code, Some(0), "{r:?}");
+        let before = outputs(dir.path());
+        // Fill the disk, leaving 64 KiB: enough for logs, not for ingest's tables.
+        let free = free_bytes(&out).unwrap();
+        std::fs::write(
+            out.join("filler"),
+            vec![0u8; (free.saturating_sub(64 * 1024)) as usize],
+        )
+        .unwrap();
+        let r = agingflow(dir.path(), &["run", "p.yaml", "--force", "ingest"]);
+        assert_eq!(r.code, Some(1), "{r:?}");
+        assert!(r.stdout.contains("failed      ingest"), "{}", r.stdout);
+        let log = std::fs::read_to_string(out.join(".agingflow/logs/ingest.log")).unwrap();
+        assert!(
+            log.contains("No space left on device"),
+            "the log says why: {log}"
+        );
+        std::fs::remove_file(out.join("filler")).unwrap();
+        let after = outputs(dir.path());
+        assert!(before == after, "previous outputs untouched");
+        let staging: Vec<_> = std::fs::read_dir(out.join(".agingflow/staging"))
+            .unwrap()
+            .collect();
+        assert!(staging.is_empty(), "staging cleaned after the failure");
+        // With space again, the run completes and nothing differs.
+        let r = agingflow(dir.path(), &["run", "p.yaml"]);
+        assert_eq!(r.code, Some(0), "{r:?}");
+        assert!(outputs(dir.path()) == before);
+    });
+    let _ = std::process::Command::new("umount").arg(&out).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
