@@ -82,3 +82,34 @@ pub fn agingflow(dir: &Path, args: &[&str]) -> Run {
         .expect("agingflow starts")
         .into()
 }
+
+/// The shipped demo campaign's manifest.
+pub fn demo_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo/campaign.yaml")
+}
+
+/// Runs the ingest, clean and kww-fit libraries on the demo campaign into `d`: r.parquet and
+/// i.parquet (raw), c.parquet and t.parquet (clean), f.parquet and l.parquet (fits, aging law).
+pub fn demo_fits(d: &Path) {
+    ingest::run(&ingest::Params {
+        manifest: demo_manifest(),
+        relaxation_raw: d.join("r.parquet"),
+        indentation_raw: d.join("i.parquet"),
+        skip_bad_files: false,
+    })
+    .expect("ingest of the demo");
+    clean::run(&clean::Params {
+        relaxation_raw: d.join("r.parquet"),
+        relaxation_clean: d.join("c.parquet"),
+        relaxation_tests: d.join("t.parquet"),
+        options: clean::Options::default(),
+    })
+    .expect("clean of the demo");
+    kww_fit::run(&kww_fit::Params {
+        relaxation_clean: d.join("c.parquet"),
+        kww_fits: d.join("f.parquet"),
+        aging_law: d.join("l.parquet"),
+        fit: kww_fit::FitOptions::default(),
+    })
+    .expect("kww-fit of the demo");
+}

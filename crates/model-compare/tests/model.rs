@@ -67,30 +67,9 @@ fn each_scenario_moves_beta_its_own_way() {
 
 #[test]
 fn on_the_demo_the_combined_scenario_ranks_first() {
-    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ingest::run(&ingest::Params {
-        manifest: demo.join("campaign.yaml"),
-        relaxation_raw: d.join("r.parquet"),
-        indentation_raw: d.join("i.parquet"),
-        skip_bad_files: false,
-    })
-    .unwrap();
-    clean::run(&clean::Params {
-        relaxation_raw: d.join("r.parquet"),
-        relaxation_clean: d.join("c.parquet"),
-        relaxation_tests: d.join("t.parquet"),
-        options: clean::Options::default(),
-    })
-    .unwrap();
-    kww_fit::run(&kww_fit::Params {
-        relaxation_clean: d.join("c.parquet"),
-        kww_fits: d.join("f.parquet"),
-        aging_law: d.join("l.parquet"),
-        fit: kww_fit::FitOptions::default(),
-    })
-    .unwrap();
+    tests::demo_fits(d);
     let p = model_compare::Params {
         kww_fits: d.join("f.parquet"),
         model_curves: d.join("mc.parquet"),
