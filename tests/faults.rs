@@ -42,22 +42,8 @@ stages:
     outputs: { report-dir: report }
 "#;
 
-/// A small campaign: the demo's truth at three aging times and two temperatures, 8 indents each.
 fn setup(dir: &Path) {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
-    let mut spec = simulate::read_spec(&demo.join("truth-spec.yaml")).unwrap();
-    let m = &mut spec.materials[0];
-    let r = m.relaxation.as_mut().unwrap();
-    r.series
-        .retain(|s| s.temperature_k == 633.0 || s.temperature_k == 643.0);
-    for s in &mut r.series {
-        s.aging_times_s
-            .retain(|t| [1800.0, 9000.0, 77_400.0].contains(t));
-    }
-    let i = m.indentation.as_mut().unwrap();
-    i.groups.truncate(3);
-    i.indents_per_group = 8;
-    simulate::simulate(&spec, &dir.join("campaign"), 1, &|_| {}).unwrap();
+    tests::small_campaign(&dir.join("campaign"));
     std::fs::write(dir.join("p.yaml"), PIPELINE).unwrap();
 }
 

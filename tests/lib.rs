@@ -113,3 +113,22 @@ pub fn demo_fits(d: &Path) {
     })
     .expect("kww-fit of the demo");
 }
+
+/// A small simulated campaign in `dir`: the demo's truth at three aging times and two
+/// temperatures, 8 indents per group (campaign.yaml, dma/, indents/, truth.json).
+pub fn small_campaign(dir: &Path) {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
+    let mut spec = simulate::read_spec(&demo.join("truth-spec.yaml")).expect("the demo spec");
+    let m = &mut spec.materials[0];
+    let r = m.relaxation.as_mut().expect("the demo has relaxation");
+    r.series
+        .retain(|s| s.temperature_k == 633.0 || s.temperature_k == 643.0);
+    for s in &mut r.series {
+        s.aging_times_s
+            .retain(|t| [1800.0, 9000.0, 77_400.0].contains(t));
+    }
+    let i = m.indentation.as_mut().expect("the demo has indentation");
+    i.groups.truncate(3);
+    i.indents_per_group = 8;
+    simulate::simulate(&spec, dir, 1, &|_| {}).expect("the small campaign is written");
+}

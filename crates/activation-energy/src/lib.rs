@@ -165,6 +165,7 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
 
 /// Reads kww_fits, writes activation_energy; returns the number of rows with an E_a.
 pub fn run(p: &Params) -> Result<usize, EaError> {
+    tables::start_stage(&[&p.activation_energy])?;
     let (fits, _) = read_rows::<KwwFit>(&p.kww_fits)?;
     let rows = activation_energies(&fits, p.tolerance);
     let n = rows.iter().filter(|r| r.ea_kj_mol.is_some()).count();

@@ -188,7 +188,12 @@ pub fn load(path: &Path) -> Result<Campaign, ManifestErrors> {
             message,
         }])
     };
-    let bytes = std::fs::read(path).map_err(|e| one(format!("cannot read the manifest: {e}")))?;
+    let bytes = guard::read_input(path, "the manifest").map_err(|e| {
+        one(match e {
+            guard::GuardError::Input { problem, .. } => format!("the manifest {problem}"),
+            other => format!("cannot read the manifest: {other}"),
+        })
+    })?;
     let text =
         String::from_utf8(bytes).map_err(|_| one("the manifest is not UTF-8 text".into()))?;
     if text.trim().is_empty() {

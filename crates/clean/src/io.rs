@@ -9,6 +9,7 @@ const BATCH: usize = 128;
 
 /// Cleans every test; returns (tests ok, tests flagged).
 pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
+    tables::start_stage(&[&p.relaxation_clean, &p.relaxation_tests])?;
     let prov = Provenance::new(
         "clean",
         serde_json::json!({ "resample": p.options.resample, "min_points": p.options.min_points }),

@@ -11,6 +11,7 @@ const BATCH: usize = 512;
 
 /// Returns (indents with a pop-in, censored, not analysed).
 pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
+    tables::start_stage(&[&p.indents, &p.tau_c_stats])?;
     let reader = CurveReader::<IndentationRaw>::open(&p.indentation_raw)?;
     let progress = Progress::new("indents", 0);
     let mut rows: Vec<Indent> = Vec::new();

@@ -16,8 +16,9 @@ use crate::{IngestError, Params, Summary};
 const BATCH: usize = 64;
 
 fn read_parse(item: &Item) -> Result<(formats::Parsed, u64), String> {
-    let bytes = std::fs::read(&item.path).map_err(|e| format!("{}: {e}", item.path.display()))?;
-    stage_cli::report_read(&item.path);
+    let bytes = guard::read_input(&item.path, "a raw file the manifest names")
+        .map_err(|e| e.to_string())?;
+    stage_cli::report_read_bytes(&item.path, &bytes);
     let opts = ReadOptions {
         decimal_comma: item.decimal_comma,
     };
@@ -136,8 +137,13 @@ fn writer_slot<T: CurveTable>(
 
 /// Runs ingest: reads the manifest, every raw file, and writes both tables.
 pub fn run(p: &Params) -> Result<Summary, IngestError> {
+    tables::start_stage(&[&p.relaxation_raw, &p.indentation_raw])?;
     let campaign: Campaign = campaign::load(&p.manifest)?;
     stage_cli::report_read(&p.manifest);
+    // Every raw file is read-only from here on: no output may overwrite one (see `guard`).
+    for item in campaign.relaxation.iter().chain(&campaign.indentation) {
+        guard::protect(&item.path, "a raw file the manifest names");
+    }
     let params = serde_json::json!({ "campaign": campaign.manifest.campaign, "skip_bad_files": p.skip_bad_files });
     let prov = Provenance::new("ingest", params);
     if campaign.relaxation.is_empty() {

@@ -44,4 +44,6 @@ pub enum IngestError {
     Table(#[from] tables::TableError),
     #[error("nothing usable: every file was skipped")]
     NothingUsable,
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
 }

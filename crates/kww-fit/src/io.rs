@@ -12,6 +12,7 @@ const BATCH: usize = 256;
 
 /// Fits every curve and writes `kww_fits` and `aging_law`; returns (fitted ok, flagged).
 pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
+    tables::start_stage(&[&p.kww_fits, &p.aging_law])?;
     let reader = CurveReader::<RelaxationClean>::open(&p.relaxation_clean)?;
     let progress = Progress::new("curves", 0);
     let mut rows: Vec<KwwFit> = Vec::new();

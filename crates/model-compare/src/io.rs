@@ -9,6 +9,7 @@ const MIN_AGING_TIMES: usize = 4;
 
 /// Returns the number of (material, temperature) groups compared.
 pub fn run(p: &Params) -> Result<usize, CompareError> {
+    tables::start_stage(&[&p.model_curves, &p.model_fits])?;
     let (fits, _) = read_rows::<KwwFit>(&p.kww_fits)?;
     let groups = measured(&fits);
     let (mut curves, mut model_fits) = (Vec::new(), Vec::new());

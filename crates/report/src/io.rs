@@ -38,17 +38,14 @@ fn read_curves_opt<T: CurveTable>(
 }
 
 fn hash(p: &Path) -> Result<String, ReportError> {
-    let bytes = std::fs::read(p).map_err(|source| ReportError::Io {
-        path: p.to_owned(),
-        source,
-    })?;
+    let bytes = guard::read_input(p, "an input table")?;
     Ok(blake3::hash(&bytes).to_hex().to_string())
 }
 
 /// The lock file's hash without this stage's own entry (which changes after every report run),
 /// so that reruns of the report on unchanged inputs give the same bytes.
 fn lock_hash(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = String::from_utf8(guard::read_input(path, "the lock file").ok()?).ok()?;
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
     let me = std::env::var("AGINGFLOW_STAGE").unwrap_or_else(|_| "report".into());
     if let Some(stages) = doc
@@ -92,15 +89,9 @@ fn png(svg_text: &str) -> Option<Vec<u8>> {
     pixmap.encode_png().ok()
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    std::fs::write(path, bytes).map_err(|source| ReportError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 /// Builds the report directory; returns the number of figures drawn.
 pub fn run(p: &Params) -> Result<usize, ReportError> {
+    tables::start_stage(&[&p.report_dir])?;
     let mut inp = Inputs::default();
     inp.kww_fits = read_opt(&p.kww_fits, &mut inp)?;
     inp.aging_law = read_opt(&p.aging_law, &mut inp)?;
@@ -147,50 +138,26 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
         ));
     }
     let html = page::html(&inp, &entries, &summary, &prov);
-    // Build beside the target, then move into place.
-    let dir = &p.report_dir;
-    let parent = dir
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    let tmp = parent.join(format!(".{name}.tmp.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(tmp.join("figures")).map_err(|source| ReportError::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    write(&tmp.join("index.html"), html.as_bytes())?;
+    // Built beside the target and moved into place whole; only a directory agingflow made (or an
+    // empty one) is replaced, never one holding the inputs or a user's files.
+    let dir = guard::StagedDir::create(&p.report_dir)?;
+    let write = |rel: &str, bytes: &[u8]| dir.write(Path::new(rel), bytes);
+    write("index.html", html.as_bytes())?;
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    write(&tmp.join("summary.json"), format!("{json}\n").as_bytes())?;
-    write(
-        &tmp.join("summary.md"),
-        summary::markdown(&summary).as_bytes(),
-    )?;
+    write("summary.json", format!("{json}\n").as_bytes())?;
+    write("summary.md", summary::markdown(&summary).as_bytes())?;
     let mut drawn = 0;
     for e in &entries {
         if let Some(f) = &e.figure {
             let s = plot::svg(f);
-            write(&tmp.join(format!("figures/{}.svg", e.name)), s.as_bytes())?;
+            write(&format!("figures/{}.svg", e.name), s.as_bytes())?;
             match png(&s) {
-                Some(bytes) => write(&tmp.join(format!("figures/{}.png", e.name)), &bytes)?,
+                Some(bytes) => write(&format!("figures/{}.png", e.name), &bytes)?,
                 None => tracing::warn!("figure {} could not be rendered to PNG", e.name),
             }
             drawn += 1;
         }
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|source| ReportError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|source| ReportError::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    dir.commit()?;
     Ok(drawn)
 }

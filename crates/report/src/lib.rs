@@ -63,4 +63,6 @@ pub enum ReportError {
     },
     #[error("nothing to report: no input table was given or found")]
     NoInput,
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
 }

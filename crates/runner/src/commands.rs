@@ -26,6 +26,10 @@ use crate::pipeline::{self, Pipeline};
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Accept an `outdir` outside the pipeline's folder and its project (the nearest folder
+    /// holding `.git`); same as `outdir_outside: true` in the pipeline file
+    #[arg(long, global = true)]
+    pub allow_outside: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,6 +51,11 @@ pub enum Command {
         /// Do not evaluate the stages' data-quality checks
         #[arg(long)]
         no_checks: bool,
+        /// Time limit of every stage without a `timeout:` of its own: seconds, or 90s, 10m, 2h.
+        /// A stage over its limit is stopped (SIGTERM to its process group, SIGKILL 5 s later)
+        /// and fails like any other
+        #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
     },
     /// Say what `run` would do and why, without running anything
     Plan {
@@ -139,9 +148,17 @@ pub enum DagFormat {
     Dot,
 }
 
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    pipeline::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a positive duration (seconds, or 90s, 10m, 2h)"))
+}
+
+static ALLOW_OUTSIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Runs a command and returns its exit code.
 pub fn main(cli: Cli) -> ExitCode {
     stage_cli::init(&cli.common);
+    ALLOW_OUTSIDE.store(cli.allow_outside, std::sync::atomic::Ordering::Relaxed);
     let code = match std::panic::catch_unwind(|| dispatch(cli.command)) {
         Ok(code) => code,
         Err(_) => EXIT_INTERNAL,
@@ -150,7 +167,10 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 fn load(file: &Path) -> Result<Pipeline, u8> {
-    pipeline::load(file).map_err(|e| {
+    let opts = pipeline::LoadOptions {
+        allow_outside: ALLOW_OUTSIDE.load(std::sync::atomic::Ordering::Relaxed),
+    };
+    pipeline::load_with(file, opts).map_err(|e| {
         eprintln!("{e}");
         let n = e.diags.len();
         eprintln!(
@@ -170,7 +190,15 @@ fn dispatch(command: Command) -> u8 {
             jobs,
             keep_going,
             no_checks,
-        } => cmd_run(&file.file, &select.selection(), jobs, keep_going, no_checks),
+            timeout,
+        } => cmd_run(
+            &file.file,
+            &select.selection(),
+            jobs,
+            keep_going,
+            no_checks,
+            timeout,
+        ),
         Command::Plan { file, select, json } => cmd_plan(&file.file, &select.selection(), json),
         Command::Status { file, json } => cmd_status(&file.file, json),
         Command::Why { stage, file } => cmd_why(&file.file, &stage),
@@ -196,9 +224,18 @@ fn cmd_run(
     jobs: Option<usize>,
     keep_going: bool,
     no_checks: bool,
+    timeout: Option<std::time::Duration>,
 ) -> Result<u8, u8> {
     let p = load(file)?;
-    let ctx = Ctx::new(&p, no_checks);
+    // SIGTERM and SIGINT stop the running stages (their process groups), start no new one, and
+    // end with the summary and exit code 128 + signal.
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register_usize(sig, engine::STOP.clone(), sig as usize) {
+            eprintln!("agingflow: cannot install the handler of signal {sig}: {e}");
+        }
+    }
+    let mut ctx = Ctx::new(&p, no_checks);
+    ctx.default_timeout = timeout;
     let jobs = jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -241,6 +278,11 @@ fn cmd_run(
         "{ran} ran, {fresh} up to date, {failed} failed, {skipped} skipped in {}",
         secs(start.elapsed())
     );
+    let sig = engine::STOP.load(std::sync::atomic::Ordering::SeqCst);
+    if sig != 0 {
+        println!("stopped by signal {sig}: the lock file holds only the stages that finished");
+        return Ok((128 + sig).min(255) as u8);
+    }
     Ok(if failed + skipped > 0 {
         EXIT_DATA
     } else {
@@ -392,6 +434,7 @@ fn mermaid_id(name: &str) -> String {
 
 fn cmd_check(file: &Path, junit: Option<&Path>) -> Result<u8, u8> {
     let p = load(file)?;
+    let ctx = Ctx::new(&p, false);
     let mut results = Vec::new();
     for s in p.topo_order() {
         results.extend(engine::evaluate_checks(s, |port| {
@@ -410,8 +453,8 @@ fn cmd_check(file: &Path, junit: Option<&Path>) -> Result<u8, u8> {
     let failed = results.iter().filter(|r| !r.outcome.passed).count();
     println!("{} passed, {failed} failed", results.len() - failed);
     if let Some(path) = junit {
-        std::fs::write(path, crate::checks::junit(&p.name, &results))
-            .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+        ctx.write_own(path, crate::checks::junit(&p.name, &results).as_bytes())
+            .map_err(|e| usage(format!("--junit: {e}")))?;
     }
     Ok(if failed > 0 { EXIT_DATA } else { EXIT_OK })
 }

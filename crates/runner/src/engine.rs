@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -26,6 +26,17 @@ use crate::pipeline::{Action, Pipeline, Stage, WithValue, expand, normalize};
 
 /// The environment variable a stage appends the paths it read to (see `stage_cli::report_read`).
 pub const READS_ENV: &str = "AGINGFLOW_READS";
+
+/// The signal that asked this runner to stop (SIGTERM, SIGINT), 0 while none has. Set by the
+/// handlers `commands::run` installs; running stages are then stopped and no new one starts.
+pub static STOP: LazyLock<Arc<AtomicUsize>> = LazyLock::new(|| Arc::new(AtomicUsize::new(0)));
+
+fn stop_signal() -> usize {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// How long a stage has, after SIGTERM to its process group, before SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
 
 /// Why a stage must run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,6 +186,11 @@ pub struct Ctx<'a> {
     binaries: Mutex<HashMap<PathBuf, String>>,
     pub no_checks: bool,
     lock_mutex: Mutex<()>,
+    /// Paths no output may be, contain or lie inside, beyond those registered with
+    /// `guard::protect` (the lock file and `.agingflow/`, which the runner itself writes).
+    protected: Vec<guard::Protected>,
+    /// Time limit of stages without a `timeout:` of their own (`run --timeout`).
+    pub default_timeout: Option<Duration>,
 }
 
 static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -185,14 +201,74 @@ impl<'a> Ctx<'a> {
         let exe_dir = std::env::current_exe()
             .ok()
             .and_then(|e| e.parent().map(Path::to_path_buf));
-        Ctx {
+        let mut ctx = Ctx {
             p,
             root,
             exe_dir,
             binaries: Mutex::new(HashMap::new()),
             no_checks,
             lock_mutex: Mutex::new(()),
+            protected: Vec::new(),
+            default_timeout: None,
+        };
+        ctx.protect_inputs();
+        ctx
+    }
+
+    /// Registers everything the pipeline reads as read-only (the pipeline file, every `deps` file,
+    /// every existing file named in `with` or `run`, every file a stage reported reading), and
+    /// keeps the lock file and the state folder apart for the output checks.
+    fn protect_inputs(&mut self) {
+        guard::protect(&self.p.file, "the pipeline file");
+        let lock = LockFile::read(&self.p.lock_path());
+        for s in &self.p.stages {
+            if let Ok(files) = self.dep_files(s) {
+                for f in files {
+                    guard::protect(&f, &format!("a `deps` file of stage `{}`", s.name));
+                }
+            }
+            let mut named: Vec<&str> = Vec::new();
+            for v in s.with.values() {
+                match v {
+                    WithValue::Str(x) => named.push(x),
+                    WithValue::List(l) => named.extend(l.iter().map(String::as_str)),
+                    WithValue::Bool(_) => {}
+                }
+            }
+            if let Action::Run(argv) = &s.action {
+                named.extend(
+                    argv.iter()
+                        .filter(|a| !a.contains("${"))
+                        .map(String::as_str),
+                );
+            }
+            let lock_path = guard::resolve(&self.p.lock_path());
+            for n in named {
+                let path = self.p.dir.join(n);
+                // The lock file may be named (the report shows its hash): the runner writes it.
+                if !n.is_empty() && path.is_file() && guard::resolve(&path) != lock_path {
+                    guard::protect(&path, &format!("a file named by stage `{}`", s.name));
+                }
+            }
+            if let Some(l) = lock.stages.get(&s.name) {
+                for read in l.reads.keys() {
+                    guard::protect(&self.abs(read), &format!("a file stage `{}` read", s.name));
+                }
+            }
         }
+        self.protected = vec![
+            guard::Protected::new(&self.p.lock_path(), "the pipeline's lock file"),
+            guard::Protected::new(
+                &self.p.outdir_abs().join(".agingflow"),
+                "agingflow's state folder",
+            ),
+        ];
+    }
+
+    /// Writes a file the user asked for (a JUnit report): never a protected path.
+    pub fn write_own(&self, path: &Path, bytes: &[u8]) -> Result<(), guard::GuardError> {
+        guard::check_with(path, &self.protected)?;
+        guard::write_file(path, bytes)
     }
 
     fn abs(&self, rel: &str) -> PathBuf {
@@ -309,23 +385,53 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn deps(&self, stage: &Stage) -> Result<BTreeMap<String, String>, String> {
+    /// The files a stage's `deps` globs match: each once (a symlink loop does not multiply a
+    /// file), never agingflow's own state folder, the lock file or a stage's output.
+    fn dep_files(&self, stage: &Stage) -> Result<Vec<PathBuf>, String> {
+        let state = guard::resolve(&self.p.outdir_abs().join(".agingflow"));
+        let lock = guard::resolve(&self.p.lock_path());
+        let outputs: Vec<PathBuf> = self
+            .p
+            .stages
+            .iter()
+            .flat_map(|s| s.outputs.values())
+            .map(|rel| guard::resolve(&self.abs(&self.p.in_outdir(rel))))
+            .collect();
         let mut files = Vec::new();
+        let mut seen = HashSet::new();
         for pattern in &stage.deps {
             let abs = self.p.dir.join(pattern);
             let matches = glob::glob(&abs.to_string_lossy())
                 .map_err(|e| format!("bad glob `{pattern}` in deps: {e}"))?;
             let mut any = false;
             for m in matches.flatten() {
-                if m.is_file() {
+                if !m.is_file() {
+                    continue;
+                }
+                let real = guard::resolve(&m);
+                if real.starts_with(&state)
+                    || real == lock
+                    || outputs.iter().any(|o| real.starts_with(o))
+                {
+                    continue;
+                }
+                any = true;
+                if seen.insert(real) {
                     files.push(m);
-                    any = true;
                 }
             }
             if !any {
-                return Err(format!("deps entry `{pattern}` matches no file"));
+                return Err(format!(
+                    "deps entry `{pattern}` of stage `{}` matches no file",
+                    stage.name
+                ));
             }
         }
+        Ok(files)
+    }
+
+    fn deps(&self, stage: &Stage) -> Result<BTreeMap<String, String>, String> {
+        let files = self.dep_files(stage)?;
         files
             .par_iter()
             .map(|f| {
@@ -471,8 +577,7 @@ impl<'a> Ctx<'a> {
         let mut lock = LockFile::read(&path);
         f(&mut lock);
         lock.stages.retain(|name, _| self.p.stage(name).is_some());
-        lock.write(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        lock.write(&path).map_err(|e| e.to_string())
     }
 }
 
@@ -498,8 +603,7 @@ struct FileLock {
 impl FileLock {
     fn acquire(path: &Path) -> Result<FileLock, String> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            guard::create_dirs(dir).map_err(|e| e.to_string())?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -557,6 +661,10 @@ pub fn run_stage(ctx: &Ctx, stage: &Stage, forced: bool) -> Outcome {
             Ok(l) => l,
             Err(e) => return Outcome::Failed(e),
         };
+    // A missing `deps` file is reported before anything runs.
+    if let Err(e) = ctx.dep_files(stage) {
+        return Outcome::Failed(e);
+    }
     // Decided again under the lock: another runner may have just run this stage.
     let lock = LockFile::read(&ctx.p.lock_path());
     let reasons = ctx.staleness(stage, lock.stages.get(&stage.name));
@@ -579,27 +687,112 @@ pub fn run_stage(ctx: &Ctx, stage: &Stage, forced: bool) -> Outcome {
     for r in &reasons {
         tracing::debug!("{}: {r}", stage.name);
     }
-    execute(ctx, stage)
+    if stop_signal() != 0 {
+        return Outcome::Skipped("the run was stopped".into());
+    }
+    execute(ctx, stage, lock.stages.get(&stage.name))
 }
 
-fn execute(ctx: &Ctx, stage: &Stage) -> Outcome {
+/// Hashes of a stage's inputs and deps taken before it starts, compared with their hashes after it
+/// ends: a file changed while the stage ran fails the stage, so the lock never records a hash of
+/// data the outputs were not made from.
+struct Before {
+    inputs: BTreeMap<String, FileHash>,
+    deps: BTreeMap<String, String>,
+}
+
+fn hash_inputs(ctx: &Ctx, stage: &Stage) -> Result<Before, String> {
+    let mut inputs = BTreeMap::new();
+    for (port, r) in &stage.inputs {
+        let path = ctx.p.output_path(r).unwrap_or_default();
+        let h = hash::path(&ctx.abs(&path))
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("input `{port}` ({path}) is missing: run its stage first"))?;
+        inputs.insert(port.clone(), FileHash { path, blake3: h });
+    }
+    Ok(Before {
+        inputs,
+        deps: ctx.deps(stage)?,
+    })
+}
+
+fn execute(ctx: &Ctx, stage: &Stage, locked: Option<&StageLock>) -> Outcome {
     let n = STAGING_COUNTER.fetch_add(1, Ordering::Relaxed);
     let id = format!("{}-{}-{n}", stage.name, std::process::id());
     let staging_rel = ctx.p.in_outdir(&format!(".agingflow/staging/{id}"));
     let staging = ctx.abs(&staging_rel);
     let reads_file = ctx.state_dir("staging").join(format!("{id}.reads"));
-    let cleanup = || {
-        let _ = std::fs::remove_dir_all(&staging);
-        let _ = std::fs::remove_file(&reads_file);
-    };
-    let result = execute_in(ctx, stage, &staging, &staging_rel, &reads_file);
-    cleanup();
+    let result = execute_in(ctx, stage, locked, &staging, &staging_rel, &reads_file);
+    let _ = guard::remove_scratch(&staging);
+    let _ = guard::remove_scratch(&reads_file);
     result
+}
+
+/// The last lines of a stage's log, indented, for the failure message.
+fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &all[all.len().saturating_sub(lines)..];
+    tail.iter().map(|l| format!("\n    | {l}")).collect()
+}
+
+/// How a stage's process ended.
+enum Ended {
+    Exited(std::process::ExitStatus),
+    Stopped(usize),
+    TimedOut(Duration),
+}
+
+/// Waits for a stage's process group, stopping it on a runner signal or its time limit: SIGTERM
+/// to the group, then SIGKILL after [`GRACE`].
+fn wait_stage(child: &mut std::process::Child, limit: Option<Duration>) -> std::io::Result<Ended> {
+    let start = Instant::now();
+    let mut nap = Duration::from_millis(1);
+    let ended = loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Ended::Exited(status));
+        }
+        let sig = stop_signal();
+        if sig != 0 {
+            break Ended::Stopped(sig);
+        }
+        if let Some(t) = limit
+            && start.elapsed() >= t
+        {
+            break Ended::TimedOut(t);
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(20));
+    };
+    let group = rustix::process::Pid::from_child(child);
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+    let term = Instant::now();
+    loop {
+        if child.try_wait()?.is_some() && rustix::process::test_kill_process_group(group).is_err() {
+            break;
+        }
+        if term.elapsed() >= GRACE {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Reap the group's other members, if the leader went first: wait until none is left.
+    let reap = Instant::now();
+    while rustix::process::test_kill_process_group(group).is_ok() && reap.elapsed() < GRACE {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(ended)
 }
 
 fn execute_in(
     ctx: &Ctx,
     stage: &Stage,
+    locked: Option<&StageLock>,
     staging: &Path,
     staging_rel: &str,
     reads_file: &Path,
@@ -608,24 +801,25 @@ fn execute_in(
     for rel in stage.outputs.values() {
         let parent = staging.join(rel);
         if let Some(dir) = parent.parent()
-            && let Err(e) = std::fs::create_dir_all(dir)
+            && let Err(e) = guard::create_dirs(dir)
         {
-            return fail(format!("cannot create {}: {e}", dir.display()));
+            return fail(e.to_string());
         }
     }
     let (_, program) = match ctx.program(stage) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let before = match hash_inputs(ctx, stage) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
     let staged = |port: &str| normalize(&Path::new(staging_rel).join(&stage.outputs[port]));
     let argv = ctx.argv(stage, &staged);
     let log_path = ctx.log_path(&stage.name);
-    if let Some(dir) = log_path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let log = match File::create(&log_path) {
+    let log = match guard::create_log(&log_path) {
         Ok(f) => f,
-        Err(e) => return fail(format!("cannot create {}: {e}", log_path.display())),
+        Err(e) => return fail(e.to_string()),
     };
     let log_err = match log.try_clone() {
         Ok(f) => f,
@@ -639,22 +833,45 @@ fn execute_in(
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err));
-    let status = match cmd.status() {
-        Ok(s) => s,
+    // Its own process group, so that a signal to the runner reaches the whole stage through it.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    if stop_signal() != 0 {
+        return Outcome::Skipped("the run was stopped".into());
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", program.display())),
     };
     let log_rel = ctx.rel(&log_path);
+    let status = match wait_stage(&mut child, stage.timeout.or(ctx.default_timeout)) {
+        Ok(Ended::Exited(s)) => s,
+        Ok(Ended::Stopped(sig)) => {
+            return fail(format!(
+                "stopped: the runner got signal {sig}; log: {log_rel}"
+            ));
+        }
+        Ok(Ended::TimedOut(t)) => {
+            return fail(format!(
+                "timed out after {} (timeout: {} s); log: {log_rel}{}",
+                secs_text(t),
+                t.as_secs_f64(),
+                log_tail(&log_path, 10)
+            ));
+        }
+        Err(e) => return fail(format!("cannot wait for {}: {e}", program.display())),
+    };
     if !status.success() {
         let how = match status.code() {
             Some(c) => format!("exit code {c}"),
             None => "killed by a signal".to_owned(),
         };
-        return fail(format!("{how}; log: {log_rel}"));
+        return fail(format!("{how}; log: {log_rel}{}", log_tail(&log_path, 10)));
     }
     for (port, rel) in &stage.outputs {
         if std::fs::symlink_metadata(staging.join(rel)).is_err() {
             return fail(format!(
-                "the stage did not write output `{port}` ({rel}); log: {log_rel}"
+                "the stage did not write output `{port}` ({rel}); log: {log_rel}{}",
+                log_tail(&log_path, 10)
             ));
         }
     }
@@ -663,11 +880,7 @@ fn execute_in(
         let failed: Vec<_> = results.iter().filter(|r| !r.outcome.passed).collect();
         if !failed.is_empty() {
             let kept = ctx.state_dir("failed").join(&stage.name);
-            let _ = std::fs::remove_dir_all(&kept);
-            if let Some(dir) = kept.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = std::fs::rename(staging, &kept);
+            let _ = guard::rename_scratch(staging, &kept);
             let mut msg = String::from("checks failed:");
             for r in failed {
                 msg.push_str(&format!(
@@ -684,10 +897,45 @@ fn execute_in(
             return fail(msg);
         }
     }
-    // Hash in staging, then move into place.
+    // What the stage read must not have changed while it ran.
+    let after = match hash_inputs(ctx, stage) {
+        Ok(a) => a,
+        Err(e) => return fail(format!("{e} (it vanished while the stage ran)")),
+    };
+    for (port, f) in &before.inputs {
+        if after.inputs.get(port).map(|a| &a.blake3) != Some(&f.blake3) {
+            return fail(format!(
+                "input `{port}` ({}) changed while the stage ran: its outputs are not kept; run again",
+                f.path
+            ));
+        }
+    }
+    if after.deps != before.deps {
+        let changed: Vec<&String> = before
+            .deps
+            .keys()
+            .chain(after.deps.keys())
+            .filter(|k| before.deps.get(*k) != after.deps.get(*k))
+            .collect();
+        return fail(format!(
+            "dependency {} changed while the stage ran: its outputs are not kept; run again",
+            changed.first().map(|s| s.as_str()).unwrap_or("?")
+        ));
+    }
+    let reads = match reads_of(ctx, reads_file, &before) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    // Directory outputs carry agingflow's marker, so the next run may replace them.
     let mut outputs = BTreeMap::new();
     for (port, rel) in &stage.outputs {
-        let hash = match hash::path(&staging.join(rel)) {
+        let out = staging.join(rel);
+        if std::fs::symlink_metadata(&out).is_ok_and(|m| m.is_dir())
+            && let Err(e) = guard::mark_dir(&out)
+        {
+            return fail(e.to_string());
+        }
+        let hash = match hash::path(&out) {
             Ok(Some(h)) => h,
             Ok(None) => return fail(format!("output `{port}` vanished")),
             Err(e) => return fail(format!("cannot hash output `{port}`: {e}")),
@@ -700,109 +948,202 @@ fn execute_in(
             },
         );
     }
-    for rel in stage.outputs.values() {
-        if let Err(e) = move_into_place(&staging.join(rel), &ctx.abs(&ctx.p.in_outdir(rel))) {
-            return fail(format!("cannot move output {rel} into place: {e}"));
-        }
-    }
-    let entry = match record(ctx, stage, argv_final(ctx, stage), outputs, reads_file) {
+    let entry = match record(ctx, stage, before, outputs, reads) {
         Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    // Outputs and lock entry are one commit: every output moves into place, then the lock is
+    // written; when any step fails, the outputs moved so far are put back.
+    let applied = match commit_outputs(ctx, stage, locked, staging, &entry) {
+        Ok(a) => a,
         Err(e) => return fail(e),
     };
     match ctx.update_lock(|l| {
         l.version = 1;
         l.stages.insert(stage.name.clone(), entry);
     }) {
-        Ok(()) => Outcome::Ran,
-        Err(e) => fail(e),
+        Ok(()) => {
+            applied.finish();
+            Outcome::Ran
+        }
+        Err(e) => {
+            applied.rollback();
+            fail(format!("{e}; the previous outputs were restored"))
+        }
     }
 }
 
-fn argv_final(ctx: &Ctx, stage: &Stage) -> Vec<String> {
-    ctx.argv(stage, &|port| ctx.p.in_outdir(&stage.outputs[port]))
+fn secs_text(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// Moves a stage's outputs into place together, after checking each target: not a protected
+/// path, not one of the files the stage read, and a directory in the way only when agingflow made
+/// it (a directory output of an older agingflow, recorded in the lock file unchanged, is marked
+/// first).
+fn commit_outputs(
+    ctx: &Ctx,
+    stage: &Stage,
+    locked: Option<&StageLock>,
+    staging: &Path,
+    entry: &StageLock,
+) -> Result<guard::Applied, String> {
+    let mut extra = ctx.protected.clone();
+    for read in entry.reads.keys() {
+        extra.push(guard::Protected::new(
+            &ctx.abs(read),
+            &format!("a file stage `{}` read", stage.name),
+        ));
+    }
+    let mut moves = Vec::new();
+    for (port, rel) in &stage.outputs {
+        let target = ctx.abs(&ctx.p.in_outdir(rel));
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())
+            && std::fs::symlink_metadata(target.join(guard::MARKER)).is_err()
+            && let Some(old) = locked.and_then(|l| l.outputs.get(port))
+            && hash::path(&target).ok().flatten().as_deref() == Some(old.blake3.as_str())
+        {
+            guard::mark_dir(&target).map_err(|e| e.to_string())?;
+        }
+        // A target reached through a symlink that leaves the output directory is refused.
+        let outdir = guard::resolve(&ctx.p.outdir_abs());
+        if !guard::resolve(&target).starts_with(&outdir) {
+            return Err(format!(
+                "output `{port}` ({rel}) would be written outside the output directory {} (through a symlink): refused",
+                ctx.p.outdir
+            ));
+        }
+        moves.push((staging.join(rel), target));
+    }
+    guard::Transaction::prepare(&moves, &extra)
+        .and_then(guard::Transaction::apply)
+        .map_err(|e| format!("output not moved into place, nothing changed: {e}"))
+}
+
+/// The files a stage reported reading, relative to the pipeline directory, with their hashes now;
+/// a file whose hash the stage reported and that differs now changed while the stage ran.
+fn reads_of(
+    ctx: &Ctx,
+    reads_file: &Path,
+    before: &Before,
+) -> Result<BTreeMap<String, String>, String> {
+    let listed = std::fs::read_to_string(reads_file).unwrap_or_default();
+    let known: HashSet<String> = before
+        .inputs
+        .values()
+        .map(|f| f.path.clone())
+        .chain(before.deps.keys().cloned())
+        .collect();
+    let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for line in listed.lines().filter(|l| !l.trim().is_empty()) {
+        let (path, hash) = match line.rsplit_once('\t') {
+            Some((p, h)) => (p, Some(h.trim().to_owned())),
+            None => (line, None),
+        };
+        let rel = ctx.rel(&ctx.p.dir.join(path.trim()));
+        if known.contains(&rel) {
+            continue;
+        }
+        let entry = seen.entry(rel).or_default();
+        if hash.is_some() {
+            *entry = hash;
+        }
+    }
+    let checked: Vec<(String, Option<String>)> = seen.into_iter().collect();
+    checked
+        .par_iter()
+        .map(|(p, reported)| {
+            let now = hash::file(&ctx.abs(p)).map_err(|e| format!("file read {p}: {e}"))?;
+            if let Some(r) = reported
+                && *r != now
+            {
+                return Err(format!(
+                    "file {p} changed while the stage ran (the stage read another version): its outputs are not kept; run again"
+                ));
+            }
+            Ok((p.clone(), now))
+        })
+        .collect()
 }
 
 /// The lock entry of a stage that just succeeded.
 fn record(
     ctx: &Ctx,
     stage: &Stage,
-    argv: Vec<String>,
+    before: Before,
     outputs: BTreeMap<String, FileHash>,
-    reads_file: &Path,
+    reads: BTreeMap<String, String>,
 ) -> Result<StageLock, String> {
     let (name, program) = ctx.program(stage)?;
     let binary = ctx.binary_hash(&program).map(|h| FileHash {
         path: name,
         blake3: h,
     });
-    let mut inputs = BTreeMap::new();
-    for (port, r) in &stage.inputs {
-        let path = ctx.p.output_path(r).unwrap_or_default();
-        let h = hash::path(&ctx.abs(&path))
-            .ok()
-            .flatten()
-            .ok_or_else(|| format!("input `{port}` vanished"))?;
-        inputs.insert(port.clone(), FileHash { path, blake3: h });
-    }
-    let deps = ctx.deps(stage)?;
-    let listed = std::fs::read_to_string(reads_file).unwrap_or_default();
-    let known: HashSet<String> = inputs
-        .values()
-        .map(|f| f.path.clone())
-        .chain(deps.keys().cloned())
-        .collect();
-    let mut read_paths: Vec<String> = listed
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| ctx.rel(&ctx.p.dir.join(l.trim())))
-        .filter(|p| !known.contains(p))
-        .collect();
-    read_paths.sort();
-    read_paths.dedup();
-    let reads = read_paths
-        .par_iter()
-        .map(|p| {
-            hash::file(&ctx.abs(p))
-                .map(|h| (p.clone(), h))
-                .map_err(|e| format!("file read {p}: {e}"))
-        })
-        .collect::<Result<BTreeMap<_, _>, _>>()?;
     Ok(StageLock {
-        argv,
+        argv: argv_final(ctx, stage),
         binary,
         with: stage.with.clone(),
-        inputs,
-        deps,
+        inputs: before.inputs,
+        deps: before.deps,
         reads,
         outputs,
     })
 }
 
-/// Renames a file or directory over its target; a directory target is swapped out first.
-fn move_into_place(from: &Path, to: &Path) -> std::io::Result<()> {
-    if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let from_is_dir = std::fs::symlink_metadata(from)?.is_dir();
-    match std::fs::symlink_metadata(to) {
-        Ok(m) if m.is_dir() || from_is_dir => {
-            let old = to.with_file_name(format!(
-                ".{}.old.{}",
-                to.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                std::process::id()
-            ));
-            std::fs::rename(to, &old)?;
-            std::fs::rename(from, to)?;
-            if m.is_dir() {
-                std::fs::remove_dir_all(&old)
-            } else {
-                std::fs::remove_file(&old)
-            }
+fn argv_final(ctx: &Ctx, stage: &Stage) -> Vec<String> {
+    ctx.argv(stage, &|port| ctx.p.in_outdir(&stage.outputs[port]))
+}
+
+/// Removes the staging folders and read lists of runs whose process is gone (killed runs).
+fn clean_stale_staging(ctx: &Ctx) {
+    let dir = ctx.state_dir("staging");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".reads").unwrap_or(&name);
+        // `<stage>-<pid>-<n>`
+        let mut parts = stem.rsplitn(3, '-');
+        let (_, pid) = (parts.next(), parts.next());
+        let Some(pid) = pid.and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let alive = pid == std::process::id() as i32
+            || rustix::process::Pid::from_raw(pid)
+                .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+        if !alive {
+            tracing::debug!("removing stale staging {name}");
+            let _ = guard::remove_scratch(&e.path());
         }
-        _ => std::fs::rename(from, to),
     }
+}
+
+/// Whether the runner can write the lock file beside the pipeline file: found before any stage
+/// runs, not after its outputs moved.
+fn check_writable(ctx: &Ctx) -> Result<(), String> {
+    let lock = ctx.p.lock_path();
+    let probe = lock.with_file_name(format!(
+        ".{}.agingflow-tmp.probe.{}",
+        lock.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut made = guard::write_state_file(&probe, b"");
+    let _ = guard::remove_scratch(&probe);
+    if made.is_ok() && std::fs::symlink_metadata(&lock).is_ok_and(|m| !m.is_file()) {
+        made = Err(guard::GuardError::Input {
+            path: lock.clone(),
+            problem: "is not a file (a directory or something else stands there)".into(),
+        });
+    }
+    made.map_err(|e| {
+        format!(
+            "cannot write the lock file {} beside the pipeline file: {e}; nothing was run",
+            lock.display()
+        )
+    })
 }
 
 /// Evaluates a stage's rules with each output port at `path(port)`.
@@ -883,7 +1224,28 @@ impl Selection {
             }
             set.retain(|n| keep.contains(n));
         }
+        if set.is_empty() {
+            return Err(format!(
+                "the selection ({}) names no stage to run: {}",
+                self.describe(),
+                "--only, --until and --from narrow one another, and these leave nothing"
+            ));
+        }
         Ok(set)
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (flag, v) in [
+            ("--only", &self.only),
+            ("--until", &self.until),
+            ("--from", &self.from),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{flag} {v}"));
+            }
+        }
+        parts.join(" ")
     }
 
     fn forced(&self, name: &str) -> bool {
@@ -973,8 +1335,10 @@ pub fn run(
     report: &(dyn Fn(&Finished) + Sync),
 ) -> Result<Vec<Finished>, String> {
     let selected = sel.stages(ctx.p)?;
-    std::fs::create_dir_all(ctx.state_dir("staging"))
+    guard::create_dirs(&ctx.state_dir("staging"))
         .map_err(|e| format!("cannot create the output directory: {e}"))?;
+    check_writable(ctx)?;
+    clean_stale_staging(ctx);
     let order = ctx.p.topo_order();
     let mut state: HashMap<&str, State> = order
         .iter()
@@ -1014,6 +1378,8 @@ pub fn run(
                         Some(Outcome::Skipped(format!(
                             "upstream `{bad}` did not succeed"
                         )))
+                    } else if stop_signal() != 0 {
+                        Some(Outcome::Skipped("the run was stopped by a signal".into()))
                     } else if stop {
                         Some(Outcome::Skipped(
                             "the run stopped after a failure (use --keep-going)".into(),
@@ -1065,8 +1431,8 @@ pub fn run(
                 stop = true;
             }
             report(&f);
-            if let Some(s) = order.iter().find(|s| s.name == f.stage) {
-                state.insert(&s.name, State::Done(f.outcome.clone()));
+            if let Some(&i) = ctx.p.index.get(&f.stage) {
+                state.insert(&ctx.p.stages[i].name, State::Done(f.outcome.clone()));
             }
             finished.push(f);
         }

@@ -2,9 +2,7 @@
 //! when it last succeeded. Sorted YAML with no absolute path and no time, so it can be committed.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -93,28 +91,11 @@ impl LockFile {
         }
     }
 
-    /// Writes the lock file atomically: a temporary file beside it, then a rename.
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let text = serde_yaml::to_string(self).map_err(std::io::Error::other)?;
-        let tmp = tmp_beside(path);
-        let result = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(HEADER.as_bytes())?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+    /// Writes the lock file atomically (through `guard`: a temporary file beside it, then a
+    /// rename).
+    pub fn write(&self, path: &Path) -> Result<(), guard::GuardError> {
+        let text = serde_yaml::to_string(self)
+            .map_err(|e| guard::write_error(path, std::io::Error::other(e)))?;
+        guard::write_state_file(path, format!("{HEADER}{text}").as_bytes())
     }
-}
-
-fn tmp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
 }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use crate::builtin;
 use crate::checks::Rule;
@@ -17,9 +18,18 @@ pub struct Pipeline {
     /// The absolute directory of the pipeline file: stages run there and paths are relative to it.
     pub dir: PathBuf,
     pub name: String,
-    /// The output directory relative to `dir`, normalised (`../build/demo`).
+    /// The output directory relative to `dir`, normalised (`../build/demo`); never absolute.
     pub outdir: String,
     pub stages: Vec<Stage>,
+    /// Stage name to its index in `stages`.
+    pub index: HashMap<String, usize>,
+}
+
+/// Options that change what a pipeline file may say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// `--allow-outside`: `outdir` may lie outside the pipeline's folder and project.
+    pub allow_outside: bool,
 }
 
 /// What a stage runs.
@@ -70,11 +80,13 @@ pub struct Stage {
     /// Globs of more files the stage reads, relative to the pipeline directory.
     pub deps: Vec<String>,
     pub checks: Vec<CheckSpec>,
+    /// `timeout:`: the stage fails when it runs longer.
+    pub timeout: Option<Duration>,
 }
 
 impl Pipeline {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
-        self.stages.iter().find(|s| s.name == name)
+        self.index.get(name).and_then(|&i| self.stages.get(i))
     }
 
     /// The path of the output `port` of `stage`, relative to the pipeline directory.
@@ -111,27 +123,67 @@ impl Pipeline {
             .collect()
     }
 
-    /// The stages in an order where every stage comes after the stages it reads from (file order
-    /// otherwise). Validation guarantees there is no cycle.
-    pub fn topo_order(&self) -> Vec<&Stage> {
-        let mut done: Vec<&str> = Vec::new();
-        let mut out = Vec::new();
-        while out.len() < self.stages.len() {
-            let before = out.len();
-            for s in &self.stages {
-                if !done.contains(&s.name.as_str())
-                    && s.inputs.values().all(|r| done.contains(&r.stage.as_str()))
-                {
-                    done.push(&s.name);
-                    out.push(s);
-                }
-            }
-            if out.len() == before {
-                break;
+    /// For each stage (by index), the indices of the stages that read its outputs, each once.
+    pub fn children_index(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.stages.len()];
+        for (i, s) in self.stages.iter().enumerate() {
+            let mut ups: Vec<usize> = s
+                .inputs
+                .values()
+                .filter_map(|r| self.index.get(&r.stage).copied())
+                .collect();
+            ups.sort_unstable();
+            ups.dedup();
+            for u in ups {
+                out[u].push(i);
             }
         }
         out
     }
+
+    /// The stages in an order where every stage comes after the stages it reads from (file order
+    /// otherwise): Kahn's algorithm, linear in stages and edges. Validation guarantees there is no
+    /// cycle.
+    pub fn topo_order(&self) -> Vec<&Stage> {
+        let children = self.children_index();
+        let mut waiting: Vec<usize> = vec![0; self.stages.len()];
+        for kids in &children {
+            for &k in kids {
+                waiting[k] += 1;
+            }
+        }
+        // A min-heap on the file index keeps file order among ready stages.
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = waiting
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w == 0)
+            .map(|(i, _)| std::cmp::Reverse(i))
+            .collect();
+        let mut out = Vec::with_capacity(self.stages.len());
+        while let Some(std::cmp::Reverse(i)) = ready.pop() {
+            out.push(&self.stages[i]);
+            for &k in &children[i] {
+                waiting[k] -= 1;
+                if waiting[k] == 0 {
+                    ready.push(std::cmp::Reverse(k));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The folder an `outdir` must lie in: the nearest enclosing folder holding `.git` (the project),
+/// else the pipeline's own folder.
+pub fn project_root(dir: &Path) -> PathBuf {
+    let mut d = Some(dir);
+    while let Some(x) = d {
+        if x.join(".git").exists() {
+            return x.to_owned();
+        }
+        d = x.parent();
+    }
+    dir.to_owned()
 }
 
 /// One validation error.
@@ -168,6 +220,11 @@ impl std::error::Error for PipelineError {}
 
 /// Reads and validates a pipeline file.
 pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
+    load_with(file, LoadOptions::default())
+}
+
+/// Reads and validates a pipeline file with `opts`.
+pub fn load_with(file: &Path, opts: LoadOptions) -> Result<Pipeline, PipelineError> {
     let label = file.display().to_string();
     let fail = |message: String| PipelineError {
         file: label.clone(),
@@ -176,8 +233,12 @@ pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
             message,
         }],
     };
-    let bytes =
-        std::fs::read(file).map_err(|e| fail(format!("cannot read the pipeline file: {e}")))?;
+    let bytes = guard::read_input(file, "the pipeline file").map_err(|e| {
+        fail(match e {
+            guard::GuardError::Input { problem, .. } => format!("the pipeline file {problem}"),
+            other => format!("cannot read the pipeline file: {other}"),
+        })
+    })?;
     let text =
         String::from_utf8(bytes).map_err(|_| fail("the pipeline file is not UTF-8".into()))?;
     let abs =
@@ -186,11 +247,21 @@ pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    parse(&text, file, &dir)
+    parse_with(&text, file, &dir, opts)
 }
 
 /// Validates pipeline text; `file` is used for messages and the lock file's name.
 pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Pipeline, PipelineError> {
+    parse_with(text, file, dir, LoadOptions::default())
+}
+
+/// [`parse`] with options.
+pub fn parse_with(
+    text: &str,
+    file: &Path,
+    dir: &Path,
+    opts: LoadOptions,
+) -> Result<Pipeline, PipelineError> {
     let label = file.display().to_string();
     let err = |diags| PipelineError {
         file: label.clone(),
@@ -211,7 +282,10 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Pipeline, PipelineEr
         }
         Ok(Some(root)) => root,
     };
-    let mut v = Validator { diags: Vec::new() };
+    let mut v = Validator {
+        diags: Vec::new(),
+        opts,
+    };
     let pipeline = v.pipeline(&root, file, dir);
     v.diags.sort();
     v.diags.dedup();
@@ -223,10 +297,34 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Pipeline, PipelineEr
 
 struct Validator {
     diags: Vec<Diag>,
+    opts: LoadOptions,
 }
 
-const TOP_KEYS: &[&str] = &["version", "name", "outdir", "params", "stages"];
-const STAGE_KEYS: &[&str] = &["uses", "run", "with", "inputs", "outputs", "deps", "checks"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "outdir",
+    "outdir_outside",
+    "params",
+    "stages",
+];
+const STAGE_KEYS: &[&str] = &[
+    "uses", "run", "with", "inputs", "outputs", "deps", "checks", "timeout",
+];
+
+/// A duration as written in a pipeline file: seconds as a number, or `90s`, `10m`, `2h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last()? {
+        (i, 's') => (&t[..i], 1.0),
+        (i, 'm') => (&t[..i], 60.0),
+        (i, 'h') => (&t[..i], 3600.0),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    let secs = v * mult;
+    (secs.is_finite() && secs > 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
 const CHECK_KEYS: &[&str] = &["table", "expect"];
 
 impl Validator {
@@ -340,11 +438,39 @@ impl Validator {
         let name = get("name")
             .and_then(|n| self.string(n, "`name`"))
             .unwrap_or(default_name);
-        let outdir = match get("outdir") {
+        let outdir_node = get("outdir");
+        let outdir = match outdir_node {
             Some(n) => self.string(n, "`outdir`").unwrap_or_default(),
             None => "build".to_owned(),
         };
-        let outdir = normalize(Path::new(&outdir));
+        let outside_ok = self.opts.allow_outside
+            || match get("outdir_outside") {
+                None => false,
+                Some(n) => match n.scalar() {
+                    Some(Scalar::Bool(b)) => b,
+                    _ => {
+                        self.error(n.pos(), "`outdir_outside` must be true or false");
+                        false
+                    }
+                },
+            };
+        // Stored relative to the pipeline folder, so that no absolute path reaches the lock file.
+        let outdir_abs = guard::resolve(&dir.join(&outdir));
+        let project = guard::resolve(&project_root(dir));
+        let outdir = if Path::new(&outdir).is_absolute() {
+            crate::engine::relative_to(&outdir_abs, &guard::resolve(dir))
+        } else {
+            normalize(Path::new(&outdir))
+        };
+        if !outdir_abs.starts_with(&project) && !outside_ok {
+            self.error(
+                outdir_node.map(Node::pos).unwrap_or(root.pos()),
+                format!(
+                    "`outdir: {outdir}` lies outside the pipeline's folder and its project ({}): set `outdir_outside: true` in the pipeline file or run with --allow-outside if that is meant",
+                    project.display()
+                ),
+            );
+        }
 
         let mut params: BTreeMap<String, String> = BTreeMap::new();
         if let Some(n) = get("params") {
@@ -382,15 +508,22 @@ impl Validator {
                 stages.push(s);
             }
         }
-        self.references(&stages, stage_entries);
+        let index: HashMap<String, usize> = stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        self.references(&stages, &index, stage_entries);
         self.duplicate_outputs(&stages, stage_entries);
-        self.cycles(&stages);
+        self.reserved_outputs(&stages, stage_entries, file, &outdir);
+        self.cycles(&stages, &index);
         Some(Pipeline {
             file: file.to_owned(),
             dir: dir.to_owned(),
             name,
             outdir,
             stages,
+            index,
         })
     }
 
@@ -498,6 +631,17 @@ impl Validator {
                 let Some(text) = self.string(v, &format!("output `{}`", k.name)) else {
                     continue;
                 };
+                let text = self.expand_params(&text, v.pos(), params);
+                if !placeholders(&text).is_empty() {
+                    self.error(
+                        v.pos(),
+                        format!(
+                            "output `{}` = `{text}`: only `${{params.X}}` may stand in an output path",
+                            k.name
+                        ),
+                    );
+                    continue;
+                }
                 let rel = normalize(Path::new(&text));
                 if Path::new(&text).is_absolute()
                     || rel.is_empty()
@@ -553,6 +697,19 @@ impl Validator {
         let deps = get("deps")
             .and_then(|n| self.string_list(n, "`deps`"))
             .unwrap_or_default();
+
+        let timeout = get("timeout").and_then(|n| {
+            let t = n.scalar_text().and_then(parse_duration);
+            if t.is_none() {
+                self.error(
+                    n.pos(),
+                    format!(
+                        "`timeout` of {what} must be a positive duration: seconds, or `90s`, `10m`, `2h`"
+                    ),
+                );
+            }
+            t
+        });
 
         let mut checks = Vec::new();
         if let Some(n) = get("checks") {
@@ -660,6 +817,7 @@ impl Validator {
             with,
             deps,
             checks,
+            timeout,
         })
     }
 
@@ -717,11 +875,16 @@ impl Validator {
         out
     }
 
-    fn references(&mut self, stages: &[Stage], entries: &[(Key, Node)]) {
+    fn references(
+        &mut self,
+        stages: &[Stage],
+        index: &HashMap<String, usize>,
+        entries: &[(Key, Node)],
+    ) {
         for s in stages {
             let input_pos = |port: &str| input_value_pos(entries, &s.name, port).unwrap_or(s.pos);
             for (port, r) in &s.inputs {
-                match stages.iter().find(|t| t.name == r.stage) {
+                match index.get(&r.stage).map(|&i| &stages[i]) {
                     None => {
                         let known: Vec<_> = stages.iter().map(|t| t.name.as_str()).collect();
                         self.error(input_pos(port), format!("input `{port}` of stage `{}` refers to stage `{}`, which does not exist; stages: {}", s.name, r.stage, known.join(", ")));
@@ -731,6 +894,55 @@ impl Validator {
                         self.error(input_pos(port), format!("input `{port}` of stage `{}` refers to output `{}` of stage `{}`, which has no such output; its outputs: {}", s.name, r.port, t.name, or_none(&known)));
                     }
                     _ => {}
+                }
+            }
+        }
+    }
+
+    /// Outputs may not be the pipeline file, its lock file, or lie in agingflow's state folder.
+    fn reserved_outputs(
+        &mut self,
+        stages: &[Stage],
+        entries: &[(Key, Node)],
+        file: &Path,
+        outdir: &str,
+    ) {
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let pipeline_name = name(file);
+        let lock_name = format!(
+            "{}.lock",
+            file.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        for s in stages {
+            for (port, rel) in &s.outputs {
+                let full = normalize(&Path::new(outdir).join(rel));
+                let what = if full == pipeline_name {
+                    Some("the pipeline file itself")
+                } else if full == lock_name {
+                    Some("the pipeline's lock file")
+                } else if Path::new(rel)
+                    .components()
+                    .any(|c| c.as_os_str() == ".agingflow")
+                {
+                    Some("inside agingflow's state folder `.agingflow`")
+                } else {
+                    None
+                };
+                if let Some(what) = what {
+                    let pos = output_value_pos(entries, &s.name, port).unwrap_or(s.pos);
+                    self.error(
+                        pos,
+                        format!(
+                            "output `{port}` of stage `{}` writes `{full}`, which is {what}: give it another path",
+                            s.name
+                        ),
+                    );
                 }
             }
         }
@@ -748,11 +960,12 @@ impl Validator {
         }
     }
 
-    fn cycles(&mut self, stages: &[Stage]) {
+    fn cycles(&mut self, stages: &[Stage], index: &HashMap<String, usize>) {
         // Colour-marking depth-first search; each cycle is reported at its first stage in file order.
         fn visit<'a>(
             s: &'a Stage,
             stages: &'a [Stage],
+            index: &HashMap<String, usize>,
             state: &mut HashMap<&'a str, u8>,
             path: &mut Vec<&'a str>,
             found: &mut Vec<Vec<&'a str>>,
@@ -760,11 +973,11 @@ impl Validator {
             state.insert(&s.name, 1);
             path.push(&s.name);
             for r in s.inputs.values() {
-                let Some(t) = stages.iter().find(|t| t.name == r.stage) else {
+                let Some(t) = index.get(&r.stage).map(|&i| &stages[i]) else {
                     continue;
                 };
                 match state.get(t.name.as_str()).copied().unwrap_or(0) {
-                    0 => visit(t, stages, state, path, found),
+                    0 => visit(t, stages, index, state, path, found),
                     1 => {
                         let start = path.iter().position(|n| *n == t.name).unwrap_or(0);
                         let mut cycle: Vec<&str> = path[start..].to_vec();
@@ -781,7 +994,7 @@ impl Validator {
         let mut found = Vec::new();
         for s in stages {
             if state.get(s.name.as_str()).copied().unwrap_or(0) == 0 {
-                visit(s, stages, &mut state, &mut Vec::new(), &mut found);
+                visit(s, stages, index, &mut state, &mut Vec::new(), &mut found);
             }
         }
         for cycle in found {

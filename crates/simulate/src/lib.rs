@@ -28,6 +28,8 @@ pub enum SimulateError {
     },
     #[error("{path}: {message}", path = .path.display())]
     Spec { path: PathBuf, message: String },
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
 }
 
 /// One file to write, with the parts of the spec it is made from.
@@ -446,24 +448,12 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
     }
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), SimulateError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| SimulateError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-    }
-    std::fs::write(path, bytes).map_err(|source| SimulateError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 /// Reads a truth spec file.
 pub fn read_spec(path: &Path) -> Result<TruthSpec, SimulateError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SimulateError::Io {
+    let bytes = guard::read_input(path, "the truth spec")?;
+    let text = String::from_utf8(bytes).map_err(|_| SimulateError::Spec {
         path: path.to_owned(),
-        source,
+        message: "not UTF-8 text".into(),
     })?;
     let spec: TruthSpec = serde_yaml::from_str(&text).map_err(|e| SimulateError::Spec {
         path: path.to_owned(),
@@ -477,8 +467,10 @@ pub fn read_spec(path: &Path) -> Result<TruthSpec, SimulateError> {
 }
 
 /// Writes the campaign of `spec` into `out_dir`: raw files, `campaign.yaml`, `truth.json`.
-/// `scale` multiplies replicates and indents per group (for benchmarks). Files of an earlier
-/// simulated campaign there (`dma/`, `indents/`) are replaced.
+/// `scale` multiplies replicates and indents per group (for benchmarks). The raw files go to the
+/// folders `dma/` and `indents/`, each built beside its target and moved into place whole; an
+/// earlier simulated campaign's folders are replaced, a folder agingflow did not write is refused
+/// (see the `guard` crate).
 pub fn simulate(
     spec: &TruthSpec,
     out_dir: &Path,
@@ -486,22 +478,28 @@ pub fn simulate(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Summary, SimulateError> {
     let scale = scale.max(1);
-    for sub in ["dma", "indents"] {
-        let d = out_dir.join(sub);
-        if d.exists() {
-            std::fs::remove_dir_all(&d).map_err(|source| SimulateError::Io {
-                path: d.clone(),
-                source,
-            })?;
-        }
-    }
+    guard::create_dirs(out_dir)?;
+    let staged: Vec<(&str, guard::StagedDir)> = ["dma", "indents"]
+        .into_iter()
+        .map(|sub| Ok((sub, guard::StagedDir::create(&out_dir.join(sub))?)))
+        .collect::<Result<_, SimulateError>>()?;
     let jobs = jobs(spec, scale);
     let results: Vec<Result<(Record, u64), SimulateError>> = jobs
         .par_iter()
         .enumerate()
         .map(|(k, job)| {
             let (rel, bytes, rec) = render(spec.seed, job, k as u64);
-            write(&out_dir.join(&rel), &bytes)?;
+            let rel = Path::new(&rel);
+            match staged.iter().find(|(sub, _)| rel.starts_with(sub)) {
+                Some((sub, dir)) => dir.write(rel.strip_prefix(sub).unwrap_or(rel), &bytes)?,
+                // Every raw file lies in one of the staged folders.
+                None => {
+                    return Err(SimulateError::Spec {
+                        path: rel.to_owned(),
+                        message: "internal error: a raw file outside dma/ and indents/".into(),
+                    });
+                }
+            }
             progress(1);
             Ok((rec, bytes.len() as u64))
         })
@@ -566,7 +564,10 @@ pub fn simulate(
         "# Written by agingflow-simulate from a truth spec (seed {}); the truth is in truth.json.\n",
         spec.seed
     );
-    write(
+    for (_, dir) in staged {
+        dir.commit()?;
+    }
+    guard::write_file(
         &out_dir.join("campaign.yaml"),
         format!("{header}{yaml}").as_bytes(),
     )?;
@@ -574,7 +575,7 @@ pub fn simulate(
         path: out_dir.join("truth.json"),
         message: e.to_string(),
     })?;
-    write(&out_dir.join("truth.json"), format!("{json}\n").as_bytes())?;
+    guard::write_file(&out_dir.join("truth.json"), format!("{json}\n").as_bytes())?;
     Ok(Summary {
         relaxation_files: truth.relaxation.len(),
         indentation_files: truth.indentation.len(),

@@ -179,23 +179,40 @@ static READS_LOCK: Mutex<()> = Mutex::new(());
 /// Tells the runner that this stage read `path` (a raw file named by a manifest, say), so that a
 /// change to that file makes the stage stale. Does nothing when the stage runs on its own.
 ///
-/// Protocol: the runner sets `AGINGFLOW_READS` to a file path; the stage appends one absolute path
-/// per line. Files passed as inputs or `deps` need not be reported.
+/// Protocol: the runner sets `AGINGFLOW_READS` to a file path; the stage appends one line per file,
+/// its absolute path, optionally followed by a tab and the BLAKE3 hash (hex) of the bytes it read,
+/// so that the runner can tell when the file changed while the stage ran. Files passed as inputs
+/// or `deps` need not be reported.
 pub fn report_read(path: &Path) {
+    // Whatever a stage read, it may not overwrite.
+    guard::protect(path, "a file this stage read");
     if let Some(list) = std::env::var_os(READS_ENV) {
-        report_read_to(Path::new(&list), path);
+        let hash = std::fs::read(path).ok().map(|b| blake3::hash(&b));
+        report_read_to(Path::new(&list), path, hash);
     }
 }
 
-/// Appends `path`, made absolute, to the list file `list`.
-pub fn report_read_to(list: &Path, path: &Path) {
+/// [`report_read`] for a file whose bytes the stage holds: their hash is what it read.
+pub fn report_read_bytes(path: &Path, bytes: &[u8]) {
+    guard::protect(path, "a file this stage read");
+    if let Some(list) = std::env::var_os(READS_ENV) {
+        report_read_to(Path::new(&list), path, Some(blake3::hash(bytes)));
+    }
+}
+
+/// Appends `path`, made absolute, and its hash to the list file `list`.
+pub fn report_read_to(list: &Path, path: &Path, hash: Option<blake3::Hash>) {
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let _guard = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let line = match hash {
+        Some(h) => format!("{}\t{}", abs.display(), h.to_hex()),
+        None => abs.display().to_string(),
+    };
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(list)
-        .and_then(|mut f| writeln!(f, "{}", abs.display()));
+        .and_then(|mut f| writeln!(f, "{line}"));
     if let Err(e) = written {
         tracing::warn!(
             "cannot record read of {} in {}: {e}",
@@ -284,13 +301,15 @@ mod tests {
         let list = dir.join("reads");
         let file = dir.join("raw.txt");
         std::fs::write(&file, "x").unwrap();
-        report_read_to(&list, &file);
-        report_read_to(&list, &file);
+        report_read_to(&list, &file, None);
+        report_read_to(&list, &file, Some(blake3::hash(b"x")));
         let text = std::fs::read_to_string(&list).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(
-            text.lines()
-                .all(|l| l.ends_with("raw.txt") && Path::new(l).is_absolute()),
+            text.lines().all(|l| l
+                .split('\t')
+                .next()
+                .is_some_and(|p| p.ends_with("raw.txt") && Path::new(p).is_absolute())),
             "{text}"
         );
         std::fs::remove_dir_all(&dir).unwrap();

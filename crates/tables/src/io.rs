@@ -5,12 +5,14 @@
 //! `created_by`, fixed row-group size) and the key-value metadata holds nothing time-dependent, so
 //! the same rows always give the same bytes.
 
+use std::collections::HashSet;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+
+use guard::AtomicFile;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -59,65 +61,6 @@ impl FileMeta {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A temporary file beside its target, renamed over the target by [`AtomicFile::commit`] and
-/// removed if dropped before that.
-struct AtomicFile {
-    tmp: PathBuf,
-    target: PathBuf,
-    committed: bool,
-}
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-impl AtomicFile {
-    fn create(target: &Path) -> Result<(Self, File), TableError> {
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let n = TMP_COUNTER.fetch_add(1, AtomicOrdering::Relaxed);
-        let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
-        let file = File::create(&tmp).map_err(|source| TableError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        Ok((
-            AtomicFile {
-                tmp,
-                target: target.to_owned(),
-                committed: false,
-            },
-            file,
-        ))
-    }
-
-    fn commit(mut self, file: File) -> Result<(), TableError> {
-        file.sync_all().map_err(|source| TableError::Io {
-            path: self.tmp.clone(),
-            source,
-        })?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.target).map_err(|source| TableError::Io {
-            path: self.target.clone(),
-            source,
-        })?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
     }
 }
 
@@ -180,27 +123,28 @@ impl TableFile {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
         self.writer
             .write(batch)
-            .map_err(|source| TableError::Parquet {
-                path: self.atomic.target.clone(),
-                source,
-            })
+            .map_err(|source| TableError::write(self.atomic.target(), source))
     }
 
     fn commit(self) -> Result<(), TableError> {
-        let path = self.atomic.target.clone();
+        let path = self.atomic.target().to_owned();
         let buf = self
             .writer
             .into_inner()
-            .map_err(|source| TableError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
-        let file = buf.into_inner().map_err(|e| TableError::Io {
-            path: path.clone(),
-            source: e.into_error(),
-        })?;
-        self.atomic.commit(file)
+            .map_err(|source| TableError::write(&path, source))?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| TableError::Guard(guard::write_error(&path, e.into_error())))?;
+        Ok(self.atomic.commit(file)?)
     }
+}
+
+/// Starts a stage's run: forgets what an earlier run in this process read (see
+/// `guard::start_run`), and refuses two of the stage's paths (inputs and outputs) that are the
+/// same or nest: an output may not overwrite an input, and two outputs may not share a file.
+pub fn start_stage(paths: &[&Path]) -> Result<(), TableError> {
+    guard::start_run();
+    Ok(guard::distinct_outputs(paths)?)
 }
 
 /// Writes a whole [`RowTable`], sorted by its keys (stable, so equal keys keep their order).
@@ -282,10 +226,7 @@ fn open_checked(
     table: &str,
     columns: &[ColumnDef],
 ) -> Result<(ParquetRecordBatchReader, FileMeta), TableError> {
-    let file = File::open(path).map_err(|source| TableError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let file = guard::open_input(path, "an input table")?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TableError::Parquet {
             path: path.to_owned(),
@@ -359,6 +300,19 @@ pub fn read_rows<T: RowTable>(path: &Path) -> Result<(Vec<T>, FileMeta), TableEr
     while let Some(batch) = next_batch(&mut reader, path)? {
         rows.extend(T::from_batch(&batch, path)?);
     }
+    for (i, pair) in rows.windows(2).enumerate() {
+        let detail = match pair[0].cmp_key(&pair[1]) {
+            std::cmp::Ordering::Less => continue,
+            std::cmp::Ordering::Equal => format!("rows {} and {} have the same key", i, i + 1),
+            std::cmp::Ordering::Greater => format!("row {} sorts before row {}", i + 1, i),
+        };
+        return Err(TableError::Unsorted {
+            path: path.to_owned(),
+            table: T::NAME.to_owned(),
+            keys: T::KEYS.join(", "),
+            detail,
+        });
+    }
     Ok((rows, meta))
 }
 
@@ -370,6 +324,12 @@ pub struct CurveReader<T: CurveTable> {
     partial: Option<T>,
     done: bool,
     meta: FileMeta,
+    /// The id and `sample` of the last row read, the ids seen and the last whole curve, for the
+    /// order check.
+    last_row: Option<(String, i64)>,
+    seen: HashSet<String>,
+    rows_read: usize,
+    last_curve: Option<T>,
 }
 
 impl<T: CurveTable> CurveReader<T> {
@@ -382,7 +342,77 @@ impl<T: CurveTable> CurveReader<T> {
             partial: None,
             done: false,
             meta,
+            last_row: None,
+            seen: HashSet::new(),
+            rows_read: 0,
+            last_curve: None,
         })
+    }
+
+    fn unsorted(&self, detail: String) -> TableError {
+        TableError::Unsorted {
+            path: self.path.clone(),
+            table: T::NAME.to_owned(),
+            keys: format!("{}, sample", T::KEYS.join(", ")),
+            detail,
+        }
+    }
+
+    /// Each curve's rows must be together, with `sample` 0, 1, 2, ...: a shuffled or duplicated
+    /// table is refused rather than read as nonsense.
+    fn check_rows(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
+        let ids = crate::table::column::<String>(batch, T::ID, T::NAME, &self.path)?;
+        let samples = crate::table::column::<i64>(batch, "sample", T::NAME, &self.path)?;
+        for i in 0..batch.num_rows() {
+            let row = self.rows_read + i;
+            let id = ids.value(i);
+            let sample = samples.value(i);
+            let ok = match &self.last_row {
+                Some((last, s)) if last == id => {
+                    if sample != s + 1 {
+                        return Err(self.unsorted(format!(
+                            "row {row}: curve `{id}` has sample {sample} after sample {s}{}",
+                            if sample == *s {
+                                " (a duplicated row)"
+                            } else {
+                                ""
+                            }
+                        )));
+                    }
+                    true
+                }
+                _ => {
+                    if !self.seen.insert(id.to_owned()) {
+                        return Err(self.unsorted(format!(
+                            "row {row}: the rows of curve `{id}` are not together"
+                        )));
+                    }
+                    sample == 0
+                }
+            };
+            if !ok {
+                return Err(self.unsorted(format!(
+                    "row {row}: curve `{id}` starts at sample {sample}, not 0"
+                )));
+            }
+            self.last_row = Some((id.to_owned(), sample));
+        }
+        self.rows_read += batch.num_rows();
+        Ok(())
+    }
+
+    fn check_curve_order(&mut self, curve: &T) -> Result<(), TableError> {
+        if let Some(last) = &self.last_curve
+            && last.cmp_key(curve) != std::cmp::Ordering::Less
+        {
+            return Err(self.unsorted(format!(
+                "curve `{}` comes after curve `{}`",
+                curve.id(),
+                last.id()
+            )));
+        }
+        self.last_curve = Some(curve.meta());
+        Ok(())
     }
 
     /// The file's key-value metadata.
@@ -395,9 +425,13 @@ impl<T: CurveTable> CurveReader<T> {
             match next_batch(&mut self.reader, &self.path)? {
                 None => {
                     self.done = true;
-                    self.ready.extend(self.partial.take());
+                    if let Some(p) = self.partial.take() {
+                        self.check_curve_order(&p)?;
+                        self.ready.push_back(p);
+                    }
                 }
                 Some(batch) => {
+                    self.check_rows(&batch)?;
                     for curve in T::from_batch(&batch, &self.path)? {
                         match self.partial.take() {
                             Some(mut p) if p.id() == curve.id() => {
@@ -405,6 +439,7 @@ impl<T: CurveTable> CurveReader<T> {
                                 self.partial = Some(p);
                             }
                             Some(p) => {
+                                self.check_curve_order(&p)?;
                                 self.ready.push_back(p);
                                 self.partial = Some(curve);
                             }
@@ -449,10 +484,7 @@ pub struct AnyTable {
 
 /// Reads any Parquet file as record batches, with no schema check.
 pub fn read_any(path: &Path) -> Result<AnyTable, TableError> {
-    let file = File::open(path).map_err(|source| TableError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let file = guard::open_input(path, "a table")?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TableError::Parquet {
             path: path.to_owned(),

@@ -17,7 +17,7 @@ pub use column::{Col, repeat};
 pub use defs::*;
 pub use io::{
     AnyTable, CurveReader, CurveWriter, FileMeta, Provenance, read_any, read_curves, read_rows,
-    write_curves, write_rows,
+    start_stage, write_curves, write_rows,
 };
 pub use table::{ColumnDef, CurveTable, RowTable, schema_of};
 
@@ -80,6 +80,40 @@ pub enum TableError {
         id: String,
         detail: String,
     },
+    #[error("{path}: table `{table}` is not in agingflow's order by ({keys}): {detail}; it was changed outside agingflow (sorted, shuffled or with rows duplicated): regenerate it with the stage that writes it", path = .path.display())]
+    Unsorted {
+        path: PathBuf,
+        table: String,
+        keys: String,
+        detail: String,
+    },
+    #[error("{path}: cannot write table: {message}", path = .path.display())]
+    Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
     #[error("internal error in the table layer: {0}")]
     Internal(String),
+}
+
+impl TableError {
+    /// A Parquet error while writing: says "the disk is full" where that is the cause.
+    pub(crate) fn write(path: &std::path::Path, source: parquet::errors::ParquetError) -> Self {
+        let mut message = source.to_string();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&source);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>()
+                && io.raw_os_error() == Some(28)
+            {
+                message = "the disk is full (no space left on device)".into();
+            }
+            cause = c.source();
+        }
+        if message.contains("No space left on device") {
+            message = "the disk is full (no space left on device)".into();
+        }
+        TableError::Write {
+            path: path.to_owned(),
+            message,
+        }
+    }
 }

@@ -70,6 +70,8 @@ pub trait RowTable: Sized + Send + Sync {
 /// index of the point in its curve.
 pub trait CurveTable: Sized + Send + Sync {
     const NAME: &'static str;
+    /// The column holding the curve's id.
+    const ID: &'static str;
     /// The per-curve key columns, in order (`sample` follows them).
     const KEYS: &'static [&'static str];
     fn columns() -> Vec<ColumnDef>;
@@ -187,6 +189,7 @@ macro_rules! curve_table {
 
         impl $crate::CurveTable for $name {
             const NAME: &'static str = $table;
+            const ID: &'static str = stringify!($id);
             const KEYS: &'static [&'static str] = &[$(stringify!($key)),+];
             fn columns() -> Vec<$crate::ColumnDef> {
                 vec![

@@ -1,0 +1,761 @@
+//! The one place agingflow writes through, so that it never alters a byte that is not its own
+//! output.
+//!
+//! Rules, enforced here for every stage binary, the simulator and the runner:
+//!
+//! - **Inputs are read-only.** Whatever a process reads (an input table, a manifest, a raw file it
+//!   names, a pipeline file) is registered with [`protect`]; an output path that *is*, *contains*
+//!   or *lies inside* a protected path is refused, before anything is written and again at the
+//!   moment the output is moved into place. Paths are compared after resolving symlinks.
+//! - **One path, one output.** Two outputs of one stage may not be the same path or nest
+//!   ([`distinct_outputs`]).
+//! - **Atomic files.** A file is written to a temporary file beside its target and renamed over
+//!   it when complete ([`AtomicFile`], [`write_file`]); a failure leaves the target as it was.
+//! - **Marked directories.** A directory output is built beside its target ([`StagedDir`]) with a
+//!   marker file ([`MARKER`]) listing every file agingflow wrote into it. An existing directory is
+//!   replaced only when it is empty or carries a marker that lists every file it holds; a user's
+//!   directory, or one a user has added files to, is refused with a message saying what to do.
+//! - **All or nothing.** Several outputs are moved into place together by a [`Transaction`]:
+//!   every rename is staged, and the ones done are rolled back when one fails or when the caller
+//!   (the runner, whose lock-file write belongs to the same commit) says so.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The file that marks a directory as agingflow's output, listing the files written into it.
+pub const MARKER: &str = ".agingflow-output";
+const MARKER_HEADER: &str = "# written by agingflow: this directory is an output and may be replaced by the next run.\n# files agingflow wrote here (anything else found here keeps agingflow from replacing it):\n";
+
+/// Why a write was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    /// The output would overwrite, delete or sit inside something agingflow only reads.
+    #[error(
+        "refusing to write {target}: it {relation} {what} {protected}, which agingflow only reads; choose another output path",
+        target = .target.display(), protected = .protected.display()
+    )]
+    Protected {
+        target: PathBuf,
+        relation: &'static str,
+        what: String,
+        protected: PathBuf,
+    },
+    /// Two outputs of one run on one path, or one inside the other.
+    #[error("refusing to write {target}: it {relation} {other}, another output of this stage; give each output its own path", target = .target.display(), other = .other.display())]
+    SameOutput {
+        target: PathBuf,
+        relation: &'static str,
+        other: PathBuf,
+    },
+    /// A directory in the way that agingflow did not make (or that holds files it did not write).
+    #[error(
+        "refusing to replace {path}: {detail}; choose an output path that does not exist yet, or move it away yourself",
+        path = .path.display()
+    )]
+    ForeignDir { path: PathBuf, detail: String },
+    /// A file or something else in the way of a directory output, or a directory in the way of a
+    /// file output.
+    #[error("refusing to replace {path}: it is {found}, where the output is {wanted}; remove or rename it yourself", path = .path.display())]
+    WrongKind {
+        path: PathBuf,
+        found: &'static str,
+        wanted: &'static str,
+    },
+    /// An input that is not a readable regular file, with the real cause.
+    #[error("{path}: {problem}", path = .path.display())]
+    Input { path: PathBuf, problem: String },
+    /// The path names no file (`.`, `..`, a path ending in `/`).
+    #[error("{path}: not a file name an output can have", path = .path.display())]
+    NotAName { path: PathBuf },
+    /// The operating system refused.
+    #[error("{what} {path}: {source}", path = .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl GuardError {
+    fn io(what: &'static str, path: &Path, source: std::io::Error) -> Self {
+        GuardError::Io {
+            what,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// A path this process must not write, with what it is ("the manifest", "an input table").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protected {
+    pub path: PathBuf,
+    pub what: String,
+}
+
+impl Protected {
+    pub fn new(path: &Path, what: &str) -> Self {
+        Protected {
+            path: resolve(path),
+            what: what.to_owned(),
+        }
+    }
+}
+
+static PROTECTED: Mutex<Vec<Protected>> = Mutex::new(Vec::new());
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Registers `path` as read-only for the rest of the process: no output may be it, contain it or
+/// lie inside it. `what` names it in messages ("the manifest").
+pub fn protect(path: &Path, what: &str) {
+    let p = Protected::new(path, what);
+    let mut list = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
+    if !list.iter().any(|q| q.path == p.path) {
+        list.push(p);
+    }
+}
+
+/// Opens an input file for reading and protects it (see [`protect`]). A path that is not a
+/// regular file gets a message naming the real cause: missing, a directory, a FIFO, socket or
+/// device, a dangling symlink, a symlink loop, no permission.
+pub fn open_input(path: &Path, what: &str) -> Result<File, GuardError> {
+    let problem = |p: &str| GuardError::Input {
+        path: path.to_owned(),
+        problem: p.to_owned(),
+    };
+    protect(path, what);
+    match std::fs::metadata(path) {
+        Err(e) if e.raw_os_error() == Some(40) => Err(problem(
+            "is a symlink loop (a link that leads back to itself), not a file",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(path).is_ok() {
+                Err(problem("is a symlink to a file that does not exist"))
+            } else {
+                Err(problem("does not exist"))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(problem("cannot be read: permission denied"))
+        }
+        Err(e) => Err(GuardError::io("cannot read", path, e)),
+        Ok(m) if m.is_dir() => Err(problem("is a directory, not a file")),
+        Ok(m) if !m.is_file() => Err(problem(
+            "is not a regular file (a FIFO, socket or device): agingflow reads only files",
+        )),
+        Ok(_) => File::open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => problem("cannot be read: permission denied"),
+            _ => GuardError::io("cannot read", path, e),
+        }),
+    }
+}
+
+/// Reads a whole input file (see [`open_input`]).
+pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, GuardError> {
+    use std::io::Read;
+    let mut f = open_input(path, what)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)
+        .map_err(|e| GuardError::io("cannot read", path, e))?;
+    Ok(bytes)
+}
+
+/// Starts a new stage run in this process: forgets what an earlier run read (a library caller
+/// that runs several stages in turn, a test). A stage binary is one run, so this changes nothing
+/// there.
+pub fn start_run() {
+    PROTECTED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// The absolute form of `path` with every symlink of its existing part resolved and `.`/`..`
+/// folded; the part that does not exist yet is appended as written.
+pub fn resolve(path: &Path) -> PathBuf {
+    let abs = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
+    };
+    let abs = fold(&abs);
+    // The longest existing prefix, canonicalised; the rest appended.
+    let mut rest: Vec<OsString> = Vec::new();
+    let mut head = abs.clone();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&head) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return fold(&out);
+        }
+        match (head.file_name().map(|n| n.to_owned()), head.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                head = parent.to_owned();
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Folds `.` and `..` lexically.
+fn fold(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// How `target` stands to `other`, both resolved: "is", "lies inside", "contains", or none.
+fn relation(target: &Path, other: &Path) -> Option<&'static str> {
+    if target == other {
+        Some("is")
+    } else if target.starts_with(other) {
+        Some("lies inside")
+    } else if other.starts_with(target) {
+        Some("contains")
+    } else {
+        None
+    }
+}
+
+/// Refuses `target` when it is, contains or lies inside a registered or an `extra` protected
+/// path.
+pub fn check_with(target: &Path, extra: &[Protected]) -> Result<(), GuardError> {
+    let t = resolve(target);
+    let list = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
+    for p in list.iter().chain(extra) {
+        if let Some(relation) = relation(&t, &p.path) {
+            return Err(GuardError::Protected {
+                target: target.to_owned(),
+                relation,
+                what: p.what.clone(),
+                protected: p.path.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `target` when it is, contains or lies inside a registered protected path.
+pub fn check(target: &Path) -> Result<(), GuardError> {
+    check_with(target, &[])
+}
+
+/// Refuses two outputs on one path, or one inside the other (paths resolved).
+pub fn distinct_outputs(outputs: &[&Path]) -> Result<(), GuardError> {
+    let resolved: Vec<PathBuf> = outputs.iter().map(|p| resolve(p)).collect();
+    for (i, a) in resolved.iter().enumerate() {
+        for (j, b) in resolved.iter().enumerate().skip(i + 1) {
+            if let Some(relation) = relation(b, a) {
+                return Err(GuardError::SameOutput {
+                    target: outputs[j].to_owned(),
+                    relation,
+                    other: outputs[i].to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The directory a target sits in (`.` for a bare name) and its file name.
+fn split(target: &Path) -> Result<(PathBuf, String), GuardError> {
+    let name = match target.components().next_back() {
+        Some(Component::Normal(n)) => n.to_string_lossy().into_owned(),
+        _ => {
+            return Err(GuardError::NotAName {
+                path: target.to_owned(),
+            });
+        }
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name))
+}
+
+/// A fresh name beside `target`: `.NAME.agingflow-KIND.PID.N`.
+fn beside(dir: &Path, name: &str, kind: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(
+        ".{name}.agingflow-{kind}.{}.{n}",
+        std::process::id()
+    ))
+}
+
+/// Whether a file name is one of agingflow's temporary names (for clean-up of killed runs).
+pub fn is_scratch_name(name: &str) -> bool {
+    name.starts_with('.') && (name.contains(".agingflow-tmp.") || name.contains(".agingflow-old."))
+}
+
+/// Explains why a directory cannot take a new file, naming the directory and the target rather
+/// than the temporary file.
+fn create_error(dir: &Path, source: std::io::Error) -> GuardError {
+    let what = match source.kind() {
+        std::io::ErrorKind::NotFound => "cannot write into missing folder",
+        std::io::ErrorKind::PermissionDenied => "no permission to write into folder",
+        _ => "cannot create a file in folder",
+    };
+    GuardError::io(what, dir, source)
+}
+
+/// A temporary file beside its target, renamed over the target by [`AtomicFile::commit`] and
+/// removed if dropped before that. The target is checked when the file is created and again at
+/// the rename.
+#[derive(Debug)]
+pub struct AtomicFile {
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+impl AtomicFile {
+    /// Checks `target` and opens a temporary file beside it.
+    pub fn create(target: &Path) -> Result<(Self, File), GuardError> {
+        check(target)?;
+        if let Ok(m) = std::fs::symlink_metadata(target)
+            && m.is_dir()
+        {
+            return Err(GuardError::WrongKind {
+                path: target.to_owned(),
+                found: "a directory",
+                wanted: "a file",
+            });
+        }
+        let (dir, name) = split(target)?;
+        let tmp = beside(&dir, &name, "tmp");
+        let file = File::create(&tmp).map_err(|e| create_error(&dir, e))?;
+        Ok((
+            AtomicFile {
+                tmp,
+                target: target.to_owned(),
+            },
+            file,
+        ))
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Syncs `file`, checks the target once more and renames over it.
+    pub fn commit(mut self, file: File) -> Result<(), GuardError> {
+        file.sync_all().map_err(|e| write_error(&self.target, e))?;
+        drop(file);
+        check(&self.target)?;
+        std::fs::rename(&self.tmp, &self.target)
+            .map_err(|e| GuardError::io("cannot move into place", &self.target, e))?;
+        self.tmp = PathBuf::new();
+        Ok(())
+    }
+}
+
+/// Names the target, not the temporary file, and says "disk full" plainly.
+pub fn write_error(target: &Path, e: std::io::Error) -> GuardError {
+    let what = if e.raw_os_error() == Some(28) {
+        "the disk is full: cannot write"
+    } else {
+        "cannot write"
+    };
+    GuardError::io(what, target, e)
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically, after the checks of [`AtomicFile`].
+pub fn write_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    let (f, mut file) = AtomicFile::create(target)?;
+    file.write_all(bytes).map_err(|e| write_error(target, e))?;
+    f.commit(file)
+}
+
+/// Writes a state file of agingflow's own (the lock file) atomically, checked against the
+/// protected paths.
+pub fn write_state_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    check(target)?;
+    let (dir, name) = split(target)?;
+    let tmp = beside(&dir, &name, "tmp");
+    let result = (|| {
+        let mut f = File::create(&tmp).map_err(|e| create_error(&dir, e))?;
+        f.write_all(bytes).map_err(|e| write_error(target, e))?;
+        f.sync_all().map_err(|e| write_error(target, e))?;
+        std::fs::rename(&tmp, target)
+            .map_err(|e| GuardError::io("cannot move into place", target, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates (or truncates) a log file that is written as it goes: checked, not atomic.
+pub fn create_log(target: &Path) -> Result<File, GuardError> {
+    check(target)?;
+    if let Some(dir) = target.parent() {
+        create_dirs(dir)?;
+    }
+    File::create(target).map_err(|e| GuardError::io("cannot create log", target, e))
+}
+
+/// Creates a directory and its parents (a folder that exists is left as it is, so this alters no
+/// byte of anything).
+pub fn create_dirs(dir: &Path) -> Result<(), GuardError> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| GuardError::io("cannot create folder", dir, e))
+}
+
+/// Every file below `dir`, relative, sorted (symlinks listed, not followed).
+fn listing(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut todo = vec![PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        for entry in std::fs::read_dir(dir.join(&rel))? {
+            let entry = entry?;
+            let r = rel.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                todo.push(r);
+            } else {
+                out.push(r.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.retain(|r| r != MARKER);
+    out.sort();
+    Ok(out)
+}
+
+/// Writes the marker into `dir`, listing every file in it.
+pub fn mark_dir(dir: &Path) -> Result<(), GuardError> {
+    let files = listing(dir).map_err(|e| GuardError::io("cannot list", dir, e))?;
+    let mut text = String::from(MARKER_HEADER);
+    for f in files {
+        text.push_str(&f);
+        text.push('\n');
+    }
+    let path = dir.join(MARKER);
+    std::fs::write(&path, text).map_err(|e| write_error(&path, e))
+}
+
+/// Whether an existing directory may be replaced: it is empty, or its marker lists every file it
+/// holds. An error says why not.
+pub fn may_replace_dir(dir: &Path) -> Result<(), GuardError> {
+    let foreign = |detail: String| GuardError::ForeignDir {
+        path: dir.to_owned(),
+        detail,
+    };
+    let files = listing(dir).map_err(|e| GuardError::io("cannot list", dir, e))?;
+    let marker = dir.join(MARKER);
+    let Ok(text) = std::fs::read_to_string(&marker) else {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<&str> = files.iter().take(3).map(String::as_str).collect();
+        return Err(foreign(format!(
+            "it is a directory agingflow did not make (no {MARKER} marker) and holds {} file(s): {}{}",
+            files.len(),
+            shown.join(", "),
+            if files.len() > 3 { ", ..." } else { "" }
+        )));
+    };
+    let listed: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let extra: Vec<&str> = files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !listed.contains(f))
+        .collect();
+    if extra.is_empty() {
+        Ok(())
+    } else {
+        Err(GuardError::ForeignDir {
+            path: dir.to_owned(),
+            detail: format!(
+                "it holds {} file(s) agingflow did not write: {}{}",
+                extra.len(),
+                extra.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+                if extra.len() > 3 { ", ..." } else { "" }
+            ),
+        })
+    }
+}
+
+/// What stands at an output path now.
+fn kind(path: &Path) -> Option<std::fs::FileType> {
+    std::fs::symlink_metadata(path).ok().map(|m| m.file_type())
+}
+
+/// Checks that `from` may be moved onto `to`: `to` is free of protected paths, and whatever is in
+/// the way is of the same kind and, for a directory, agingflow's own.
+fn check_move(from: &Path, to: &Path, extra: &[Protected]) -> Result<(), GuardError> {
+    check_with(to, extra)?;
+    let from_dir = std::fs::symlink_metadata(from)
+        .map_err(|e| GuardError::io("cannot read", from, e))?
+        .is_dir();
+    match kind(to) {
+        None => Ok(()),
+        Some(t) if t.is_dir() && from_dir => may_replace_dir(to),
+        Some(t) if t.is_dir() => {
+            // A directory where a file goes: only an agingflow directory output may be swapped.
+            if std::fs::symlink_metadata(to.join(MARKER)).is_ok() {
+                may_replace_dir(to)
+            } else {
+                Err(GuardError::WrongKind {
+                    path: to.to_owned(),
+                    found: "a directory",
+                    wanted: "a file",
+                })
+            }
+        }
+        Some(_) if from_dir => Err(GuardError::WrongKind {
+            path: to.to_owned(),
+            found: "a file",
+            wanted: "a directory",
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A directory output being built beside its target, committed by one rename.
+#[derive(Debug)]
+pub struct StagedDir {
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+impl StagedDir {
+    /// Checks `target` and creates an empty directory beside it. Refuses at once when `target`
+    /// is a directory agingflow may not replace.
+    pub fn create(target: &Path) -> Result<Self, GuardError> {
+        check(target)?;
+        match kind(target) {
+            Some(t) if t.is_dir() => may_replace_dir(target)?,
+            Some(_) => {
+                return Err(GuardError::WrongKind {
+                    path: target.to_owned(),
+                    found: "a file",
+                    wanted: "a directory",
+                });
+            }
+            None => {}
+        }
+        let (dir, name) = split(target)?;
+        create_dirs(&dir)?;
+        let tmp = beside(&dir, &name, "tmp");
+        std::fs::create_dir(&tmp).map_err(|e| create_error(&dir, e))?;
+        Ok(StagedDir {
+            tmp,
+            target: target.to_owned(),
+        })
+    }
+
+    /// Where to build the directory's contents.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Writes `bytes` to `rel` inside the staged directory, creating folders on the way; `rel`
+    /// must be a plain relative path (no `..`, not absolute).
+    pub fn write(&self, rel: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(GuardError::NotAName {
+                path: rel.to_owned(),
+            });
+        }
+        let path = self.tmp.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| GuardError::io("cannot create folder", dir, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| write_error(&self.target.join(rel), e))
+    }
+
+    /// Marks the directory and moves it into place, replacing agingflow's previous one.
+    pub fn commit(mut self) -> Result<(), GuardError> {
+        mark_dir(&self.tmp)?;
+        let tx = Transaction::prepare(&[(self.tmp.clone(), self.target.clone())], &[])?;
+        tx.apply()?.finish();
+        self.tmp = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Several moves into place that happen together or not at all.
+#[derive(Debug)]
+pub struct Transaction {
+    moves: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Moves that were made and can still be undone; [`Applied::finish`] removes the replaced
+/// versions, [`Applied::rollback`] puts them back.
+#[derive(Debug)]
+pub struct Applied {
+    /// (from, to, backup of what `to` held)
+    done: Vec<(PathBuf, PathBuf, Option<PathBuf>)>,
+    finished: bool,
+}
+
+impl Transaction {
+    /// Checks every move (`from` onto `to`) against the protected paths, `extra`, and what is in
+    /// the way; creates the targets' folders.
+    pub fn prepare(moves: &[(PathBuf, PathBuf)], extra: &[Protected]) -> Result<Self, GuardError> {
+        for (from, to) in moves {
+            check_move(from, to, extra)?;
+        }
+        for (_, to) in moves {
+            let (dir, _) = split(to)?;
+            create_dirs(&dir)?;
+        }
+        Ok(Transaction {
+            moves: moves.to_vec(),
+        })
+    }
+
+    /// Makes every move; on the first failure undoes the ones made and returns the error.
+    pub fn apply(self) -> Result<Applied, GuardError> {
+        let mut applied = Applied {
+            done: Vec::new(),
+            finished: false,
+        };
+        for (from, to) in &self.moves {
+            if let Err(e) = applied.one(from, to) {
+                applied.undo();
+                return Err(e);
+            }
+        }
+        Ok(applied)
+    }
+}
+
+impl Applied {
+    fn one(&mut self, from: &Path, to: &Path) -> Result<(), GuardError> {
+        let (dir, name) = split(to)?;
+        let backup = if kind(to).is_some() {
+            let b = beside(&dir, &name, "old");
+            std::fs::rename(to, &b).map_err(|e| GuardError::io("cannot move aside", to, e))?;
+            Some(b)
+        } else {
+            None
+        };
+        if let Err(e) = std::fs::rename(from, to) {
+            if let Some(b) = &backup {
+                let _ = std::fs::rename(b, to);
+            }
+            return Err(GuardError::io("cannot move into place", to, e));
+        }
+        self.done.push((from.to_owned(), to.to_owned(), backup));
+        Ok(())
+    }
+
+    /// Undoes every move made, newest first.
+    pub fn rollback(mut self) {
+        self.undo();
+    }
+
+    fn undo(&mut self) {
+        while let Some((from, to, backup)) = self.done.pop() {
+            let _ = std::fs::rename(&to, &from);
+            if let Some(b) = backup {
+                let _ = std::fs::rename(&b, &to);
+            }
+        }
+        self.finished = true;
+    }
+
+    /// Keeps the moves and removes what they replaced (agingflow's own previous outputs).
+    pub fn finish(mut self) {
+        for (_, _, backup) in self.done.drain(..) {
+            if let Some(b) = backup {
+                // Best effort: a leftover backup has a scratch name the next run removes.
+                let _ = match kind(&b) {
+                    Some(t) if t.is_dir() => std::fs::remove_dir_all(&b),
+                    _ => std::fs::remove_file(&b),
+                };
+            }
+        }
+        self.finished = true;
+    }
+}
+
+impl Drop for Applied {
+    fn drop(&mut self) {
+        // Neither kept nor undone: undo, so that nothing is left half-committed.
+        if !self.finished {
+            self.undo();
+        }
+    }
+}
+
+/// Renames one scratch path of agingflow's to another (a failed stage's staging folder kept for
+/// inspection): both must lie in a `.agingflow` folder.
+pub fn rename_scratch(from: &Path, to: &Path) -> Result<(), GuardError> {
+    for p in [from, to] {
+        if !p.components().any(|c| c.as_os_str() == ".agingflow") {
+            return Err(GuardError::ForeignDir {
+                path: p.to_owned(),
+                detail: "it is not a scratch folder of agingflow's".into(),
+            });
+        }
+    }
+    remove_scratch(to)?;
+    if let Some(dir) = to.parent() {
+        create_dirs(dir)?;
+    }
+    std::fs::rename(from, to).map_err(|e| GuardError::io("cannot move", from, e))
+}
+
+/// Removes a scratch tree of agingflow's (a staging folder, a temporary file): refused unless a
+/// component of the path is `.agingflow` or the name is one of agingflow's temporary names.
+pub fn remove_scratch(path: &Path) -> Result<(), GuardError> {
+    let ours = path.components().any(|c| c.as_os_str() == ".agingflow")
+        || path
+            .file_name()
+            .is_some_and(|n| is_scratch_name(&n.to_string_lossy()));
+    if !ours {
+        return Err(GuardError::ForeignDir {
+            path: path.to_owned(),
+            detail: "it is not a scratch folder of agingflow's".into(),
+        });
+    }
+    match kind(path) {
+        None => Ok(()),
+        Some(t) if t.is_dir() => std::fs::remove_dir_all(path),
+        Some(_) => std::fs::remove_file(path),
+    }
+    .map_err(|e| GuardError::io("cannot remove", path, e))
+}
+
+#[cfg(test)]
+mod tests;
