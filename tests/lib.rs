@@ -96,6 +96,7 @@ pub fn demo_fits(d: &Path) {
         relaxation_raw: d.join("r.parquet"),
         indentation_raw: d.join("i.parquet"),
         skip_bad_files: false,
+        allow_outside: false,
     })
     .expect("ingest of the demo");
     clean::run(&clean::Params {

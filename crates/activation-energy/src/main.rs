@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     activation_energy: PathBuf,
     /// Aging times within this relative difference are the same aging time
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = stage_cli::positive_f64)]
     tolerance: f64,
     #[command(flatten)]
     common: CommonArgs,

@@ -141,6 +141,8 @@ pub struct Campaign {
     pub dir: PathBuf,
     pub relaxation: Vec<Item>,
     pub indentation: Vec<Item>,
+    /// Warnings for the log (`file:line: message`): nothing wrong enough to stop.
+    pub notes: Vec<String>,
 }
 
 /// A problem with the manifest; `line`/`col` are 1-based where known.
@@ -177,8 +179,14 @@ pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestError> {
     })
 }
 
-/// Reads, validates and resolves a manifest file.
+/// Reads, validates and resolves a manifest file; raw files must lie in the manifest's folder.
 pub fn load(path: &Path) -> Result<Campaign, ManifestErrors> {
+    load_with(path, false)
+}
+
+/// [`load`]; `allow_outside` accepts raw files outside the manifest's folder (`../`, absolute
+/// paths), which are refused otherwise so that a manifest cannot name any file on the machine.
+pub fn load_with(path: &Path, allow_outside: bool) -> Result<Campaign, ManifestErrors> {
     let file = path.display().to_string();
     let one = |message: String| {
         ManifestErrors(vec![ManifestError {
@@ -201,30 +209,49 @@ pub fn load(path: &Path) -> Result<Campaign, ManifestErrors> {
     }
     let manifest = parse(&text, &file).map_err(|e| ManifestErrors(vec![e]))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    resolve(manifest, &dir, &text, &file)
+    resolve_with(manifest, &dir, &text, &file, allow_outside)
 }
 
-/// The 1-based line of the `index`-th list item of a top-level `section:`, found in the text.
-fn entry_line(text: &str, section: &str, index: usize) -> Option<usize> {
+/// The 1-based lines where the list items of a top-level `section:` start, read from the YAML
+/// events (so block and flow style, indented or not, all give the right line).
+fn entry_lines(text: &str, section: &str) -> Vec<usize> {
+    use saphyr_parser::{Event, Parser};
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut root_key_next = true;
+    let mut section_key = false;
     let mut in_section = false;
-    let mut seen = 0;
-    let mut item_indent: Option<usize> = None;
-    for (no, line) in text.lines().enumerate() {
-        let indent = line.len() - line.trim_start().len();
-        let t = line.trim_start();
-        if indent == 0 && !t.is_empty() && !t.starts_with('#') {
-            in_section = t.starts_with(&format!("{section}:"));
-            continue;
-        }
-        if in_section && t.starts_with("- ") && item_indent.is_none_or(|i| i == indent) {
-            item_indent = Some(indent);
-            if seen == index {
-                return Some(no + 1);
+    for ev in Parser::new_from_str(text) {
+        let Ok((ev, span)) = ev else { break };
+        let starts = matches!(
+            ev,
+            Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..)
+        );
+        if starts {
+            if depth == 1 {
+                if root_key_next {
+                    section_key = matches!(&ev, Event::Scalar(v, ..) if v.as_ref() == section);
+                } else {
+                    in_section = section_key && matches!(ev, Event::SequenceStart(..));
+                    section_key = false;
+                }
+                root_key_next = !root_key_next;
+            } else if depth == 2 && in_section {
+                out.push(span.start.line());
             }
-            seen += 1;
+        }
+        match ev {
+            Event::MappingStart(..) | Event::SequenceStart(..) => depth += 1,
+            Event::MappingEnd | Event::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                if depth == 1 {
+                    in_section = false;
+                }
+            }
+            _ => {}
         }
     }
-    None
+    out
 }
 
 /// Validates a parsed manifest and resolves its files, reporting every problem at once.
@@ -234,8 +261,36 @@ pub fn resolve(
     text: &str,
     file: &str,
 ) -> Result<Campaign, ManifestErrors> {
+    resolve_with(manifest, dir, text, file, false)
+}
+
+/// A path relative to `base`, both resolved; `..` where it lies outside.
+fn relative(path: &Path, base: &Path) -> String {
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".into(); b.len() - common];
+    parts.extend(
+        p[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+/// [`resolve`]; see [`load_with`] for `allow_outside`.
+pub fn resolve_with(
+    manifest: Manifest,
+    dir: &Path,
+    text: &str,
+    file: &str,
+    allow_outside: bool,
+) -> Result<Campaign, ManifestErrors> {
+    let real_dir = guard::resolve(dir);
     let mut errors = Vec::new();
+    let mut err_note: Vec<String> = Vec::new();
     let mut items: Vec<Item> = Vec::new();
+    let lines = |kind: Kind| entry_lines(text, kind.section());
     for (name, m) in &manifest.materials {
         if !(m.tg_k.is_finite() && m.tg_k > 0.0) {
             let line = text
@@ -254,8 +309,9 @@ pub fn resolve(
         (Kind::Relaxation, &manifest.relaxation),
         (Kind::Indentation, &manifest.indentation),
     ] {
+        let entry_at = lines(kind);
         for (i, e) in entries.iter().enumerate() {
-            let line = entry_line(text, kind.section(), i).unwrap_or(1);
+            let line = entry_at.get(i).copied().unwrap_or(1);
             let mut err = |message: String| {
                 errors.push(ManifestError {
                     file: file.into(),
@@ -265,6 +321,7 @@ pub fn resolve(
                 })
             };
             let what = format!("{} entry {}", kind.section(), i + 1);
+            // Every check of the entry runs, so that all its problems are listed at once.
             let tg_k = match manifest.materials.get(&e.material) {
                 Some(m) => m.tg_k,
                 None => {
@@ -274,7 +331,7 @@ pub fn resolve(
                         e.material,
                         known.join(", ")
                     ));
-                    continue;
+                    f64::NAN
                 }
             };
             if !(e.temperature_k.is_finite() && e.temperature_k > 0.0) {
@@ -348,11 +405,35 @@ pub fn resolve(
                 }
                 (Some(f), None) => {
                     let p = dir.join(f);
-                    if !p.is_file() {
-                        err(format!("{what}: file `{f}` does not exist"));
-                        continue;
+                    match std::fs::metadata(&p) {
+                        Ok(m) if m.is_file() => vec![p],
+                        Ok(m) if m.is_dir() => {
+                            err(format!(
+                                "{what}: `{f}` is a directory, not a file (a glob goes in `files:`)"
+                            ));
+                            continue;
+                        }
+                        Ok(_) => {
+                            err(format!(
+                                "{what}: `{f}` is not a regular file (a FIFO, socket or device)"
+                            ));
+                            continue;
+                        }
+                        Err(e) if e.raw_os_error() == Some(40) => {
+                            err(format!("{what}: `{f}` is a symlink loop, not a file"));
+                            continue;
+                        }
+                        Err(_) if std::fs::symlink_metadata(&p).is_ok() => {
+                            err(format!(
+                                "{what}: `{f}` is a symlink to a file that does not exist"
+                            ));
+                            continue;
+                        }
+                        Err(_) => {
+                            err(format!("{what}: file `{f}` does not exist"));
+                            continue;
+                        }
                     }
-                    vec![p]
                 }
                 (None, Some(g)) => {
                     if e.id.is_some() {
@@ -367,7 +448,19 @@ pub fn resolve(
                             continue;
                         }
                         Ok(m) => {
+                            // A file reached twice (through a symlink loop, say) counts once,
+                            // under its shortest path.
                             let mut v: Vec<PathBuf> = m.flatten().filter(|p| p.is_file()).collect();
+                            v.sort_by_key(|p| (p.components().count(), p.clone()));
+                            let mut real = std::collections::HashSet::new();
+                            let before = v.len();
+                            v.retain(|p| real.insert(guard::resolve(p)));
+                            if v.len() < before {
+                                err_note.push(format!(
+                                    "{what}: glob `{g}` reaches {} file(s) more than once (a symlink loop?); each is read once",
+                                    before - v.len()
+                                ));
+                            }
                             v.sort();
                             if v.is_empty() {
                                 err(format!("{what}: glob `{g}` matches no file"));
@@ -379,11 +472,20 @@ pub fn resolve(
                 }
             };
             for p in paths {
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .replace('\\', "/");
+                let real = guard::resolve(&p);
+                if !real.starts_with(&real_dir) && !allow_outside {
+                    err(format!(
+                        "{what}: `{}` lies outside the manifest's folder; move it in, or allow it with `--allow-outside`",
+                        p.strip_prefix(dir).unwrap_or(&p).display()
+                    ));
+                    continue;
+                }
+                let rel = match p.strip_prefix(dir) {
+                    Ok(r) if r.is_relative() && !r.components().any(|c| c.as_os_str() == "..") => {
+                        r.to_string_lossy().replace('\\', "/")
+                    }
+                    _ => relative(&real, &real_dir),
+                };
                 let id = match (&e.id, &e.file) {
                     (Some(id), Some(_)) => id.clone(),
                     _ => match rel.rfind('.') {
@@ -410,18 +512,32 @@ pub fn resolve(
             }
         }
     }
-    let mut seen: HashMap<(bool, &str), usize> = HashMap::new();
+    let mut seen: HashMap<(bool, &str), (usize, &Path)> = HashMap::new();
+    let mut seen_file: HashMap<&Path, usize> = HashMap::new();
     for it in &items {
-        if let Some(first) = seen.insert((it.kind == Kind::Relaxation, it.id.as_str()), it.line) {
+        let message = if let Some(&first) = seen_file.get(it.path.as_path()) {
+            Some(format!(
+                "file `{}` is listed twice (also at line {first}): each raw file is one test",
+                it.rel
+            ))
+        } else if let Some(&(first, _)) = seen.get(&(it.kind == Kind::Relaxation, it.id.as_str())) {
+            Some(format!(
+                "duplicate {} id `{}` (also at line {first})",
+                it.kind.section(),
+                it.id
+            ))
+        } else {
+            None
+        };
+        seen_file.entry(it.path.as_path()).or_insert(it.line);
+        seen.entry((it.kind == Kind::Relaxation, it.id.as_str()))
+            .or_insert((it.line, it.path.as_path()));
+        if let Some(message) = message {
             errors.push(ManifestError {
                 file: file.into(),
                 line: Some(it.line),
                 col: None,
-                message: format!(
-                    "duplicate {} id `{}` (also at line {first})",
-                    it.kind.section(),
-                    it.id
-                ),
+                message,
             });
         }
     }
@@ -445,6 +561,7 @@ pub fn resolve(
         dir: dir.to_owned(),
         relaxation,
         indentation,
+        notes: err_note,
     })
 }
 

@@ -65,7 +65,8 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
         strain: raw.strain,
         ..Default::default()
     };
-    let mut flags: Vec<&str> = Vec::new();
+    // What ingest noticed about the file carries over.
+    let mut flags: Vec<&str> = raw.flags.split(',').filter(|f| !f.is_empty()).collect();
     // Rows with a time and a stress, in recorded order.
     let rows: Vec<(f64, f64, Option<f64>)> = raw
         .time_s

@@ -119,20 +119,24 @@ pub struct ReadOptions {
     pub decimal_comma: bool,
 }
 
-fn first_bytes(bytes: &[u8]) -> String {
-    let head = &bytes[..bytes.len().min(16)];
-    let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
-    let printable: String = head
+/// What a file that is no known format looks like, without echoing its content (it may be any
+/// file on the machine).
+fn describe(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(4096)];
+    let binary = head
         .iter()
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    format!("{} \"{printable}\"", hex.join(" "))
+        .filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b))
+        .count()
+        * 20
+        > head.len();
+    if binary {
+        format!("binary data ({} bytes), not a text export", bytes.len())
+    } else {
+        format!(
+            "text of {} bytes in no layout agingflow knows (TA Universal Analysis, TRIOS text or LIMS, Hysitron text or .hld, or CSV with `format: csv` and `columns:`)",
+            bytes.len()
+        )
+    }
 }
 
 /// Decodes bytes, naming the problem as a file-level error.
@@ -182,8 +186,8 @@ fn sniff_text(bytes: &[u8], text: &str) -> Result<Format, FormatError> {
         return Ok(Format::HysitronTxt);
     }
     Err(FormatError::file(format!(
-        "unknown format; the file starts with {}",
-        first_bytes(bytes)
+        "unknown format: {}",
+        describe(bytes)
     )))
 }
 
@@ -203,6 +207,21 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Every instrument export ends its last line with a line end; text after the last one is a line
+/// cut off (an interrupted copy, export or transfer), whose last number may be cut too (`35.61`
+/// read as `3`). Such a file is refused rather than read wrong.
+fn refuse_cut_off(text: &str) -> Result<(), FormatError> {
+    let tail_start = text.rfind(['\n', '\r']).map(|i| i + 1).unwrap_or(0);
+    if text[tail_start..].trim().is_empty() {
+        return Ok(());
+    }
+    let line = text::lines(text).count();
+    Err(FormatError::at(
+        line,
+        "the last line has no line end: the file was cut off (an interrupted copy or export?); its last row is not trusted, so the file is refused",
+    ))
+}
+
 /// Reads a file in the given format.
 pub fn parse(bytes: &[u8], format: Format, opts: ReadOptions) -> Result<Parsed, FormatError> {
     refuse_unsupported(bytes)?;
@@ -219,9 +238,10 @@ fn parse_text(
     if text.trim().is_empty() {
         return Err(FormatError::file("the file is empty"));
     }
+    refuse_cut_off(text)?;
     let (header, blocks) = match format {
         Format::TaUniversal => universal::parse(text)?,
-        Format::TriosText | Format::TriosLims => trios::parse(text)?,
+        Format::TriosText | Format::TriosLims => trios::parse(text, opts.decimal_comma)?,
         Format::HysitronTxt => hysitron::parse(text)?,
         Format::HysitronHld => hld::parse(text)?,
         Format::Csv => table_text::parse_csv(text, opts.decimal_comma)?,

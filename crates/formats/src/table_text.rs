@@ -39,7 +39,12 @@ impl Columns {
     }
 
     /// Columns with separately given units (TRIOS has a units row).
-    pub(crate) fn with_units(names: &[&str], units: &[&str], strict: bool) -> Self {
+    pub(crate) fn with_units(
+        names: &[&str],
+        units: &[&str],
+        strict: bool,
+        decimal_comma: bool,
+    ) -> Self {
         let cols = names
             .iter()
             .enumerate()
@@ -58,7 +63,7 @@ impl Columns {
             lines: Vec::new(),
             current: 0,
             strict,
-            decimal_comma: false,
+            decimal_comma,
         }
     }
 

@@ -5,7 +5,7 @@
 use crate::table_text::Columns;
 use crate::{Block, FormatError, text};
 
-pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
+pub(crate) fn parse(text: &str, decimal_comma: bool) -> Result<crate::Contents, FormatError> {
     let mut header: Vec<(String, String)> = Vec::new();
     let mut blocks = Vec::new();
     let all: Vec<(usize, &str)> = text::lines(text).collect();
@@ -19,9 +19,9 @@ pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
         let t = line.trim();
         if t.eq_ignore_ascii_case("[step]") {
             let (block, next) = if lims {
-                lims_step(&all, i + 1, no)?
+                lims_step(&all, i + 1, no, decimal_comma)?
             } else {
-                text_step(&all, i + 1, no)?
+                text_step(&all, i + 1, no, decimal_comma)?
             };
             blocks.push(block);
             i = next;
@@ -57,6 +57,7 @@ fn text_step(
     all: &[(usize, &str)],
     mut i: usize,
     at: usize,
+    decimal_comma: bool,
 ) -> Result<(Block, usize), FormatError> {
     let next_line = |i: &mut usize| -> Option<(usize, &str)> {
         while *i < all.len() && all[*i].1.trim().is_empty() {
@@ -74,7 +75,7 @@ fn text_step(
         .ok_or_else(|| FormatError::at(names_no, "no row of units after the column names"))?;
     let names: Vec<&str> = names.split('\t').collect();
     let units: Vec<&str> = units.split('\t').collect();
-    let mut cols = Columns::with_units(&names, &units, false);
+    let mut cols = Columns::with_units(&names, &units, false, decimal_comma);
     while i < all.len() && !is_section(all[i].1) {
         let (no, line) = all[i];
         if !line.trim().is_empty() {
@@ -90,6 +91,7 @@ fn lims_step(
     all: &[(usize, &str)],
     mut i: usize,
     at: usize,
+    decimal_comma: bool,
 ) -> Result<(Block, usize), FormatError> {
     let mut name = String::new();
     let mut declared: Option<(usize, usize)> = None;
@@ -120,7 +122,7 @@ fn lims_step(
                             "`Data point` row before the `Variables` row",
                         ));
                     }
-                    cols = Some(Columns::with_units(&names, &units, false));
+                    cols = Some(Columns::with_units(&names, &units, false, decimal_comma));
                 }
                 if let Some(c) = cols.as_mut() {
                     c.push(no, rest.split('\t'))?;
@@ -130,7 +132,7 @@ fn lims_step(
         }
         i += 1;
     }
-    let cols = cols.unwrap_or_else(|| Columns::with_units(&names, &units, false));
+    let cols = cols.unwrap_or_else(|| Columns::with_units(&names, &units, false, decimal_comma));
     if let Some((n, no)) = declared {
         if n != cols.rows() {
             return Err(FormatError::at(

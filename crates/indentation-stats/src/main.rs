@@ -29,13 +29,13 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     tau_c_stats: PathBuf,
     /// Loads below this (uN) are not in contact
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = stage_cli::positive_f64)]
     contact_load_un: f64,
     /// A pop-in exceeds this many robust noise sigmas of the depth increments
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = stage_cli::positive_f64)]
     burst_sigmas: f64,
     /// A pop-in is at least this large (nm)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = stage_cli::positive_f64)]
     min_burst_nm: f64,
     /// Fewer Hertz points than this fails the indent's fit
     #[arg(long, default_value_t = 8)]

@@ -210,6 +210,7 @@ fn the_demo_campaign_narrows_then_broadens() {
         relaxation_raw: d.join("r.parquet"),
         indentation_raw: d.join("i.parquet"),
         skip_bad_files: false,
+        allow_outside: false,
     })
     .unwrap();
     let p = indentation_stats::Params {

@@ -102,6 +102,74 @@ fn columns_of(block: &Block) -> String {
 pub struct Notes {
     /// Rows dropped because a needed value was missing.
     pub dropped_rows: usize,
+    /// Sentences for the log.
+    pub warnings: Vec<String>,
+}
+
+/// How far (K) the measured temperature's median may lie from the manifest's before the test is
+/// flagged `temperature_mismatch`: a DMA holds its set point within about 1 K, so 5 K is a
+/// wrong entry or a wrong file, not control noise.
+pub const TEMPERATURE_TOLERANCE_K: f64 = 5.0;
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+/// The unit a signal's column declares (in the file or in the manifest's `columns:`), when found.
+fn declared_unit(block: &Block, item: &Item, key: &str, names: &[&str]) -> Option<String> {
+    let col = match item.columns.get(key) {
+        Some(mapped) => block.find(&[&split_unit(mapped).0])?,
+        None => block.find(names)?,
+    };
+    Some(match item.columns.get(key) {
+        Some(mapped) if col.unit.is_empty() => split_unit(mapped).1,
+        _ => col.unit.clone(),
+    })
+}
+
+/// Checks the measured temperature: a column without a unit is read as kelvin or Celsius,
+/// whichever lies nearer the manifest's temperature (flagged either way), and a median far from
+/// the manifest's temperature is flagged.
+fn check_temperature(curve: &mut RelaxationRaw, unitless: bool, notes: &mut Notes) {
+    let mut flags: Vec<&str> = Vec::new();
+    let mut v: Vec<f64> = curve
+        .temperature_meas_k
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    let Some(mut med) = median(&mut v) else {
+        return;
+    };
+    let t = curve.temperature_k;
+    if unitless {
+        if (med + 273.15 - t).abs() < (med - t).abs() {
+            for x in curve.temperature_meas_k.iter_mut().flatten() {
+                *x += 273.15;
+            }
+            med += 273.15;
+            flags.push("temperature_unit_assumed_c");
+            notes.warnings.push("the temperature column has no unit: read as °C, which lies nearer the manifest's temperature than kelvin".into());
+        } else {
+            flags.push("temperature_unit_assumed_k");
+            notes
+                .warnings
+                .push("the temperature column has no unit: read as kelvin".into());
+        }
+    }
+    if (med - t).abs() > TEMPERATURE_TOLERANCE_K {
+        flags.push("temperature_mismatch");
+        notes.warnings.push(format!(
+            "the measured temperature (median {med:.1} K) differs from the manifest's {t} K by {:.1} K (tolerance {TEMPERATURE_TOLERANCE_K} K): check the entry",
+            (med - t).abs()
+        ));
+    }
+    curve.flags = flags.join(",");
 }
 
 /// The relaxation curve of one test.
@@ -164,6 +232,10 @@ pub fn relaxation(item: &Item, parsed: &Parsed) -> Result<(RelaxationRaw, Notes)
     if curve.strain.is_none() {
         curve.strain = applied_strain(&curve.strain_meas);
     }
+    let unitless = parsed.blocks.iter().any(|b| {
+        declared_unit(b, item, "temperature", TEMPERATURE).is_some_and(|u| u.trim().is_empty())
+    });
+    check_temperature(&mut curve, unitless, &mut notes);
     Ok((curve, notes))
 }
 

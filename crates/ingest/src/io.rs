@@ -85,6 +85,9 @@ fn ingest_kind<T: CurveTable + 'static>(
             for (item, r) in batch.iter().zip(done) {
                 match r {
                     Ok((curve, notes, n)) => {
+                        for w in &notes.warnings {
+                            tracing::warn!("{}: {w}", item.path.display());
+                        }
                         if notes.dropped_rows > 0 {
                             tracing::warn!(
                                 "{}: {} rows without a needed value were dropped",
@@ -138,7 +141,10 @@ fn writer_slot<T: CurveTable>(
 /// Runs ingest: reads the manifest, every raw file, and writes both tables.
 pub fn run(p: &Params) -> Result<Summary, IngestError> {
     tables::start_stage(&[&p.relaxation_raw, &p.indentation_raw])?;
-    let campaign: Campaign = campaign::load(&p.manifest)?;
+    let campaign: Campaign = campaign::load_with(&p.manifest, p.allow_outside)?;
+    for note in &campaign.notes {
+        tracing::warn!("{}: {note}", p.manifest.display());
+    }
     stage_cli::report_read(&p.manifest);
     // Every raw file is read-only from here on: no output may overwrite one (see `guard`).
     for item in campaign.relaxation.iter().chain(&campaign.indentation) {

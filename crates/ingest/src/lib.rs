@@ -19,6 +19,8 @@ pub struct Params {
     pub indentation_raw: PathBuf,
     /// Skip files that cannot be read (with a warning) instead of failing.
     pub skip_bad_files: bool,
+    /// Accept raw files outside the manifest's folder.
+    pub allow_outside: bool,
 }
 
 /// What a run read and wrote.
@@ -35,7 +37,7 @@ pub struct Summary {
 /// Why ingest failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{0}")]
+    #[error(transparent)]
     Manifest(#[from] campaign::ManifestErrors),
     /// Every file that could not be read, one per line as `file:line: message`.
     #[error("{} file{} could not be read:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n"))]

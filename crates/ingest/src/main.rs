@@ -29,6 +29,10 @@ struct Args {
     /// Skip files that cannot be read, with a warning, instead of failing the run
     #[arg(long)]
     skip_bad_files: bool,
+    /// Accept raw files outside the manifest's folder (`../`, absolute paths); refused
+    /// otherwise, so that a manifest cannot make agingflow read any file on the machine
+    #[arg(long)]
+    allow_outside: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         relaxation_raw: a.relaxation_raw,
         indentation_raw: a.indentation_raw,
         skip_bad_files: a.skip_bad_files,
+        allow_outside: a.allow_outside,
     };
     stage_cli::run(&a.common, || {
         let s = ingest::run(&params).map_err(StageError::data)?;

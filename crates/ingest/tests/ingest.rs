@@ -18,6 +18,7 @@ fn params(manifest: &Path, out: &Path) -> Params {
         relaxation_raw: out.join("relaxation_raw.parquet"),
         indentation_raw: out.join("indentation_raw.parquet"),
         skip_bad_files: false,
+        allow_outside: false,
     }
 }
 

@@ -269,6 +269,7 @@ fn the_demo_campaign_end_to_end() {
         relaxation_raw: d.join("raw.parquet"),
         indentation_raw: d.join("ind.parquet"),
         skip_bad_files: false,
+        allow_outside: false,
     })
     .unwrap();
     clean::run(&clean::Params {

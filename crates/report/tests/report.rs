@@ -17,6 +17,7 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         relaxation_raw: t("raw.parquet"),
         indentation_raw: t("ind.parquet"),
         skip_bad_files: false,
+        allow_outside: false,
     })
     .unwrap();
     clean::run(&clean::Params {

@@ -51,6 +51,46 @@ enum Tok {
     RParen,
 }
 
+impl std::fmt::Display for Tok {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tok::Ident(w) => write!(f, "`{w}`"),
+            Tok::Num(n) => write!(f, "the number {n}"),
+            Tok::Str(s) => write!(f, "the string '{s}'"),
+            Tok::Op(op) => write!(f, "the operator `{}`", op_text(*op)),
+            Tok::LParen => write!(f, "`(`"),
+            Tok::RParen => write!(f, "`)`"),
+        }
+    }
+}
+
+fn op_text(op: Op) -> &'static str {
+    match op {
+        Op::Eq => "==",
+        Op::Ne => "!=",
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::Gt => ">",
+        Op::Ge => ">=",
+    }
+}
+
+impl std::fmt::Display for Lit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lit::Num(n) => write!(f, "{n} (a number)"),
+            Lit::Str(s) => write!(f, "'{s}' (a string)"),
+            Lit::Bool(b) => write!(f, "{b} (a boolean)"),
+            Lit::Null => write!(f, "null"),
+        }
+    }
+}
+
+/// How deep parentheses may nest in a rule, and how many comparisons it may hold: a rule is a
+/// line of a pipeline file, and these bounds keep parsing and evaluation off the stack's limit.
+pub const MAX_RULE_DEPTH: usize = 32;
+pub const MAX_RULE_TERMS: usize = 256;
+
 fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -115,6 +155,8 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
 struct RuleParser {
     toks: Vec<Tok>,
     at: usize,
+    depth: usize,
+    terms: usize,
 }
 
 impl RuleParser {
@@ -148,13 +190,26 @@ impl RuleParser {
     fn atom(&mut self) -> Result<Rule, String> {
         match self.next() {
             Some(Tok::LParen) => {
+                self.depth += 1;
+                if self.depth > MAX_RULE_DEPTH {
+                    return Err(format!(
+                        "parentheses nest more than {MAX_RULE_DEPTH} deep: split the rule into several checks"
+                    ));
+                }
                 let r = self.or()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Tok::RParen) => Ok(r),
                     _ => Err("missing `)`".into()),
                 }
             }
             Some(Tok::Ident(name)) => {
+                self.terms += 1;
+                if self.terms > MAX_RULE_TERMS {
+                    return Err(format!(
+                        "the rule holds more than {MAX_RULE_TERMS} comparisons: split it into several checks"
+                    ));
+                }
                 let op = match self.next() {
                     Some(Tok::Op(op)) => op,
                     _ => {
@@ -186,9 +241,7 @@ impl RuleParser {
                     })
                 }
             }
-            Some(t) => Err(format!(
-                "expected a column name, `count` or `(`, found {t:?}"
-            )),
+            Some(t) => Err(format!("expected a column name, `count` or `(`, found {t}")),
             None => Err("the rule ends too early".into()),
         }
     }
@@ -201,12 +254,17 @@ impl Rule {
         if toks.is_empty() {
             return Err("the rule is empty".into());
         }
-        let mut p = RuleParser { toks, at: 0 };
+        let mut p = RuleParser {
+            toks,
+            at: 0,
+            depth: 0,
+            terms: 0,
+        };
         let rule = p.or()?;
         match p.peek() {
             None => Ok(rule),
             Some(t) => Err(format!(
-                "unexpected {t:?} after a complete rule: join rules with `and` / `or`"
+                "unexpected {t} after a complete rule: join rules with `and` / `or`"
             )),
         }
     }
@@ -274,7 +332,17 @@ fn eval_cmp(c: &Cell, op: Op, lit: &Lit) -> Result<bool, String> {
         (Cell::Num(a), Lit::Num(b)) => compare(a, op, b),
         (Cell::Str(a), Lit::Str(b)) => compare(a, op, b),
         (Cell::Bool(a), Lit::Bool(b)) => compare(a, op, b),
-        (c, l) => return Err(format!("cannot compare {c:?} with {l:?}")),
+        (c, l) => {
+            let found = match c {
+                Cell::Num(x) => format!("{x} (a number)"),
+                Cell::Str(x) => format!("'{x}' (a string)"),
+                Cell::Bool(x) => format!("{x} (a boolean)"),
+                Cell::Null => "null".into(),
+            };
+            return Err(format!(
+                "the column holds {found}, which cannot be compared with {l}: compare numbers with numbers and quote strings"
+            ));
+        }
     })
 }
 

@@ -191,6 +191,9 @@ pub struct Ctx<'a> {
     protected: Vec<guard::Protected>,
     /// Time limit of stages without a `timeout:` of their own (`run --timeout`).
     pub default_timeout: Option<Duration>,
+    /// What `deps` globs never match (state folder, lock file, every stage's output), resolved
+    /// once.
+    not_deps: std::sync::OnceLock<(PathBuf, PathBuf, Vec<PathBuf>)>,
 }
 
 static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -210,6 +213,7 @@ impl<'a> Ctx<'a> {
             lock_mutex: Mutex::new(()),
             protected: Vec::new(),
             default_timeout: None,
+            not_deps: std::sync::OnceLock::new(),
         };
         ctx.protect_inputs();
         ctx
@@ -388,15 +392,21 @@ impl<'a> Ctx<'a> {
     /// The files a stage's `deps` globs match: each once (a symlink loop does not multiply a
     /// file), never agingflow's own state folder, the lock file or a stage's output.
     fn dep_files(&self, stage: &Stage) -> Result<Vec<PathBuf>, String> {
-        let state = guard::resolve(&self.p.outdir_abs().join(".agingflow"));
-        let lock = guard::resolve(&self.p.lock_path());
-        let outputs: Vec<PathBuf> = self
-            .p
-            .stages
-            .iter()
-            .flat_map(|s| s.outputs.values())
-            .map(|rel| guard::resolve(&self.abs(&self.p.in_outdir(rel))))
-            .collect();
+        if stage.deps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (state, lock, outputs) = self.not_deps.get_or_init(|| {
+            (
+                guard::resolve(&self.p.outdir_abs().join(".agingflow")),
+                guard::resolve(&self.p.lock_path()),
+                self.p
+                    .stages
+                    .iter()
+                    .flat_map(|s| s.outputs.values())
+                    .map(|rel| guard::resolve(&self.abs(&self.p.in_outdir(rel))))
+                    .collect(),
+            )
+        });
         let mut files = Vec::new();
         let mut seen = HashSet::new();
         for pattern in &stage.deps {
@@ -409,8 +419,8 @@ impl<'a> Ctx<'a> {
                     continue;
                 }
                 let real = guard::resolve(&m);
-                if real.starts_with(&state)
-                    || real == lock
+                if real.starts_with(state)
+                    || real == *lock
                     || outputs.iter().any(|o| real.starts_with(o))
                 {
                     continue;

@@ -21,6 +21,22 @@ pub use anyhow;
 pub use clap;
 pub use tracing;
 
+/// A clap value parser for a positive, finite number: `nan`, `inf`, zero and negative values are
+/// refused with a message rather than let through to the numerics.
+pub fn positive_f64(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("`{text}` is not a finite number"));
+    }
+    if v <= 0.0 {
+        return Err(format!("`{text}` must be greater than zero"));
+    }
+    Ok(v)
+}
+
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: failure of the data (bad input, nothing fitted).

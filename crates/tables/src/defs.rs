@@ -21,6 +21,11 @@ curve_table! {
         strain: Option<f64> ["1"],
         /// The raw file, relative to the manifest.
         source_file: String [""],
+        /// What ingest noticed about the file, comma-separated: `temperature_unit_assumed_k`,
+        /// `temperature_unit_assumed_c` (a temperature column without a unit),
+        /// `temperature_mismatch` (measured median off the manifest's temperature by more than
+        /// the tolerance). Empty when nothing was.
+        flags: String [""],
     } samples {
         /// Time as recorded (seconds since the file's zero).
         time_s: f64 ["s"],
