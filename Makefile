@@ -35,6 +35,7 @@ FUZZ_SECONDS ?= 600
 fuzz:
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p formats --test fuzz -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p campaign --test fuzz -- --nocapture
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p tables --test fuzz -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p runner --test fuzz -- --nocapture --test-threads 1
 
 lint:

@@ -225,6 +225,7 @@ mod tests {
             aging_time_s: 1800.0,
             strain: Some(0.001),
             source_file: "t".into(),
+            flags: String::new(),
             temperature_meas_k: vec![None; time.len()],
             time_s: time,
             stress_mpa: stress,

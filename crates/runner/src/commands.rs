@@ -1,6 +1,7 @@
 //! The runner's commands (`run`, `plan`, `status`, `why`, `dag`, `check`, and `agingflow <stage>`):
 //! argument parsing and what each prints. Exit codes: 0 success, 1 a stage failed, something is
-//! stale (`status`) or a rule fails (`check`), 2 usage or pipeline-file error, 3 internal error.
+//! stale (`status`) or a rule fails (`check`), 2 usage or pipeline-file error, 3 internal error,
+//! 130/143 a run stopped by SIGINT/SIGTERM.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -21,6 +22,11 @@ use crate::pipeline::{self, Pipeline};
 /// only what changed: a stage is stale when its command, its binary, its `with` values or the
 /// content of any file it reads or writes differs from the lock file. `agingflow <stage> ...` runs
 /// one stage binary (`agingflow-<stage>`) directly.
+///
+/// agingflow never writes over what it reads: an output that is, contains or lies inside an input,
+/// the manifest, a raw file, the pipeline or lock file is refused, and a directory is replaced only
+/// when agingflow made it. Exit codes: 0 ok, 1 a stage failed (or stale, or a rule fails), 2 usage
+/// or pipeline-file error, 3 internal error, 130/143 stopped by SIGINT/SIGTERM.
 #[derive(Parser, Debug)]
 #[command(name = "agingflow", version, propagate_version = true)]
 pub struct Cli {

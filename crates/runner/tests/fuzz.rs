@@ -184,3 +184,132 @@ fn the_rule_parser_and_evaluator_never_panic() {
     );
     assert!(parsed > 0);
 }
+
+/// Every file below `dir` with its bytes (symlinks not followed).
+fn tree(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                todo.push(e.path());
+            } else if t.is_file() {
+                out.insert(e.path(), std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn outputs_never_escape_or_overwrite_through_symlinks() {
+    // Each case is a real run (a shell stage), so the count is small; `make fuzz` runs longer.
+    let (n, deadline) = budget(60);
+    let mut g = Gen(0x5EC0_11F5);
+    let (mut ran, mut refused, mut done) = (0usize, 0usize, 0usize);
+    let targets = [
+        "victim",
+        "victim/x.txt",
+        ".",
+        "..",
+        "data",
+        "data/raw.txt",
+        "p.yaml",
+        "out",
+    ];
+    let outputs = [
+        "a.txt",
+        "link/x.txt",
+        "link/new.txt",
+        "l2/raw.txt",
+        "sub/a.txt",
+        "loop/loop/a.txt",
+        "link",
+        "deep/../link/x.txt",
+    ];
+    for _ in 0..n {
+        if deadline.is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
+        done += 1;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("p");
+        let victim = d.path().join("victim");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::create_dir_all(root.join("out")).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("x.txt"), "victim").unwrap();
+        std::fs::write(root.join("data/raw.txt"), "raw").unwrap();
+        // Random symlinks inside the output directory.
+        for name in ["link", "l2", "loop", "sub"] {
+            if g.below(3) > 0 {
+                let t = targets[g.below(targets.len())];
+                let to = match t {
+                    "victim" | "victim/x.txt" => d.path().join(t),
+                    "data" | "data/raw.txt" | "p.yaml" => root.join(t),
+                    other => std::path::PathBuf::from(other),
+                };
+                let _ = std::os::unix::fs::symlink(&to, root.join("out").join(name));
+            }
+        }
+        let out = outputs[g.below(outputs.len())];
+        let reads = g.below(2) == 0;
+        let text = format!(
+            "version: 1\noutdir: out\nstages:\n  s:\n    run: [sh, -c, 'echo new > \"$0\"{}', \"${{outputs.o}}\"]\n    outputs: {{ o: \"{out}\" }}\n",
+            if reads {
+                "; echo \"$PWD/data/raw.txt\" >> \"$AGINGFLOW_READS\""
+            } else {
+                ""
+            }
+        );
+        std::fs::write(root.join("p.yaml"), &text).unwrap();
+        let before_victim = tree(&victim);
+        let before_data = tree(&root.join("data"));
+        let before_pipeline = std::fs::read(root.join("p.yaml")).unwrap();
+        let Ok(p) = runner::pipeline::load(&root.join("p.yaml")) else {
+            refused += 1;
+            continue;
+        };
+        let ctx = runner::engine::Ctx::new(&p, true);
+        let finished = runner::engine::run(
+            &ctx,
+            &runner::engine::Selection::default(),
+            1,
+            false,
+            &|_| {},
+        );
+        match finished {
+            Ok(f) if f.iter().all(|s| s.outcome == runner::engine::Outcome::Ran) => ran += 1,
+            _ => refused += 1,
+        }
+        assert_eq!(
+            tree(&victim),
+            before_victim,
+            "{text}: a file outside the project changed"
+        );
+        assert_eq!(
+            tree(&root.join("data")),
+            before_data,
+            "{text}: an input changed"
+        );
+        assert_eq!(std::fs::read(root.join("p.yaml")).unwrap(), before_pipeline);
+        // Whatever was written lies inside the output directory, once symlinks are resolved.
+        let outdir = std::fs::canonicalize(root.join("out")).unwrap();
+        for f in tree(&root).keys() {
+            if let Ok(real) = std::fs::canonicalize(f)
+                && std::fs::read(f).ok().as_deref() == Some(b"new\n".as_slice())
+            {
+                assert!(
+                    real.starts_with(&outdir),
+                    "{text}: wrote {}",
+                    real.display()
+                );
+            }
+        }
+    }
+    eprintln!(
+        "fuzz: {done} pipelines with symlinks in their output directory: {ran} ran, {refused} refused; nothing outside written"
+    );
+    assert!(ran > 0 && refused > 0);
+}

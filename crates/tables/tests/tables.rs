@@ -234,6 +234,11 @@ fn every_curve_table_round_trips() {
         aging_time_s: (i % 4) as f64 * 100.0,
         strain: some(i),
         source_file: format!("dma/t{i}.txt"),
+        flags: if i % 3 == 0 {
+            "temperature_mismatch".into()
+        } else {
+            String::new()
+        },
         time_s: (0..n).map(|k| k as f64).collect(),
         stress_mpa: (0..n).map(some).collect(),
         temperature_meas_k: (0..n).map(|k| some(k + 1)).collect(),
