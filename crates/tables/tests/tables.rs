@@ -234,7 +234,7 @@ fn every_curve_table_round_trips() {
         aging_time_s: (i % 4) as f64 * 100.0,
         strain: some(i),
         source_file: format!("dma/t{i}.txt"),
-        flags: if i % 3 == 0 {
+        flags: if i.is_multiple_of(3) {
             "temperature_mismatch".into()
         } else {
             String::new()
