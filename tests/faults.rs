@@ -250,9 +250,14 @@ fn a_full_disk_fails_the_stage_and_keeps_the_previous_outputs() {
         let r = agingflow(dir.path(), &["run", "p.yaml", "--force", "ingest"]);
         assert_eq!(r.code, Some(1), "{r:?}");
         assert!(r.stdout.contains("failed      ingest"), "{}", r.stdout);
+        assert!(
+            !r.stdout.contains("not a readable Parquet table"),
+            "a full disk is not a broken table: {}",
+            r.stdout
+        );
         let log = std::fs::read_to_string(out.join(".agingflow/logs/ingest.log")).unwrap();
         assert!(
-            log.contains("No space left on device"),
+            log.contains("No space left on device") && log.contains("the disk is full"),
             "the log says why: {log}"
         );
         std::fs::remove_file(out.join("filler")).unwrap();
