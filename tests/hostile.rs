@@ -1301,3 +1301,88 @@ fn a_manifest_cannot_reach_outside_its_folder() {
     );
     assert!(curves.iter().all(|t| !t.test_id.starts_with('/')));
 }
+
+// No output path may overwrite a user's file that agingflow did not write, whatever its name.
+#[test]
+fn an_existing_file_agingflow_did_not_write_is_never_replaced() {
+    let d = tempfile::tempdir().unwrap();
+    campaign_with_tables(d.path());
+    std::fs::write(d.path().join("thesis.tex"), "\\chapter{Aging}").unwrap();
+    let before = snapshot(d.path());
+    // A stage alone, its table output on the user's file.
+    let r = stage(
+        "agingflow-clean",
+        d.path(),
+        &[
+            "--relaxation-raw",
+            "t/rr.parquet",
+            "--relaxation-clean",
+            "c3.parquet",
+            "--relaxation-tests",
+            "thesis.tex",
+        ],
+    );
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stderr.contains("not a table agingflow wrote"),
+        "{}",
+        r.stderr
+    );
+    unchanged(&before);
+    // Its own table is replaced as before.
+    let again = stage(
+        "agingflow-clean",
+        d.path(),
+        &[
+            "--relaxation-raw",
+            "t/rr.parquet",
+            "--relaxation-clean",
+            "t/rc.parquet",
+            "--relaxation-tests",
+            "t/rt.parquet",
+        ],
+    );
+    assert_eq!(again.code, Some(0), "{again:?}");
+    // The runner: an output named like a user's file in the output directory.
+    std::fs::create_dir_all(d.path().join("out")).unwrap();
+    std::fs::write(d.path().join("out/notes.txt"), "lab notes").unwrap();
+    write_pipeline(
+        d.path(),
+        "version: 1\noutdir: out\nstages:\n  s:\n    run: [sh, -c, 'echo x > \"$0\"', \"${outputs.o}\"]\n    outputs: { o: notes.txt }\n",
+    );
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stdout.contains("no record of writing it"), "{}", r.stdout);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/notes.txt")).unwrap(),
+        "lab notes"
+    );
+    // Once removed, the output is the runner's own and is replaced on every rerun.
+    std::fs::remove_file(d.path().join("out/notes.txt")).unwrap();
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    assert_eq!(
+        agingflow(d.path(), &["run", "p.yaml", "--force-all"]).code,
+        Some(0)
+    );
+    // The simulator into a folder holding a user's campaign.yaml.
+    let lab = d.path().join("lab");
+    std::fs::create_dir_all(&lab).unwrap();
+    std::fs::write(lab.join("campaign.yaml"), "campaign: mine\n").unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo/truth-spec.yaml");
+    let r = stage(
+        "agingflow-simulate",
+        d.path(),
+        &["--spec", &spec.to_string_lossy(), "--out-dir", "lab"],
+    );
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stderr.contains("not written by agingflow-simulate"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(lab.join("campaign.yaml")).unwrap(),
+        "campaign: mine\n"
+    );
+    assert!(!lab.join("dma").exists());
+}

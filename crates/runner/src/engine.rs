@@ -1006,8 +1006,23 @@ fn commit_outputs(
         ));
     }
     let mut moves = Vec::new();
+    let outdir = guard::resolve(&ctx.p.outdir_abs());
     for (port, rel) in &stage.outputs {
         let target = ctx.abs(&ctx.p.in_outdir(rel));
+        // A file in the way is replaced only when agingflow wrote it: this stage's output of
+        // record, or a table agingflow wrote.
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file())
+            && locked
+                .and_then(|l| l.outputs.get(port))
+                .map(|f| f.path.as_str())
+                != Some(ctx.p.in_outdir(rel).as_str())
+            && !tables::is_agingflow_table(&target)
+        {
+            return Err(format!(
+                "output not moved into place, nothing changed: {} exists and agingflow has no record of writing it (not in the lock file as output `{port}`); move it away or choose another output path",
+                ctx.p.in_outdir(rel)
+            ));
+        }
         if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())
             && std::fs::symlink_metadata(target.join(guard::MARKER)).is_err()
             && let Some(old) = locked.and_then(|l| l.outputs.get(port))
@@ -1016,7 +1031,6 @@ fn commit_outputs(
             guard::mark_dir(&target).map_err(|e| e.to_string())?;
         }
         // A target reached through a symlink that leaves the output directory is refused.
-        let outdir = guard::resolve(&ctx.p.outdir_abs());
         if !guard::resolve(&target).starts_with(&outdir) {
             return Err(format!(
                 "output `{port}` ({rel}) would be written outside the output directory {} (through a symlink): refused",

@@ -466,6 +466,9 @@ pub fn read_spec(path: &Path) -> Result<TruthSpec, SimulateError> {
     Ok(spec)
 }
 
+/// How the simulator's campaign.yaml begins: what lets it replace one.
+const SIMULATED_HEADER: &str = "# Written by agingflow-simulate";
+
 /// Writes the campaign of `spec` into `out_dir`: raw files, `campaign.yaml`, `truth.json`.
 /// `scale` multiplies replicates and indents per group (for benchmarks). The raw files go to the
 /// folders `dma/` and `indents/`, each built beside its target and moved into place whole; an
@@ -478,6 +481,27 @@ pub fn simulate(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Summary, SimulateError> {
     let scale = scale.max(1);
+    // campaign.yaml and truth.json are replaced only when an earlier simulation wrote them.
+    for (name, ours) in [
+        (
+            "campaign.yaml",
+            (|t: &str| t.starts_with(SIMULATED_HEADER)) as fn(&str) -> bool,
+        ),
+        ("truth.json", |t: &str| {
+            serde_json::from_str::<serde_json::Value>(t)
+                .is_ok_and(|v| v.get("seed").is_some() && v.get("relaxation").is_some())
+        }),
+    ] {
+        let path = out_dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok()
+            && !std::fs::read_to_string(&path).is_ok_and(|t| ours(&t))
+        {
+            return Err(SimulateError::Spec {
+                path,
+                message: "exists and was not written by agingflow-simulate: refusing to replace it; choose another --out-dir".into(),
+            });
+        }
+    }
     guard::create_dirs(out_dir)?;
     let staged: Vec<(&str, guard::StagedDir)> = ["dma", "indents"]
         .into_iter()
@@ -561,7 +585,7 @@ pub fn simulate(
         message: e.to_string(),
     })?;
     let header = format!(
-        "# Written by agingflow-simulate from a truth spec (seed {}); the truth is in truth.json.\n",
+        "{SIMULATED_HEADER} from a truth spec (seed {}); the truth is in truth.json.\n",
         spec.seed
     );
     for (_, dir) in staged {

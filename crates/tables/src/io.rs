@@ -109,6 +109,12 @@ impl TableFile {
         schema: SchemaRef,
         prov: &Provenance,
     ) -> Result<Self, TableError> {
+        // A file already at the target is replaced only when agingflow wrote it.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) && !is_agingflow_table(path) {
+            return Err(TableError::NotOurs {
+                path: path.to_owned(),
+            });
+        }
         let (atomic, file) = AtomicFile::create(path)?;
         let props = writer_properties(table, &schema, prov)?;
         let writer =
@@ -137,6 +143,19 @@ impl TableFile {
             .map_err(|e| TableError::Guard(guard::write_error(&path, e.into_error())))?;
         Ok(self.atomic.commit(file)?)
     }
+}
+
+/// Whether `path` is a Parquet table agingflow wrote (its footer names an agingflow table): the
+/// only kind of existing file a table output may replace. Reads the footer only.
+pub fn is_agingflow_table(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    ParquetRecordBatchReaderBuilder::try_new(file).is_ok_and(|b| {
+        file_meta(b.metadata().file_metadata().key_value_metadata())
+            .get("agingflow.table")
+            .is_some()
+    })
 }
 
 /// Starts a stage's run: forgets what an earlier run in this process read (see

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 pub use column::{Col, repeat};
 pub use defs::*;
 pub use io::{
-    AnyTable, CurveReader, CurveWriter, FileMeta, Provenance, read_any, read_curves, read_rows,
-    start_stage, write_curves, write_rows,
+    AnyTable, CurveReader, CurveWriter, FileMeta, Provenance, is_agingflow_table, read_any,
+    read_curves, read_rows, start_stage, write_curves, write_rows,
 };
 pub use table::{ColumnDef, CurveTable, RowTable, schema_of};
 
@@ -87,6 +87,8 @@ pub enum TableError {
         keys: String,
         detail: String,
     },
+    #[error("refusing to replace {path}: it is not a table agingflow wrote; choose another output path, or move it away yourself", path = .path.display())]
+    NotOurs { path: PathBuf },
     #[error("{path}: cannot write table: {message}", path = .path.display())]
     Write { path: PathBuf, message: String },
     #[error(transparent)]
