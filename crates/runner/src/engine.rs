@@ -1009,20 +1009,8 @@ fn commit_outputs(
     let outdir = guard::resolve(&ctx.p.outdir_abs());
     for (port, rel) in &stage.outputs {
         let target = ctx.abs(&ctx.p.in_outdir(rel));
-        // A file in the way is replaced only when agingflow wrote it: this stage's output of
-        // record, or a table agingflow wrote.
-        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file())
-            && locked
-                .and_then(|l| l.outputs.get(port))
-                .map(|f| f.path.as_str())
-                != Some(ctx.p.in_outdir(rel).as_str())
-            && !tables::is_agingflow_table(&target)
-        {
-            return Err(format!(
-                "output not moved into place, nothing changed: {} exists and agingflow has no record of writing it (not in the lock file as output `{port}`); move it away or choose another output path",
-                ctx.p.in_outdir(rel)
-            ));
-        }
+        guard::check_with(&target, &extra)
+            .map_err(|e| format!("output not moved into place, nothing changed: {e}"))?;
         if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())
             && std::fs::symlink_metadata(target.join(guard::MARKER)).is_err()
             && let Some(old) = locked.and_then(|l| l.outputs.get(port))
@@ -1035,6 +1023,20 @@ fn commit_outputs(
             return Err(format!(
                 "output `{port}` ({rel}) would be written outside the output directory {} (through a symlink): refused",
                 ctx.p.outdir
+            ));
+        }
+        // A file in the way is replaced only when agingflow wrote it: this stage's output of
+        // record, or a table agingflow wrote.
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file())
+            && locked
+                .and_then(|l| l.outputs.get(port))
+                .map(|f| f.path.as_str())
+                != Some(ctx.p.in_outdir(rel).as_str())
+            && !tables::is_agingflow_table(&target)
+        {
+            return Err(format!(
+                "output not moved into place, nothing changed: {} exists and agingflow has no record of writing it (not in the lock file as output `{port}`); move it away or choose another output path",
+                ctx.p.in_outdir(rel)
             ));
         }
         moves.push((staging.join(rel), target));

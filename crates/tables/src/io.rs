@@ -109,7 +109,9 @@ impl TableFile {
         schema: SchemaRef,
         prov: &Provenance,
     ) -> Result<Self, TableError> {
-        // A file already at the target is replaced only when agingflow wrote it.
+        // A file already at the target is replaced only when agingflow wrote it (after the
+        // check that it is no input, which says more).
+        guard::check(path)?;
         if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) && !is_agingflow_table(path) {
             return Err(TableError::NotOurs {
                 path: path.to_owned(),
