@@ -264,20 +264,6 @@ pub fn resolve(
     resolve_with(manifest, dir, text, file, false)
 }
 
-/// A path relative to `base`, both resolved; `..` where it lies outside.
-fn relative(path: &Path, base: &Path) -> String {
-    let p: Vec<_> = path.components().collect();
-    let b: Vec<_> = base.components().collect();
-    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let mut parts: Vec<String> = vec!["..".into(); b.len() - common];
-    parts.extend(
-        p[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    parts.join("/")
-}
-
 /// [`resolve`]; see [`load_with`] for `allow_outside`.
 pub fn resolve_with(
     manifest: Manifest,
@@ -484,7 +470,7 @@ pub fn resolve_with(
                     Ok(r) if r.is_relative() && !r.components().any(|c| c.as_os_str() == "..") => {
                         r.to_string_lossy().replace('\\', "/")
                     }
-                    _ => relative(&real, &real_dir),
+                    _ => guard::relative(&real, &real_dir),
                 };
                 let id = match (&e.id, &e.file) {
                     (Some(id), Some(_)) => id.clone(),

@@ -204,6 +204,21 @@ pub fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// `path` relative to `base` (both absolute and resolved), with `..` where it lies outside and
+/// `/` between parts.
+pub fn relative(path: &Path, base: &Path) -> String {
+    let p: Vec<Component> = path.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".into(); b.len() - common];
+    parts.extend(
+        p[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
 /// Folds `.` and `..` lexically.
 fn fold(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -388,25 +403,6 @@ pub fn write_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
     let (f, mut file) = AtomicFile::create(target)?;
     file.write_all(bytes).map_err(|e| write_error(target, e))?;
     f.commit(file)
-}
-
-/// Writes a state file of agingflow's own (the lock file) atomically, checked against the
-/// protected paths.
-pub fn write_state_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
-    check(target)?;
-    let (dir, name) = split(target)?;
-    let tmp = beside(&dir, &name, "tmp");
-    let result = (|| {
-        let mut f = File::create(&tmp).map_err(|e| create_error(&dir, e))?;
-        f.write_all(bytes).map_err(|e| write_error(target, e))?;
-        f.sync_all().map_err(|e| write_error(target, e))?;
-        std::fs::rename(&tmp, target)
-            .map_err(|e| GuardError::io("cannot move into place", target, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Creates (or truncates) a log file that is written as it goes: checked, not atomic.

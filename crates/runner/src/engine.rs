@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -593,16 +593,7 @@ impl<'a> Ctx<'a> {
 
 /// A path relative to `base` (both absolute), `..` where it lies outside.
 pub fn relative_to(path: &Path, base: &Path) -> String {
-    let p: Vec<Component> = path.components().collect();
-    let b: Vec<Component> = base.components().collect();
-    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let mut parts: Vec<String> = vec!["..".into(); b.len() - common];
-    parts.extend(
-        p[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    normalize(Path::new(&parts.join("/")))
+    normalize(Path::new(&guard::relative(path, base)))
 }
 
 /// An exclusive advisory lock on a file, released on drop.
@@ -1156,7 +1147,7 @@ fn check_writable(ctx: &Ctx) -> Result<(), String> {
             .unwrap_or_default(),
         std::process::id()
     ));
-    let mut made = guard::write_state_file(&probe, b"");
+    let mut made = guard::write_file(&probe, b"");
     let _ = guard::remove_scratch(&probe);
     if made.is_ok() && std::fs::symlink_metadata(&lock).is_ok_and(|m| !m.is_file()) {
         made = Err(guard::GuardError::Input {

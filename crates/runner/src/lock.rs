@@ -96,6 +96,6 @@ impl LockFile {
     pub fn write(&self, path: &Path) -> Result<(), guard::GuardError> {
         let text = serde_yaml::to_string(self)
             .map_err(|e| guard::write_error(path, std::io::Error::other(e)))?;
-        guard::write_state_file(path, format!("{HEADER}{text}").as_bytes())
+        guard::write_file(path, format!("{HEADER}{text}").as_bytes())
     }
 }
