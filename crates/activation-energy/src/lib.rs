@@ -1,7 +1,13 @@
-//! agingflow-activation-energy: at each aging time measured at two or more temperatures,
-//! tau_KWW(T) = tau_E exp(E_a / (R T)): E_a from the slope of ln tau against 1/T, weighted by the
-//! fits' standard errors of ln tau, with a t-interval on n - 2 degrees of freedom (three or more
-//! temperatures), and E_a / (R T_g).
+//! agingflow-activation-energy: per series (material, series label, strain) and aging time
+//! measured at two or more temperatures, tau_KWW(T) = tau_E exp(E_a / (R T)): E_a from the slope
+//! of ln tau against 1/T, weighted by 1/SE(ln tau)^2, and E_a / (R T_g).
+//!
+//! The interval: the SEs of ln tau are propagated (SE of the slope sqrt(1 / S_xx), weights
+//! 1/SE^2, a normal interval); where the scatter about the line exceeds them (reduced chi-square
+//! above 1, three or more temperatures), the SE is scaled by the root of the reduced chi-square
+//! and the interval uses Student's t on n - 2 degrees of freedom. Two temperatures give a line
+//! whose straightness nothing tests: flagged `two_temperatures`. A tau extrapolated beyond its
+//! window (`tau_extrapolated` on a fit) is flagged too.
 //!
 //! Aging times are matched across temperatures within a relative `tolerance` (1 % by default):
 //! tests whose aging times differ by less than that are one aging time (reported as the
@@ -10,7 +16,7 @@
 use std::path::PathBuf;
 
 use physics::GAS_CONSTANT_J_MOL_K;
-use tables::{ActivationEnergy, KwwFit, Provenance, read_rows, write_rows};
+use tables::{ActivationEnergy, KwwFit, Provenance, SeriesKey, read_rows, write_rows};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
@@ -32,6 +38,10 @@ pub struct Line {
     pub intercept: f64,
     pub slope: f64,
     pub slope_se: f64,
+    /// The slope's SE from the weights alone (taken as 1/sigma^2): sqrt(1 / S_xx).
+    pub slope_se_known: f64,
+    /// Weighted RSS over n - 2 (NaN for n = 2).
+    pub chi2_reduced: f64,
     pub r_squared: f64,
     pub n: usize,
 }
@@ -74,6 +84,12 @@ pub fn weighted_line(x: &[f64], y: &[f64], w: &[f64]) -> Option<Line> {
         intercept,
         slope,
         slope_se,
+        slope_se_known: (1.0 / sxx).sqrt(),
+        chi2_reduced: if n > 2 {
+            rss / (n - 2) as f64
+        } else {
+            f64::NAN
+        },
         r_squared: if syy > 0.0 { 1.0 - rss / syy } else { 1.0 },
         n,
     })
@@ -85,18 +101,20 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
         .iter()
         .filter(|f| f.status == "ok" && f.tau_s.is_some_and(|t| t > 0.0))
         .collect();
+    let series = |f: &KwwFit| SeriesKey::new(&f.material, &f.series, f.strain, 0.0);
     ok.sort_by(|a, b| {
-        a.material
-            .cmp(&b.material)
+        series(a)
+            .cmp(&series(b))
             .then(a.aging_time_s.total_cmp(&b.aging_time_s))
     });
     let mut out = Vec::new();
     let mut i = 0;
     while i < ok.len() {
-        let (material, t_a) = (&ok[i].material, ok[i].aging_time_s);
+        let (key, t_a) = (series(ok[i]), ok[i].aging_time_s);
+        let material = &key.material;
         let mut j = i;
         while j < ok.len()
-            && &ok[j].material == material
+            && series(ok[j]) == key
             && (ok[j].aging_time_s - t_a).abs() <= tolerance * t_a.abs().max(1e-9)
         {
             j += 1;
@@ -109,6 +127,8 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
         let tg = group[0].tg_k;
         let mut row = ActivationEnergy {
             material: material.clone(),
+            series: key.series.clone(),
+            strain: key.strain(),
             aging_time_s: t_a,
             tg_k: tg,
             n_temperatures: temps.len() as i64,
@@ -141,23 +161,31 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
         row.ea_over_rtg = Some(ea * 1e3 / (GAS_CONSTANT_J_MOL_K * tg));
         row.ln_tau_e = Some(line.intercept);
         row.r_squared = Some(line.r_squared);
-        if line.n > 2 && line.slope_se.is_finite() {
-            let se = line.slope_se * to_kj;
-            let t = fit::stats::t_quantile(0.975, (line.n - 2) as f64);
-            row.ea_se_kj_mol = Some(se);
-            row.ea_ci_low_kj_mol = Some(ea - t * se);
-            row.ea_ci_high_kj_mol = Some(ea + t * se);
+        let mut flags: Vec<&str> = Vec::new();
+        let scaled = line.n > 2 && line.chi2_reduced > 1.0;
+        let se = if scaled {
+            line.slope_se
         } else {
-            row.flags = "no_interval_with_two_points".into();
+            line.slope_se_known
+        } * to_kj;
+        let q = if scaled {
+            fit::stats::t_quantile(0.975, (line.n - 2) as f64)
+        } else {
+            1.959_963_984_540_054
+        };
+        if temps.len() == 2 {
+            flags.push("two_temperatures");
+        }
+        if se.is_finite() {
+            row.ea_se_kj_mol = Some(se);
+            row.ea_ci_low_kj_mol = Some(ea - q * se);
+            row.ea_ci_high_kj_mol = Some(ea + q * se);
         }
         if group.iter().any(|f| f.flags.contains("tau_extrapolated")) {
-            row.flags = [row.flags.as_str(), "tau_extrapolated"]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(",");
+            flags.push("tau_extrapolated");
         }
+        flags.sort_unstable();
+        row.flags = flags.join(",");
         out.push(row);
     }
     out

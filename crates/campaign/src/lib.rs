@@ -70,6 +70,10 @@ pub struct Entry {
     /// Relaxation: applied step strain (fraction); optional where the file has a strain signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strain: Option<f64>,
+    /// Relaxation: a label of the lab's own (e.g. a strain or a specimen batch); tests with
+    /// different labels are never pooled into one aging law.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
     /// Indentation: effective tip radius.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tip_radius_nm: Option<f64>,
@@ -126,6 +130,8 @@ pub struct Item {
     pub temperature_k: f64,
     pub aging_time_s: f64,
     pub strain: Option<f64>,
+    /// The entry's `series:` label.
+    pub series: Option<String>,
     pub tip_radius_nm: Option<f64>,
     pub format: FileFormat,
     pub columns: BTreeMap<String, String>,
@@ -358,6 +364,17 @@ pub fn resolve_with(
                     kind.section()
                 ));
             }
+            match (&e.series, kind) {
+                (Some(s), _) if s.trim().is_empty() || s.contains(['/', '\\', ',']) => {
+                    err(format!(
+                        "{what}: series `{s}` must be a non-empty label without `/`, `\\` or `,`"
+                    ))
+                }
+                (Some(_), Kind::Indentation) => err(format!(
+                    "{what}: `series` is not supported for indentation entries yet (tau_c_stats is keyed by material, temperature and aging time); give the arrays different materials or campaigns"
+                )),
+                _ => {}
+            }
             if kind == Kind::Indentation {
                 match e.tip_radius_nm {
                     Some(r) if r.is_finite() && r > 0.0 => {}
@@ -489,6 +506,7 @@ pub fn resolve_with(
                     temperature_k: e.temperature_k,
                     aging_time_s: e.aging_time_s,
                     strain: e.strain,
+                    series: e.series.clone(),
                     tip_radius_nm: e.tip_radius_nm,
                     format: e.format,
                     columns: e.columns.clone(),

@@ -52,6 +52,7 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
         temperature_k: raw.temperature_k,
         aging_time_s: raw.aging_time_s,
         strain: raw.strain,
+        series: raw.series.clone(),
         n_raw: raw.time_s.len() as i64,
         status: "ok".into(),
         ..Default::default()
@@ -63,6 +64,7 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
         temperature_k: raw.temperature_k,
         aging_time_s: raw.aging_time_s,
         strain: raw.strain,
+        series: raw.series.clone(),
         ..Default::default()
     };
     // What ingest noticed about the file carries over.
@@ -95,45 +97,35 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
     if rows.windows(2).any(|w| w[1].0 <= w[0].0) {
         return fail(&mut test, clean, "non_monotone_time", &mut flags);
     }
-    // End of the strain step: the first sample at 98 % of the applied strain, else the stress peak.
-    let strains: Vec<f64> = rows.iter().filter_map(|r| r.2).collect();
-    let plateau = {
-        let mut s = strains.clone();
-        s.sort_by(f64::total_cmp);
-        s.get(s.len().saturating_sub(1) * 9 / 10).copied()
-    };
-    let step = match plateau {
-        Some(p) if p > 0.0 && strains.len() * 2 > rows.len() => {
-            rows.iter().position(|r| r.2.is_some_and(|e| e >= 0.98 * p))
-        }
-        _ => None,
-    };
-    let step = step.or_else(|| {
-        // The first sample of the largest stress.
-        rows.iter()
-            .enumerate()
-            .fold(None, |best: Option<(usize, f64)>, (i, r)| match best {
-                Some((_, s)) if s >= r.1 => best,
-                _ => Some((i, r.1)),
-            })
-            .map(|(i, _)| i)
-    });
-    let Some(k) = step else {
+    test.sample_interval_s = sample_interval(&rows);
+    clean.sample_interval_s = test.sample_interval_s;
+    let Some(step) = locate_step(&rows) else {
         return fail(&mut test, clean, "no_step", &mut flags);
     };
-    let (t_step, sigma0) = (rows[k].0, rows[k].1);
+    if step.from_stress {
+        flags.push("step_from_stress");
+    }
+    let (t_step, sigma0) = (step.end_s, rows[step.first].1);
     test.step_end_s = Some(t_step);
+    test.step_end_se_s = Some(step.se_s);
+    clean.step_end_se_s = Some(step.se_s);
     test.sigma0_mpa = Some(sigma0);
     if sigma0.is_nan() || sigma0 <= 0.0 {
         return fail(&mut test, clean, "negative_stress", &mut flags);
     }
-    let after: Vec<(f64, f64)> = rows[k + 1..].iter().map(|r| (r.0 - t_step, r.1)).collect();
-    let (t, s): (Vec<f64>, Vec<f64>) = if opts.resample > 0 {
+    let after: Vec<(f64, f64)> = rows[step.first..]
+        .iter()
+        .map(|r| (r.0 - t_step, r.1))
+        .filter(|p| p.0 > 0.0)
+        .collect();
+    let (t, s, m): (Vec<f64>, Vec<f64>, Vec<i64>) = if opts.resample > 0 {
         log_resample(&after, opts.resample)
     } else {
-        after.iter().copied().unzip()
+        let (t, s) = after.iter().copied().unzip();
+        (t, s, vec![1; after.len()])
     };
     test.n_kept = t.len() as i64;
+    clean.n_samples = m;
     clean.phi = s.iter().map(|v| v / sigma0).collect();
     clean.time_s = t;
     clean.stress_mpa = s;
@@ -177,18 +169,20 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
     (clean, test)
 }
 
-/// Bin means of (t', stress) over `n` bins evenly spaced in log t' from the first to the last point.
-fn log_resample(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>) {
+/// Bin means of (t', stress) over `n` bins evenly spaced in log t' from the first to the last
+/// point, with the number of samples in each.
+fn log_resample(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>, Vec<i64>) {
     let pts: Vec<(f64, f64)> = pts.iter().copied().filter(|p| p.0 > 0.0).collect();
     let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
-        return (vec![], vec![]);
+        return (vec![], vec![], vec![]);
     };
     let (lo, hi) = (first.0.ln(), last.0.ln());
     if hi.is_nan() || hi <= lo {
-        return pts.iter().copied().unzip();
+        let (t, s) = pts.iter().copied().unzip();
+        return (t, s, vec![1; pts.len()]);
     }
     let width = (hi - lo) / n as f64;
-    let (mut t, mut s) = (Vec::new(), Vec::new());
+    let (mut t, mut s, mut counts) = (Vec::new(), Vec::new(), Vec::new());
     let mut i = 0;
     for b in 0..n {
         let edge = if b + 1 == n {
@@ -207,9 +201,184 @@ fn log_resample(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>) {
             // The bin's point sits at the geometric mean time.
             t.push((st / m as f64).exp());
             s.push(ss / m as f64);
+            counts.push(m as i64);
         }
     }
-    (t, s)
+    (t, s, counts)
+}
+
+/// The median interval between recorded samples.
+fn sample_interval(rows: &[(f64, f64, Option<f64>)]) -> Option<f64> {
+    let mut d: Vec<f64> = rows.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    if d.is_empty() {
+        return None;
+    }
+    d.sort_by(f64::total_cmp);
+    Some(d[d.len() / 2])
+}
+
+/// Where the strain step ends and the first sample to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Step {
+    /// End of the step on the recorded time axis.
+    end_s: f64,
+    se_s: f64,
+    /// The first sample at full strain (the first kept).
+    first: usize,
+    /// Located from the stress (no usable strain signal).
+    from_stress: bool,
+}
+
+/// A straight line through points: (intercept, slope, their covariance matrix per unit variance
+/// [var a, cov ab, var b]), None for fewer than two distinct x.
+fn line_fit(pts: &[(f64, f64)]) -> Option<(f64, f64, [f64; 3])> {
+    let n = pts.len() as f64;
+    if pts.len() < 2 {
+        return None;
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if !(sxx > 0.0) {
+        return None;
+    }
+    let b = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    let a = my - b * mx;
+    Some((a, b, [1.0 / n + mx * mx / sxx, -mx / sxx, 1.0 / sxx]))
+}
+
+/// Robust scatter (MAD / 0.6745) of values.
+fn robust_sd(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let med = s[s.len() / 2];
+    let mut d: Vec<f64> = s.iter().map(|x| (x - med).abs()).collect();
+    d.sort_by(f64::total_cmp);
+    d[d.len() / 2] / 0.6745
+}
+
+/// The end of the strain step, to a fraction of a sample.
+///
+/// With a strain signal (more than half the rows): the plateau level p is the median of the
+/// samples above 90 % of the top decile; samples below 2 % of p are before the ramp, samples
+/// within 4 sigma of p (sigma: the plateau's robust scatter, at least 0.01 % of p) are
+/// at full strain, those between are on the ramp. Two or more ramp samples: the ramp line is
+/// fitted and intersected with the plateau; the SE propagates the scatter of the ramp and
+/// plateau samples. Fewer: the end lies in an interval (from the last sample before the ramp, or
+/// bounded by the slowest ramp through the single ramp sample, to the first sample at full
+/// strain), estimated by its middle with the SE of a uniform distribution (width / sqrt 12).
+///
+/// Without a strain signal the stress does the same: the first sample of the largest stress is
+/// the first at full strain, the rising edge (2 % to 98 % of the peak) is the ramp, and the end
+/// is where the ramp line meets the stress peak level, kept inside the last sampling interval.
+fn locate_step(rows: &[(f64, f64, Option<f64>)]) -> Option<Step> {
+    let strains: Vec<f64> = rows.iter().filter_map(|r| r.2).collect();
+    let plateau = {
+        let mut s = strains.clone();
+        s.sort_by(f64::total_cmp);
+        s.get(s.len().saturating_sub(1) * 9 / 10).copied()
+    };
+    if let Some(p) = plateau.filter(|p| *p > 0.0 && strains.len() * 2 > rows.len()) {
+        // Scatter on the plateau (the top half of the samples near p).
+        let mut top: Vec<f64> = strains.iter().copied().filter(|e| *e > 0.9 * p).collect();
+        top.sort_by(f64::total_cmp);
+        let (p, sd) = (top[top.len() / 2], robust_sd(&top));
+        let full = p - (1e-4 * p).max(4.0 * sd);
+        let first = rows.iter().position(|r| r.2.is_some_and(|e| e >= full))?;
+        if let Some(step) = interval_step(rows, first, p, sd, |r| r.2, false) {
+            return Some(step);
+        }
+    }
+    // The stress: the first sample of the largest stress.
+    let first = rows
+        .iter()
+        .enumerate()
+        .fold(None, |best: Option<(usize, f64)>, (i, r)| match best {
+            Some((_, s)) if s >= r.1 => best,
+            _ => Some((i, r.1)),
+        })
+        .map(|(i, _)| i)?;
+    let peak = rows[first].1;
+    let before: Vec<f64> = rows[..first].iter().map(|r| r.1).collect();
+    let sd = robust_sd(&before);
+    interval_step(rows, first, peak, sd, |r| Some(r.1), true).or(Some(Step {
+        end_s: rows[first].0,
+        se_s: 0.0,
+        first,
+        from_stress: true,
+    }))
+}
+
+/// The step end from the samples before `first` (the first at full level `p`, signal scatter
+/// `sd`), as described at [`locate_step`].
+fn interval_step(
+    rows: &[(f64, f64, Option<f64>)],
+    first: usize,
+    p: f64,
+    sd: f64,
+    signal: impl Fn(&(f64, f64, Option<f64>)) -> Option<f64>,
+    from_stress: bool,
+) -> Option<Step> {
+    let t_full = rows[first].0;
+    // Walk back over the ramp samples.
+    let mut ramp: Vec<(f64, f64)> = Vec::new();
+    let mut before: Option<f64> = None;
+    for r in rows[..first].iter().rev() {
+        match signal(r) {
+            Some(e) if e > 0.02 * p => ramp.push((r.0, e)),
+            Some(_) => {
+                before = Some(r.0);
+                break;
+            }
+            None => {}
+        }
+    }
+    ramp.reverse();
+    let last_gap = if first > 0 {
+        t_full - rows[first - 1].0
+    } else {
+        return None;
+    };
+    if ramp.len() >= 2
+        && let Some((a, b, v)) = line_fit(&ramp)
+        && b > 0.0
+    {
+        let end = (p - a) / b;
+        // d end / d (a, b, p) = (-1/b, -end/b, 1/b); ramp points and p carry the scatter sd.
+        let var = sd * sd / (b * b) * (v[0] + 2.0 * end * v[1] + end * end * v[2] + 0.01);
+        let lo = ramp[ramp.len() - 1].0;
+        // A sample within the noise of full strain may still lie on the ramp: the first kept
+        // sample is the first after the end the line gives.
+        let next = rows.get(first + 1).map_or(t_full, |r| r.0);
+        if end > lo && end <= next {
+            return Some(Step {
+                end_s: end,
+                se_s: var.sqrt().max(1e-3 * last_gap),
+                first: if end > t_full { first + 1 } else { first },
+                from_stress,
+            });
+        }
+    }
+    // An interval: from the last ramp sample (or the last sample before the ramp) to the first
+    // at full level, narrowed by the slowest ramp through a single ramp sample.
+    let (lo, hi) = match (ramp.as_slice(), before) {
+        ([(t_r, e_r)], Some(t_b)) => {
+            let f = (e_r / p).clamp(1e-6, 1.0);
+            (*t_r, t_full.min(t_r + (1.0 - f) * (t_r - t_b) / f))
+        }
+        ([.., (t_r, _)], _) => (*t_r, t_full),
+        ([], Some(t_b)) => (t_b, t_full),
+        ([], None) => (rows[first - 1].0, t_full),
+    };
+    Some(Step {
+        end_s: 0.5 * (lo + hi),
+        se_s: (hi - lo) / 12f64.sqrt(),
+        first,
+        from_stress,
+    })
 }
 
 #[cfg(test)]
@@ -225,6 +394,7 @@ mod tests {
             aging_time_s: 1800.0,
             strain: Some(0.001),
             source_file: "t".into(),
+            series: None,
             flags: String::new(),
             temperature_meas_k: vec![None; time.len()],
             time_s: time,
@@ -261,15 +431,81 @@ mod tests {
             .collect();
         let (c, t) = clean_curve(&raw(time, stress, strain), &Options::default());
         assert_eq!(t.status, "ok", "{t:?}");
-        assert_eq!(t.step_end_s, Some(33.0));
+        // No sample on the ramp: the end lies between 30 s (zero strain) and 33 s (full).
+        assert_eq!(t.step_end_s, Some(31.5));
+        assert!((t.step_end_se_s.unwrap() - 3.0 / 12f64.sqrt()).abs() < 1e-12);
+        assert_eq!(t.sample_interval_s, Some(3.0));
         assert_eq!(t.sigma0_mpa, Some(90.0));
+        assert_eq!(c.n_samples.iter().sum::<i64>(), t.n_raw - 11);
         assert!(
             c.time_s.len() > 100 && c.time_s.len() <= 200,
             "{}",
             c.time_s.len()
         );
         assert!(c.time_s.windows(2).all(|w| w[1] > w[0]));
-        assert!((c.phi[0] - (-(c.time_s[0] / 1000.0).sqrt()).exp()).abs() < 1e-3);
+        assert!((c.phi[0] - (-((c.time_s[0] - 1.5) / 1000.0).sqrt()).exp()).abs() < 1e-3);
+    }
+
+    /// A ramp of `ramp` s starting at `start`, sampled every `dt` s, noise on strain and stress.
+    fn stepped(start: f64, ramp: f64, dt: f64, strain_signal: bool, seed: u64) -> RelaxationRaw {
+        let mut rng = rng::Rng::new(seed, 0);
+        let end = start + ramp;
+        let n = (2000.0 / dt) as usize;
+        let time: Vec<f64> = (0..n).map(|k| k as f64 * dt).collect();
+        let strain = time
+            .iter()
+            .map(|&t| {
+                let f = ((t - start) / ramp).clamp(0.0, 1.0);
+                strain_signal.then(|| 0.001 * f + 1e-7 * rng.normal())
+            })
+            .collect();
+        let stress = time
+            .iter()
+            .map(|&t| {
+                let s = if t < end {
+                    90.0 * ((t - start) / ramp).clamp(0.0, 1.0)
+                } else {
+                    90.0 * (-((t - end) / 1000.0).powf(0.5)).exp()
+                };
+                Some(s + 0.1 * rng.normal())
+            })
+            .collect();
+        raw(time, stress, strain)
+    }
+
+    #[test]
+    fn the_step_end_is_located_to_a_fraction_of_a_sample_with_an_honest_error() {
+        // Ramps of 1 to 8 s, sampling 0.5 to 5 s, the ramp start anywhere between samples.
+        let (mut z2, mut n, mut worst) = (0.0, 0, 0.0f64);
+        for k in 0..400u64 {
+            let mut rng = rng::Rng::new(99, k);
+            let (ramp, dt) = (rng.range(1.0, 8.0), rng.range(0.5, 5.0));
+            let start = rng.range(10.0, 60.0);
+            let (_, t) = clean_curve(&stepped(start, ramp, dt, true, k), &Options::default());
+            let (end, se) = (t.step_end_s.unwrap(), t.step_end_se_s.unwrap());
+            let z = (end - (start + ramp)) / se;
+            assert!(
+                z.abs() < 4.0,
+                "ramp {ramp} dt {dt}: end {end} vs {} (se {se})",
+                start + ramp
+            );
+            assert!(
+                se <= dt / 12f64.sqrt() + 1e-12,
+                "se {se} above a uniform sample's"
+            );
+            z2 += z * z;
+            n += 1;
+            worst = worst.max((end - start - ramp).abs() / dt);
+        }
+        // The SE is the spread it claims (a uniform interval's SE is exact, the line fit's close).
+        let rms = (z2 / n as f64).sqrt();
+        assert!(rms > 0.5 && rms < 1.3, "rms z {rms}");
+        assert!(worst < 0.5, "worst error {worst} samples");
+        // Without a strain signal the stress peak gives it within the last sampling interval.
+        let (_, t) = clean_curve(&stepped(30.3, 3.0, 2.0, false, 1), &Options::default());
+        assert!(t.flags.contains("step_from_stress"), "{t:?}");
+        let end = t.step_end_s.unwrap();
+        assert!((end - 33.3).abs() < 2.0, "{end}");
     }
 
     #[test]

@@ -181,6 +181,7 @@ pub fn relaxation(item: &Item, parsed: &Parsed) -> Result<(RelaxationRaw, Notes)
         temperature_k: item.temperature_k,
         aging_time_s: item.aging_time_s,
         strain: item.strain,
+        series: item.series.clone(),
         source_file: item.rel.clone(),
         ..Default::default()
     };

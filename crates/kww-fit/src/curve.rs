@@ -1,8 +1,29 @@
-//! One relaxation curve to one `kww_fits` row: checks, fits of the requested variants, selection
-//! by BIC, derived quantities, flags and optional bootstrap intervals.
+//! One relaxation curve to one `kww_fits` row: checks, fits of the requested variants (each with
+//! the step time as a bounded nuisance parameter), selection by BIC, derived quantities, flags
+//! and optional bootstrap intervals.
+//!
+//! Statistics, and why:
+//! - Weights. A bin mean of m recorded samples has variance sigma^2 / m (white instrument noise),
+//!   so the residuals are weighted by sqrt(m): the fit is then the maximum-likelihood fit of every
+//!   recorded sample, and s^2 (J^T W J)^-1 is its covariance. Equal weights would let the many
+//!   short early bins of one sample each look as precise as the late bins averaging hundreds,
+//!   and the covariance would be wrong by that ratio.
+//! - Step time. t' = 0 is where clean located the end of the strain step, to within its SE.
+//!   Every variant carries t0 (phi = A exp(-((t' - t0)/tau)^beta) [+ c]) with a Gaussian prior
+//!   N(0, SE^2), added to the least squares as one pseudo-observation sigma t0 / SE, and hard
+//!   bounds of 5 SE: what the data say about t0 is used, what they do not is held by the prior,
+//!   and the step's uncertainty enters the covariance of beta and tau through the same matrix.
+//!   sigma comes from a preliminary fit with t0 = 0. Model selection (BIC) decides only whether a
+//!   residual-stress offset c is present.
+//! - Autocorrelation. The weighted residuals (in time order) of a right model with white noise
+//!   are uncorrelated. A Ljung-Box test over lags 1 to 10 at p < 0.01 (slow drift, a wrong
+//!   model) flags the curve `autocorrelated_residuals` and widens the standard errors by
+//!   sqrt(1 + 2 sum rho_k), the long-run variance factor. A drift the fit absorbs into its
+//!   parameters leaves little structure behind: the flag marks what it can see, it does not make
+//!   a drifting instrument's interval right (see the README's coverage table).
 
-use fit::{Fit, Options, least_squares};
-use physics::kww::mean_tau_s;
+use fit::{Fit, Model, Options, least_squares};
+use physics::kww::{KwwParams, mean_tau_s};
 use tables::{KwwFit, RelaxationClean};
 
 use crate::model::{KwwModel, Variant, initial_guess};
@@ -22,7 +43,7 @@ pub struct FitOptions {
 impl Default for FitOptions {
     fn default() -> Self {
         FitOptions {
-            variants: Variant::ALL.to_vec(),
+            variants: vec![Variant::Kww, Variant::KwwOffset],
             bootstrap: 0,
             seed: 7,
             ill_conditioned_corr: 0.95,
@@ -34,6 +55,8 @@ fn flagged(c: &RelaxationClean, status: &str, n: usize) -> KwwFit {
     KwwFit {
         test_id: c.test_id.clone(),
         material: c.material.clone(),
+        series: c.series.clone(),
+        strain: c.strain,
         temperature_k: c.temperature_k,
         aging_time_s: c.aging_time_s,
         tg_k: c.tg_k,
@@ -77,6 +100,7 @@ fn fit_variant(
     t: &[f64],
     ln_t: &[f64],
     phi: &[f64],
+    w: Option<&[f64]>,
     v: Variant,
     prior: Option<&Fit>,
 ) -> Option<Fit> {
@@ -110,7 +134,7 @@ fn fit_variant(
     }
     let mut best: Option<Fit> = None;
     for p0 in starts {
-        if let Ok(f) = least_squares(&model, phi, None, &p0, &opts) {
+        if let Ok(f) = least_squares(&model, phi, w, &p0, &opts) {
             let done = f.converged;
             if f.rss.is_finite() && best.as_ref().is_none_or(|b| f.rss < b.rss) {
                 best = Some(f);
@@ -123,6 +147,122 @@ fn fit_variant(
     best
 }
 
+/// A KWW variant without t0 plus the nuisance step time t0 (last parameter) and its prior as
+/// one extra observation `prior * t0` (observed 0). Parameters [A, ln tau, beta, (c), t0].
+struct StepModel<'a> {
+    t: &'a [f64],
+    offset: bool,
+    /// sigma / SE(step end).
+    prior: f64,
+}
+
+impl StepModel<'_> {
+    fn params(&self, p: &[f64]) -> KwwParams {
+        KwwParams {
+            amplitude: p[0],
+            ln_tau: p[1],
+            beta: p[2],
+            offset: if self.offset { p[3] } else { 0.0 },
+            t0_s: p[p.len() - 1],
+        }
+    }
+}
+
+impl Model for StepModel<'_> {
+    fn n_params(&self) -> usize {
+        4 + usize::from(self.offset)
+    }
+    fn n_obs(&self) -> usize {
+        self.t.len() + 1
+    }
+    fn eval(&self, p: &[f64], out: &mut [f64]) {
+        let q = self.params(p);
+        for (o, &t) in out.iter_mut().zip(self.t) {
+            *o = q.phi(t);
+        }
+        out[self.t.len()] = self.prior * q.t0_s;
+    }
+    fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
+        let q = self.params(p);
+        let k = self.n_params();
+        for (i, &t) in self.t.iter().enumerate() {
+            let (_, g) = q.phi_and_gradient(t);
+            let row = &mut jac[i * k..i * k + k];
+            row[..3].copy_from_slice(&g[..3]);
+            if self.offset {
+                row[3] = g[3];
+            }
+            row[k - 1] = g[4];
+        }
+        let last = &mut jac[self.t.len() * k..self.t.len() * k + k];
+        last.fill(0.0);
+        last[k - 1] = self.prior;
+        true
+    }
+}
+
+/// The variant `v` (kww or kww_offset) refitted with the nuisance t0 (prior SD `sd_s`) from the
+/// fit `f` with t0 = 0.
+fn fit_with_step(
+    t: &[f64],
+    phi: &[f64],
+    w: Option<&[f64]>,
+    v: Variant,
+    f: &Fit,
+    sd_s: f64,
+) -> Option<(Fit, f64)> {
+    let sigma = (f.rss / (f.n.saturating_sub(f.k)).max(1) as f64).sqrt();
+    let prior = sigma.max(1e-12) / sd_s;
+    let model = StepModel {
+        t,
+        offset: v != Variant::Kww,
+        prior,
+    };
+    let mut bounds = v.bounds();
+    bounds.push(fit::Bound::Both(-5.0 * sd_s, 5.0 * sd_s));
+    let opts = Options {
+        bounds,
+        max_iters: 300,
+        ftol: 1e-11,
+        xtol: 1e-9,
+        gtol: 1e-12,
+    };
+    let y: Vec<f64> = phi.iter().copied().chain([0.0]).collect();
+    let wy: Option<Vec<f64>> = w.map(|w| w.iter().copied().chain([1.0]).collect());
+    let p0: Vec<f64> = f.params.iter().copied().chain([0.0]).collect();
+    least_squares(&model, &y, wy.as_deref(), &p0, &opts)
+        .ok()
+        .filter(|g| g.rss.is_finite())
+        .map(|g| (g, prior))
+}
+
+/// Autocorrelations at lags 1..=`lags` of the weighted residuals of the data points (time
+/// order).
+fn autocorrelations(phi: &[f64], fitted: &[f64], w: Option<&[f64]>, lags: usize) -> Vec<f64> {
+    let r: Vec<f64> = phi
+        .iter()
+        .zip(fitted)
+        .enumerate()
+        .map(|(i, (y, f))| (y - f) * w.map_or(1.0, |w| w[i]))
+        .collect();
+    let ss: f64 = r.iter().map(|x| x * x).sum();
+    (1..=lags)
+        .map(|k| {
+            if ss > 0.0 && k < r.len() {
+                r.iter().zip(&r[k..]).map(|(a, b)| a * b).sum::<f64>() / ss
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Lags of the Ljung-Box test on the residuals.
+const AUTOCORR_LAGS: usize = 10;
+
+/// |corr(c, beta)| above which the offset is not identifiable by model selection.
+const OFFSET_CONFOUNDED: f64 = 0.9;
+
 /// Fits every requested variant of one curve and returns its row.
 pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
     let (t, phi) = (&c.time_s, &c.phi);
@@ -130,32 +270,95 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         return flagged(c, why, t.len());
     }
     let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
+    // Weights sqrt(samples per bin), when the curve says how many.
+    let weights: Option<Vec<f64>> =
+        (c.n_samples.len() == t.len() && c.n_samples.iter().any(|m| *m != 1)).then(|| {
+            c.n_samples
+                .iter()
+                .map(|m| (*m).max(1) as f64)
+                .map(f64::sqrt)
+                .collect()
+        });
+    let w = weights.as_deref();
+    // The prior SD of the nuisance step time: the located step's SE (at least 1 ms).
+    let step_sd = c
+        .step_end_se_s
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| s.max(1e-3));
     // Each richer variant starts from the previous one's solution when both are requested.
-    let mut candidates: Vec<(Variant, Fit)> = Vec::new();
+    // (variant, fit, the prior scale when t0 is a nuisance parameter)
+    let mut candidates: Vec<(Variant, Fit, Option<f64>)> = Vec::new();
     let mut prior: Option<Fit> = None;
     for v in Variant::ALL
         .into_iter()
         .filter(|v| opts.variants.contains(v))
     {
-        if let Some(f) = fit_variant(t, &ln_t, phi, v, prior.as_ref()) {
+        if let Some(f) = fit_variant(t, &ln_t, phi, w, v, prior.as_ref()) {
             prior = Some(f.clone());
-            candidates.push((v, f));
+            let stepped = match step_sd {
+                Some(sd) if v != Variant::KwwOffsetT0 => fit_with_step(t, phi, w, v, &f, sd),
+                _ => None,
+            };
+            match stepped {
+                Some((g, prior)) => candidates.push((v, g, Some(prior))),
+                None => candidates.push((v, f, None)),
+            }
         }
     }
-    let Some((variant, f)) = candidates
+    // BIC decides whether the residual-stress offset is present, but only where the data can
+    // tell: when the offset is confounded with the slow tail (|corr(c, beta)| above
+    // OFFSET_CONFOUNDED in the offset fit), dropping it would bias beta by many of the plain
+    // fit's standard errors, so the offset fit (with its wider, honest interval) is kept.
+    let identifiable = |f: &Fit| f.k < 4 || f.correlation(2, 3).abs() <= OFFSET_CONFOUNDED;
+    let keep_offset = candidates
+        .iter()
+        .any(|(v, f, _)| *v == Variant::KwwOffset && !identifiable(f));
+    let Some((variant, mut f, step_prior)) = candidates
         .into_iter()
+        .filter(|(v, _, _)| !keep_offset || *v != Variant::Kww)
         .min_by(|a, b| a.1.bic().total_cmp(&b.1.bic()))
     else {
         return flagged(c, "fit_failed", t.len());
     };
-    let q = variant.params(&f.params);
+    let stepped = step_prior.is_some();
+    let step_model = |prior: f64| StepModel {
+        t,
+        offset: variant != Variant::Kww,
+        prior,
+    };
+    let q = if stepped {
+        step_model(0.0).params(&f.params)
+    } else {
+        variant.params(&f.params)
+    };
+    let mut flags = Vec::new();
+    // Residual autocorrelation widens the errors (see the header).
+    let n_data = t.len();
+    let rho = autocorrelations(phi, &f.fitted[..n_data], w, AUTOCORR_LAGS);
+    // Ljung-Box Q over the first lags: chi-square with that many degrees of freedom when the
+    // residuals are white.
+    let nf = n_data as f64;
+    let q_lb: f64 = rho
+        .iter()
+        .enumerate()
+        .map(|(k, r)| r * r / (nf - (k + 1) as f64).max(1.0))
+        .sum::<f64>()
+        * nf
+        * (nf + 2.0);
+    if fit::stats::chi2_sf(q_lb, AUTOCORR_LAGS as f64) < 0.01 {
+        flags.push("autocorrelated_residuals");
+        // Long-run variance factor 1 + 2 sum rho_k (at least 1): the errors widen by its root.
+        let factor = (1.0 + 2.0 * rho.iter().sum::<f64>()).max(1.0);
+        for s in &mut f.se {
+            *s *= factor.sqrt();
+        }
+    }
     let tau = q.ln_tau.exp();
     let se = |j: usize| f.se.get(j).copied().filter(|x| x.is_finite());
     let corr = f.correlation(1, 2);
     let mean_phi = phi.iter().sum::<f64>() / phi.len() as f64;
     let sst: f64 = phi.iter().map(|p| (p - mean_phi).powi(2)).sum();
     let t_max = t.last().copied().unwrap_or(0.0);
-    let mut flags = Vec::new();
     if t_max - q.t0_s < tau {
         flags.push("tau_extrapolated");
     }
@@ -169,9 +372,26 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         flags.push("not_converged");
     }
     flags.sort_unstable();
+    // R^2 and RSS on the data points alone (the prior's pseudo-observation left out).
+    let rss_data: f64 = phi
+        .iter()
+        .zip(&f.fitted)
+        .enumerate()
+        .map(|(i, (y, m))| ((y - m) * w.map_or(1.0, |w| w[i])).powi(2))
+        .sum();
+    let sst = match w {
+        Some(w) => {
+            let sw: f64 = w.iter().map(|x| x * x).sum();
+            let mw = phi.iter().zip(w).map(|(p, x)| p * x * x).sum::<f64>() / sw;
+            phi.iter().zip(w).map(|(p, x)| ((p - mw) * x).powi(2)).sum()
+        }
+        None => sst,
+    };
     let mut row = KwwFit {
         test_id: c.test_id.clone(),
         material: c.material.clone(),
+        series: c.series.clone(),
+        strain: c.strain,
         temperature_k: c.temperature_k,
         aging_time_s: c.aging_time_s,
         model: variant.name().to_owned(),
@@ -181,11 +401,20 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         tau_se_s: se(1).map(|s| s * tau),
         amplitude: Some(q.amplitude),
         offset: (variant != Variant::Kww).then_some(q.offset),
-        t0_s: (variant == Variant::KwwOffsetT0).then_some(q.t0_s),
+        t0_s: (stepped || variant == Variant::KwwOffsetT0).then_some(q.t0_s),
         corr_ln_tau_beta: Some(corr).filter(|c| c.is_finite()),
         mean_tau_s: Some(mean_tau_s(tau, q.beta)),
-        rss: Some(f.rss),
-        r_squared: Some(1.0 - f.rss / sst),
+        mean_tau_se_s: match (se(1), se(2)) {
+            (Some(s_lt), Some(s_b)) if corr.is_finite() => {
+                // d ln<tau>/d ln tau = 1, d ln<tau>/d beta = -1/beta - psi(1/beta)/beta^2.
+                let g = -1.0 / q.beta - fit::stats::digamma(1.0 / q.beta) / (q.beta * q.beta);
+                let var = s_lt * s_lt + 2.0 * g * corr * s_lt * s_b + g * g * s_b * s_b;
+                Some(mean_tau_s(tau, q.beta) * var.max(0.0).sqrt())
+            }
+            _ => None,
+        },
+        rss: Some(rss_data),
+        r_squared: Some(1.0 - rss_data / sst),
         aic: Some(f.aic()),
         bic: Some(f.bic()),
         n_points: t.len() as i64,
@@ -202,13 +431,26 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         ..Default::default()
     };
     if opts.bootstrap > 0 {
-        let model = KwwModel {
+        let plain = KwwModel {
             t,
             ln_t: &ln_t,
             variant,
         };
+        // With the nuisance t0, the prior's pseudo-observation is resampled with the residuals.
+        let with_step = step_prior.map(step_model);
+        let mut bounds = variant.bounds();
+        if let Some(sd) = step_sd.filter(|_| stepped) {
+            bounds.push(fit::Bound::Both(-5.0 * sd, 5.0 * sd));
+        }
+        let model: &dyn Model = match &with_step {
+            Some(m) => m,
+            None => &plain,
+        };
+        let y: Vec<f64> = phi.iter().copied().chain(stepped.then_some(0.0)).collect();
+        let wy: Option<Vec<f64>> =
+            w.map(|w| w.iter().copied().chain(stepped.then_some(1.0)).collect());
         let fopts = Options {
-            bounds: variant.bounds(),
+            bounds,
             max_iters: 200,
             ftol: 1e-10,
             xtol: 1e-8,
@@ -219,8 +461,15 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
             ^ c.test_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
             });
-        let reps =
-            fit::bootstrap::residual_bootstrap(&model, phi, None, &f, &fopts, opts.bootstrap, seed);
+        let reps = fit::bootstrap::residual_bootstrap(
+            model,
+            &y,
+            wy.as_deref(),
+            &f,
+            &fopts,
+            opts.bootstrap,
+            seed,
+        );
         let betas: Vec<f64> = reps.iter().flatten().map(|p| p[2]).collect();
         let taus: Vec<f64> = reps.iter().flatten().map(|p| p[1].exp()).collect();
         if betas.len() >= opts.bootstrap / 2 {

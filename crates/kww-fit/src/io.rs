@@ -35,6 +35,11 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     }
     flush(&mut batch, &mut rows);
     progress.finish();
+    // The strain of each test becomes its group's nominal strain (a grouping key downstream).
+    let strains: Vec<Option<f64>> = rows.iter().map(|r| r.strain).collect();
+    for (r, e) in rows.iter_mut().zip(tables::nominal_strains(&strains)) {
+        r.strain = e;
+    }
     let ok = rows.iter().filter(|r| r.status == "ok").count();
     let flagged = rows.len() - ok;
     for r in rows.iter().filter(|r| r.status != "ok") {

@@ -1,11 +1,16 @@
-//! Per material and temperature: the two-stage aging law tau = A t_a^mu (continuous segmented
-//! regression of ln tau on ln t_a with a fitted breakpoint) and the aging time of the largest beta
-//! with a parametric-bootstrap interval.
+//! Per series (material, series label, strain, temperature): the two-stage aging law
+//! tau = A t_a^mu (continuous segmented regression of ln tau on ln t_a with a fitted breakpoint,
+//! t-intervals on n - 4 degrees of freedom), the turning point of beta (the vertex of a bent
+//! line in ln t_a, weighted by 1/SE^2, with a profile interval), and the test of the paper's claim
+//! that beta has an interior maximum: weighted isotonic regression (the best monotone trend)
+//! against unimodal regression, the p-value from a parametric bootstrap under the monotone fit.
+//! A quadratic term's significance is not used: a monotone but curved beta(ln t_a) makes it
+//! "significant" without any maximum.
 
 use std::collections::BTreeMap;
 
 use fit::{Model, Options, least_squares};
-use tables::{AgingLaw, KwwFit};
+use tables::{AgingLaw, KwwFit, SeriesKey};
 
 /// The hinge y = a + mu1 (x - xb) for x <= xb, a + mu2 (x - xb) after; params [a, mu1, mu2, xb].
 struct Hinge<'a> {
@@ -130,89 +135,290 @@ pub fn two_stage(x: &[f64], y: &[f64]) -> Option<TwoStage> {
     })
 }
 
-/// The aging time of the largest (SE-weighted mean) beta, and the 2.5 and 97.5 % points of that
-/// aging time over `replicates` parametric resamples beta_i + N(0, se_i).
-pub fn turning_point(
-    fits: &[&KwwFit],
-    replicates: usize,
-    seed: u64,
-) -> Option<(f64, f64, (f64, f64))> {
-    let mut by_age: BTreeMap<u64, (f64, Vec<(f64, f64)>)> = BTreeMap::new();
-    for f in fits {
-        if let (Some(b), se) = (f.beta, f.beta_se) {
-            let se = se.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(0.01);
-            by_age
-                .entry(f.aging_time_s.to_bits())
-                .or_insert((f.aging_time_s, vec![]))
-                .1
-                .push((b, se));
-        }
-    }
-    if by_age.len() < 3 {
-        return None;
-    }
-    let groups: Vec<(f64, Vec<(f64, f64)>)> = by_age.into_values().collect();
-    // SE-weighted mean beta per aging time, with each beta optionally perturbed by `noise`.
-    let mean = |g: &[(f64, f64)], noise: &mut dyn FnMut() -> f64| {
-        let (num, den) = g.iter().fold((0.0, 0.0), |acc, (b, se)| {
-            let w = 1.0 / (se * se);
-            (acc.0 + w * (b + se * noise()), acc.1 + w)
-        });
-        num / den
-    };
-    let argmax = |vals: &[f64]| {
-        vals.iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i)
-            .unwrap_or(0)
-    };
-    let means: Vec<f64> = groups.iter().map(|(_, g)| mean(g, &mut || 0.0)).collect();
-    let k = argmax(&means);
-    let mut rng = rng::Rng::new(seed, 0);
-    let mut picks: Vec<f64> = Vec::with_capacity(replicates);
-    for _ in 0..replicates {
-        let vals: Vec<f64> = groups
-            .iter()
-            .map(|(_, g)| mean(g, &mut || rng.normal()))
-            .collect();
-        picks.push(groups[argmax(&vals)].0);
-    }
-    Some((
-        groups[k].0,
-        means[k],
-        (
-            fit::stats::quantile(&picks, 0.025),
-            fit::stats::quantile(&picks, 0.975),
-        ),
-    ))
+/// The turning point of beta: the vertex of the bent line beta = b + s1 (x - xp) before xp,
+/// b + s2 (x - xp) after (x = ln t_a), fitted with weights 1/SE^2 over the whole series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurningPoint {
+    pub aging_time_s: f64,
+    /// The fitted beta at the vertex.
+    pub beta_max: f64,
+    /// 95 % profile interval of the vertex (clipped to the measured aging times).
+    pub ci_s: (f64, f64),
+    /// The interval reached the first or last aging time.
+    pub ci_at_edge: bool,
+    /// Slopes before and after (per unit ln t_a).
+    pub slopes: (f64, f64),
+    /// Weighted chi-square over its degrees of freedom (n - 4).
+    pub chi2_reduced: f64,
 }
 
-/// Every material and temperature's aging law rows (from fits with status `ok`, t_a > 0).
+/// Weighted linear least squares of the bent line at a fixed vertex: (params [b, s1, s2], RSS).
+fn bent_line_at(x: &[f64], y: &[f64], w: &[f64], xp: f64) -> ([f64; 3], f64) {
+    let rows: Vec<f64> = x
+        .iter()
+        .zip(w)
+        .flat_map(|(&v, &wi)| {
+            let d = v - xp;
+            let r = wi.sqrt();
+            if d <= 0.0 {
+                [r, r * d, 0.0]
+            } else {
+                [r, 0.0, r * d]
+            }
+        })
+        .collect();
+    let yw: Vec<f64> = y.iter().zip(w).map(|(v, wi)| v * wi.sqrt()).collect();
+    let p = fit::linalg::lstsq(&rows, x.len(), 3, &yw);
+    let rss = x
+        .iter()
+        .zip(y)
+        .zip(w)
+        .map(|((&v, &yi), &wi)| {
+            let d = v - xp;
+            let f = p[0] + if d <= 0.0 { p[1] * d } else { p[2] * d };
+            wi * (yi - f).powi(2)
+        })
+        .sum();
+    ([p[0], p[1], p[2]], rss)
+}
+
+/// Points (x = ln t_a, beta, weight 1/SE^2) of the fits of a series, sorted by x.
+fn beta_points(fits: &[&KwwFit]) -> Vec<(f64, f64, f64)> {
+    let mut pts: Vec<(f64, f64, f64)> = fits
+        .iter()
+        .filter_map(|f| {
+            let b = f.beta?;
+            let se = f
+                .beta_se
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .unwrap_or(0.01);
+            Some((f.aging_time_s.ln(), b, 1.0 / (se * se)))
+        })
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts
+}
+
+/// The bent-line turning point with its profile interval: the set of vertices whose weighted RSS
+/// is within s^2 F(1, n - 4) of the minimum (s^2 = the reduced chi-square when above 1, the SEs
+/// then understate the scatter; else the SEs are taken as known and the threshold is
+/// chi-square(1) = 3.84). Needs three distinct aging times and five points; None when the line
+/// does not rise and then fall.
+pub fn turning_point(fits: &[&KwwFit]) -> Option<TurningPoint> {
+    let pts = beta_points(fits);
+    let (x, y, w): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+        pts.iter().map(|p| p.0).collect(),
+        pts.iter().map(|p| p.1).collect(),
+        pts.iter().map(|p| p.2).collect(),
+    );
+    let mut xs = x.clone();
+    xs.dedup();
+    if xs.len() < 3 || x.len() < 5 {
+        return None;
+    }
+    let (lo, hi) = (xs[0], xs[xs.len() - 1]);
+    const GRID: usize = 400;
+    let profile: Vec<(f64, [f64; 3], f64)> = (0..=GRID)
+        .map(|k| {
+            let xp = lo + (hi - lo) * k as f64 / GRID as f64;
+            let (p, rss) = bent_line_at(&x, &y, &w, xp);
+            (xp, p, rss)
+        })
+        .collect();
+    let best = profile
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.2.total_cmp(&b.1.2))
+        .map(|(i, _)| i)?;
+    // Refine the vertex between the grid neighbours (golden section on the profile).
+    let (mut a, mut b) = (
+        profile[best.saturating_sub(1)].0,
+        profile[(best + 1).min(GRID)].0,
+    );
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..60 {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        if bent_line_at(&x, &y, &w, c).1 < bent_line_at(&x, &y, &w, d).1 {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let xp = 0.5 * (a + b);
+    let (p, rss_min) = bent_line_at(&x, &y, &w, xp);
+    if !(p[1] > 0.0 && p[2] < 0.0) {
+        return None;
+    }
+    let df = (x.len() - 4) as f64;
+    let chi2_reduced = rss_min / df.max(1.0);
+    let threshold = if chi2_reduced > 1.0 {
+        chi2_reduced * fit::stats::t_quantile(0.975, df.max(1.0)).powi(2)
+    } else {
+        3.841_458_820_694_124
+    };
+    let inside: Vec<f64> = profile
+        .iter()
+        .filter(|q| q.2 - rss_min <= threshold)
+        .map(|q| q.0)
+        .chain([xp])
+        .collect();
+    let ci_lo = inside.iter().copied().fold(f64::INFINITY, f64::min);
+    let ci_hi = inside.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(TurningPoint {
+        aging_time_s: xp.exp(),
+        beta_max: p[0],
+        ci_s: (ci_lo.exp(), ci_hi.exp()),
+        ci_at_edge: ci_lo <= lo || ci_hi >= hi,
+        slopes: (p[1], p[2]),
+        chi2_reduced,
+    })
+}
+
+/// Weighted isotonic (non-decreasing) regression by pool-adjacent-violators: its weighted RSS.
+fn isotonic_rss(y: &[f64], w: &[f64]) -> f64 {
+    // Blocks of (weighted mean, weight, sum w y^2).
+    let mut blocks: Vec<(f64, f64, f64)> = Vec::with_capacity(y.len());
+    for (&yi, &wi) in y.iter().zip(w) {
+        blocks.push((yi, wi, wi * yi * yi));
+        while blocks.len() > 1 && blocks[blocks.len() - 2].0 > blocks[blocks.len() - 1].0 {
+            let (m2, w2, q2) = blocks.pop().unwrap_or_default();
+            if let Some(last) = blocks.last_mut() {
+                let wt = last.1 + w2;
+                *last = ((last.0 * last.1 + m2 * w2) / wt, wt, last.2 + q2);
+            }
+        }
+    }
+    // sum w (y - m)^2 = sum w y^2 - W m^2 per block.
+    blocks
+        .iter()
+        .map(|b| (b.2 - b.1 * b.0 * b.0).max(0.0))
+        .sum()
+}
+
+/// The statistic: RSS of the best monotone trend minus RSS of the best unimodal (rise then
+/// fall) fit, and the best monotone fit's RSS. Points must be sorted by x with ties pooled.
+fn unimodality_statistic(y: &[f64], w: &[f64]) -> (f64, f64) {
+    let neg: Vec<f64> = y.iter().map(|v| -v).collect();
+    let rss_inc = isotonic_rss(y, w);
+    let rss_dec = isotonic_rss(&neg, w);
+    let n = y.len();
+    let uni = (1..n)
+        .map(|m| isotonic_rss(&y[..m], &w[..m]) + isotonic_rss(&neg[m..], &w[m..]))
+        .fold(f64::INFINITY, f64::min);
+    let mono = rss_inc.min(rss_dec);
+    ((mono - uni).max(0.0), mono)
+}
+
+/// Weighted isotonic fit values (non-decreasing), for the bootstrap's null model.
+fn isotonic_fit(y: &[f64], w: &[f64]) -> Vec<f64> {
+    let mut blocks: Vec<(f64, f64, usize)> = Vec::new();
+    for (&yi, &wi) in y.iter().zip(w) {
+        blocks.push((yi, wi, 1));
+        while blocks.len() > 1 && blocks[blocks.len() - 2].0 > blocks[blocks.len() - 1].0 {
+            let (m2, w2, c2) = blocks.pop().unwrap_or_default();
+            if let Some(last) = blocks.last_mut() {
+                let wt = last.1 + w2;
+                *last = ((last.0 * last.1 + m2 * w2) / wt, wt, last.2 + c2);
+            }
+        }
+    }
+    blocks
+        .iter()
+        .flat_map(|b| std::iter::repeat_n(b.0, b.2))
+        .collect()
+}
+
+/// p-value of an interior maximum of beta(t_a) against a monotone trend. Per aging time the betas
+/// are pooled (weighted mean, weights 1/SE^2 summed); T = RSS(best monotone) - RSS(best
+/// unimodal); under the null the data are the best monotone fit plus N(0, s^2 SE^2) noise, s^2 =
+/// max(1, RSS(unimodal) / (k - 3)) for k aging times (so replicate scatter beyond the SEs widens
+/// the null); p = (1 + #{T* >= T}) / (1 + B). None for fewer than four aging times.
+pub fn non_monotonicity_p_value(fits: &[&KwwFit], replicates: usize, seed: u64) -> Option<f64> {
+    let pts = beta_points(fits);
+    let mut x: Vec<f64> = Vec::new();
+    let (mut y, mut w): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for (xi, yi, wi) in pts {
+        if x.last() == Some(&xi) {
+            let k = y.len() - 1;
+            y[k] = (y[k] * w[k] + yi * wi) / (w[k] + wi);
+            w[k] += wi;
+        } else {
+            x.push(xi);
+            y.push(yi);
+            w.push(wi);
+        }
+    }
+    let n = y.len();
+    if n < 4 {
+        return None;
+    }
+    let (t_obs, _) = unimodality_statistic(&y, &w);
+    let neg: Vec<f64> = y.iter().map(|v| -v).collect();
+    let (inc, dec) = (isotonic_rss(&y, &w), isotonic_rss(&neg, &w));
+    let null: Vec<f64> = if inc <= dec {
+        isotonic_fit(&y, &w)
+    } else {
+        isotonic_fit(&neg, &w).iter().map(|v| -v).collect()
+    };
+    let rss_uni = (1..n)
+        .map(|m| isotonic_rss(&y[..m], &w[..m]) + isotonic_rss(&neg[m..], &w[m..]))
+        .fold(f64::INFINITY, f64::min);
+    let s = (rss_uni / (n - 3) as f64).max(1.0).sqrt();
+    let mut rng = rng::Rng::new(seed, 0x7475_726e);
+    let mut exceed = 0usize;
+    let mut yb = vec![0.0; n];
+    for _ in 0..replicates {
+        for i in 0..n {
+            yb[i] = null[i] + s * rng.normal() / w[i].sqrt();
+        }
+        if unimodality_statistic(&yb, &w).0 >= t_obs {
+            exceed += 1;
+        }
+    }
+    Some((1 + exceed) as f64 / (1 + replicates) as f64)
+}
+
+/// Every series' aging law rows (from fits with status `ok`, t_a > 0).
 pub fn aging_law(fits: &[KwwFit], seed: u64) -> Vec<AgingLaw> {
-    let mut groups: BTreeMap<(String, u64), Vec<&KwwFit>> = BTreeMap::new();
+    let mut groups: BTreeMap<SeriesKey, Vec<&KwwFit>> = BTreeMap::new();
     for f in fits
         .iter()
         .filter(|f| f.status == "ok" && f.aging_time_s > 0.0 && f.tau_s.is_some_and(|t| t > 0.0))
     {
         groups
-            .entry((f.material.clone(), f.temperature_k.to_bits()))
+            .entry(SeriesKey::new(
+                &f.material,
+                &f.series,
+                f.strain,
+                f.temperature_k,
+            ))
             .or_default()
             .push(f);
     }
     let mut out = Vec::new();
-    for ((material, tbits), g) in groups {
-        let temperature_k = f64::from_bits(tbits);
+    for (key, g) in groups {
         let x: Vec<f64> = g.iter().map(|f| f.aging_time_s.ln()).collect();
         let y: Vec<f64> = g.iter().filter_map(|f| f.tau_s.map(f64::ln)).collect();
-        let tp = turning_point(&g, 1000, seed);
+        let tp = turning_point(&g);
+        let p_value = non_monotonicity_p_value(&g, 999, seed);
+        let mut law_flags: Vec<&str> = Vec::new();
+        if tp.as_ref().is_some_and(|t| t.ci_at_edge) {
+            law_flags.push("turning_point_ci_at_edge");
+        }
+        if tp.is_none() && p_value.is_some() {
+            law_flags.push("no_rise_then_fall");
+        }
         let base = AgingLaw {
-            material: material.clone(),
-            temperature_k,
-            beta_turning_point_s: tp.map(|t| t.0),
-            beta_max: tp.map(|t| t.1),
-            beta_turning_point_ci_low_s: tp.map(|t| t.2.0),
-            beta_turning_point_ci_high_s: tp.map(|t| t.2.1),
+            material: key.material.clone(),
+            series: key.series.clone(),
+            strain: key.strain(),
+            temperature_k: key.temperature_k(),
+            beta_turning_point_s: tp.as_ref().map(|t| t.aging_time_s),
+            beta_max: tp.as_ref().map(|t| t.beta_max),
+            beta_turning_point_ci_low_s: tp.as_ref().map(|t| t.ci_s.0),
+            beta_turning_point_ci_high_s: tp.as_ref().map(|t| t.ci_s.1),
+            beta_turning_point_p_value: p_value,
+            flags: law_flags.join(","),
             ..Default::default()
         };
         let range = |sel: &dyn Fn(f64) -> bool| {
@@ -267,7 +473,13 @@ pub fn aging_law(fits: &[KwwFit], seed: u64) -> Vec<AgingLaw> {
                     aging_time_max_s: hi,
                     n_points: n,
                     status: "single_stage".into(),
-                    flags: "too_few_aging_times_for_two_stages".into(),
+                    flags: {
+                        let mut f: Vec<&str> =
+                            base.flags.split(',').filter(|f| !f.is_empty()).collect();
+                        f.push("too_few_aging_times_for_two_stages");
+                        f.sort_unstable();
+                        f.join(",")
+                    },
                     ..base
                 });
             }

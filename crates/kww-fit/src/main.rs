@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let a = Args::parse();
     stage_cli::run(&a.common, || {
         let variants = match a.model.as_str() {
-            "auto" => Variant::ALL.to_vec(),
+            "auto" => vec![Variant::Kww, Variant::KwwOffset],
             m => vec![Variant::parse(m).ok_or_else(|| {
                 StageError::usage(anyhow::anyhow!(
                     "--model {m}: use auto, kww, kww_offset or kww_offset_t0"

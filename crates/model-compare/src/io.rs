@@ -14,23 +14,25 @@ pub fn run(p: &Params) -> Result<usize, CompareError> {
     let groups = measured(&fits);
     let (mut curves, mut model_fits) = (Vec::new(), Vec::new());
     let mut compared = 0;
-    for ((material, tbits), m) in &groups {
-        let t = f64::from_bits(*tbits);
+    for (key, m) in &groups {
+        let (label, t) = (key.label(), key.temperature_k());
         let mut distinct = m.aging_time_s.clone();
         distinct.dedup();
         if distinct.len() < MIN_AGING_TIMES {
             tracing::warn!(
-                "{material} at {t} K: {} aging times, fewer than {MIN_AGING_TIMES}: not compared",
+                "{label} at {t} K: {} aging times, fewer than {MIN_AGING_TIMES}: not compared",
                 distinct.len()
             );
             continue;
         }
-        let (c, f) = compare(material, t, m);
+        let (c, f) = compare(key, m);
         if let Some(best) = f.iter().find(|f| f.rank == 1) {
             tracing::info!(
-                "{material} at {t} K: {} ranks first (AICc {:.1})",
+                "{label} at {t} K: {} ranks first (AICc {:.1}, chi2/df {:.2}, p = {:.3})",
                 best.scenario,
-                best.aicc.unwrap_or(f64::NAN)
+                best.aicc.unwrap_or(f64::NAN),
+                best.chi2_reduced.unwrap_or(f64::NAN),
+                best.chi2_p_value.unwrap_or(f64::NAN)
             );
         }
         curves.extend(c);

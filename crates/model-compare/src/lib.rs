@@ -24,7 +24,7 @@ use fit::{Bound, Model, Options, least_squares};
 use physics::kww_models::refit_plain;
 use physics::relaxation_model::{lognormal, phi_transient};
 use rayon::prelude::*;
-use tables::{KwwFit, ModelCurve, ModelFit};
+use tables::{KwwFit, ModelCurve, ModelFit, SeriesKey};
 
 pub use io::run;
 
@@ -250,11 +250,11 @@ pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
 /// The measured points per (material, temperature), from fits with status `ok` and t_a > 0.
 /// Replicates at one aging time are averaged (weights 1/SE^2, SEs floored first): the model
 /// predicts the same beta and tau for all of them, so it is evaluated once per aging time.
-pub fn measured(fits: &[KwwFit]) -> BTreeMap<(String, u64), Measured> {
+pub fn measured(fits: &[KwwFit]) -> BTreeMap<SeriesKey, Measured> {
     // (material, T) -> aging time -> (sum w beta, sum w, sum v ln tau, sum v, window, the first
     // test's (beta, se, ln tau, se), count)
     type Acc = (f64, f64, f64, f64, Window, (f64, f64, f64, f64), usize);
-    let mut acc: BTreeMap<(String, u64), BTreeMap<u64, Acc>> = BTreeMap::new();
+    let mut acc: BTreeMap<SeriesKey, BTreeMap<u64, Acc>> = BTreeMap::new();
     for f in fits
         .iter()
         .filter(|f| f.status == "ok" && f.aging_time_s > 0.0)
@@ -271,7 +271,12 @@ pub fn measured(fits: &[KwwFit]) -> BTreeMap<(String, u64), Measured> {
             n_points: f.n_points.max(8) as usize,
         };
         let e = acc
-            .entry((f.material.clone(), f.temperature_k.to_bits()))
+            .entry(SeriesKey::new(
+                &f.material,
+                &f.series,
+                f.strain,
+                f.temperature_k,
+            ))
             .or_default()
             .entry(f.aging_time_s.to_bits())
             .or_insert((0.0, 0.0, 0.0, 0.0, window, (beta, se_b, tau.ln(), se_t), 0));
@@ -322,12 +327,12 @@ fn json_params(s: Scenario, p: &[f64]) -> String {
     serde_json::Value::Object(m).to_string()
 }
 
-/// Compares the scenarios for one material and temperature: curves and fits.
-pub fn compare(
-    material: &str,
-    temperature_k: f64,
-    m: &Measured,
-) -> (Vec<ModelCurve>, Vec<ModelFit>) {
+/// Compares the scenarios for one series (material, series, strain, temperature): curves and
+/// fits. Goodness of fit: chi^2 = RSS of the residuals in units of the (floored) measured SEs,
+/// on 2n - k degrees of freedom, and its p-value.
+pub fn compare(key: &SeriesKey, m: &Measured) -> (Vec<ModelCurve>, Vec<ModelFit>) {
+    let (material, temperature_k) = (key.material.as_str(), key.temperature_k());
+    let (series, strain) = (key.series.clone(), key.strain());
     let mut curves = Vec::new();
     let mut fits = Vec::new();
     let results: Vec<Option<ScenarioFit>> =
@@ -351,6 +356,8 @@ pub fn compare(
             fits.push(ModelFit {
                 scenario: s.name().into(),
                 material: material.into(),
+                series: series.clone(),
+                strain,
                 temperature_k,
                 params: "{}".into(),
                 n_points: 2 * m.aging_time_s.len() as i64,
@@ -360,11 +367,17 @@ pub fn compare(
             });
             continue;
         };
+        let df = f.n.saturating_sub(f.k);
+        let chi2_reduced = (df > 0).then(|| f.rss / df as f64);
         fits.push(ModelFit {
             scenario: s.name().into(),
             material: material.into(),
+            series: series.clone(),
+            strain,
             temperature_k,
             params: json_params(s, &f.params),
+            chi2_reduced,
+            chi2_p_value: (df > 0).then(|| fit::stats::chi2_sf(f.rss, df as f64)),
             rss: Some(f.rss),
             aic: Some(fit::stats::aic(f.rss, f.n, f.k)),
             aicc: Some(aicc[k]).filter(|v| v.is_finite()),
@@ -409,6 +422,8 @@ pub fn compare(
                 ModelCurve {
                     scenario: s.name().into(),
                     material: material.into(),
+                    series: series.clone(),
+                    strain,
                     temperature_k,
                     aging_time_s: t,
                     beta_model: pred.map(|p| p.0),

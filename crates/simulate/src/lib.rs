@@ -41,7 +41,7 @@ enum Job<'a> {
         temperature_k: f64,
         aging_time_s: f64,
         replicate: usize,
-        format: &'a str,
+        series: &'a spec::SeriesSpec,
     },
     Indent {
         m: &'a spec::MaterialSpec,
@@ -70,8 +70,14 @@ pub struct RelaxRecord {
     pub offset: f64,
     pub step_end_s: f64,
     pub n_points: usize,
+    /// The series label of the manifest entry (None when the spec gives none).
+    pub series: Option<String>,
+    /// The instrument settings of this test (drawn per test where the spec gives a range).
     pub sampling_s: f64,
     pub noise_mpa: f64,
+    pub ramp_s: f64,
+    pub equilibration_s: f64,
+    pub drift_mpa_per_h: f64,
 }
 
 /// The truth of one indent.
@@ -109,6 +115,8 @@ pub struct GroupRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct LawRecord {
     pub material: String,
+    pub series: Option<String>,
+    pub strain: f64,
     pub temperature_k: f64,
     pub breakpoint_s: f64,
     pub mu1: f64,
@@ -158,17 +166,50 @@ pub fn validate(spec: &TruthSpec) -> Result<(), String> {
                 }
             }
             for (what, v) in [
-                ("sampling_s", r.sampling_s),
+                ("sampling_s", r.sampling_s.span().0),
                 ("span_s", r.span_s),
-                ("ramp_s", r.ramp_s),
+                ("ramp_s", r.ramp_s.span().0),
                 ("strain", r.strain),
                 ("modulus_gpa", r.modulus_gpa),
-            ] {
+            ]
+            .into_iter()
+            .chain(
+                r.series
+                    .iter()
+                    .filter_map(|s| s.strain.map(|e| ("series strain", e))),
+            ) {
                 if !(v > 0.0 && v.is_finite()) {
                     problems.push(format!("{}: relaxation.{what} must be positive", m.name));
                 }
             }
-            if r.span_s / r.sampling_s > 5e6 {
+            for (what, s) in [
+                ("sampling_s", r.sampling_s),
+                ("ramp_s", r.ramp_s),
+                ("equilibration_s", r.equilibration_s),
+                ("offset_fraction", r.offset_fraction),
+                ("noise_mpa", r.noise_mpa),
+                ("drift_mpa_per_h", r.drift_mpa_per_h),
+            ] {
+                let (lo, hi) = s.span();
+                if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                    problems.push(format!(
+                        "{}: relaxation.{what} must be a number or [low, high] with low <= high",
+                        m.name
+                    ));
+                } else if what != "drift_mpa_per_h" && lo < 0.0 {
+                    problems.push(format!(
+                        "{}: relaxation.{what} must not be negative",
+                        m.name
+                    ));
+                }
+            }
+            if r.offset_fraction.span().1 >= 1.0 {
+                problems.push(format!(
+                    "{}: relaxation.offset_fraction must be below 1",
+                    m.name
+                ));
+            }
+            if r.span_s / r.sampling_s.span().0 > 5e6 {
                 problems.push(format!(
                     "{}: span_s / sampling_s gives more than 5 million points per test",
                     m.name
@@ -215,13 +256,17 @@ pub fn validate(spec: &TruthSpec) -> Result<(), String> {
     }
 }
 
-fn relax_rel(material: &str, t: f64, ta: f64, replicate: usize) -> String {
+fn relax_rel(material: &str, series: Option<&str>, t: f64, ta: f64, replicate: usize) -> String {
     let r = if replicate > 0 {
         format!("_r{}", replicate + 1)
     } else {
         String::new()
     };
-    format!("dma/{material}/{}K_{}s{r}.txt", num(t), num(ta))
+    let dir = match series {
+        Some(s) => format!("{material}/{s}"),
+        None => material.to_owned(),
+    };
+    format!("dma/{dir}/{}K_{}s{r}.txt", num(t), num(ta))
 }
 
 fn group_dir(material: &str, t: f64, ta: f64) -> String {
@@ -241,7 +286,7 @@ fn jobs(spec: &TruthSpec, scale: usize) -> Vec<Job<'_>> {
                             temperature_k: s.temperature_k,
                             aging_time_s: ta,
                             replicate,
-                            format: &s.format,
+                            series: s,
                         });
                     }
                 }
@@ -273,10 +318,20 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
             temperature_k,
             aging_time_s,
             replicate,
-            format,
+            series,
         } => {
-            let (curve, truth) = relaxation::generate(r, temperature_k, aging_time_s, &mut rng);
-            let rel = relax_rel(&m.name, temperature_k, aging_time_s, replicate);
+            let format = series.format.as_str();
+            let strain = series.strain.unwrap_or(r.strain);
+            let (curve, truth) =
+                relaxation::generate(r, strain, temperature_k, aging_time_s, &mut rng);
+            let set = truth.settings;
+            let rel = relax_rel(
+                &m.name,
+                series.label.as_deref(),
+                temperature_k,
+                aging_time_s,
+                replicate,
+            );
             let sample = format!("{}_{}K_{}s", m.name, num(temperature_k), num(aging_time_s));
             let bytes = if format == "ta-universal" {
                 let row = |k: usize| {
@@ -332,7 +387,7 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
                 tg_k: m.tg_k,
                 temperature_k,
                 aging_time_s,
-                strain: r.strain,
+                strain,
                 beta: truth.beta,
                 tau_s: truth.tau_s,
                 ea_kj_mol: truth.ea_kj_mol,
@@ -341,8 +396,12 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
                 offset: truth.offset,
                 step_end_s: truth.step_end_s,
                 n_points: curve.time_s.len(),
-                sampling_s: r.sampling_s,
-                noise_mpa: r.noise_mpa,
+                series: series.label.clone(),
+                sampling_s: set.sampling_s,
+                noise_mpa: set.noise_mpa,
+                ramp_s: set.ramp_s,
+                equilibration_s: set.equilibration_s,
+                drift_mpa_per_h: set.drift_mpa_per_h,
             };
             (rel, bytes, Record::Relax(rec))
         }
@@ -419,6 +478,7 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
             temperature_k: r.temperature_k,
             aging_time_s: r.aging_time_s,
             strain: Some(r.strain),
+            series: r.series.clone(),
             ..Default::default()
         })
         .collect();
@@ -557,6 +617,8 @@ pub fn simulate(
             for s in &r.series {
                 truth.aging_law.push(LawRecord {
                     material: m.name.clone(),
+                    series: s.label.clone(),
+                    strain: s.strain.unwrap_or(r.strain),
                     temperature_k: s.temperature_k,
                     breakpoint_s: r.tau.breakpoint_s,
                     mu1: r.tau.mu1,

@@ -1,5 +1,6 @@
 //! One synthetic stress-relaxation test: equilibration, a strain ramp, then
-//! sigma = sigma0 [(1 - c) exp(-(t'/tau)^beta) + c] + noise, as a DMA records it.
+//! sigma = sigma0 [(1 - c) exp(-(t'/tau)^beta) + c] + drift t + noise, as a DMA records it, with
+//! the instrument settings (ramp, sampling, hold, offset, noise, drift) drawn per test.
 
 use physics::interp::pchip;
 use physics::{arrhenius_tau_s, kww};
@@ -30,6 +31,36 @@ pub struct RelaxTruth {
     pub offset: f64,
     /// End of the strain ramp on the recorded time axis: t' = 0 there.
     pub step_end_s: f64,
+    /// The instrument settings this test was recorded with.
+    pub settings: Settings,
+}
+
+/// One test's instrument settings, drawn from the spec.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub strain: f64,
+    pub sampling_s: f64,
+    pub ramp_s: f64,
+    pub equilibration_s: f64,
+    pub offset_fraction: f64,
+    pub noise_mpa: f64,
+    pub drift_mpa_per_h: f64,
+}
+
+impl Settings {
+    /// Draws every setting of one test, in a fixed order (fixed values draw nothing, so a spec
+    /// without ranges gives the same stream, and the same files, as before ranges existed).
+    pub fn draw(spec: &RelaxationSpec, strain: f64, rng: &mut Rng) -> Settings {
+        Settings {
+            strain,
+            sampling_s: spec.sampling_s.draw(rng),
+            ramp_s: spec.ramp_s.draw(rng),
+            equilibration_s: spec.equilibration_s.draw(rng),
+            offset_fraction: spec.offset_fraction.draw(rng),
+            noise_mpa: spec.noise_mpa.draw(rng),
+            drift_mpa_per_h: spec.drift_mpa_per_h.draw(rng),
+        }
+    }
 }
 
 fn ln_knots(knots: &[(f64, f64)]) -> Vec<(f64, f64)> {
@@ -55,38 +86,41 @@ pub fn truth_at(spec: &RelaxationSpec, aging_time_s: f64, temperature_k: f64) ->
 
 pub fn generate(
     spec: &RelaxationSpec,
+    strain: f64,
     temperature_k: f64,
     aging_time_s: f64,
     rng: &mut Rng,
 ) -> (RelaxCurve, RelaxTruth) {
     let (beta, tau_s, ea_kj_mol) = truth_at(spec, aging_time_s, temperature_k);
-    let sigma0 = spec.modulus_gpa * 1e3 * spec.strain;
-    let c = spec.offset_fraction;
-    let step_start = spec.equilibration_s;
-    let step_end = step_start + spec.ramp_s;
+    let set = Settings::draw(spec, strain, rng);
+    let sigma0 = spec.modulus_gpa * 1e3 * set.strain;
+    let c = set.offset_fraction;
+    let step_start = set.equilibration_s;
+    let step_end = step_start + set.ramp_s;
     let total = step_end + spec.span_s;
-    let n = (total / spec.sampling_s).floor() as usize + 1;
+    let n = (total / set.sampling_s).floor() as usize + 1;
     let mut curve = RelaxCurve {
         step_index: n,
         ..Default::default()
     };
     for k in 0..n {
-        let t = k as f64 * spec.sampling_s;
+        let t = k as f64 * set.sampling_s;
         let (strain, stress) = if t < step_start {
             (0.0, 0.0)
         } else if t < step_end {
-            let f = (t - step_start) / spec.ramp_s;
-            (spec.strain * f, sigma0 * f)
+            let f = (t - step_start) / set.ramp_s;
+            (set.strain * f, sigma0 * f)
         } else {
             (
-                spec.strain,
+                set.strain,
                 sigma0 * ((1.0 - c) * kww::phi(t - step_end, tau_s, beta) + c),
             )
         };
         if t >= step_start && curve.step_index == n {
             curve.step_index = k;
         }
-        let stress = stress + spec.noise_mpa * rng.normal();
+        let drift = set.drift_mpa_per_h * t / 3600.0;
+        let stress = stress + drift + set.noise_mpa * rng.normal();
         let strain = strain + 1e-7 * rng.normal();
         curve.time_s.push(t);
         curve
@@ -108,6 +142,7 @@ pub fn generate(
         amplitude: 1.0 - c,
         offset: c,
         step_end_s: step_end,
+        settings: set,
     };
     (curve, truth)
 }

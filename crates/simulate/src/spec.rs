@@ -37,22 +37,25 @@ pub struct RelaxationSpec {
     pub tau: TauSpec,
     /// E_a(t_a) knots `[t_a s, kJ/mol]`, PCHIP in ln t_a.
     pub ea_kj_mol: Vec<(f64, f64)>,
-    /// Applied step strain (fraction).
+    /// Applied step strain (fraction); a series may override it.
     pub strain: f64,
     /// Relaxation modulus at the step, GPa (sigma0 = E strain).
     pub modulus_gpa: f64,
     /// Recorded span after the step.
     pub span_s: f64,
     /// Time between recorded points.
-    pub sampling_s: f64,
-    /// Standard deviation of the stress noise.
-    pub noise_mpa: f64,
+    pub sampling_s: Setting,
+    /// Standard deviation of the stress noise, MPa.
+    pub noise_mpa: Setting,
     /// Duration of the strain ramp.
-    pub ramp_s: f64,
+    pub ramp_s: Setting,
     /// Residual stress as a fraction of sigma0: phi = (1 - c) exp(-(t/tau)^beta) + c.
-    pub offset_fraction: f64,
-    /// Recorded time before the step.
-    pub equilibration_s: f64,
+    pub offset_fraction: Setting,
+    /// Recorded time before the step (the pre-step hold).
+    pub equilibration_s: Setting,
+    /// A slow linear drift of the stress signal, MPa per hour of recording (0: none).
+    #[serde(default)]
+    pub drift_mpa_per_h: Setting,
     /// Tests per temperature and aging time.
     #[serde(default = "one")]
     pub replicates: usize,
@@ -62,11 +65,49 @@ fn one() -> usize {
     1
 }
 
+/// An instrument setting: one value for every test, or `[low, high]`, drawn uniformly and
+/// independently for each test from that test's random stream (recorded in truth.json).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Setting {
+    Fixed(f64),
+    Range([f64; 2]),
+}
+
+impl Default for Setting {
+    fn default() -> Self {
+        Setting::Fixed(0.0)
+    }
+}
+
+impl Setting {
+    /// The value for one test (a range consumes one uniform deviate of `rng`, a fixed value none).
+    pub fn draw(&self, rng: &mut rng::Rng) -> f64 {
+        match *self {
+            Setting::Fixed(v) => v,
+            Setting::Range([lo, hi]) => lo + (hi - lo) * rng.uniform(),
+        }
+    }
+    /// The smallest and largest value it can take.
+    pub fn span(&self) -> (f64, f64) {
+        match *self {
+            Setting::Fixed(v) => (v, v),
+            Setting::Range([lo, hi]) => (lo, hi),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeriesSpec {
     pub temperature_k: f64,
     pub aging_times_s: Vec<f64>,
+    /// The step strain of this series (default: the relaxation's `strain`).
+    #[serde(default)]
+    pub strain: Option<f64>,
+    /// A label the manifest carries as `series:` (keeps this series out of the others' laws).
+    #[serde(default)]
+    pub label: Option<String>,
     /// `ta-universal` (UTF-16 text, as exported) or `trios-text`.
     pub format: String,
 }

@@ -19,6 +19,8 @@ curve_table! {
         aging_time_s: f64 ["s"],
         /// Applied step strain (fraction), from the manifest or the strain signal.
         strain: Option<f64> ["1"],
+        /// The manifest entry's `series:` label (null when it gives none).
+        series: Option<String> [""],
         /// The raw file, relative to the manifest.
         source_file: String [""],
         /// What ingest noticed about the file, comma-separated: `temperature_unit_assumed_k`,
@@ -45,12 +47,20 @@ curve_table! {
         temperature_k: f64 ["K"],
         aging_time_s: f64 ["s"],
         strain: Option<f64> ["1"],
+        series: Option<String> [""],
+        /// Standard error of the located end of the strain step (t' = 0).
+        step_end_se_s: Option<f64> ["s"],
+        /// Median interval between recorded samples.
+        sample_interval_s: Option<f64> ["s"],
     } samples {
         /// t', the time since the end of the strain step.
         time_s: f64 ["s"],
         stress_mpa: f64 ["MPa"],
         /// stress / sigma0.
         phi: f64 ["1"],
+        /// Recorded samples averaged into this point (1 without resampling): its variance is
+        /// the per-sample variance over this count.
+        n_samples: i64 [""],
     }
 }
 
@@ -64,8 +74,13 @@ row_table! {
         aging_time_s: f64 ["s"],
         strain: Option<f64> ["1"],
         sigma0_mpa: Option<f64> ["MPa"],
-        /// End of the strain step on the recorded time axis.
+        series: Option<String> [""],
+        /// End of the strain step on the recorded time axis (ramp and plateau intersected).
         step_end_s: Option<f64> ["s"],
+        /// Its standard error.
+        step_end_se_s: Option<f64> ["s"],
+        /// Median interval between recorded samples.
+        sample_interval_s: Option<f64> ["s"],
         n_raw: i64 [""],
         n_kept: i64 [""],
         /// `ok` or the first reason the test is not usable.
@@ -77,9 +92,13 @@ row_table! {
 
 row_table! {
     /// One KWW fit per relaxation test (`kww_fits`).
-    KwwFit = "kww_fits", keys [material, temperature_k, aging_time_s, test_id] {
+    KwwFit = "kww_fits", keys [material, series, strain, temperature_k, aging_time_s, test_id] {
         test_id: String [""],
         material: String [""],
+        /// The manifest's `series:` label (null when none).
+        series: Option<String> [""],
+        /// The nominal step strain of the test's group (strains within 10 % pooled).
+        strain: Option<f64> ["1"],
         temperature_k: f64 ["K"],
         aging_time_s: f64 ["s"],
         /// `kww`, `kww_offset` or `kww_offset_t0`.
@@ -90,10 +109,13 @@ row_table! {
         tau_se_s: Option<f64> ["s"],
         amplitude: Option<f64> ["1"],
         offset: Option<f64> ["1"],
+        /// Fitted step time relative to the located step end (a bounded nuisance parameter).
         t0_s: Option<f64> ["s"],
         corr_ln_tau_beta: Option<f64> ["1"],
         /// Mean relaxation time (tau/beta) Gamma(1/beta).
         mean_tau_s: Option<f64> ["s"],
+        /// Its standard error (delta method from the covariance of ln tau and beta).
+        mean_tau_se_s: Option<f64> ["s"],
         beta_ci_low: Option<f64> ["1"],
         beta_ci_high: Option<f64> ["1"],
         tau_ci_low_s: Option<f64> ["s"],
@@ -114,8 +136,10 @@ row_table! {
 
 row_table! {
     /// One segment of the two-stage aging law per material and temperature (`aging_law`).
-    AgingLaw = "aging_law", keys [material, temperature_k, segment] {
+    AgingLaw = "aging_law", keys [material, series, strain, temperature_k, segment] {
         material: String [""],
+        series: Option<String> [""],
+        strain: Option<f64> ["1"],
         temperature_k: f64 ["K"],
         /// 1 (initial aging) or 2 (deep aging).
         segment: i64 [""],
@@ -128,11 +152,15 @@ row_table! {
         breakpoint_s: Option<f64> ["s"],
         breakpoint_ci_low_s: Option<f64> ["s"],
         breakpoint_ci_high_s: Option<f64> ["s"],
-        /// Aging time of the largest beta, and its bootstrap interval.
+        /// Aging time where beta peaks (vertex of a bent line in ln t_a fitted to beta weighted
+        /// by 1/SE^2), and its 95 % profile interval.
         beta_turning_point_s: Option<f64> ["s"],
         beta_turning_point_ci_low_s: Option<f64> ["s"],
         beta_turning_point_ci_high_s: Option<f64> ["s"],
         beta_max: Option<f64> ["1"],
+        /// p-value of an interior maximum of beta(t_a) against a monotone trend (weighted
+        /// isotonic against unimodal regression, parametric bootstrap).
+        beta_turning_point_p_value: Option<f64> ["1"],
         /// Points (tests) in the segment.
         n_points: i64 [""],
         status: String [""],
@@ -205,8 +233,10 @@ row_table! {
 
 row_table! {
     /// Arrhenius activation energy per material and aging time (`activation_energy`).
-    ActivationEnergy = "activation_energy", keys [material, aging_time_s] {
+    ActivationEnergy = "activation_energy", keys [material, series, strain, aging_time_s] {
         material: String [""],
+        series: Option<String> [""],
+        strain: Option<f64> ["1"],
         aging_time_s: f64 ["s"],
         tg_k: f64 ["K"],
         ea_kj_mol: Option<f64> ["kJ/mol"],
@@ -225,10 +255,12 @@ row_table! {
 
 row_table! {
     /// A model scenario's beta and tau at one aging time (`model_curves`).
-    ModelCurve = "model_curves", keys [material, temperature_k, scenario, aging_time_s] {
+    ModelCurve = "model_curves", keys [material, series, strain, temperature_k, scenario, aging_time_s] {
         /// `transient`, `broadening` or `combined`.
         scenario: String [""],
         material: String [""],
+        series: Option<String> [""],
+        strain: Option<f64> ["1"],
         temperature_k: f64 ["K"],
         aging_time_s: f64 ["s"],
         beta_model: Option<f64> ["1"],
@@ -240,9 +272,11 @@ row_table! {
 
 row_table! {
     /// A model scenario fitted to one material and temperature (`model_fits`).
-    ModelFit = "model_fits", keys [material, temperature_k, scenario] {
+    ModelFit = "model_fits", keys [material, series, strain, temperature_k, scenario] {
         scenario: String [""],
         material: String [""],
+        series: Option<String> [""],
+        strain: Option<f64> ["1"],
         temperature_k: f64 ["K"],
         /// The fitted parameters as a JSON object.
         params: String [""],
@@ -250,6 +284,10 @@ row_table! {
         aic: Option<f64> ["1"],
         aicc: Option<f64> ["1"],
         bic: Option<f64> ["1"],
+        /// Chi-square over its degrees of freedom, residuals in units of the measured SEs.
+        chi2_reduced: Option<f64> ["1"],
+        /// Probability of a chi-square at least this large if the scenario were right.
+        chi2_p_value: Option<f64> ["1"],
         n_points: i64 [""],
         /// 1 for the scenario AICc prefers.
         rank: i64 [""],

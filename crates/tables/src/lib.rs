@@ -9,6 +9,7 @@
 mod column;
 mod defs;
 mod io;
+mod series;
 pub mod table;
 
 use std::path::PathBuf;
@@ -19,10 +20,11 @@ pub use io::{
     AnyTable, CurveReader, CurveWriter, FileMeta, Provenance, is_agingflow_table, read_any,
     read_curves, read_rows, start_stage, write_curves, write_rows,
 };
+pub use series::{SeriesKey, nominal_strains};
 pub use table::{ColumnDef, CurveTable, RowTable, schema_of};
 
 /// The version of the table layout, written into every file.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// The agingflow version, written into every file.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

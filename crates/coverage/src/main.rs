@@ -1,0 +1,109 @@
+//! agingflow-coverage: the coverage study's tables (markdown on stdout), for `make coverage`.
+//!
+//! Usage: agingflow-coverage [CURVES [CAMPAIGNS]]   (defaults 1000 and 200)
+
+use coverage::{Instrument, Setting, curve_study, summarize};
+
+fn row(name: &str, out: &[coverage::CurveOutcome]) {
+    let mut cells = vec![format!("| {name} | {} |", out.len())];
+    for q in 0..3 {
+        let z: Vec<Option<f64>> = out.iter().map(|o| o.z[q]).collect();
+        let s = summarize(&z, None);
+        cells.push(format!(
+            " {:+.2} / {:+.2} | {:.1} % |",
+            s.mean_z,
+            s.median_z,
+            100.0 * s.coverage
+        ));
+    }
+    let plain = out.iter().filter(|o| o.model == "kww").count();
+    let marked = out
+        .iter()
+        .filter(|o| o.flags.contains("autocorrelated_residuals"))
+        .count();
+    let unmarked: Vec<Option<f64>> = out
+        .iter()
+        .filter(|o| !o.flags.contains("autocorrelated_residuals"))
+        .map(|o| o.z[0])
+        .collect();
+    let u = summarize(&unmarked, None);
+    cells.push(format!(
+        " {plain} | {marked} | {:.1} % |",
+        100.0 * u.coverage
+    ));
+    println!("{}", cells.concat());
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let curves: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let campaigns: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    println!(
+        "## Curves: {curves} per row, settings drawn at random (ramp 1-8 s, sampling 0.5-5 s, hold 10-60 s, offset 0-8 %) unless the row fixes one\n"
+    );
+    println!(
+        "| settings | curves | beta: mean / median z | beta: 95 % coverage | ln tau: mean / median z | ln tau: coverage | ln <tau>: mean / median z | ln <tau>: coverage | plain kww chosen | flagged autocorrelated | beta coverage, unflagged curves |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let r = Instrument::REALISTIC;
+    let strata = [
+        ("all drawn", r),
+        (
+            "sampling 5 s",
+            Instrument {
+                sampling_s: Setting::Fixed(5.0),
+                ..r
+            },
+        ),
+        (
+            "ramp 8 s",
+            Instrument {
+                ramp_s: Setting::Fixed(8.0),
+                ..r
+            },
+        ),
+        (
+            "no offset",
+            Instrument {
+                offset: Setting::Fixed(0.0),
+                ..r
+            },
+        ),
+        (
+            "8 % offset",
+            Instrument {
+                offset: Setting::Fixed(0.08),
+                ..r
+            },
+        ),
+        (
+            "drift 0.05-0.5 MPa/h",
+            Instrument {
+                drift_mpa_per_h: Setting::Range([0.05, 0.5]),
+                ..r
+            },
+        ),
+    ];
+    for (k, (name, ins)) in strata.iter().enumerate() {
+        let out = curve_study(2026 + k as u64, curves, ins);
+        row(name, &out);
+        if k == 0 {
+            let g: Vec<_> = out
+                .iter()
+                .filter(|o| o.glass == coverage::Glass::Metallic)
+                .cloned()
+                .collect();
+            row("  metallic only", &g);
+            let g: Vec<_> = out
+                .iter()
+                .filter(|o| o.glass == coverage::Glass::Polymer)
+                .cloned()
+                .collect();
+            row("  polymer only", &g);
+        }
+    }
+    if campaigns > 0 {
+        println!();
+        coverage::campaign::print_table(2026, campaigns);
+    }
+}
