@@ -2,7 +2,7 @@
 CARGO ?= cargo
 AGINGFLOW := target/release/agingflow
 
-.PHONY: all build release test run lint bench fmt clean fixtures browser-test fuzz
+.PHONY: all build release test run lint bench fmt clean fixtures browser-test fuzz coverage
 
 all: build
 
@@ -52,6 +52,14 @@ bench: release
 	$(CARGO) bench -p kww-fit --bench kww
 	$(CARGO) bench -p indentation-stats --bench indents
 	$(CARGO) bench -p tests --bench scale
+	$(MAKE) coverage
+
+## coverage: the coverage study (1000 curves per settings row, 200 campaigns), release build;
+## prints the markdown table kept in bench/coverage.md
+COVERAGE_CURVES ?= 1000
+COVERAGE_CAMPAIGNS ?= 200
+coverage:
+	$(CARGO) run --release -p coverage -- $(COVERAGE_CURVES) $(COVERAGE_CAMPAIGNS)
 
 clean:
 	$(CARGO) clean

@@ -125,7 +125,7 @@ fn run_size(root: &Path, size: usize, out: &mut String) -> f64 {
     {
         let m = &mut spec.materials[0];
         let r = m.relaxation.as_mut().unwrap();
-        r.sampling_s = 2.5;
+        r.sampling_s = simulate::spec::Setting::Fixed(2.5);
         r.replicates = 106 * size;
         let i = m.indentation.as_mut().unwrap();
         i.indents_per_group = 1667 * size;

@@ -3,9 +3,10 @@
 //! of ln tau against 1/T, weighted by 1/SE(ln tau)^2, and E_a / (R T_g).
 //!
 //! The interval: the SEs of ln tau are propagated (SE of the slope sqrt(1 / S_xx), weights
-//! 1/SE^2, a normal interval); where the scatter about the line exceeds them (reduced chi-square
-//! above 1, three or more temperatures), the SE is scaled by the root of the reduced chi-square
-//! and the interval uses Student's t on n - 2 degrees of freedom. Two temperatures give a line
+//! 1/SE^2, a normal interval); where the scatter about the line exceeds them (its chi-square on
+//! n - 2 degrees of freedom significant at 5 %, three or more temperatures), the SE is scaled by
+//! the root of the reduced chi-square and the interval uses Student's t on n - 2 degrees of
+//! freedom. Two temperatures give a line
 //! whose straightness nothing tests: flagged `two_temperatures`. A tau extrapolated beyond its
 //! window (`tau_extrapolated` on a fit) is flagged too.
 //!
@@ -162,7 +163,10 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
         row.ln_tau_e = Some(line.intercept);
         row.r_squared = Some(line.r_squared);
         let mut flags: Vec<&str> = Vec::new();
-        let scaled = line.n > 2 && line.chi2_reduced > 1.0;
+        // The scatter exceeds the SEs when its chi-square is significant at 5 %.
+        let scaled = line.n > 2
+            && fit::stats::chi2_sf(line.chi2_reduced * (line.n - 2) as f64, (line.n - 2) as f64)
+                < 0.05;
         let se = if scaled {
             line.slope_se
         } else {

@@ -52,7 +52,7 @@ fn the_t_interval_covers_the_truth_at_95_percent() {
 }
 
 #[test]
-fn two_temperatures_give_no_interval_and_one_gives_no_energy() {
+fn two_temperatures_are_flagged_and_one_gives_no_energy() {
     let rows = activation_energies(
         &[
             fit(613.0, 2000.0, 0.02, 1800.0),
@@ -62,7 +62,10 @@ fn two_temperatures_give_no_interval_and_one_gives_no_energy() {
         0.01,
     );
     assert_eq!(rows.len(), 2);
-    assert!(rows[0].ea_kj_mol.is_some() && rows[0].ea_ci_low_kj_mol.is_none());
+    // Two temperatures: the interval propagates the SEs of ln tau, and the row says that
+    // nothing tests the straightness of the line.
+    assert!(rows[0].ea_kj_mol.is_some() && rows[0].ea_ci_low_kj_mol.is_some());
+    assert!(rows[0].flags.contains("two_temperatures"), "{:?}", rows[0]);
     assert_eq!(rows[1].status, "single_temperature");
 }
 

@@ -29,8 +29,10 @@ fn curves(n: usize) -> Vec<RelaxationClean> {
                 aging_time_s: 1800.0,
                 strain: Some(0.001),
                 stress_mpa: phi.iter().map(|p| p * 90.0).collect(),
+                n_samples: vec![1; t.len()],
                 time_s: t,
                 phi,
+                ..Default::default()
             }
         })
         .collect()

@@ -48,8 +48,20 @@ pub fn html(
             Some(other) => Some(other.to_string()),
         };
         let mut parts = Vec::new();
-        if let (Some(tp), Some(b)) = (get("beta_turning_point_s"), get("beta_max")) {
-            parts.push(format!("beta peaks at t_a = {tp} s (beta = {b})"));
+        let p_value = g.get("beta_turning_point_p_value").and_then(Value::as_f64);
+        match (get("beta_turning_point_s"), get("beta_max"), p_value) {
+            (Some(tp), Some(b), Some(p)) if p < 0.05 => parts.push(format!(
+                "beta rises then falls (p = {}), peaking at t_a = {tp} s (beta = {b})",
+                p_text(p)
+            )),
+            (_, _, Some(p)) => parts.push(format!(
+                "no significant turning point of beta (p = {})",
+                p_text(p)
+            )),
+            (Some(tp), Some(b), None) => {
+                parts.push(format!("beta peaks at t_a = {tp} s (beta = {b})"))
+            }
+            _ => {}
         }
         match (get("mu1"), get("mu2"), get("breakpoint_s")) {
             (Some(m1), Some(m2), Some(bp)) => {
@@ -75,12 +87,31 @@ pub fn html(
             parts.push(format!("the mean tau_c {m} while its spread {f}"));
         }
         if let Some(w) = get("winning_scenario") {
-            parts.push(format!("the {w} scenario explains beta best"));
+            let chi2 = g
+                .get("winning_scenario_chi2_reduced")
+                .and_then(Value::as_f64);
+            let p = g
+                .get("winning_scenario_chi2_p_value")
+                .and_then(Value::as_f64);
+            match (chi2, p) {
+                (Some(c), Some(p)) if p < 0.05 => parts.push(format!(
+                    "no model scenario fits within the errors (the best, {w}, has chi2/df = {c:.3}, p = {})",
+                    p_text(p)
+                )),
+                (Some(c), _) => parts.push(format!(
+                    "the {w} scenario explains beta best (chi2/df = {c:.3})"
+                )),
+                _ => parts.push(format!("the {w} scenario explains beta best")),
+            }
+        }
+        let mut who = get("material").unwrap_or_default();
+        if let Some(sr) = get("series") {
+            who.push_str(&format!(", series {}", sr.trim_matches('"')));
         }
         let _ = writeln!(
             h,
             "<p><b>{} at {} K</b>: {}.</p>",
-            esc(&get("material").unwrap_or_default()),
+            esc(&who),
             get("temperature_k").unwrap_or_default(),
             esc(&if parts.is_empty() {
                 "no result".to_owned()
@@ -168,4 +199,13 @@ pub fn html(
     }
     h.push_str("</table>\n</body></html>\n");
     h
+}
+
+/// A p-value as a referee reads it: 3 significant digits, "< 0.001" below that.
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".to_owned()
+    } else {
+        format!("{p:.3}")
+    }
 }

@@ -88,6 +88,14 @@ pub fn summary(inp: &Inputs) -> Value {
                 ]),
             );
             e.insert("beta_max".into(), ro(l.beta_max));
+            e.insert(
+                "beta_turning_point_p_value".into(),
+                ro(l.beta_turning_point_p_value),
+            );
+            if let Some(s) = &l.series {
+                e.insert("series".into(), json!(s));
+            }
+            e.insert("strain".into(), ro(l.strain));
             e.insert(format!("mu{}", l.segment), ro(l.mu));
             e.insert(format!("mu{}_se", l.segment), ro(l.mu_se));
             e.insert("breakpoint_s".into(), ro(l.breakpoint_s));
@@ -160,6 +168,8 @@ pub fn summary(inp: &Inputs) -> Value {
         for f in fits.iter().filter(|f| f.rank == 1) {
             let mut e = entry(&mut groups, &f.material, f.temperature_k);
             e.insert("winning_scenario".into(), json!(f.scenario));
+            e.insert("winning_scenario_chi2_reduced".into(), ro(f.chi2_reduced));
+            e.insert("winning_scenario_chi2_p_value".into(), ro(f.chi2_p_value));
             groups.insert((f.material.clone(), f.temperature_k.to_bits()), e);
         }
     }
@@ -209,6 +219,14 @@ pub fn markdown(summary: &Value) -> String {
             ("tau_c_mean_trend", "mean tau_c"),
             ("tau_c_fwhm_trend", "FWHM of tau_c"),
             ("winning_scenario", "model scenario ranked first"),
+            (
+                "winning_scenario_chi2_reduced",
+                "its chi-square per degree of freedom",
+            ),
+            (
+                "beta_turning_point_p_value",
+                "p-value of an interior maximum of beta",
+            ),
         ] {
             if g.get(k).is_some() {
                 s.push_str(&format!("| {label} | {} |\n", show(g.get(k))));

@@ -308,7 +308,18 @@ fn next_batch(
     reader: &mut ParquetRecordBatchReader,
     path: &Path,
 ) -> Result<Option<RecordBatch>, TableError> {
-    reader.next().transpose().map_err(|e| TableError::Parquet {
+    // The parquet crate panics on some corrupt page headers (negative offsets): a damaged file
+    // is an error naming it, never a panic.
+    let next =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())).map_err(|_| {
+            TableError::Parquet {
+                path: path.to_owned(),
+                source: parquet::errors::ParquetError::General(
+                    "corrupt page metadata (the file is damaged)".into(),
+                ),
+            }
+        })?;
+    next.transpose().map_err(|e| TableError::Parquet {
         path: path.to_owned(),
         source: e.into(),
     })

@@ -34,7 +34,7 @@ fn check_rows<T: RowTable + Clone + PartialEq + std::fmt::Debug>(rows: Vec<T>) {
     assert_eq!(meta.get("agingflow.table"), Some(T::NAME));
     assert_eq!(meta.get("agingflow.stage"), Some("test"));
     assert_eq!(meta.get("agingflow.params"), Some(r#"{"a":[1,2],"b":2}"#));
-    assert_eq!(meta.get("agingflow.schema_version"), Some("1"));
+    assert_eq!(meta.get("agingflow.schema_version"), Some("2"));
     // Only temp-free names are left behind.
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -92,6 +92,7 @@ fn every_row_table_round_trips() {
                 n_kept: i as i64,
                 status: "ok".into(),
                 flags: "".into(),
+                ..Default::default()
             })
             .collect(),
     );
@@ -127,6 +128,9 @@ fn every_row_table_round_trips() {
                 n_iterations: 12,
                 status: "ok".into(),
                 flags: "at_bound,tau_extrapolated".into(),
+                series: (i % 3 == 0).then(|| "a".to_owned()),
+                strain: some(i),
+                mean_tau_se_s: None,
             })
             .map(|mut r| {
                 r.mean_tau_s = Some(1.5);
@@ -203,6 +207,7 @@ fn every_row_table_round_trips() {
                 tau_model_s: some(i + 1),
                 beta_measured: None,
                 tau_measured_s: some(i),
+                ..Default::default()
             })
             .collect(),
     );
@@ -243,6 +248,7 @@ fn every_curve_table_round_trips() {
         stress_mpa: (0..n).map(some).collect(),
         temperature_meas_k: (0..n).map(|k| some(k + 1)).collect(),
         strain_meas: vec![None; n],
+        ..Default::default()
     };
     check_curves((0..9).map(|i| raw(i, 5 + i)).collect());
     check_curves(
@@ -257,6 +263,8 @@ fn every_curve_table_round_trips() {
                 time_s: vec![1.0, 2.0],
                 stress_mpa: vec![3.0, 2.0],
                 phi: vec![1.0, 0.66],
+                n_samples: vec![1, 3],
+                ..Default::default()
             })
             .collect(),
     );
@@ -430,7 +438,16 @@ fn float_columns_carry_units() {
 fn keys_are_known_by_table_name() {
     assert_eq!(
         keys_of("kww_fits"),
-        Some(&["material", "temperature_k", "aging_time_s", "test_id"][..])
+        Some(
+            &[
+                "material",
+                "series",
+                "strain",
+                "temperature_k",
+                "aging_time_s",
+                "test_id"
+            ][..]
+        )
     );
     assert_eq!(keys_of("nope"), None);
 }
