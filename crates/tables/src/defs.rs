@@ -152,8 +152,8 @@ row_table! {
         breakpoint_s: Option<f64> ["s"],
         breakpoint_ci_low_s: Option<f64> ["s"],
         breakpoint_ci_high_s: Option<f64> ["s"],
-        /// Aging time where beta peaks (vertex of a bent line in ln t_a fitted to beta weighted
-        /// by 1/SE^2), and its 95 % profile interval.
+        /// Aging time where beta peaks (vertex of two half-parabolas in ln t_a fitted to beta
+        /// weighted by 1/SE^2), and its 95 % profile interval.
         beta_turning_point_s: Option<f64> ["s"],
         beta_turning_point_ci_low_s: Option<f64> ["s"],
         beta_turning_point_ci_high_s: Option<f64> ["s"],
