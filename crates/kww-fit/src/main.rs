@@ -9,11 +9,17 @@ use stage_cli::{CommonArgs, StageError};
 
 /// Fit KWW stretched exponentials to every relaxation curve, and the aging law.
 ///
-/// For each test in relaxation_clean: phi(t') = A exp(-(t'/tau)^beta) [+ c] with t' optionally
-/// shifted by a fitted t0, by Levenberg-Marquardt from automatic initial guesses; beta, tau, their
-/// standard errors and correlation, <tau>, RSS, R^2, AIC, BIC and flags (tau_extrapolated,
-/// ill_conditioned, at_bound). Per material and temperature: tau = A t_a^mu in two stages with a
-/// fitted breakpoint, and the aging time of maximum beta with a bootstrap interval.
+/// For each test in relaxation_clean: phi(t') = A exp(-((t' - t0)/tau)^beta) [+ c], by
+/// Levenberg-Marquardt from automatic initial guesses, bin means weighted by the samples they
+/// average. t0 is a nuisance parameter of every fit, not a model choice: clean locates the step
+/// end to within step_end_se_s, and t0 carries a Gaussian prior of that SD (bounds 5 SD), so a
+/// coarsely sampled step neither biases beta nor hides from its standard error. BIC decides only
+/// whether the residual-stress offset c is present (kept when it is confounded with the tail).
+/// Reported: beta, tau, <tau>, their standard errors and correlation, RSS, R^2, AIC, BIC and flags
+/// (tau_extrapolated, ill_conditioned, at_bound, autocorrelated_residuals). Per series (material,
+/// series, strain, temperature): tau = A t_a^mu in two stages with a fitted breakpoint, the aging
+/// time where beta peaks with a profile interval, and the p-value of an interior maximum against
+/// a monotone trend.
 #[derive(Parser, Debug)]
 #[command(name = "agingflow-kww-fit", version)]
 struct Args {
@@ -26,7 +32,8 @@ struct Args {
     /// Output: the aging_law table
     #[arg(long, value_name = "PATH")]
     aging_law: PathBuf,
-    /// Model: auto (the variant BIC prefers), kww, kww_offset or kww_offset_t0
+    /// Model: auto (kww or kww_offset, whichever BIC prefers; both with the nuisance t0), kww,
+    /// kww_offset, or kww_offset_t0 (t0 free in -30..60 s, for curves without step information)
     #[arg(long, default_value = "auto")]
     model: String,
     /// Residual-bootstrap replicates for intervals of beta and tau (0: none)

@@ -51,11 +51,15 @@ pub fn html(
         let p_value = g.get("beta_turning_point_p_value").and_then(Value::as_f64);
         match (get("beta_turning_point_s"), get("beta_max"), p_value) {
             (Some(tp), Some(b), Some(p)) if p < 0.05 => parts.push(format!(
-                "beta rises then falls (p = {}), peaking at t_a = {tp} s (beta = {b})",
+                "beta rises then falls ({}), peaking at t_a = {tp} s (beta = {b})",
+                p_text(p)
+            )),
+            (None, _, Some(p)) if p < 0.05 => parts.push(format!(
+                "beta rises then falls ({}; too few aging times to place the peak)",
                 p_text(p)
             )),
             (_, _, Some(p)) => parts.push(format!(
-                "no significant turning point of beta (p = {})",
+                "no significant turning point of beta ({})",
                 p_text(p)
             )),
             (Some(tp), Some(b), None) => {
@@ -95,7 +99,7 @@ pub fn html(
                 .and_then(Value::as_f64);
             match (chi2, p) {
                 (Some(c), Some(p)) if p < 0.05 => parts.push(format!(
-                    "no model scenario fits within the errors (the best, {w}, has chi2/df = {c:.3}, p = {})",
+                    "no model scenario fits within the errors (the best, {w}, has chi2/df = {c:.3}, {})",
                     p_text(p)
                 )),
                 (Some(c), _) => parts.push(format!(
@@ -107,6 +111,9 @@ pub fn html(
         let mut who = get("material").unwrap_or_default();
         if let Some(sr) = get("series") {
             who.push_str(&format!(", series {}", sr.trim_matches('"')));
+        }
+        if let Some(st) = g.get("strain").and_then(Value::as_f64) {
+            who.push_str(&format!(", strain {:.3} %", st * 100.0));
         }
         let _ = writeln!(
             h,
@@ -201,11 +208,12 @@ pub fn html(
     h
 }
 
-/// A p-value as a referee reads it: 3 significant digits, "< 0.001" below that.
+/// A p-value as a referee reads it: `p = 0.012`, or `p <= 0.001` at the bootstrap's floor
+/// (1 / 1000 with 999 replicates) and below.
 fn p_text(p: f64) -> String {
-    if p < 0.001 {
-        "< 0.001".to_owned()
+    if p <= 0.001 {
+        "p <= 0.001".to_owned()
     } else {
-        format!("{p:.3}")
+        format!("p = {p:.3}")
     }
 }

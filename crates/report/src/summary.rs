@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use tables::SeriesKey;
+
 use serde_json::{Value, json};
 
 use crate::Inputs;
@@ -64,21 +66,29 @@ pub fn trend(values: &[f64], rel_tol: f64, narrowing: bool) -> &'static str {
 
 /// summary.json.
 pub fn summary(inp: &Inputs) -> Value {
-    let mut groups: BTreeMap<(String, u64), serde_json::Map<String, Value>> = BTreeMap::new();
-    let entry = |g: &mut BTreeMap<(String, u64), serde_json::Map<String, Value>>,
-                 m: &str,
-                 t: f64|
+    // One group per series (material, series label, strain, temperature): two strains or two
+    // labelled series are never pooled into one sentence.
+    let mut groups: BTreeMap<SeriesKey, serde_json::Map<String, Value>> = BTreeMap::new();
+    let entry = |g: &mut BTreeMap<SeriesKey, serde_json::Map<String, Value>>,
+                 k: &SeriesKey|
      -> serde_json::Map<String, Value> {
-        g.remove(&(m.to_owned(), t.to_bits())).unwrap_or_else(|| {
+        g.remove(k).unwrap_or_else(|| {
             let mut e = serde_json::Map::new();
-            e.insert("material".into(), json!(m));
-            e.insert("temperature_k".into(), r(t));
+            e.insert("material".into(), json!(k.material));
+            if let Some(sr) = &k.series {
+                e.insert("series".into(), json!(sr));
+            }
+            if let Some(st) = k.strain() {
+                e.insert("strain".into(), r(st));
+            }
+            e.insert("temperature_k".into(), r(k.temperature_k()));
             e
         })
     };
     if let Some(law) = &inp.aging_law {
         for l in law {
-            let mut e = entry(&mut groups, &l.material, l.temperature_k);
+            let key = SeriesKey::new(&l.material, &l.series, l.strain, l.temperature_k);
+            let mut e = entry(&mut groups, &key);
             e.insert("beta_turning_point_s".into(), ro(l.beta_turning_point_s));
             e.insert(
                 "beta_turning_point_ci_s".into(),
@@ -92,10 +102,6 @@ pub fn summary(inp: &Inputs) -> Value {
                 "beta_turning_point_p_value".into(),
                 ro(l.beta_turning_point_p_value),
             );
-            if let Some(s) = &l.series {
-                e.insert("series".into(), json!(s));
-            }
-            e.insert("strain".into(), ro(l.strain));
             e.insert(format!("mu{}", l.segment), ro(l.mu));
             e.insert(format!("mu{}_se", l.segment), ro(l.mu_se));
             e.insert("breakpoint_s".into(), ro(l.breakpoint_s));
@@ -104,21 +110,25 @@ pub fn summary(inp: &Inputs) -> Value {
                 json!([ro(l.breakpoint_ci_low_s), ro(l.breakpoint_ci_high_s)]),
             );
             e.insert("aging_law_status".into(), json!(l.status));
-            groups.insert((l.material.clone(), l.temperature_k.to_bits()), e);
+            groups.insert(key, e);
         }
     }
     // E_a per stage: the mean of the activation energies before and after the breakpoint of the
     // material's reference temperature (the one with the most aging times).
     if let Some(ea) = &inp.activation_energy {
-        let keys: Vec<(String, u64)> = groups.keys().cloned().collect();
-        for (m, tb) in keys {
+        let keys: Vec<SeriesKey> = groups.keys().cloned().collect();
+        for key in keys {
             let bp = groups
-                .get(&(m.clone(), tb))
+                .get(&key)
                 .and_then(|e| e.get("breakpoint_s"))
                 .and_then(Value::as_f64);
             let rows: Vec<&tables::ActivationEnergy> = ea
                 .iter()
-                .filter(|r| r.material == m && r.ea_kj_mol.is_some())
+                .filter(|r| {
+                    SeriesKey::new(&r.material, &r.series, r.strain, 0.0)
+                        == key.without_temperature()
+                        && r.ea_kj_mol.is_some()
+                })
                 .collect();
             if rows.is_empty() {
                 continue;
@@ -131,7 +141,7 @@ pub fn summary(inp: &Inputs) -> Value {
                     .collect();
                 (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             };
-            if let Some(e) = groups.get_mut(&(m.clone(), tb)) {
+            if let Some(e) = groups.get_mut(&key) {
                 match bp {
                     Some(b) => {
                         e.insert("ea_initial_kj_mol".into(), ro(stage(&|t| t <= b)));
@@ -152,25 +162,38 @@ pub fn summary(inp: &Inputs) -> Value {
                 .push(s);
         }
         for ((m, tb), v) in by {
-            let mut e = entry(&mut groups, &m, f64::from_bits(tb));
-            let means: Vec<f64> = v.iter().filter_map(|s| s.tau_c_mean_gpa).collect();
-            let fwhm: Vec<f64> = v.iter().filter_map(|s| s.tau_c_fwhm).collect();
-            e.insert("tau_c_mean_trend".into(), json!(trend(&means, 0.03, false)));
-            e.insert("tau_c_fwhm_trend".into(), json!(trend(&fwhm, 0.0, true)));
-            e.insert(
+            // Indentation has no series: its numbers join every series of the material at that
+            // temperature, or a group of their own.
+            let mut keys: Vec<SeriesKey> = groups
+                .keys()
+                .filter(|k| k.material == m && k.temperature_k().to_bits() == tb)
+                .cloned()
+                .collect();
+            if keys.is_empty() {
+                keys.push(SeriesKey::new(&m, &None, None, f64::from_bits(tb)));
+            }
+            for key in keys {
+                let mut e = entry(&mut groups, &key);
+                let means: Vec<f64> = v.iter().filter_map(|s| s.tau_c_mean_gpa).collect();
+                let fwhm: Vec<f64> = v.iter().filter_map(|s| s.tau_c_fwhm).collect();
+                e.insert("tau_c_mean_trend".into(), json!(trend(&means, 0.03, false)));
+                e.insert("tau_c_fwhm_trend".into(), json!(trend(&fwhm, 0.0, true)));
+                e.insert(
                 "tau_c".into(),
                 Value::Array(v.iter().map(|s| json!({"aging_time_s": r(s.aging_time_s), "mean_gpa": ro(s.tau_c_mean_gpa), "fwhm": ro(s.tau_c_fwhm), "n_popins": s.n_popins, "n_censored": s.n_censored})).collect()),
             );
-            groups.insert((m, tb), e);
+                groups.insert(key, e);
+            }
         }
     }
     if let Some(fits) = &inp.model_fits {
         for f in fits.iter().filter(|f| f.rank == 1) {
-            let mut e = entry(&mut groups, &f.material, f.temperature_k);
+            let key = SeriesKey::new(&f.material, &f.series, f.strain, f.temperature_k);
+            let mut e = entry(&mut groups, &key);
             e.insert("winning_scenario".into(), json!(f.scenario));
             e.insert("winning_scenario_chi2_reduced".into(), ro(f.chi2_reduced));
             e.insert("winning_scenario_chi2_p_value".into(), ro(f.chi2_p_value));
-            groups.insert((f.material.clone(), f.temperature_k.to_bits()), e);
+            groups.insert(key, e);
         }
     }
     let missing: Vec<&str> = [
@@ -200,9 +223,15 @@ pub fn markdown(summary: &Value) -> String {
         Some(x) => show_scalar(x),
     };
     for g in summary["groups"].as_array().into_iter().flatten() {
+        let mut who = show(g.get("material"));
+        if let Some(Value::String(sr)) = g.get("series") {
+            who.push_str(&format!(", series {sr}"));
+        }
+        if let Some(st) = g.get("strain").and_then(Value::as_f64) {
+            who.push_str(&format!(", strain {} %", show_scalar(&json!(st * 100.0))));
+        }
         s.push_str(&format!(
-            "## {} at {} K\n\n| quantity | value |\n|---|---|\n",
-            show(g.get("material")),
+            "## {who} at {} K\n\n| quantity | value |\n|---|---|\n",
             show(g.get("temperature_k"))
         ));
         for (k, label) in [
