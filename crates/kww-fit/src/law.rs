@@ -340,58 +340,76 @@ pub fn turning_point(fits: &[&KwwFit]) -> Option<TurningPoint> {
     })
 }
 
-/// Weighted isotonic (non-decreasing) regression by pool-adjacent-violators: its weighted RSS.
-fn isotonic_rss(y: &[f64], w: &[f64]) -> f64 {
-    // Blocks of (weighted mean, weight, sum w y^2).
-    let mut blocks: Vec<(f64, f64, f64)> = Vec::with_capacity(y.len());
+/// One block of pool-adjacent-violators: weighted mean, weight, sum w y^2, points pooled.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    mean: f64,
+    weight: f64,
+    sum_wy2: f64,
+    count: usize,
+}
+
+/// Weighted isotonic (non-decreasing) regression by pool-adjacent-violators: its blocks.
+fn pava(y: &[f64], w: &[f64]) -> Vec<Block> {
+    let mut blocks: Vec<Block> = Vec::with_capacity(y.len());
     for (&yi, &wi) in y.iter().zip(w) {
-        blocks.push((yi, wi, wi * yi * yi));
-        while blocks.len() > 1 && blocks[blocks.len() - 2].0 > blocks[blocks.len() - 1].0 {
-            let (m2, w2, q2) = blocks.pop().unwrap_or_default();
+        blocks.push(Block {
+            mean: yi,
+            weight: wi,
+            sum_wy2: wi * yi * yi,
+            count: 1,
+        });
+        while blocks.len() > 1 && blocks[blocks.len() - 2].mean > blocks[blocks.len() - 1].mean {
+            let b = blocks.pop().unwrap_or_default();
             if let Some(last) = blocks.last_mut() {
-                let wt = last.1 + w2;
-                *last = ((last.0 * last.1 + m2 * w2) / wt, wt, last.2 + q2);
+                let wt = last.weight + b.weight;
+                last.mean = (last.mean * last.weight + b.mean * b.weight) / wt;
+                last.weight = wt;
+                last.sum_wy2 += b.sum_wy2;
+                last.count += b.count;
             }
         }
     }
-    // sum w (y - m)^2 = sum w y^2 - W m^2 per block.
     blocks
+}
+
+/// The weighted RSS of the isotonic fit: sum w (y - m)^2 = sum w y^2 - W m^2 per block.
+fn isotonic_rss(y: &[f64], w: &[f64]) -> f64 {
+    pava(y, w)
         .iter()
-        .map(|b| (b.2 - b.1 * b.0 * b.0).max(0.0))
+        .map(|b| (b.sum_wy2 - b.weight * b.mean * b.mean).max(0.0))
         .sum()
 }
 
-/// The statistic: RSS of the best monotone trend minus RSS of the best unimodal (rise then
-/// fall) fit, and the best monotone fit's RSS. Points must be sorted by x with ties pooled.
-fn unimodality_statistic(y: &[f64], w: &[f64]) -> (f64, f64) {
-    let neg: Vec<f64> = y.iter().map(|v| -v).collect();
-    let rss_inc = isotonic_rss(y, w);
-    let rss_dec = isotonic_rss(&neg, w);
-    let n = y.len();
-    let uni = (1..n)
-        .map(|m| isotonic_rss(&y[..m], &w[..m]) + isotonic_rss(&neg[m..], &w[m..]))
-        .fold(f64::INFINITY, f64::min);
-    let mono = rss_inc.min(rss_dec);
-    ((mono - uni).max(0.0), mono)
+/// The isotonic fit's values (non-decreasing), for the bootstrap's null model.
+fn isotonic_fit(y: &[f64], w: &[f64]) -> Vec<f64> {
+    pava(y, w)
+        .iter()
+        .flat_map(|b| std::iter::repeat_n(b.mean, b.count))
+        .collect()
 }
 
-/// Weighted isotonic fit values (non-decreasing), for the bootstrap's null model.
-fn isotonic_fit(y: &[f64], w: &[f64]) -> Vec<f64> {
-    let mut blocks: Vec<(f64, f64, usize)> = Vec::new();
-    for (&yi, &wi) in y.iter().zip(w) {
-        blocks.push((yi, wi, 1));
-        while blocks.len() > 1 && blocks[blocks.len() - 2].0 > blocks[blocks.len() - 1].0 {
-            let (m2, w2, c2) = blocks.pop().unwrap_or_default();
-            if let Some(last) = blocks.last_mut() {
-                let wt = last.1 + w2;
-                *last = ((last.0 * last.1 + m2 * w2) / wt, wt, last.2 + c2);
-            }
-        }
+/// What the test needs of one data set (points sorted by x, ties pooled).
+struct Unimodality {
+    /// RSS(best monotone) - RSS(best unimodal), the statistic.
+    statistic: f64,
+    rss_increasing: f64,
+    rss_decreasing: f64,
+    rss_unimodal: f64,
+}
+
+fn unimodality(y: &[f64], w: &[f64]) -> Unimodality {
+    let neg: Vec<f64> = y.iter().map(|v| -v).collect();
+    let (rss_increasing, rss_decreasing) = (isotonic_rss(y, w), isotonic_rss(&neg, w));
+    let rss_unimodal = (1..y.len())
+        .map(|m| isotonic_rss(&y[..m], &w[..m]) + isotonic_rss(&neg[m..], &w[m..]))
+        .fold(f64::INFINITY, f64::min);
+    Unimodality {
+        statistic: (rss_increasing.min(rss_decreasing) - rss_unimodal).max(0.0),
+        rss_increasing,
+        rss_decreasing,
+        rss_unimodal,
     }
-    blocks
-        .iter()
-        .flat_map(|b| std::iter::repeat_n(b.0, b.2))
-        .collect()
 }
 
 /// p-value of an interior maximum of beta(t_a) against a monotone trend. Per aging time the betas
@@ -418,18 +436,14 @@ pub fn non_monotonicity_p_value(fits: &[&KwwFit], replicates: usize, seed: u64) 
     if n < 4 {
         return None;
     }
-    let (t_obs, _) = unimodality_statistic(&y, &w);
-    let neg: Vec<f64> = y.iter().map(|v| -v).collect();
-    let (inc, dec) = (isotonic_rss(&y, &w), isotonic_rss(&neg, &w));
-    let null: Vec<f64> = if inc <= dec {
+    let obs = unimodality(&y, &w);
+    let null: Vec<f64> = if obs.rss_increasing <= obs.rss_decreasing {
         isotonic_fit(&y, &w)
     } else {
+        let neg: Vec<f64> = y.iter().map(|v| -v).collect();
         isotonic_fit(&neg, &w).iter().map(|v| -v).collect()
     };
-    let rss_uni = (1..n)
-        .map(|m| isotonic_rss(&y[..m], &w[..m]) + isotonic_rss(&neg[m..], &w[m..]))
-        .fold(f64::INFINITY, f64::min);
-    let s = (rss_uni / (n - 3) as f64).max(1.0).sqrt();
+    let s = (obs.rss_unimodal / (n - 3) as f64).max(1.0).sqrt();
     let mut rng = rng::Rng::new(seed, 0x7475_726e);
     let mut exceed = 0usize;
     let mut yb = vec![0.0; n];
@@ -437,7 +451,7 @@ pub fn non_monotonicity_p_value(fits: &[&KwwFit], replicates: usize, seed: u64) 
         for i in 0..n {
             yb[i] = null[i] + s * rng.normal() / w[i].sqrt();
         }
-        if unimodality_statistic(&yb, &w).0 >= t_obs {
+        if unimodality(&yb, &w).statistic >= obs.statistic {
             exceed += 1;
         }
     }
