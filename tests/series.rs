@@ -101,4 +101,19 @@ fn two_strains_give_two_series_everywhere() {
         page.contains("series fig-s4, strain 0.500 %"),
         "the report names the series"
     );
+    // The figures draw each series on its own: the beta and tau figures have a legend entry
+    // per (series, strain) at 633 K, the E_a figure one per series.
+    for fig in [
+        "beta_vs_aging_time",
+        "tau_vs_aging_time",
+        "activation_energy",
+    ] {
+        let svg = std::fs::read_to_string(out.join(format!("report/figures/{fig}.svg"))).unwrap();
+        for who in [
+            "TiZrHfCuNiBe, strain 0.1 %",
+            "TiZrHfCuNiBe, series fig-s4, strain 0.5 %",
+        ] {
+            assert!(svg.contains(who), "{fig}: no legend entry {who:?}");
+        }
+    }
 }

@@ -48,13 +48,6 @@ fn campaign_intervals_hold_the_truth() {
     ] {
         let s = quantity(&out, q);
         let (lo, hi) = band(s.n);
-        // The turning point's profile interval is conservative (it held the truth in all 200
-        // campaigns of bench/coverage.md): its band is 90 % to 100 %, the lower bound.
-        let (lo, hi) = if q == "turning point" {
-            (0.9, 1.0)
-        } else {
-            (lo, hi)
-        };
         eprintln!(
             "{q}: {} intervals, coverage {:.3} (band {lo:.3}-{hi:.3}), mean z {:+.2}",
             s.n, s.coverage, s.mean_z

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use physics::GAS_CONSTANT_J_MOL_K;
 use physics::kww::KwwParams;
 
+use tables::SeriesKey;
+
 use crate::Inputs;
 use crate::plot::{Axis, Figure, PALETTE, Panel, Series, Style};
 
@@ -72,17 +74,34 @@ pub fn all(inp: &Inputs) -> Vec<Entry> {
     ]
 }
 
-/// The (material, temperature) with the most aging times among the fits: the reference series.
-fn reference(inp: &Inputs) -> Option<(String, f64)> {
+/// The series (material, series, strain, temperature) with the most ok fits: the reference.
+fn reference(inp: &Inputs) -> Option<SeriesKey> {
     let fits = inp.kww_fits.as_ref()?;
-    let mut count: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    let mut count: BTreeMap<SeriesKey, usize> = BTreeMap::new();
     for f in fits.iter().filter(|f| f.status == "ok") {
-        *count.entry(key(&f.material, f.temperature_k)).or_default() += 1;
+        *count.entry(fit_key(f)).or_default() += 1;
     }
     count
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map(|((m, t), _)| (m, f64::from_bits(t)))
+        .map(|(k, _)| k)
+}
+
+fn fit_key(f: &tables::KwwFit) -> SeriesKey {
+    SeriesKey::new(&f.material, &f.series, f.strain, f.temperature_k)
+}
+
+/// The material, with the series and strain only where the material has more than one.
+fn who(all: &[SeriesKey], k: &SeriesKey) -> String {
+    let split = all
+        .iter()
+        .any(|o| o.material == k.material && (o.series != k.series || o.strain() != k.strain()));
+    if split { k.label() } else { k.material.clone() }
+}
+
+/// A legend entry: `who`, then the temperature.
+fn legend(all: &[SeriesKey], k: &SeriesKey) -> String {
+    format!("{}, {} K", who(all, k), k.temperature_k())
 }
 
 fn relaxation(inp: &Inputs) -> Entry {
@@ -96,17 +115,22 @@ fn relaxation(inp: &Inputs) -> Entry {
     ) else {
         return missing(name, title, "No relaxation curves: the campaign has no relaxation data (relaxation_clean or kww_fits is absent).".into());
     };
-    let Some((m, t)) = reference(inp) else {
+    let Some(reference) = reference(inp) else {
         return missing(
             name,
             title,
             "No relaxation curve could be fitted, so there is nothing to draw.".into(),
         );
     };
+    let ids: std::collections::BTreeSet<&str> = fits
+        .iter()
+        .filter(|f| fit_key(f) == reference)
+        .map(|f| f.test_id.as_str())
+        .collect();
     let mut series = Vec::new();
     let mut curves: Vec<&tables::RelaxationClean> = clean
         .iter()
-        .filter(|c| c.material == m && c.temperature_k == t)
+        .filter(|c| ids.contains(c.test_id.as_str()))
         .collect();
     curves.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
     for (k, c) in curves.iter().enumerate() {
@@ -143,6 +167,7 @@ fn relaxation(inp: &Inputs) -> Entry {
             ));
         }
     }
+    let (m, t) = (reference.label(), reference.temperature_k());
     let caption = format!(
         "{m} at {t} K: phi = stress/sigma0 against t' (points: resampled data; lines: the KWW model each test's BIC chose)."
     );
@@ -159,13 +184,11 @@ fn relaxation(inp: &Inputs) -> Entry {
     )
 }
 
-/// Groups of ok fits per (material, temperature), sorted by aging time.
-fn groups(fits: &[tables::KwwFit]) -> BTreeMap<(String, u64), Vec<&tables::KwwFit>> {
-    let mut g: BTreeMap<(String, u64), Vec<&tables::KwwFit>> = BTreeMap::new();
+/// Groups of ok fits per series (material, series, strain, temperature), sorted by aging time.
+fn groups(fits: &[tables::KwwFit]) -> BTreeMap<SeriesKey, Vec<&tables::KwwFit>> {
+    let mut g: BTreeMap<SeriesKey, Vec<&tables::KwwFit>> = BTreeMap::new();
     for f in fits.iter().filter(|f| f.status == "ok" && f.beta.is_some()) {
-        g.entry(key(&f.material, f.temperature_k))
-            .or_default()
-            .push(f);
+        g.entry(fit_key(f)).or_default().push(f);
     }
     for v in g.values_mut() {
         v.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
@@ -193,10 +216,11 @@ fn beta(inp: &Inputs) -> Entry {
             "No relaxation curve could be fitted, so beta cannot be drawn.".into(),
         );
     }
+    let keys: Vec<SeriesKey> = g.keys().cloned().collect();
     let mut series = Vec::new();
-    for (k, ((m, t), v)) in g.iter().enumerate() {
+    for (k, (key, v)) in g.iter().enumerate() {
         let mut s = Series::new(
-            format!("{m}, {} K", f64::from_bits(*t)),
+            legend(&keys, key),
             v.iter()
                 .map(|f| (f.aging_time_s, f.beta.unwrap_or(f64::NAN)))
                 .collect(),
@@ -217,10 +241,21 @@ fn beta(inp: &Inputs) -> Entry {
         series.push(s);
     }
     let mut vlines = Vec::new();
-    if let Some(law) = &inp.aging_law
-        && let Some(tp) = law.iter().find_map(|l| l.beta_turning_point_s)
-    {
-        vlines.push((tp, "turning point".to_owned()));
+    if let Some(law) = &inp.aging_law {
+        let mut seen = std::collections::BTreeSet::new();
+        for l in law {
+            let k = SeriesKey::new(&l.material, &l.series, l.strain, l.temperature_k);
+            if let Some(tp) = l.beta_turning_point_s
+                && seen.insert(k.clone())
+            {
+                let label = if g.len() > 1 {
+                    format!("turning point ({})", legend(&keys, &k))
+                } else {
+                    "turning point".to_owned()
+                };
+                vlines.push((tp, label));
+            }
+        }
     }
     drawn(
         name,
@@ -256,12 +291,15 @@ fn tau(inp: &Inputs) -> Entry {
             "No relaxation curve could be fitted, so tau cannot be drawn.".into(),
         );
     }
+    let keys: Vec<SeriesKey> = g.keys().cloned().collect();
     let mut series = Vec::new();
     let mut vlines = Vec::new();
-    for (k, ((m, t), v)) in g.iter().enumerate() {
-        let temp = f64::from_bits(*t);
+    for (k, (key, v)) in g.iter().enumerate() {
+        let same = |l: &&tables::AgingLaw| {
+            SeriesKey::new(&l.material, &l.series, l.strain, l.temperature_k) == *key
+        };
         series.push(Series::new(
-            format!("{m}, {temp} K"),
+            legend(&keys, key),
             v.iter()
                 .map(|f| (f.aging_time_s, f.tau_s.unwrap_or(f64::NAN)))
                 .collect(),
@@ -269,10 +307,7 @@ fn tau(inp: &Inputs) -> Entry {
             color(k),
         ));
         if let Some(law) = &inp.aging_law {
-            for seg in law
-                .iter()
-                .filter(|l| &l.material == m && l.temperature_k == temp)
-            {
+            for seg in law.iter().filter(same) {
                 if let (Some(mu), Some(a), Some(lo), Some(hi)) = (
                     seg.mu,
                     seg.prefactor,
@@ -296,11 +331,7 @@ fn tau(inp: &Inputs) -> Entry {
                     ));
                 }
             }
-            if let Some(b) = law
-                .iter()
-                .find(|l| &l.material == m && l.temperature_k == temp)
-                .and_then(|l| l.breakpoint_s)
-            {
+            if let Some(b) = law.iter().find(same).and_then(|l| l.breakpoint_s) {
                 vlines.push((b, format!("break {b:.0} s")));
             }
         }
@@ -508,13 +539,17 @@ fn activation_energy(inp: &Inputs) -> Entry {
     if rows.is_empty() {
         return missing(name, title, "No activation energy: the campaign measures each aging time at a single temperature (two or more are needed).".into());
     }
-    let mut by: BTreeMap<String, Vec<&tables::ActivationEnergy>> = BTreeMap::new();
+    let mut by: BTreeMap<SeriesKey, Vec<&tables::ActivationEnergy>> = BTreeMap::new();
     for r in &rows {
-        by.entry(r.material.clone()).or_default().push(r);
+        by.entry(SeriesKey::new(&r.material, &r.series, r.strain, 0.0))
+            .or_default()
+            .push(r);
     }
+    let keys: Vec<SeriesKey> = by.keys().cloned().collect();
     let mut series = Vec::new();
     let mut bands = Vec::new();
-    for (k, (m, v)) in by.iter().enumerate() {
+    for (k, (key, v)) in by.iter().enumerate() {
+        let m = who(&keys, key);
         let mut s = Series::new(
             m.clone(),
             v.iter()
@@ -560,16 +595,15 @@ fn model(inp: &Inputs) -> Entry {
     if curves.is_empty() {
         return missing(name, title, "No material and temperature has the four or more aging times the model comparison needs.".into());
     }
-    let Some((m, t)) = reference(inp).or_else(|| {
-        curves
-            .first()
-            .map(|c| (c.material.clone(), c.temperature_k))
-    }) else {
+    let curve_key =
+        |c: &tables::ModelCurve| SeriesKey::new(&c.material, &c.series, c.strain, c.temperature_k);
+    let Some(reference) = reference(inp).or_else(|| curves.first().map(curve_key)) else {
         return missing(name, title, "No model curves.".into());
     };
+    let (m, t) = (reference.label(), reference.temperature_k());
     let here: Vec<&tables::ModelCurve> = curves
         .iter()
-        .filter(|c| c.material == m && c.temperature_k == t)
+        .filter(|c| curve_key(c) == reference)
         .collect();
     if here.is_empty() {
         return missing(
