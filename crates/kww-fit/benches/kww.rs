@@ -46,7 +46,11 @@ fn main() {
     let data = curves(n);
     for (label, variants) in [
         ("kww_offset", vec![Variant::KwwOffset]),
-        ("auto (3 variants, BIC)", Variant::ALL.to_vec()),
+        (
+            "auto (kww and kww_offset, BIC)",
+            FitOptions::default().variants,
+        ),
+        ("all 3 variants, BIC", Variant::ALL.to_vec()),
     ] {
         let opts = FitOptions {
             variants,
