@@ -95,6 +95,8 @@ pub fn demo_fits(d: &Path) {
         manifest: demo_manifest(),
         relaxation_raw: d.join("r.parquet"),
         indentation_raw: d.join("i.parquet"),
+        dsc_raw: Some(d.join("dsc.parquet")),
+        dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
         allow_outside: false,
     })

@@ -10,19 +10,26 @@
 //! whose straightness nothing tests: flagged `two_temperatures`. A tau extrapolated beyond its
 //! window (`tau_extrapolated` on a fit) is flagged too.
 //!
+//! T_g: the manifest's value; where the manifest leaves it out, the mean onset T_g of the
+//! material's as-cast DSC scans in `transitions` (all its DSC scans when none is as-cast), and
+//! `tg_source` says which. Both present and more than 5 K apart: flag `tg_disagrees_with_dsc`.
+//!
 //! Aging times are matched across temperatures within a relative `tolerance` (1 % by default):
 //! tests whose aging times differ by less than that are one aging time (reported as the
 //! smallest). Only fits with status `ok` are used.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use physics::GAS_CONSTANT_J_MOL_K;
-use tables::{ActivationEnergy, KwwFit, Provenance, SeriesKey, read_rows, write_rows};
+use tables::{ActivationEnergy, KwwFit, Provenance, SeriesKey, Transition, read_rows, write_rows};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     pub kww_fits: PathBuf,
     pub activation_energy: PathBuf,
+    /// The thermal stage's transitions (optional): T_g from DSC where the manifest has none.
+    pub transitions: Option<PathBuf>,
     /// Relative tolerance for matching aging times across temperatures.
     pub tolerance: f64,
 }
@@ -96,8 +103,44 @@ pub fn weighted_line(x: &[f64], y: &[f64], w: &[f64]) -> Option<Line> {
     })
 }
 
-/// Every material and matched aging time's Arrhenius row.
+/// How far (K) the manifest's T_g may lie from the DSC onset before it is flagged.
+pub const TG_TOLERANCE_K: f64 = 5.0;
+
+/// Per material, the mean DSC onset T_g of its as-cast scans (or of all its scans when none is).
+pub fn dsc_tg(transitions: &[Transition]) -> BTreeMap<String, f64> {
+    let mut by: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for r in transitions
+        .iter()
+        .filter(|r| r.kind == "dsc" && r.transition == "tg_onset" && r.status == "ok")
+    {
+        if let Some(t) = r.temperature_k {
+            let e = by.entry(r.material.clone()).or_default();
+            if r.aging_time_s.is_none_or(|a| a == 0.0) {
+                e.0.push(t);
+            } else {
+                e.1.push(t);
+            }
+        }
+    }
+    by.into_iter()
+        .map(|(m, (cast, aged))| {
+            let v = if cast.is_empty() { aged } else { cast };
+            (m, v.iter().sum::<f64>() / v.len() as f64)
+        })
+        .collect()
+}
+
+/// Every material and matched aging time's Arrhenius row (T_g from the fits).
 pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEnergy> {
+    activation_energies_with_tg(fits, tolerance, &BTreeMap::new())
+}
+
+/// [`activation_energies`] with the DSC T_g per material ([`dsc_tg`]).
+pub fn activation_energies_with_tg(
+    fits: &[KwwFit],
+    tolerance: f64,
+    dsc: &BTreeMap<String, f64>,
+) -> Vec<ActivationEnergy> {
     let mut ok: Vec<&KwwFit> = fits
         .iter()
         .filter(|f| f.status == "ok" && f.tau_s.is_some_and(|t| t > 0.0))
@@ -125,13 +168,24 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
         let mut temps: Vec<f64> = group.iter().map(|f| f.temperature_k).collect();
         temps.sort_by(f64::total_cmp);
         temps.dedup();
-        let tg = group[0].tg_k;
+        let (tg, tg_source, disagrees) = match (group[0].tg_k, dsc.get(material)) {
+            (Some(m), Some(d)) => (Some(m), "manifest", (m - d).abs() > TG_TOLERANCE_K),
+            (Some(m), None) => (Some(m), "manifest", false),
+            (None, Some(d)) => (Some(*d), "dsc", false),
+            (None, None) => (None, "", false),
+        };
         let mut row = ActivationEnergy {
             material: material.clone(),
             series: key.series.clone(),
             strain: key.strain(),
             aging_time_s: t_a,
             tg_k: tg,
+            tg_source: tg_source.into(),
+            flags: if disagrees {
+                "tg_disagrees_with_dsc".into()
+            } else {
+                String::new()
+            },
             n_temperatures: temps.len() as i64,
             status: "ok".into(),
             ..Default::default()
@@ -159,10 +213,16 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
         let to_kj = GAS_CONSTANT_J_MOL_K / 1e3;
         let ea = line.slope * to_kj;
         row.ea_kj_mol = Some(ea);
-        row.ea_over_rtg = Some(ea * 1e3 / (GAS_CONSTANT_J_MOL_K * tg));
+        row.ea_over_rtg = tg.map(|tg| ea * 1e3 / (GAS_CONSTANT_J_MOL_K * tg));
         row.ln_tau_e = Some(line.intercept);
         row.r_squared = Some(line.r_squared);
         let mut flags: Vec<&str> = Vec::new();
+        if disagrees {
+            flags.push("tg_disagrees_with_dsc");
+        }
+        if tg.is_none() {
+            flags.push("no_tg");
+        }
         // The scatter exceeds the SEs when its chi-square is significant at 5 %.
         let scaled = line.n > 2
             && fit::stats::chi2_sf(line.chi2_reduced * (line.n - 2) as f64, (line.n - 2) as f64)
@@ -199,7 +259,17 @@ pub fn activation_energies(fits: &[KwwFit], tolerance: f64) -> Vec<ActivationEne
 pub fn run(p: &Params) -> Result<usize, EaError> {
     tables::start_stage(&[&p.activation_energy])?;
     let (fits, _) = read_rows::<KwwFit>(&p.kww_fits)?;
-    let rows = activation_energies(&fits, p.tolerance);
+    let dsc = match &p.transitions {
+        Some(path) => {
+            stage_cli::report_read(path);
+            dsc_tg(&read_rows::<Transition>(path)?.0)
+        }
+        None => BTreeMap::new(),
+    };
+    for (m, t) in &dsc {
+        tracing::info!("{m}: DSC onset T_g {t:.1} K");
+    }
+    let rows = activation_energies_with_tg(&fits, p.tolerance, &dsc);
     let n = rows.iter().filter(|r| r.ea_kj_mol.is_some()).count();
     if rows.is_empty() {
         tracing::warn!("no usable fit: empty activation_energy written");

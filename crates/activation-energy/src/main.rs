@@ -18,6 +18,10 @@ struct Args {
     /// Input: the kww_fits table
     #[arg(long, value_name = "PATH")]
     kww_fits: PathBuf,
+    /// Input (optional): the thermal stage's transitions table; a material without tg_k in the
+    /// manifest then takes the mean onset T_g of its as-cast DSC scans (tg_source = dsc)
+    #[arg(long, value_name = "PATH")]
+    transitions: Option<PathBuf>,
     /// Output: the activation_energy table
     #[arg(long, value_name = "PATH")]
     activation_energy: PathBuf,
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let p = activation_energy::Params {
         kww_fits: a.kww_fits,
         activation_energy: a.activation_energy,
+        transitions: a.transitions,
         tolerance: a.tolerance,
     };
     stage_cli::run(&a.common, || {

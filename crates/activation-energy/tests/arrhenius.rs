@@ -15,7 +15,7 @@ fn fit(t: f64, tau: f64, se_ln: f64, ta: f64) -> KwwFit {
         aging_time_s: ta,
         tau_s: Some(tau),
         tau_se_s: Some(se_ln * tau),
-        tg_k: 680.0,
+        tg_k: Some(680.0),
         status: "ok".into(),
         ..Default::default()
     }
@@ -77,6 +77,7 @@ fn the_demo_campaign_gives_the_papers_initial_activation_energy() {
     let p = activation_energy::Params {
         kww_fits: d.join("f.parquet"),
         activation_energy: d.join("e.parquet"),
+        transitions: None,
         tolerance: 0.01,
     };
     activation_energy::run(&p).unwrap();

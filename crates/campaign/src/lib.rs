@@ -18,13 +18,21 @@ pub struct Manifest {
     pub relaxation: Vec<Entry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indentation: Vec<Entry>,
+    /// DSC scans (heat flow against temperature).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dsc: Vec<Entry>,
+    /// DMA temperature sweeps (E', E'', tan delta against temperature, one or more frequencies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dma_sweeps: Vec<Entry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Material {
-    /// Glass transition temperature (K).
-    pub tg_k: f64,
+    /// Glass transition temperature (K); may be left out when a DSC scan of the material is
+    /// listed (its onset T_g is then used downstream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tg_k: Option<f64>,
     /// `metallic`, `polymer`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -63,17 +71,30 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub material: String,
-    /// Aging (and, for relaxation, test) temperature T_a.
-    pub temperature_k: f64,
-    /// Aging time t_a.
-    pub aging_time_s: f64,
+    /// Aging (and, for relaxation, test) temperature T_a; for a thermal scan the annealing
+    /// temperature before it (optional there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_k: Option<f64>,
+    /// Aging time t_a; for a thermal scan the annealing before it (optional; none: as-cast).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aging_time_s: Option<f64>,
     /// Relaxation: applied step strain (fraction); optional where the file has a strain signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strain: Option<f64>,
     /// Relaxation: a label of the lab's own (e.g. a strain or a specimen batch); tests with
-    /// different labels are never pooled into one aging law.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// different labels are never pooled into one aging law. Thermal scans: the condition
+    /// (`as-cast`, `aged 77400 s`); `condition:` is the same key.
+    #[serde(default, alias = "condition", skip_serializing_if = "Option::is_none")]
     pub series: Option<String>,
+    /// Thermal scans: heating rate (K/min) when the file does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heating_rate_k_min: Option<f64>,
+    /// DSC: sample mass (mg), to normalise a heat flow in mW to W/g.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mass_mg: Option<f64>,
+    /// DMA sweeps: the frequency (Hz) when the file has no frequency column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_hz: Option<f64>,
     /// Indentation: effective tip radius.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tip_radius_nm: Option<f64>,
@@ -88,17 +109,21 @@ pub struct Entry {
 }
 
 /// Which part of the campaign an entry belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Relaxation,
     Indentation,
+    Dsc,
+    DmaSweep,
 }
 
 impl Kind {
-    fn section(self) -> &'static str {
+    pub fn section(self) -> &'static str {
         match self {
             Kind::Relaxation => "relaxation",
             Kind::Indentation => "indentation",
+            Kind::Dsc => "dsc",
+            Kind::DmaSweep => "dma_sweeps",
         }
     }
     /// Signals a CSV mapping must name.
@@ -106,13 +131,27 @@ impl Kind {
         match self {
             Kind::Relaxation => &["time", "stress"],
             Kind::Indentation => &["depth", "load"],
+            Kind::Dsc => &["temperature", "heat_flow"],
+            Kind::DmaSweep => &["temperature", "storage_modulus", "loss_modulus"],
         }
     }
     fn known(self) -> &'static [&'static str] {
         match self {
             Kind::Relaxation => &["time", "stress", "temperature", "strain"],
             Kind::Indentation => &["time", "depth", "load", "segment"],
+            Kind::Dsc => &["time", "temperature", "heat_flow"],
+            Kind::DmaSweep => &[
+                "time",
+                "temperature",
+                "frequency",
+                "storage_modulus",
+                "loss_modulus",
+                "tan_delta",
+            ],
         }
+    }
+    fn thermal(self) -> bool {
+        matches!(self, Kind::Dsc | Kind::DmaSweep)
     }
 }
 
@@ -126,9 +165,14 @@ pub struct Item {
     /// The path relative to the manifest, with `/`.
     pub rel: String,
     pub material: String,
-    pub tg_k: f64,
+    /// The manifest's T_g of the material (None: left to a DSC scan).
+    pub tg_k: Option<f64>,
+    /// Relaxation and indentation: T_a and t_a (always given). Thermal scans: the annealing
+    /// before the scan, NaN where the entry gives none (see `thermal`).
     pub temperature_k: f64,
     pub aging_time_s: f64,
+    /// Thermal scans: what the entry says of the scan.
+    pub thermal: Option<ThermalInfo>,
     pub strain: Option<f64>,
     /// The entry's `series:` label.
     pub series: Option<String>,
@@ -140,13 +184,26 @@ pub struct Item {
     pub line: usize,
 }
 
-/// A resolved campaign: every file, sorted by (material, temperature, aging time, id).
+/// What a DSC or DMA-sweep entry says that the file may not.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThermalInfo {
+    pub aging_time_s: Option<f64>,
+    pub aging_temperature_k: Option<f64>,
+    pub heating_rate_k_min: Option<f64>,
+    pub mass_mg: Option<f64>,
+    pub frequency_hz: Option<f64>,
+}
+
+/// A resolved campaign: every file, sorted by (material, temperature, aging time, id); thermal
+/// scans by (material, id).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Campaign {
     pub manifest: Manifest,
     pub dir: PathBuf,
     pub relaxation: Vec<Item>,
     pub indentation: Vec<Item>,
+    pub dsc: Vec<Item>,
+    pub dma_sweeps: Vec<Item>,
     /// Warnings for the log (`file:line: message`): nothing wrong enough to stop.
     pub notes: Vec<String>,
 }
@@ -284,7 +341,7 @@ pub fn resolve_with(
     let mut items: Vec<Item> = Vec::new();
     let lines = |kind: Kind| entry_lines(text, kind.section());
     for (name, m) in &manifest.materials {
-        if !(m.tg_k.is_finite() && m.tg_k > 0.0) {
+        if m.tg_k.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
             let line = text
                 .lines()
                 .position(|l| l.trim_start().starts_with(&format!("{name}:")))
@@ -300,6 +357,8 @@ pub fn resolve_with(
     for (kind, entries) in [
         (Kind::Relaxation, &manifest.relaxation),
         (Kind::Indentation, &manifest.indentation),
+        (Kind::Dsc, &manifest.dsc),
+        (Kind::DmaSweep, &manifest.dma_sweeps),
     ] {
         let entry_at = lines(kind);
         for (i, e) in entries.iter().enumerate() {
@@ -323,15 +382,51 @@ pub fn resolve_with(
                         e.material,
                         known.join(", ")
                     ));
-                    f64::NAN
+                    None
                 }
             };
-            if !(e.temperature_k.is_finite() && e.temperature_k > 0.0) {
-                err(format!("{what}: temperature_k must be positive (kelvin)"));
+            match e.temperature_k {
+                Some(t) if !(t.is_finite() && t > 0.0) => {
+                    err(format!("{what}: temperature_k must be positive (kelvin)"))
+                }
+                None if !kind.thermal() => err(format!(
+                    "{what}: temperature_k (the aging temperature, K) is required"
+                )),
+                _ => {}
             }
-            if !(e.aging_time_s.is_finite() && e.aging_time_s >= 0.0) {
-                err(format!(
+            match e.aging_time_s {
+                Some(t) if !(t.is_finite() && t >= 0.0) => err(format!(
                     "{what}: aging_time_s must be zero or positive (seconds)"
+                )),
+                None if !kind.thermal() => {
+                    err(format!("{what}: aging_time_s (seconds) is required"))
+                }
+                _ => {}
+            }
+            for (name, v, kinds) in [
+                (
+                    "heating_rate_k_min",
+                    e.heating_rate_k_min,
+                    &[Kind::Dsc, Kind::DmaSweep][..],
+                ),
+                ("mass_mg", e.mass_mg, &[Kind::Dsc][..]),
+                ("frequency_hz", e.frequency_hz, &[Kind::DmaSweep][..]),
+            ] {
+                match v {
+                    Some(_) if !kinds.contains(&kind) => err(format!(
+                        "{what}: `{name}` is not used by {} entries",
+                        kind.section()
+                    )),
+                    Some(x) if !(x.is_finite() && x > 0.0) => {
+                        err(format!("{what}: {name} must be positive"))
+                    }
+                    _ => {}
+                }
+            }
+            if kind.thermal() && e.strain.is_some() {
+                err(format!(
+                    "{what}: `strain` is not used by {} entries",
+                    kind.section()
                 ));
             }
             if let Some(s) = e.strain
@@ -356,6 +451,13 @@ pub fn resolve_with(
                     FileFormat::Csv,
                 ]
                 .contains(&e.format),
+                Kind::Dsc | Kind::DmaSweep => [
+                    FileFormat::Auto,
+                    FileFormat::TaUniversal,
+                    FileFormat::TriosText,
+                    FileFormat::Csv,
+                ]
+                .contains(&e.format),
             };
             if !allowed {
                 err(format!(
@@ -374,6 +476,12 @@ pub fn resolve_with(
                     "{what}: `series` is not supported for indentation entries yet (tau_c_stats is keyed by material, temperature and aging time); give the arrays different materials or campaigns"
                 )),
                 _ => {}
+            }
+            if kind != Kind::Indentation && e.tip_radius_nm.is_some() {
+                err(format!(
+                    "{what}: `tip_radius_nm` is not used by {} entries",
+                    kind.section()
+                ));
             }
             if kind == Kind::Indentation {
                 match e.tip_radius_nm {
@@ -503,8 +611,15 @@ pub fn resolve_with(
                     rel,
                     material: e.material.clone(),
                     tg_k,
-                    temperature_k: e.temperature_k,
-                    aging_time_s: e.aging_time_s,
+                    temperature_k: e.temperature_k.unwrap_or(f64::NAN),
+                    aging_time_s: e.aging_time_s.unwrap_or(f64::NAN),
+                    thermal: kind.thermal().then_some(ThermalInfo {
+                        aging_time_s: e.aging_time_s,
+                        aging_temperature_k: e.temperature_k,
+                        heating_rate_k_min: e.heating_rate_k_min,
+                        mass_mg: e.mass_mg,
+                        frequency_hz: e.frequency_hz,
+                    }),
                     strain: e.strain,
                     series: e.series.clone(),
                     tip_radius_nm: e.tip_radius_nm,
@@ -516,7 +631,7 @@ pub fn resolve_with(
             }
         }
     }
-    let mut seen: HashMap<(bool, &str), (usize, &Path)> = HashMap::new();
+    let mut seen: HashMap<(Kind, &str), (usize, &Path)> = HashMap::new();
     let mut seen_file: HashMap<&Path, usize> = HashMap::new();
     for it in &items {
         let message = if let Some(&first) = seen_file.get(it.path.as_path()) {
@@ -524,7 +639,7 @@ pub fn resolve_with(
                 "file `{}` is listed twice (also at line {first}): each raw file is one test",
                 it.rel
             ))
-        } else if let Some(&(first, _)) = seen.get(&(it.kind == Kind::Relaxation, it.id.as_str())) {
+        } else if let Some(&(first, _)) = seen.get(&(it.kind, it.id.as_str())) {
             Some(format!(
                 "duplicate {} id `{}` (also at line {first})",
                 it.kind.section(),
@@ -534,7 +649,7 @@ pub fn resolve_with(
             None
         };
         seen_file.entry(it.path.as_path()).or_insert(it.line);
-        seen.entry((it.kind == Kind::Relaxation, it.id.as_str()))
+        seen.entry((it.kind, it.id.as_str()))
             .or_insert((it.line, it.path.as_path()));
         if let Some(message) = message {
             errors.push(ManifestError {
@@ -556,15 +671,33 @@ pub fn resolve_with(
             .then(a.aging_time_s.total_cmp(&b.aging_time_s))
             .then(a.id.cmp(&b.id))
     };
-    let (mut relaxation, mut indentation): (Vec<Item>, Vec<Item>) =
-        items.into_iter().partition(|i| i.kind == Kind::Relaxation);
-    relaxation.sort_by(key);
-    indentation.sort_by(key);
+    for (name, m) in &manifest.materials {
+        if m.tg_k.is_none()
+            && !items
+                .iter()
+                .any(|i| i.kind == Kind::Dsc && &i.material == name)
+        {
+            err_note.push(format!(
+                "material `{name}` has no tg_k and no DSC scan: E_a/(R T_g) will be empty; give tg_k or list a DSC scan under `dsc:`"
+            ));
+        }
+    }
+    let take = |items: &[Item], kind: Kind| -> Vec<Item> {
+        let mut v: Vec<Item> = items.iter().filter(|i| i.kind == kind).cloned().collect();
+        if kind.thermal() {
+            v.sort_by(|a, b| a.material.cmp(&b.material).then(a.id.cmp(&b.id)));
+        } else {
+            v.sort_by(key);
+        }
+        v
+    };
     Ok(Campaign {
+        relaxation: take(&items, Kind::Relaxation),
+        indentation: take(&items, Kind::Indentation),
+        dsc: take(&items, Kind::Dsc),
+        dma_sweeps: take(&items, Kind::DmaSweep),
         manifest,
         dir: dir.to_owned(),
-        relaxation,
-        indentation,
         notes: err_note,
     })
 }
@@ -592,7 +725,7 @@ mod tests {
         let c = load(&d.path().join("c.yaml")).unwrap();
         assert_eq!(c.relaxation.len(), 1);
         assert_eq!(c.relaxation[0].id, "dma/a");
-        assert_eq!(c.relaxation[0].tg_k, 680.0);
+        assert_eq!(c.relaxation[0].tg_k, Some(680.0));
         let ids: Vec<&str> = c.indentation.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, vec!["ind/1", "ind/2"]);
         assert_eq!(c.indentation[0].line, 11);

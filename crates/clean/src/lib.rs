@@ -389,7 +389,7 @@ mod tests {
         RelaxationRaw {
             test_id: "t".into(),
             material: "G".into(),
-            tg_k: 680.0,
+            tg_k: Some(680.0),
             temperature_k: 633.0,
             aging_time_s: 1800.0,
             strain: Some(0.001),

@@ -92,7 +92,7 @@ pub fn raw_curve(
     let raw = RelaxationRaw {
         test_id: id.into(),
         material: "G".into(),
-        tg_k: 680.0,
+        tg_k: Some(680.0),
         temperature_k: t_k,
         aging_time_s: t_a,
         strain: Some(spec.strain),

@@ -90,6 +90,16 @@ pub enum Quantity {
     Depth,
     /// µN
     Load,
+    /// MPa (storage and loss moduli)
+    Modulus,
+    /// Hz
+    Frequency,
+    /// W/g (heat flow per mass)
+    HeatFlowPerMass,
+    /// W (heat flow of the whole sample)
+    Power,
+    /// dimensionless (tan delta)
+    Ratio,
 }
 
 /// The factor and offset taking a value in `unit` to the canonical unit of `q`
@@ -133,6 +143,34 @@ pub fn conversion(q: Quantity, unit: &str) -> Option<(f64, f64)> {
             "" | "un" => f(1.0),
             "mn" => f(1e3),
             "n" => f(1e6),
+            _ => None,
+        },
+        Quantity::Modulus => match u.as_str() {
+            "" | "mpa" => f(1.0),
+            "kpa" => f(1e-3),
+            "pa" => f(1e-6),
+            "gpa" => f(1e3),
+            _ => None,
+        },
+        Quantity::Frequency => match u.as_str() {
+            "" | "hz" => f(1.0),
+            "khz" => f(1e3),
+            "rad/s" => f(1.0 / std::f64::consts::TAU),
+            _ => None,
+        },
+        Quantity::HeatFlowPerMass => match u.as_str() {
+            "" | "w/g" | "mw/mg" => f(1.0),
+            "mw/g" => f(1e-3),
+            _ => None,
+        },
+        Quantity::Power => match u.as_str() {
+            "mw" => f(1e-3),
+            "w" => f(1.0),
+            "uw" => f(1e-6),
+            _ => None,
+        },
+        Quantity::Ratio => match u.as_str() {
+            "" | "1" => f(1.0),
             _ => None,
         },
     }

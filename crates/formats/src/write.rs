@@ -28,12 +28,36 @@ pub fn ta_universal(
     signals: &[&str],
     segments: &[Vec<Vec<f64>>],
 ) -> Vec<u8> {
+    ta_universal_module(
+        instrument,
+        "DMA Stress Relaxation",
+        &[
+            "1: Equilibrate at aging temperature",
+            "2: Isothermal (aging)",
+            "3: Strain step, then data storage on",
+        ],
+        sample,
+        signals,
+        segments,
+    )
+}
+
+/// [`ta_universal`] with the module and method lines of another experiment (a DSC or a DMA
+/// temperature ramp).
+pub fn ta_universal_module(
+    instrument: &str,
+    module: &str,
+    methods: &[&str],
+    sample: &str,
+    signals: &[&str],
+    segments: &[Vec<Vec<f64>>],
+) -> Vec<u8> {
     let mut t = String::new();
     let _ = writeln!(t, "CLOSED");
     let _ = writeln!(t, "Version\t2.0");
     let _ = writeln!(t, "Language\tEnglish");
     let _ = writeln!(t, "Instrument\t{instrument}");
-    let _ = writeln!(t, "Module\tDMA Stress Relaxation");
+    let _ = writeln!(t, "Module\t{module}");
     let _ = writeln!(t, "Sample\t{sample}");
     let _ = writeln!(t, "Size\t10.000\t0.549\t0.043\tmm");
     let _ = writeln!(t, "Nsig\t{}", signals.len());
@@ -42,9 +66,9 @@ pub fn ta_universal(
     }
     let _ = writeln!(t, "Date\t2026-01-15");
     let _ = writeln!(t, "Time\t09:00:00");
-    let _ = writeln!(t, "OrgMethod\t1: Equilibrate at aging temperature");
-    let _ = writeln!(t, "OrgMethod\t2: Isothermal (aging)");
-    let _ = writeln!(t, "OrgMethod\t3: Strain step, then data storage on");
+    for m in methods {
+        let _ = writeln!(t, "OrgMethod\t{m}");
+    }
     let _ = writeln!(t, "OrgFile\tC:\\TA\\Data\\DMA\\{sample}.001");
     let _ = writeln!(t, "StartOfData");
     for (k, seg) in segments.iter().enumerate() {

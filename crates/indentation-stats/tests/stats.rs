@@ -209,6 +209,8 @@ fn the_demo_campaign_narrows_then_broadens() {
         manifest: demo.join("campaign.yaml"),
         relaxation_raw: d.join("r.parquet"),
         indentation_raw: d.join("i.parquet"),
+        dsc_raw: Some(d.join("dsc.parquet")),
+        dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
         allow_outside: false,
     })

@@ -5,7 +5,7 @@
 use campaign::{FileFormat, Item};
 use formats::cell::{Quantity, conversion, split_unit};
 use formats::{Block, Column, Format, FormatError, Parsed};
-use tables::{IndentationRaw, RelaxationRaw};
+use tables::{DmaSweepRaw, DscRaw, IndentationRaw, RelaxationRaw};
 
 /// Names each signal may go by, most specific first.
 const TIME: &[&str] = &["Time", "Step time", "Run time", "Time_s", "t"];
@@ -14,6 +14,16 @@ const TEMPERATURE: &[&str] = &["Temperature", "Temp"];
 const STRAIN: &[&str] = &["Strain", "Strain (step)"];
 const DEPTH: &[&str] = &["Depth", "Disp", "Displacement", "Displacement Into Surface"];
 const LOAD: &[&str] = &["Load", "Force", "Load On Sample"];
+const HEAT_FLOW: &[&str] = &[
+    "Heat Flow (Normalized)",
+    "Normalized Heat Flow",
+    "Heat Flow",
+    "HeatFlow",
+];
+const STORAGE: &[&str] = &["Storage Modulus", "E'", "Storage modulus E'"];
+const LOSS: &[&str] = &["Loss Modulus", "E''", "Loss modulus E''"];
+const TAN_DELTA: &[&str] = &["Tan Delta", "Tan(delta)", "tan δ", "Tan δ"];
+const FREQUENCY: &[&str] = &["Frequency", "Freq", "Oscillation frequency"];
 
 /// The format a manifest entry asks for, or None for sniffing.
 pub fn declared_format(f: FileFormat) -> Option<Format> {
@@ -79,6 +89,11 @@ fn canonical(q: Quantity) -> &'static str {
         Quantity::Strain => "a fraction",
         Quantity::Depth => "nm",
         Quantity::Load => "µN",
+        Quantity::Modulus => "MPa",
+        Quantity::Frequency => "Hz",
+        Quantity::HeatFlowPerMass => "W/g",
+        Quantity::Power => "W",
+        Quantity::Ratio => "a ratio",
     }
 }
 
@@ -314,4 +329,236 @@ pub fn indentation(item: &Item, parsed: &Parsed) -> Result<(IndentationRaw, Note
         return Err(FormatError::file("no row with both depth and load"));
     }
     Ok((curve, notes))
+}
+
+fn scan_kind(item: &Item) -> &'static str {
+    match item.kind {
+        campaign::Kind::Dsc => "DSC scan",
+        _ => "DMA temperature sweep",
+    }
+}
+
+/// A needed signal of a thermal scan, or an error naming it and the file's columns.
+fn needed(
+    block: &Block,
+    item: &Item,
+    key: &str,
+    names: &[&str],
+    q: Quantity,
+    what: &str,
+) -> Result<Vec<Option<f64>>, FormatError> {
+    signal(block, item, key, names, q)?.ok_or_else(|| {
+        FormatError::file(format!(
+            "no {what} signal (a column named {}), which a {} needs; columns: {}",
+            names.join(", "),
+            scan_kind(item),
+            columns_of(block)
+        ))
+    })
+}
+
+/// The block of a thermal scan: the first with a temperature column.
+fn thermal_block<'a>(item: &Item, parsed: &'a Parsed) -> Result<&'a Block, FormatError> {
+    parsed
+        .blocks
+        .iter()
+        .find(|b| {
+            item.columns
+                .get("temperature")
+                .map(|m| b.find(&[&split_unit(m).0]).is_some())
+                .unwrap_or_else(|| b.find(TEMPERATURE).is_some())
+        })
+        .ok_or_else(|| {
+            let cols = parsed.blocks.first().map(columns_of).unwrap_or_default();
+            FormatError::file(format!(
+                "no temperature signal (a column named {}), which a {} needs; columns: {cols}",
+                TEMPERATURE.join(", "),
+                scan_kind(item)
+            ))
+        })
+}
+
+/// A temperature column without a unit is read as °C (what TA software writes), flagged.
+fn thermal_temperature(
+    block: &Block,
+    item: &Item,
+    flags: &mut Vec<&'static str>,
+    notes: &mut Notes,
+) -> Result<Vec<Option<f64>>, FormatError> {
+    let mut t = needed(
+        block,
+        item,
+        "temperature",
+        TEMPERATURE,
+        Quantity::Temperature,
+        "temperature",
+    )?;
+    if declared_unit(block, item, "temperature", TEMPERATURE).is_some_and(|u| u.trim().is_empty()) {
+        for x in t.iter_mut().flatten() {
+            *x += 273.15;
+        }
+        flags.push("temperature_unit_assumed_c");
+        notes
+            .warnings
+            .push("the temperature column has no unit: read as °C".into());
+    }
+    Ok(t)
+}
+
+/// One DSC scan.
+pub fn dsc(item: &Item, parsed: &Parsed) -> Result<(DscRaw, Notes), FormatError> {
+    let info = item.thermal.clone().unwrap_or_default();
+    let block = thermal_block(item, parsed)?;
+    let mut notes = Notes::default();
+    let mut flags = Vec::new();
+    let temp = thermal_temperature(block, item, &mut flags, &mut notes)?;
+    let time = signal(block, item, "time", TIME, Quantity::Time)?;
+    let unit = declared_unit(block, item, "heat_flow", HEAT_FLOW).ok_or_else(|| {
+        FormatError::file(format!(
+            "no heat flow signal (a column named {}), which a DSC scan needs; columns: {}",
+            HEAT_FLOW.join(", "),
+            columns_of(block)
+        ))
+    })?;
+    // W/g as written, or a power (mW) normalised by the manifest's mass.
+    let per_mass = conversion(Quantity::HeatFlowPerMass, &unit).is_some();
+    let (hf_g, hf_w) = if per_mass {
+        let v = needed(
+            block,
+            item,
+            "heat_flow",
+            HEAT_FLOW,
+            Quantity::HeatFlowPerMass,
+            "heat flow",
+        )?;
+        (Some(v), None)
+    } else {
+        let w = needed(
+            block,
+            item,
+            "heat_flow",
+            HEAT_FLOW,
+            Quantity::Power,
+            "heat flow",
+        )?;
+        match info.mass_mg {
+            Some(m) => (
+                Some(w.iter().map(|v| v.map(|x| x / (m * 1e-3))).collect()),
+                None,
+            ),
+            None => {
+                flags.push("heat_flow_not_normalised");
+                notes.warnings.push(format!(
+                    "the heat flow is in {unit} and the entry gives no mass_mg: kept in W, not W/g"
+                ));
+                (None, Some(w))
+            }
+        }
+    };
+    let mut scan = DscRaw {
+        scan_id: item.id.clone(),
+        material: item.material.clone(),
+        series: item.series.clone(),
+        aging_time_s: info.aging_time_s,
+        aging_temperature_k: info.aging_temperature_k,
+        heating_rate_k_min: info.heating_rate_k_min,
+        mass_mg: info.mass_mg,
+        source_file: item.rel.clone(),
+        ..Default::default()
+    };
+    for k in 0..temp.len() {
+        let hg = hf_g.as_ref().and_then(|v| v[k]);
+        let hw = hf_w.as_ref().and_then(|v| v[k]);
+        let (Some(t), true) = (temp[k], hg.is_some() || hw.is_some()) else {
+            notes.dropped_rows += 1;
+            continue;
+        };
+        scan.temperature_k.push(t);
+        scan.time_s.push(time.as_ref().and_then(|v| v[k]));
+        scan.heat_flow_w_g.push(hg);
+        scan.heat_flow_w.push(hw);
+    }
+    if scan.temperature_k.is_empty() {
+        return Err(FormatError::file(
+            "no row with both a temperature and a heat flow",
+        ));
+    }
+    scan.flags = flags.join(",");
+    Ok((scan, notes))
+}
+
+/// One DMA temperature sweep (one or several frequencies).
+pub fn dma_sweep(item: &Item, parsed: &Parsed) -> Result<(DmaSweepRaw, Notes), FormatError> {
+    let info = item.thermal.clone().unwrap_or_default();
+    let block = thermal_block(item, parsed)?;
+    let mut notes = Notes::default();
+    let mut flags = Vec::new();
+    let temp = thermal_temperature(block, item, &mut flags, &mut notes)?;
+    let time = signal(block, item, "time", TIME, Quantity::Time)?;
+    let storage = needed(
+        block,
+        item,
+        "storage_modulus",
+        STORAGE,
+        Quantity::Modulus,
+        "storage modulus",
+    )?;
+    let loss = needed(
+        block,
+        item,
+        "loss_modulus",
+        LOSS,
+        Quantity::Modulus,
+        "loss modulus",
+    )?;
+    let tan = signal(block, item, "tan_delta", TAN_DELTA, Quantity::Ratio)?;
+    let freq = signal(block, item, "frequency", FREQUENCY, Quantity::Frequency)?;
+    if freq.is_none() && info.frequency_hz.is_none() {
+        return Err(FormatError::file(format!(
+            "no frequency signal (a column named {}) and the entry gives no frequency_hz; columns: {}",
+            FREQUENCY.join(", "),
+            columns_of(block)
+        )));
+    }
+    let mut scan = DmaSweepRaw {
+        scan_id: item.id.clone(),
+        material: item.material.clone(),
+        series: item.series.clone(),
+        aging_time_s: info.aging_time_s,
+        aging_temperature_k: info.aging_temperature_k,
+        heating_rate_k_min: info.heating_rate_k_min,
+        source_file: item.rel.clone(),
+        ..Default::default()
+    };
+    for k in 0..temp.len() {
+        let f = freq.as_ref().and_then(|v| v[k]).or(info.frequency_hz);
+        let (Some(t), Some(f)) = (temp[k], f) else {
+            notes.dropped_rows += 1;
+            continue;
+        };
+        if storage[k].is_none() && loss[k].is_none() {
+            notes.dropped_rows += 1;
+            continue;
+        }
+        scan.temperature_k.push(t);
+        scan.time_s.push(time.as_ref().and_then(|v| v[k]));
+        scan.frequency_hz.push(f);
+        scan.storage_modulus_mpa.push(storage[k]);
+        scan.loss_modulus_mpa.push(loss[k]);
+        let td = tan
+            .as_ref()
+            .and_then(|v| v[k])
+            .or(match (storage[k], loss[k]) {
+                (Some(e1), Some(e2)) if e1 != 0.0 => Some(e2 / e1),
+                _ => None,
+            });
+        scan.tan_delta.push(td);
+    }
+    if scan.temperature_k.is_empty() {
+        return Err(FormatError::file(
+            "no row with a temperature, a frequency and a modulus",
+        ));
+    }
+    scan.flags = flags.join(",");
+    Ok((scan, notes))
 }

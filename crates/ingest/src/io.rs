@@ -7,7 +7,9 @@ use campaign::{Campaign, Item};
 use formats::{FormatError, ReadOptions, parse, parse_auto};
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::{CurveTable, CurveWriter, IndentationRaw, Provenance, RelaxationRaw};
+use tables::{
+    CurveTable, CurveWriter, DmaSweepRaw, DscRaw, IndentationRaw, Provenance, RelaxationRaw,
+};
 
 use crate::extract::{self, Notes, declared_format};
 use crate::{IngestError, Params, Summary};
@@ -140,14 +142,40 @@ fn writer_slot<T: CurveTable>(
 
 /// Runs ingest: reads the manifest, every raw file, and writes both tables.
 pub fn run(p: &Params) -> Result<Summary, IngestError> {
-    tables::start_stage(&[&p.relaxation_raw, &p.indentation_raw])?;
+    let mut outs: Vec<&Path> = vec![&p.relaxation_raw, &p.indentation_raw];
+    outs.extend(p.dsc_raw.iter().map(|x| x.as_path()));
+    outs.extend(p.dma_sweeps_raw.iter().map(|x| x.as_path()));
+    tables::start_stage(&outs)?;
     let campaign: Campaign = campaign::load_with(&p.manifest, p.allow_outside)?;
     for note in &campaign.notes {
         tracing::warn!("{}: {note}", p.manifest.display());
     }
     stage_cli::report_read(&p.manifest);
     // Every raw file is read-only from here on: no output may overwrite one (see `guard`).
-    for item in campaign.relaxation.iter().chain(&campaign.indentation) {
+    for (items, out, section, flag) in [
+        (&campaign.dsc, &p.dsc_raw, "dsc", "dsc-raw"),
+        (
+            &campaign.dma_sweeps,
+            &p.dma_sweeps_raw,
+            "dma_sweeps",
+            "dma-sweeps-raw",
+        ),
+    ] {
+        if !items.is_empty() && out.is_none() {
+            return Err(IngestError::NoOutput {
+                count: items.len(),
+                section,
+                flag,
+            });
+        }
+    }
+    for item in campaign
+        .relaxation
+        .iter()
+        .chain(&campaign.indentation)
+        .chain(&campaign.dsc)
+        .chain(&campaign.dma_sweeps)
+    {
         guard::protect(&item.path, "a raw file the manifest names");
     }
     let params = serde_json::json!({ "campaign": campaign.manifest.campaign, "skip_bad_files": p.skip_bad_files });
@@ -191,8 +219,35 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
     );
     let (tests, rpoints, rskip, rbytes) = relax?;
     let (indents, ipoints, iskip, ibytes) = indent?;
-    let total = campaign.relaxation.len() + campaign.indentation.len();
-    if total > 0 && rskip + iskip == total {
+    // Thermal scans are few: one after the other. Present as empty tables when not listed.
+    let (dsc, _, dskip, dbytes) = match &p.dsc_raw {
+        Some(out) => ingest_kind::<DscRaw>(
+            &campaign.dsc,
+            out,
+            &prov,
+            p.skip_bad_files,
+            "DSC scans",
+            extract::dsc,
+        )?,
+        None => (0, 0, 0, 0),
+    };
+    let (dma, _, mskip, mbytes) = match &p.dma_sweeps_raw {
+        Some(out) => ingest_kind::<DmaSweepRaw>(
+            &campaign.dma_sweeps,
+            out,
+            &prov,
+            p.skip_bad_files,
+            "DMA sweeps",
+            extract::dma_sweep,
+        )?,
+        None => (0, 0, 0, 0),
+    };
+    let total = campaign.relaxation.len()
+        + campaign.indentation.len()
+        + campaign.dsc.len()
+        + campaign.dma_sweeps.len();
+    let skipped = rskip + iskip + dskip + mskip;
+    if total > 0 && skipped == total {
         return Err(IngestError::NothingUsable);
     }
     Ok(Summary {
@@ -200,7 +255,9 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
         relaxation_points: rpoints,
         indents,
         indentation_points: ipoints,
-        files_skipped: rskip + iskip,
-        bytes_read: rbytes + ibytes,
+        dsc_scans: dsc,
+        dma_sweeps: dma,
+        files_skipped: skipped,
+        bytes_read: rbytes + ibytes + dbytes + mbytes,
     })
 }

@@ -1,5 +1,5 @@
 //! agingflow-ingest: a campaign manifest and its raw instrument files to the `relaxation_raw` and
-//! `indentation_raw` tables.
+//! `indentation_raw` tables, and (optional outputs) `dsc_raw` and `dma_sweeps_raw`.
 //!
 //! `extract` is pure (parsed file to curve); `io` reads the files (in parallel, a bounded batch at
 //! a time), reports them to the runner and streams curves into the tables in key order.
@@ -17,6 +17,10 @@ pub struct Params {
     pub manifest: PathBuf,
     pub relaxation_raw: PathBuf,
     pub indentation_raw: PathBuf,
+    /// The DSC scans' table; required when the manifest has a `dsc:` section.
+    pub dsc_raw: Option<PathBuf>,
+    /// The DMA sweeps' table; required when the manifest has a `dma_sweeps:` section.
+    pub dma_sweeps_raw: Option<PathBuf>,
     /// Skip files that cannot be read (with a warning) instead of failing.
     pub skip_bad_files: bool,
     /// Accept raw files outside the manifest's folder.
@@ -30,6 +34,8 @@ pub struct Summary {
     pub relaxation_points: usize,
     pub indents: usize,
     pub indentation_points: usize,
+    pub dsc_scans: usize,
+    pub dma_sweeps: usize,
     pub files_skipped: usize,
     pub bytes_read: u64,
 }
@@ -48,4 +54,11 @@ pub enum IngestError {
     NothingUsable,
     #[error(transparent)]
     Guard(#[from] guard::GuardError),
+    /// The manifest lists scans of a kind whose output was not given.
+    #[error("the manifest lists {count} {section} entr{} but no --{flag} output is given: add the output (ingest's port `{flag}`) or remove the section", if *.count == 1 { "y" } else { "ies" })]
+    NoOutput {
+        count: usize,
+        section: &'static str,
+        flag: &'static str,
+    },
 }

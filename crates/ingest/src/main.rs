@@ -12,7 +12,8 @@ use stage_cli::{CommonArgs, StageError};
 /// material, temperature, aging time) and every file it names: TA Universal Analysis text
 /// (UTF-16 or 8-bit), TRIOS text and LIMS exports, Hysitron TriboScan text (classic and TI 990),
 /// Hysitron .hld, and CSV/TSV with a column mapping. Writes relaxation_raw (time s, stress MPa,
-/// temperature K, strain as a fraction) and indentation_raw (depth nm, load µN, time s, segment).
+/// temperature K, strain as a fraction) and indentation_raw (depth nm, load µN, time s, segment),
+/// and, for the manifest's `dsc:` and `dma_sweeps:` sections, dsc_raw and dma_sweeps_raw.
 /// Any file that cannot be read is reported with its file and line; by default the run then fails.
 #[derive(Parser, Debug)]
 #[command(name = "agingflow-ingest", version)]
@@ -26,6 +27,14 @@ struct Args {
     /// Output: the indentation_raw table (Parquet)
     #[arg(long, value_name = "PATH")]
     indentation_raw: PathBuf,
+    /// Output: the dsc_raw table (Parquet): temperature K, heat flow W/g (or W without a mass),
+    /// time s. Needed when the manifest has a `dsc:` section; empty when it has none
+    #[arg(long, value_name = "PATH")]
+    dsc_raw: Option<PathBuf>,
+    /// Output: the dma_sweeps_raw table (Parquet): temperature K, frequency Hz, E' and E'' MPa,
+    /// tan delta. Needed when the manifest has a `dma_sweeps:` section
+    #[arg(long, value_name = "PATH")]
+    dma_sweeps_raw: Option<PathBuf>,
     /// Skip files that cannot be read, with a warning, instead of failing the run
     #[arg(long)]
     skip_bad_files: bool,
@@ -43,18 +52,22 @@ fn main() -> ExitCode {
         manifest: a.manifest,
         relaxation_raw: a.relaxation_raw,
         indentation_raw: a.indentation_raw,
+        dsc_raw: a.dsc_raw,
+        dma_sweeps_raw: a.dma_sweeps_raw,
         skip_bad_files: a.skip_bad_files,
         allow_outside: a.allow_outside,
     };
     stage_cli::run(&a.common, || {
         let s = ingest::run(&params).map_err(StageError::data)?;
         tracing::info!(
-            "read {:.1} MB: {} relaxation tests ({} points), {} indents ({} points){}",
+            "read {:.1} MB: {} relaxation tests ({} points), {} indents ({} points), {} DSC scans, {} DMA sweeps{}",
             s.bytes_read as f64 / 1e6,
             s.relaxation_tests,
             s.relaxation_points,
             s.indents,
             s.indentation_points,
+            s.dsc_scans,
+            s.dma_sweeps,
             if s.files_skipped > 0 {
                 format!(", {} files skipped", s.files_skipped)
             } else {

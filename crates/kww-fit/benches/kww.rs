@@ -24,7 +24,7 @@ fn curves(n: usize) -> Vec<RelaxationClean> {
             RelaxationClean {
                 test_id: format!("t{k:05}"),
                 material: "G".into(),
-                tg_k: 680.0,
+                tg_k: Some(680.0),
                 temperature_k: 633.0,
                 aging_time_s: 1800.0,
                 strain: Some(0.001),

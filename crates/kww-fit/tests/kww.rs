@@ -19,7 +19,7 @@ fn curve(t: Vec<f64>, phi: Vec<f64>) -> RelaxationClean {
     RelaxationClean {
         test_id: "t".into(),
         material: "G".into(),
-        tg_k: 680.0,
+        tg_k: Some(680.0),
         temperature_k: 633.0,
         aging_time_s: 1800.0,
         strain: Some(0.001),
@@ -270,6 +270,8 @@ fn the_demo_campaign_end_to_end() {
         manifest: demo.join("campaign.yaml"),
         relaxation_raw: d.join("raw.parquet"),
         indentation_raw: d.join("ind.parquet"),
+        dsc_raw: Some(d.join("dsc.parquet")),
+        dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
         allow_outside: false,
     })

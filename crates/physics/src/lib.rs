@@ -5,6 +5,7 @@ pub mod interp;
 pub mod kww;
 pub mod kww_models;
 pub mod relaxation_model;
+pub mod thermal;
 
 /// The gas constant R in J/(mol K).
 pub const GAS_CONSTANT_J_MOL_K: f64 = 8.314462618;

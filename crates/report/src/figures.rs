@@ -71,6 +71,8 @@ pub fn all(inp: &Inputs) -> Vec<Entry> {
         tau_c_trend(inp),
         activation_energy(inp),
         model(inp),
+        dma_beta(inp),
+        dsc_tg(inp),
     ]
 }
 
@@ -569,13 +571,19 @@ fn activation_energy(inp: &Inputs) -> Entry {
                 .collect(),
         );
         series.push(s);
-        let tg = v[0].tg_k;
-        let rtg = GAS_CONSTANT_J_MOL_K * tg / 1e3;
-        bands.push((
-            22.0 * rtg,
-            30.0 * rtg,
-            format!("beta relaxation 26 +- 4 R T_g ({m})"),
-        ));
+        if let Some(tg) = v[0].tg_k {
+            let rtg = GAS_CONSTANT_J_MOL_K * tg / 1e3;
+            let from = if v[0].tg_source == "dsc" {
+                ", T_g from DSC"
+            } else {
+                ""
+            };
+            bands.push((
+                22.0 * rtg,
+                30.0 * rtg,
+                format!("beta relaxation 26 +- 4 R T_g ({m}{from})"),
+            ));
+        }
     }
     drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the beta relaxation's empirical 26 +- 4 R T_g.".into(), vec![Panel { x: axis("aging time t_a (s)", true), y: Axis { label: "E_a (kJ/mol)".into(), ..Default::default() }, series, bands, ..Default::default() }])
 }
@@ -639,6 +647,219 @@ fn model(inp: &Inputs) -> Entry {
             x: axis("aging time t_a (s)", true),
             y: axis("beta (1)", false),
             series,
+            ..Default::default()
+        }],
+    )
+}
+
+/// The label of a thermal scan: its condition (or id) and aging time.
+fn scan_label(series: &Option<String>, id: &str, aging: Option<f64>) -> String {
+    let who = series.clone().unwrap_or_else(|| id.to_owned());
+    match aging {
+        Some(t) if t > 0.0 => format!("{who} (t_a = {t} s)"),
+        _ => who,
+    }
+}
+
+/// Fig. 3b: E''/E''_max against temperature, as-cast against aged, beta relaxation marked.
+fn dma_beta(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "dma_loss_beta",
+        "Loss modulus E''/E''_max against temperature (beta relaxation)",
+    );
+    let Some(sweeps) = inp.dma_sweeps.as_ref().filter(|s| !s.is_empty()) else {
+        return missing(name, title, "No DMA temperature sweep: the campaign lists none under `dma_sweeps:` (or the thermal stage did not run).".into());
+    };
+    let material = sweeps[0].material.clone();
+    let here: Vec<&tables::DmaSweep> = sweeps.iter().filter(|c| c.material == material).collect();
+    // 1 Hz where measured, else the lowest frequency.
+    let f = here
+        .iter()
+        .map(|c| c.frequency_hz)
+        .min_by(|a, b| (a.ln().abs()).total_cmp(&b.ln().abs()))
+        .unwrap_or(1.0);
+    let mut curves: Vec<&&tables::DmaSweep> = here.iter().filter(|c| c.frequency_hz == f).collect();
+    curves.sort_by(|a, b| {
+        a.aging_time_s
+            .unwrap_or(0.0)
+            .total_cmp(&b.aging_time_s.unwrap_or(0.0))
+            .then(a.scan_id.cmp(&b.scan_id))
+    });
+    let mut series = Vec::new();
+    let mut vlines = Vec::new();
+    for (k, c) in curves.iter().enumerate() {
+        let label = scan_label(&c.series, &c.scan_id, c.aging_time_s);
+        let pts: Vec<(f64, f64)> = c
+            .temperature_k
+            .iter()
+            .zip(&c.loss_norm)
+            .filter_map(|(t, v)| Some((*t, (*v)?)))
+            .collect();
+        series.push(Series::new(label.clone(), pts, Style::Line, color(k)));
+        let flank: Vec<(f64, f64)> = c
+            .temperature_k
+            .iter()
+            .zip(&c.alpha_flank_norm)
+            .filter_map(|(t, v)| Some((*t, (*v)?)))
+            .collect();
+        if !flank.is_empty() {
+            series.push(Series::new(
+                format!("alpha flank, {label}"),
+                flank,
+                Style::Dashed,
+                color(k),
+            ));
+        }
+        if let Some(t) = inp.transitions.iter().flatten().find(|r| {
+            r.scan_id == c.scan_id
+                && r.transition == "beta_peak"
+                && r.frequency_hz == Some(f)
+                && r.status == "ok"
+        }) && let Some(tb) = t.temperature_k
+        {
+            vlines.push((tb, format!("beta {tb:.0} K")));
+        }
+    }
+    let change: Vec<String> = inp
+        .transitions
+        .iter()
+        .flatten()
+        .filter(|r| {
+            r.material == material
+                && r.transition == "beta_intensity_change"
+                && r.frequency_hz == Some(f)
+        })
+        .filter_map(|r| {
+            Some(format!(
+                "{}: {:+.0} % (SE {:.0} %)",
+                scan_label(&r.series, &r.scan_id, r.aging_time_s),
+                100.0 * r.intensity?,
+                100.0 * r.intensity_se.unwrap_or(f64::NAN)
+            ))
+        })
+        .collect();
+    let caption = format!(
+        "{material} at {f} Hz. Dashed: the fitted alpha-peak flank and background; the beta relaxation is the area above it.{}",
+        if change.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Its intensity against the as-cast scan: {}.",
+                change.join("; ")
+            )
+        }
+    );
+    drawn(
+        name,
+        title,
+        caption,
+        vec![Panel {
+            x: axis("temperature T (K)", false),
+            y: axis("E''/E''_max (1)", false),
+            series,
+            vlines,
+            ..Default::default()
+        }],
+    )
+}
+
+/// Fig. S1: DSC heat flow against temperature, tangent construction and T_g marked.
+fn dsc_tg(inp: &Inputs) -> Entry {
+    let (name, title) = ("dsc_tg", "DSC scans and the glass transition");
+    let Some(scans) = inp.dsc_raw.as_ref().filter(|s| !s.is_empty()) else {
+        return missing(
+            name,
+            title,
+            "No DSC scan: the campaign lists none under `dsc:`.".into(),
+        );
+    };
+    let material = scans[0].material.clone();
+    let mut series = Vec::new();
+    let mut vlines = Vec::new();
+    let mut unit = "W/g";
+    let tr: Vec<&tables::Transition> = inp.transitions.iter().flatten().collect();
+    for (k, s) in scans
+        .iter()
+        .filter(|s| s.material == material)
+        .take(4)
+        .enumerate()
+    {
+        let per_g = s.heat_flow_w_g.iter().any(Option::is_some);
+        if !per_g {
+            unit = "W";
+        }
+        let hf = if per_g {
+            &s.heat_flow_w_g
+        } else {
+            &s.heat_flow_w
+        };
+        let step = (s.temperature_k.len() / 600).max(1);
+        let pts: Vec<(f64, f64)> = s
+            .temperature_k
+            .iter()
+            .zip(hf)
+            .step_by(step)
+            .filter_map(|(t, v)| Some((*t, (*v)?)))
+            .collect();
+        let label = scan_label(&s.series, &s.scan_id, s.aging_time_s);
+        series.push(Series::new(label.clone(), pts, Style::Line, color(k)));
+        let get = |t: &str| {
+            tr.iter()
+                .find(|r| r.scan_id == s.scan_id && r.transition == t && r.status == "ok")
+        };
+        if let (Some(on), Some(end)) = (get("tg_onset"), get("tg_end"))
+            && let (Some(t0), Some(t1)) = (on.temperature_k, end.temperature_k)
+        {
+            let line =
+                |a: Option<f64>, b: Option<f64>, lo: f64, hi: f64| -> Option<Vec<(f64, f64)>> {
+                    let (a, b) = (a?, b?);
+                    Some(vec![(lo, a + b * lo), (hi, a + b * hi)])
+                };
+            let w = t1 - t0;
+            for pts in [
+                line(
+                    on.baseline_intercept,
+                    on.baseline_slope_per_k,
+                    t0 - 2.0 * w,
+                    t0 + 0.3 * w,
+                ),
+                line(
+                    on.tangent_intercept,
+                    on.tangent_slope_per_k,
+                    t0 - 0.3 * w,
+                    t1 + 0.3 * w,
+                ),
+                line(
+                    end.baseline_intercept,
+                    end.baseline_slope_per_k,
+                    t1 - 0.3 * w,
+                    t1 + 2.0 * w,
+                ),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                series.push(Series::new(
+                    format!("construction, {label}"),
+                    pts,
+                    Style::Dashed,
+                    color(k),
+                ));
+            }
+            vlines.push((t0, format!("T_g {t0:.1} K")));
+        }
+    }
+    drawn(
+        name,
+        title,
+        format!(
+            "{material}: heat flow (exo up) against T. Dashed: the baselines and the inflection tangent; T_g onset where they meet (ASTM E1356 style)."
+        ),
+        vec![Panel {
+            x: axis("temperature T (K)", false),
+            y: axis(&format!("heat flow ({unit})"), false),
+            series,
+            vlines,
             ..Default::default()
         }],
     )

@@ -101,6 +101,9 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     inp.activation_energy = read_opt(&p.activation_energy, &mut inp)?;
     inp.model_curves = read_opt(&p.model_curves, &mut inp)?;
     inp.model_fits = read_opt(&p.model_fits, &mut inp)?;
+    inp.transitions = read_opt(&p.transitions, &mut inp)?;
+    inp.dma_sweeps = read_curves_opt(&p.dma_sweeps, &mut inp)?;
+    inp.dsc_raw = read_curves_opt(&p.dsc_raw, &mut inp)?;
     if inp.provenance.is_empty() {
         return Err(ReportError::NoInput);
     }

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 pub use io::run;
 use tables::{
-    ActivationEnergy, AgingLaw, FileMeta, Indent, KwwFit, ModelCurve, ModelFit, RelaxationClean,
-    TauCStats,
+    ActivationEnergy, AgingLaw, DmaSweep, DscRaw, FileMeta, Indent, KwwFit, ModelCurve, ModelFit,
+    RelaxationClean, TauCStats, Transition,
 };
 
 /// Every input table that was given (None: not given, or given but absent on disk).
@@ -31,6 +31,9 @@ pub struct Inputs {
     pub activation_energy: Option<Vec<ActivationEnergy>>,
     pub model_curves: Option<Vec<ModelCurve>>,
     pub model_fits: Option<Vec<ModelFit>>,
+    pub transitions: Option<Vec<Transition>>,
+    pub dma_sweeps: Option<Vec<DmaSweep>>,
+    pub dsc_raw: Option<Vec<DscRaw>>,
     /// Per input table: (table name, path as given, BLAKE3 of the file, its metadata).
     pub provenance: Vec<(String, String, String, FileMeta)>,
 }
@@ -45,6 +48,9 @@ pub struct Params {
     pub activation_energy: Option<PathBuf>,
     pub model_curves: Option<PathBuf>,
     pub model_fits: Option<PathBuf>,
+    pub transitions: Option<PathBuf>,
+    pub dma_sweeps: Option<PathBuf>,
+    pub dsc_raw: Option<PathBuf>,
     /// The pipeline file and lock file, for the provenance section (optional).
     pub pipeline: Option<PathBuf>,
     pub lock: Option<PathBuf>,

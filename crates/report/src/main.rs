@@ -40,6 +40,15 @@ struct Args {
     /// Input: model_fits
     #[arg(long, value_name = "PATH")]
     model_fits: Option<PathBuf>,
+    /// Input: transitions (the thermal stage: T_g, alpha and beta peaks)
+    #[arg(long, value_name = "PATH")]
+    transitions: Option<PathBuf>,
+    /// Input: dma_sweeps (E''/E''_max curves for Fig. 3b)
+    #[arg(long, value_name = "PATH")]
+    dma_sweeps: Option<PathBuf>,
+    /// Input: dsc_raw (the DSC curves for Fig. S1)
+    #[arg(long, value_name = "PATH")]
+    dsc_raw: Option<PathBuf>,
     /// The pipeline file, named in the provenance section
     #[arg(long, value_name = "PATH")]
     pipeline: Option<PathBuf>,
@@ -64,6 +73,9 @@ fn main() -> ExitCode {
         activation_energy: a.activation_energy,
         model_curves: a.model_curves,
         model_fits: a.model_fits,
+        transitions: a.transitions,
+        dma_sweeps: a.dma_sweeps,
+        dsc_raw: a.dsc_raw,
         pipeline: a.pipeline,
         lock: a.lock,
         report_dir: a.report_dir.clone(),

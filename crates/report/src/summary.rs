@@ -210,7 +210,45 @@ pub fn summary(inp: &Inputs) -> Value {
     .filter(|(absent, _)| *absent)
     .map(|(_, n)| *n)
     .collect();
-    json!({ "groups": groups.into_values().map(Value::Object).collect::<Vec<_>>(), "missing_tables": missing })
+    let mut out = json!({ "groups": groups.into_values().map(Value::Object).collect::<Vec<_>>(), "missing_tables": missing });
+    if let Some(tr) = &inp.transitions {
+        out["thermal"] = thermal(tr);
+    }
+    out
+}
+
+/// The thermal stage's measured transitions, one object per row with status ok.
+fn thermal(rows: &[tables::Transition]) -> Value {
+    let v: Vec<Value> = rows
+        .iter()
+        .filter(|r| r.status == "ok")
+        .map(|r| {
+            let mut o = serde_json::Map::new();
+            o.insert("material".into(), json!(r.material));
+            o.insert("scan_id".into(), json!(r.scan_id));
+            o.insert("condition".into(), json!(r.series));
+            o.insert("aging_time_s".into(), ro(r.aging_time_s));
+            o.insert("transition".into(), json!(r.transition));
+            for (k, x) in [
+                ("frequency_hz", r.frequency_hz),
+                ("temperature_k", r.temperature_k),
+                ("temperature_se_k", r.temperature_se_k),
+                ("intensity", r.intensity),
+                ("intensity_se", r.intensity_se),
+                ("energy_kj_mol", r.energy_kj_mol),
+                ("energy_se_kj_mol", r.energy_se_kj_mol),
+            ] {
+                if x.is_some() {
+                    o.insert(k.into(), ro(x));
+                }
+            }
+            if !r.flags.is_empty() {
+                o.insert("flags".into(), json!(r.flags));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    Value::Array(v)
 }
 
 /// summary.md: the same numbers as a Markdown table per group.
@@ -260,6 +298,27 @@ pub fn markdown(summary: &Value) -> String {
             if g.get(k).is_some() {
                 s.push_str(&format!("| {label} | {} |\n", show(g.get(k))));
             }
+        }
+        s.push('\n');
+    }
+    if let Some(rows) = summary
+        .get("thermal")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+    {
+        s.push_str("## Thermal scans\n\n| material | scan | transition | frequency (Hz) | T (K) | SE (K) | intensity | E (kJ/mol) |\n|---|---|---|---|---|---|---|---|\n");
+        for r in rows {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                show(r.get("material")),
+                show(r.get("scan_id")),
+                show(r.get("transition")),
+                show(r.get("frequency_hz")),
+                show(r.get("temperature_k")),
+                show(r.get("temperature_se_k")),
+                show(r.get("intensity")),
+                show(r.get("energy_kj_mol")),
+            ));
         }
         s.push('\n');
     }

@@ -16,6 +16,8 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         manifest: manifest.to_owned(),
         relaxation_raw: t("raw.parquet"),
         indentation_raw: t("ind.parquet"),
+        dsc_raw: Some(d.join("dsc.parquet")),
+        dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
         allow_outside: false,
     })
@@ -43,6 +45,7 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
     activation_energy::run(&activation_energy::Params {
         kww_fits: t("fits.parquet"),
         activation_energy: t("ea.parquet"),
+        transitions: None,
         tolerance: 0.01,
     })
     .unwrap();
@@ -61,6 +64,9 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         activation_energy: Some(t("ea.parquet")),
         model_curves: Some(t("mc.parquet")),
         model_fits: Some(t("mf.parquet")),
+        transitions: None,
+        dma_sweeps: None,
+        dsc_raw: None,
         pipeline: None,
         lock: None,
         report_dir: t("report"),

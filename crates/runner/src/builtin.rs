@@ -9,40 +9,51 @@ pub struct Builtin {
     pub name: &'static str,
     /// Input ports; `required` ports must be connected.
     pub inputs: &'static [(&'static str, bool)],
-    /// Output ports; every one must be declared.
-    pub outputs: &'static [&'static str],
+    /// Output ports; `required` ones must be declared (an optional one is written only when
+    /// declared).
+    pub outputs: &'static [(&'static str, bool)],
 }
 
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "ingest",
         inputs: &[],
-        outputs: &["relaxation-raw", "indentation-raw"],
+        outputs: &[
+            ("relaxation-raw", true),
+            ("indentation-raw", true),
+            ("dsc-raw", false),
+            ("dma-sweeps-raw", false),
+        ],
     },
     Builtin {
         name: "clean",
         inputs: &[("relaxation-raw", true)],
-        outputs: &["relaxation-clean", "relaxation-tests"],
+        outputs: &[("relaxation-clean", true), ("relaxation-tests", true)],
     },
     Builtin {
         name: "kww-fit",
         inputs: &[("relaxation-clean", true)],
-        outputs: &["kww-fits", "aging-law"],
+        outputs: &[("kww-fits", true), ("aging-law", true)],
     },
     Builtin {
         name: "indentation-stats",
         inputs: &[("indentation-raw", true)],
-        outputs: &["indents", "tau-c-stats"],
+        outputs: &[("indents", true), ("tau-c-stats", true)],
+    },
+    Builtin {
+        name: "thermal",
+        inputs: &[("dsc-raw", false), ("dma-sweeps-raw", false)],
+        outputs: &[("transitions", true), ("dma-sweeps", true)],
     },
     Builtin {
         name: "activation-energy",
-        inputs: &[("kww-fits", true)],
-        outputs: &["activation-energy"],
+        inputs: &[("kww-fits", true), ("transitions", false)],
+        outputs: &[("activation-energy", true)],
     },
     Builtin {
         name: "model-compare",
         inputs: &[("kww-fits", true)],
-        outputs: &["model-curves", "model-fits"],
+        outputs: &[("model-curves", true), ("model-fits", true)],
     },
     Builtin {
         name: "report",
@@ -55,13 +66,16 @@ pub const BUILTINS: &[Builtin] = &[
             ("activation-energy", false),
             ("model-curves", false),
             ("model-fits", false),
+            ("transitions", false),
+            ("dma-sweeps", false),
+            ("dsc-raw", false),
         ],
-        outputs: &["report-dir"],
+        outputs: &[("report-dir", true)],
     },
     Builtin {
         name: "simulate",
         inputs: &[],
-        outputs: &["out-dir"],
+        outputs: &[("out-dir", true)],
     },
 ];
 

@@ -763,21 +763,22 @@ impl Validator {
                 }
                 if let Some(Node::Map { entries, .. }) = get("outputs") {
                     for (k, _) in entries {
-                        if !b.outputs.contains(&k.name.as_str()) {
+                        if !b.outputs.iter().any(|(p, _)| *p == k.name) {
+                            let known: Vec<_> = b.outputs.iter().map(|(p, _)| *p).collect();
                             self.error(
                                 k.pos,
                                 format!(
                                     "stage `{}` has no output `{}`; its outputs: {}",
                                     b.name,
                                     k.name,
-                                    or_none(b.outputs)
+                                    or_none(&known)
                                 ),
                             );
                         }
                     }
                 }
-                for port in b.outputs {
-                    if !outputs.contains_key(*port) {
+                for (port, required) in b.outputs {
+                    if *required && !outputs.contains_key(*port) {
                         self.error(
                             key.pos,
                             format!("{what} (uses: {}) must declare output `{port}`", b.name),

@@ -5,6 +5,7 @@
 
 pub mod indentation;
 pub mod relaxation;
+pub mod thermal;
 
 pub mod spec;
 
@@ -49,6 +50,43 @@ enum Job<'a> {
         g: &'a spec::GroupSpec,
         index: usize,
     },
+    Dsc {
+        m: &'a spec::MaterialSpec,
+        d: &'a spec::DscSpec,
+        scan: &'a spec::ScanSpec,
+    },
+    Dma {
+        m: &'a spec::MaterialSpec,
+        d: &'a spec::DmaSpec,
+        scan: &'a spec::ScanSpec,
+    },
+}
+
+/// The truth of one DSC scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct DscRecord {
+    pub scan_id: String,
+    pub file: String,
+    pub format: String,
+    pub material: String,
+    pub condition: String,
+    pub aging_time_s: Option<f64>,
+    #[serde(flatten)]
+    pub truth: thermal::DscTruth,
+}
+
+/// The truth of one DMA sweep, per frequency.
+#[derive(Debug, Clone, Serialize)]
+pub struct DmaRecord {
+    pub scan_id: String,
+    pub file: String,
+    pub format: String,
+    pub material: String,
+    pub condition: String,
+    pub aging_time_s: Option<f64>,
+    /// The beta relaxation's Arrhenius energy (the same at every frequency).
+    pub beta_energy_kj_mol: f64,
+    pub frequencies: Vec<thermal::DmaTruth>,
 }
 
 /// The truth of one relaxation test, as written to truth.json.
@@ -135,6 +173,10 @@ pub struct Truth {
     pub relaxation: Vec<RelaxRecord>,
     pub tau_c_groups: Vec<GroupRecord>,
     pub indentation: Vec<IndentRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dsc: Vec<DscRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dma_sweeps: Vec<DmaRecord>,
 }
 
 /// What a run produced.
@@ -142,6 +184,7 @@ pub struct Truth {
 pub struct Summary {
     pub relaxation_files: usize,
     pub indentation_files: usize,
+    pub thermal_files: usize,
     pub bytes: u64,
 }
 
@@ -153,6 +196,62 @@ fn num(x: f64) -> String {
 pub fn validate(spec: &TruthSpec) -> Result<(), String> {
     let mut problems = Vec::new();
     for m in &spec.materials {
+        let mut conditions = std::collections::BTreeSet::new();
+        let scans = m
+            .dsc
+            .iter()
+            .flat_map(|d| d.scans.iter().map(|s| ("dsc", s)))
+            .chain(
+                m.dma_sweeps
+                    .iter()
+                    .flat_map(|d| d.scans.iter().map(|s| ("dma", s))),
+            );
+        for (kind, sc) in scans {
+            if sc.format != "ta-universal" && sc.format != "trios-text" {
+                problems.push(format!(
+                    "{}: {kind} scan `{}`: format `{}` is neither `ta-universal` nor `trios-text`",
+                    m.name, sc.condition, sc.format
+                ));
+            }
+            if sc.condition.is_empty()
+                || !sc
+                    .condition
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                || !conditions.insert((kind, sc.condition.clone()))
+            {
+                problems.push(format!(
+                    "{}: {kind} scan condition `{}` must be a unique label of letters, digits, `-`, `_` or `.`",
+                    m.name, sc.condition
+                ));
+            }
+        }
+        if let Some(d) = &m.dma_sweeps
+            && (d.frequencies_hz.is_empty()
+                || d.frequencies_hz.iter().any(|f| f.is_nan() || *f <= 0.0))
+        {
+            problems.push(format!(
+                "{}: dma_sweeps.frequencies_hz must be positive",
+                m.name
+            ));
+        }
+        for (what, per_k, lo, hi) in m
+            .dsc
+            .iter()
+            .map(|d| ("dsc", d.points_per_k, d.start_k, d.end_k))
+            .chain(
+                m.dma_sweeps
+                    .iter()
+                    .map(|d| ("dma_sweeps", d.points_per_k, d.start_k, d.end_k)),
+            )
+        {
+            if !(per_k > 0.0 && per_k <= 100.0 && lo > 0.0 && hi > lo && (hi - lo) * per_k < 1e6) {
+                problems.push(format!(
+                    "{}: {what}: points_per_k must be in (0, 100] and 0 < start_k < end_k",
+                    m.name
+                ));
+            }
+        }
         if let Some(r) = &m.relaxation {
             for s in &r.series {
                 if s.format != "ta-universal" && s.format != "trios-text" {
@@ -269,6 +368,10 @@ fn relax_rel(material: &str, series: Option<&str>, t: f64, ta: f64, replicate: u
     format!("dma/{dir}/{}K_{}s{r}.txt", num(t), num(ta))
 }
 
+fn thermal_rel(material: &str, kind: &str, condition: &str) -> String {
+    format!("thermal/{material}/{kind}_{condition}.txt")
+}
+
 fn group_dir(material: &str, t: f64, ta: f64) -> String {
     format!("indents/{material}/{}K_{}s", num(t), num(ta))
 }
@@ -300,12 +403,28 @@ fn jobs(spec: &TruthSpec, scale: usize) -> Vec<Job<'_>> {
             }
         }
     }
+    // Thermal scans come after every other file, so that adding them leaves the other files'
+    // random streams (and bytes) as they were.
+    for m in &spec.materials {
+        if let Some(d) = &m.dsc {
+            for scan in &d.scans {
+                out.push(Job::Dsc { m, d, scan });
+            }
+        }
+        if let Some(d) = &m.dma_sweeps {
+            for scan in &d.scans {
+                out.push(Job::Dma { m, d, scan });
+            }
+        }
+    }
     out
 }
 
 enum Record {
     Relax(RelaxRecord),
     Indent(IndentRecord),
+    Dsc(DscRecord),
+    Dma(DmaRecord),
 }
 
 /// Generates one file: its path relative to the campaign, its bytes and its truth.
@@ -451,6 +570,138 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
             };
             (rel, bytes, Record::Indent(rec))
         }
+        Job::Dsc { m, d, scan } => {
+            let (curve, truth) = thermal::dsc(d, scan, m.tg_k, &mut rng);
+            let rel = thermal_rel(&m.name, "dsc", &scan.condition);
+            let sample = format!("{} {}", m.name, scan.condition);
+            let bytes = if scan.format == "ta-universal" {
+                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
+                    .map(|k| {
+                        vec![
+                            curve.time_s[k] / 60.0,
+                            curve.temperature_k[k] - 273.15,
+                            curve.values[k][0],
+                        ]
+                    })
+                    .collect();
+                formats::write::ta_universal_module(
+                    "DSC Q2000 V24.11 Build 124",
+                    "DSC Standard Cell RC",
+                    &[
+                        &format!("1: Equilibrate at {:.2} °C", d.start_k - 273.15),
+                        &format!(
+                            "2: Ramp {:.2} °C/min to {:.2} °C",
+                            d.heating_rate_k_min,
+                            d.end_k - 273.15
+                        ),
+                    ],
+                    &sample,
+                    &["Time (min)", "Temperature (°C)", "Heat Flow (W/g)"],
+                    &[rows],
+                )
+            } else {
+                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
+                    .map(|k| {
+                        vec![
+                            curve.time_s[k],
+                            curve.temperature_k[k] - 273.15,
+                            curve.values[k][0],
+                        ]
+                    })
+                    .collect();
+                formats::write::trios_text(
+                    "DSC 2500",
+                    &sample,
+                    "Ramp",
+                    &["Time", "Temperature", "Heat Flow (Normalized)"],
+                    &["s", "°C", "W/g"],
+                    &rows,
+                )
+            };
+            let rec = DscRecord {
+                scan_id: rel.trim_end_matches(".txt").to_owned(),
+                file: rel.clone(),
+                format: scan.format.clone(),
+                material: m.name.clone(),
+                condition: scan.condition.clone(),
+                aging_time_s: scan.aging_time_s,
+                truth,
+            };
+            (rel, bytes, Record::Dsc(rec))
+        }
+        Job::Dma { m, d, scan } => {
+            let (curve, truth) = thermal::dma(d, scan, &mut rng);
+            let rel = thermal_rel(&m.name, "dma", &scan.condition);
+            let sample = format!("{} {}", m.name, scan.condition);
+            let row = |k: usize, time: f64| {
+                let v = &curve.values[k];
+                vec![
+                    time,
+                    curve.temperature_k[k] - 273.15,
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3],
+                ]
+            };
+            let bytes = if scan.format == "ta-universal" {
+                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
+                    .map(|k| row(k, curve.time_s[k] / 60.0))
+                    .collect();
+                formats::write::ta_universal_module(
+                    "DMA Q800 V21.3 Build 96",
+                    "DMA Multi-Frequency",
+                    &[
+                        &format!("1: Equilibrate at {:.2} °C", d.start_k - 273.15),
+                        &format!(
+                            "2: Ramp {:.2} °C/min to {:.2} °C",
+                            d.heating_rate_k_min,
+                            d.end_k - 273.15
+                        ),
+                    ],
+                    &sample,
+                    &[
+                        "Time (min)",
+                        "Temperature (°C)",
+                        "Frequency (Hz)",
+                        "Storage Modulus (MPa)",
+                        "Loss Modulus (MPa)",
+                        "Tan Delta",
+                    ],
+                    &[rows],
+                )
+            } else {
+                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
+                    .map(|k| row(k, curve.time_s[k]))
+                    .collect();
+                formats::write::trios_text(
+                    "DMA 850",
+                    &sample,
+                    "Temperature Ramp",
+                    &[
+                        "Step time",
+                        "Temperature",
+                        "Frequency",
+                        "Storage modulus",
+                        "Loss modulus",
+                        "Tan(delta)",
+                    ],
+                    &["s", "°C", "Hz", "MPa", "MPa", ""],
+                    &rows,
+                )
+            };
+            let rec = DmaRecord {
+                scan_id: rel.trim_end_matches(".txt").to_owned(),
+                file: rel.clone(),
+                format: scan.format.clone(),
+                material: m.name.clone(),
+                condition: scan.condition.clone(),
+                aging_time_s: scan.aging_time_s,
+                beta_energy_kj_mol: d.beta_energy_kj_mol,
+                frequencies: truth,
+            };
+            (rel, bytes, Record::Dma(rec))
+        }
     }
 }
 
@@ -463,7 +714,7 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
             (
                 m.name.clone(),
                 campaign::Material {
-                    tg_k: m.tg_k,
+                    tg_k: (!m.tg_from_dsc).then_some(m.tg_k),
                     kind: m.kind.clone(),
                 },
             )
@@ -475,8 +726,8 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
         .map(|r| campaign::Entry {
             file: Some(r.file.clone()),
             material: r.material.clone(),
-            temperature_k: r.temperature_k,
-            aging_time_s: r.aging_time_s,
+            temperature_k: Some(r.temperature_k),
+            aging_time_s: Some(r.aging_time_s),
             strain: Some(r.strain),
             series: r.series.clone(),
             ..Default::default()
@@ -492,11 +743,47 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
                         group_dir(&m.name, i.temperature_k, g.aging_time_s)
                     )),
                     material: m.name.clone(),
-                    temperature_k: i.temperature_k,
-                    aging_time_s: g.aging_time_s,
+                    temperature_k: Some(i.temperature_k),
+                    aging_time_s: Some(g.aging_time_s),
                     tip_radius_nm: Some(i.tip_radius_nm),
                     ..Default::default()
                 });
+            }
+        }
+    }
+    let scan_entry =
+        |m: &spec::MaterialSpec, rel: String, scan: &spec::ScanSpec, rate: f64| campaign::Entry {
+            file: Some(rel),
+            material: m.name.clone(),
+            series: Some(scan.condition.clone()),
+            aging_time_s: scan.aging_time_s,
+            temperature_k: scan.aging_temperature_k,
+            heating_rate_k_min: Some(rate),
+            ..Default::default()
+        };
+    let (mut dsc, mut dma_sweeps) = (Vec::new(), Vec::new());
+    for m in &spec.materials {
+        if let Some(d) = &m.dsc {
+            for scan in &d.scans {
+                dsc.push(campaign::Entry {
+                    mass_mg: Some(d.mass_mg),
+                    ..scan_entry(
+                        m,
+                        thermal_rel(&m.name, "dsc", &scan.condition),
+                        scan,
+                        d.heating_rate_k_min,
+                    )
+                });
+            }
+        }
+        if let Some(d) = &m.dma_sweeps {
+            for scan in &d.scans {
+                dma_sweeps.push(scan_entry(
+                    m,
+                    thermal_rel(&m.name, "dma", &scan.condition),
+                    scan,
+                    d.heating_rate_k_min,
+                ));
             }
         }
     }
@@ -505,6 +792,8 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
         materials,
         relaxation,
         indentation,
+        dsc,
+        dma_sweeps,
     }
 }
 
@@ -563,8 +852,18 @@ pub fn simulate(
         }
     }
     guard::create_dirs(out_dir)?;
-    let staged: Vec<(&str, guard::StagedDir)> = ["dma", "indents"]
-        .into_iter()
+    let has_thermal = spec
+        .materials
+        .iter()
+        .any(|m| m.dsc.is_some() || m.dma_sweeps.is_some());
+    let subs: &[&str] = if has_thermal {
+        &["dma", "indents", "thermal"]
+    } else {
+        &["dma", "indents"]
+    };
+    let staged: Vec<(&str, guard::StagedDir)> = subs
+        .iter()
+        .copied()
         .map(|sub| Ok((sub, guard::StagedDir::create(&out_dir.join(sub))?)))
         .collect::<Result<_, SimulateError>>()?;
     let jobs = jobs(spec, scale);
@@ -580,7 +879,8 @@ pub fn simulate(
                 None => {
                     return Err(SimulateError::Spec {
                         path: rel.to_owned(),
-                        message: "internal error: a raw file outside dma/ and indents/".into(),
+                        message: "internal error: a raw file outside dma/, indents/ and thermal/"
+                            .into(),
                     });
                 }
             }
@@ -596,6 +896,8 @@ pub fn simulate(
         relaxation: vec![],
         tau_c_groups: vec![],
         indentation: vec![],
+        dsc: vec![],
+        dma_sweeps: vec![],
     };
     let mut bytes = 0;
     for r in results {
@@ -604,6 +906,8 @@ pub fn simulate(
         match rec {
             Record::Relax(r) => truth.relaxation.push(r),
             Record::Indent(i) => truth.indentation.push(i),
+            Record::Dsc(d) => truth.dsc.push(d),
+            Record::Dma(d) => truth.dma_sweeps.push(d),
         }
     }
     for m in &spec.materials {
@@ -665,6 +969,7 @@ pub fn simulate(
     Ok(Summary {
         relaxation_files: truth.relaxation.len(),
         indentation_files: truth.indentation.len(),
+        thermal_files: truth.dsc.len() + truth.dma_sweeps.len(),
         bytes,
     })
 }

@@ -38,9 +38,10 @@ fn main() -> ExitCode {
             .map_err(StageError::data)?;
         progress.finish();
         tracing::info!(
-            "wrote {} relaxation and {} indentation files ({:.1} MB) to {}",
+            "wrote {} relaxation, {} indentation and {} thermal files ({:.1} MB) to {}",
             summary.relaxation_files,
             summary.indentation_files,
+            summary.thermal_files,
             summary.bytes as f64 / 1e6,
             args.out_dir.display()
         );

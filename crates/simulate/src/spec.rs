@@ -21,6 +21,97 @@ pub struct MaterialSpec {
     pub relaxation: Option<RelaxationSpec>,
     #[serde(default)]
     pub indentation: Option<IndentationSpec>,
+    /// DSC scans of the material (heating, exo up).
+    #[serde(default)]
+    pub dsc: Option<DscSpec>,
+    /// DMA temperature sweeps of the material.
+    #[serde(default)]
+    pub dma_sweeps: Option<DmaSpec>,
+    /// Leave `tg_k` out of the manifest (the pipeline then takes T_g from the DSC scans).
+    #[serde(default)]
+    pub tg_from_dsc: bool,
+}
+
+/// DSC heating scans: a glass-transition step (erf) and a crystallisation exotherm (Gaussian) on
+/// a drifting linear baseline, exo up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DscSpec {
+    pub heating_rate_k_min: f64,
+    pub mass_mg: f64,
+    pub start_k: f64,
+    pub end_k: f64,
+    /// Points recorded per kelvin.
+    pub points_per_k: f64,
+    /// Width (SD) of the glass-transition step, K.
+    pub step_sigma_k: f64,
+    /// Height of the step, W/g (endothermic: the heat flow falls by this).
+    pub step_w_g: f64,
+    /// Crystallisation peak centre, SD (K) and height (W/g); none: no crystallisation.
+    #[serde(default)]
+    pub crystallization: Option<(f64, f64, f64)>,
+    /// Baseline slope, W/g per K (drawn per scan).
+    pub baseline_slope_w_g_k: Setting,
+    /// Noise SD, W/g.
+    pub noise_w_g: f64,
+    pub scans: Vec<ScanSpec>,
+}
+
+/// One thermal scan: its condition, the truth that differs between conditions, and its format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanSpec {
+    /// The manifest's `condition:` (`as-cast`, `aged`).
+    pub condition: String,
+    /// Annealing before the scan (none: as-cast) and its temperature.
+    #[serde(default)]
+    pub aging_time_s: Option<f64>,
+    #[serde(default)]
+    pub aging_temperature_k: Option<f64>,
+    /// DSC: onset T_g (tangent construction), K.
+    #[serde(default)]
+    pub tg_onset_k: Option<f64>,
+    /// DMA: the beta relaxation's area in E''/E''_max above the alpha flank, K.
+    #[serde(default)]
+    pub beta_intensity_k: Option<f64>,
+    /// `ta-universal` or `trios-text`.
+    pub format: String,
+}
+
+/// DMA temperature sweeps at one or more frequencies (rows cycle through the frequencies, as a
+/// Q800 multi-frequency sweep records them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DmaSpec {
+    pub heating_rate_k_min: f64,
+    pub frequencies_hz: Vec<f64>,
+    pub start_k: f64,
+    pub end_k: f64,
+    pub points_per_k: f64,
+    /// Glassy storage modulus (MPa), its relative fall per K, and the E' drop: its onset at 1 Hz
+    /// (tangent construction), SD (K) and the relaxed fraction.
+    pub storage_glass_mpa: f64,
+    pub storage_slope_per_k: f64,
+    pub storage_onset_1hz_k: f64,
+    pub storage_sigma_k: f64,
+    pub storage_drop_fraction: f64,
+    /// Alpha peak of E'': maximum (MPa), its temperature at 1 Hz, flank scales (K), and the
+    /// shift per decade of frequency (K).
+    pub loss_max_mpa: f64,
+    pub alpha_peak_1hz_k: f64,
+    pub alpha_theta1_k: f64,
+    pub alpha_theta2_k: f64,
+    pub alpha_shift_per_decade_k: f64,
+    /// Beta hump: peak at 1 Hz (K), SD (K), Arrhenius energy (kJ/mol).
+    pub beta_peak_1hz_k: f64,
+    pub beta_sigma_k: f64,
+    pub beta_energy_kj_mol: f64,
+    /// Background of E''/E''_max: level and drift per K (drawn per scan).
+    pub background: f64,
+    pub background_drift_per_k: Setting,
+    /// Relative noise of E' and E'' (SD over E''_max for E'').
+    pub noise_fraction: f64,
+    pub scans: Vec<ScanSpec>,
 }
 
 /// Stress relaxation: the truth as functions of aging time, and how the DMA records it.

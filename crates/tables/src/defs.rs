@@ -1,6 +1,6 @@
 //! Every table of CONTRACT.md section 4: columns, units and sort keys, defined once.
 //!
-//! Units: `s`, `K`, `MPa`, `GPa`, `nm`, `uN`, `kJ/mol`; `1` marks a dimensionless float; text and
+//! Units: `s`, `K`, `MPa`, `GPa`, `nm`, `uN`, `kJ/mol`, `Hz`, `W/g`, `K/min`, `mg`; `1` marks a dimensionless float; text and
 //! counts have none. Result columns that may not exist for a row (a failed fit, no bootstrap) are
 //! nullable; `status` then says why.
 
@@ -11,8 +11,9 @@ curve_table! {
     RelaxationRaw = "relaxation_raw", id test_id, keys [material, temperature_k, aging_time_s, test_id] {
         test_id: String [""],
         material: String [""],
-        /// Glass transition temperature of the material, from the manifest.
-        tg_k: f64 ["K"],
+        /// Glass transition temperature of the material, from the manifest (null when the
+        /// manifest leaves it to a DSC scan).
+        tg_k: Option<f64> ["K"],
         /// Aging and test temperature T_a.
         temperature_k: f64 ["K"],
         /// Aging time t_a before the strain step.
@@ -43,7 +44,7 @@ curve_table! {
     RelaxationClean = "relaxation_clean", id test_id, keys [material, temperature_k, aging_time_s, test_id] {
         test_id: String [""],
         material: String [""],
-        tg_k: f64 ["K"],
+        tg_k: Option<f64> ["K"],
         temperature_k: f64 ["K"],
         aging_time_s: f64 ["s"],
         strain: Option<f64> ["1"],
@@ -69,7 +70,7 @@ row_table! {
     RelaxationTest = "relaxation_tests", keys [material, temperature_k, aging_time_s, test_id] {
         test_id: String [""],
         material: String [""],
-        tg_k: f64 ["K"],
+        tg_k: Option<f64> ["K"],
         temperature_k: f64 ["K"],
         aging_time_s: f64 ["s"],
         strain: Option<f64> ["1"],
@@ -127,7 +128,7 @@ row_table! {
         n_points: i64 [""],
         time_min_s: Option<f64> ["s"],
         time_max_s: Option<f64> ["s"],
-        tg_k: f64 ["K"],
+        tg_k: Option<f64> ["K"],
         n_iterations: i64 [""],
         status: String [""],
         flags: String [""],
@@ -238,12 +239,15 @@ row_table! {
         series: Option<String> [""],
         strain: Option<f64> ["1"],
         aging_time_s: f64 ["s"],
-        tg_k: f64 ["K"],
+        tg_k: Option<f64> ["K"],
         ea_kj_mol: Option<f64> ["kJ/mol"],
         ea_se_kj_mol: Option<f64> ["kJ/mol"],
         ea_ci_low_kj_mol: Option<f64> ["kJ/mol"],
         ea_ci_high_kj_mol: Option<f64> ["kJ/mol"],
         ea_over_rtg: Option<f64> ["1"],
+        /// Where tg_k comes from: `manifest`, `dsc` (the mean onset T_g of the material's DSC
+        /// scans in `transitions`) or empty when neither gives one.
+        tg_source: String [""],
         /// ln of tau_E in seconds.
         ln_tau_e: Option<f64> ["1"],
         n_temperatures: i64 [""],
@@ -295,6 +299,113 @@ row_table! {
     }
 }
 
+curve_table! {
+    /// One DSC scan as recorded (`dsc_raw`); samples in recorded order.
+    DscRaw = "dsc_raw", id scan_id, keys [material, scan_id] {
+        scan_id: String [""],
+        material: String [""],
+        /// The manifest's `series:` or `condition:` label (`as-cast`, `aged 77400 s`, ...).
+        series: Option<String> [""],
+        /// Annealing before the scan: time and temperature (null for an as-cast sample).
+        aging_time_s: Option<f64> ["s"],
+        aging_temperature_k: Option<f64> ["K"],
+        heating_rate_k_min: Option<f64> ["K/min"],
+        mass_mg: Option<f64> ["mg"],
+        source_file: String [""],
+        /// What ingest noticed: `heat_flow_not_normalised` (mW without a mass), ...
+        flags: String [""],
+    } samples {
+        time_s: Option<f64> ["s"],
+        temperature_k: f64 ["K"],
+        /// Heat flow per mass, in the instrument's sign convention (from W/g, or mW over the
+        /// manifest's `mass_mg`).
+        heat_flow_w_g: Option<f64> ["W/g"],
+        /// Heat flow of the whole sample where the file gives mW and the manifest no mass.
+        heat_flow_w: Option<f64> ["W"],
+    }
+}
+
+curve_table! {
+    /// One DMA temperature sweep as recorded (`dma_sweeps_raw`), one or several frequencies.
+    DmaSweepRaw = "dma_sweeps_raw", id scan_id, keys [material, scan_id] {
+        scan_id: String [""],
+        material: String [""],
+        series: Option<String> [""],
+        aging_time_s: Option<f64> ["s"],
+        aging_temperature_k: Option<f64> ["K"],
+        heating_rate_k_min: Option<f64> ["K/min"],
+        source_file: String [""],
+        flags: String [""],
+    } samples {
+        time_s: Option<f64> ["s"],
+        temperature_k: f64 ["K"],
+        /// Frequency of this point (the file's column, else the manifest's `frequency_hz`).
+        frequency_hz: f64 ["Hz"],
+        storage_modulus_mpa: Option<f64> ["MPa"],
+        loss_modulus_mpa: Option<f64> ["MPa"],
+        tan_delta: Option<f64> ["1"],
+    }
+}
+
+curve_table! {
+    /// A DMA sweep at one frequency on a regular temperature grid (`dma_sweeps`).
+    DmaSweep = "dma_sweeps", id curve_id, keys [material, scan_id, frequency_hz] {
+        /// `SCAN_ID@FREQUENCYHz`.
+        curve_id: String [""],
+        scan_id: String [""],
+        material: String [""],
+        series: Option<String> [""],
+        aging_time_s: Option<f64> ["s"],
+        frequency_hz: f64 ["Hz"],
+        /// The loss modulus at the alpha peak (the normalisation of `loss_norm`).
+        loss_max_mpa: Option<f64> ["MPa"],
+    } samples {
+        temperature_k: f64 ["K"],
+        storage_modulus_mpa: Option<f64> ["MPa"],
+        loss_modulus_mpa: Option<f64> ["MPa"],
+        tan_delta: Option<f64> ["1"],
+        /// E''/E''_max.
+        loss_norm: Option<f64> ["1"],
+        /// The fitted alpha flank and background under the beta relaxation, E''/E''_max.
+        alpha_flank_norm: Option<f64> ["1"],
+    }
+}
+
+row_table! {
+    /// One row per scan and transition (`transitions`), and per material the change of the beta
+    /// relaxation between conditions and its activation energy.
+    Transition = "transitions", keys [material, scan_id, transition, frequency_hz] {
+        scan_id: String [""],
+        material: String [""],
+        series: Option<String> [""],
+        aging_time_s: Option<f64> ["s"],
+        /// `dsc` or `dma`.
+        kind: String [""],
+        /// `tg_onset`, `tg_midpoint`, `tg_end`, `crystallization_onset`, `alpha_peak_loss`,
+        /// `alpha_peak_tan_delta`, `tg_storage_onset`, `beta_peak`, `beta_intensity_change`,
+        /// `beta_activation`.
+        transition: String [""],
+        frequency_hz: Option<f64> ["Hz"],
+        temperature_k: Option<f64> ["K"],
+        temperature_se_k: Option<f64> ["K"],
+        /// beta_peak: area of E''/E''_max above the alpha flank (K); beta_intensity_change: the
+        /// aged over the as-cast intensity minus 1.
+        intensity: Option<f64> ["1"],
+        intensity_se: Option<f64> ["1"],
+        /// beta_activation: Arrhenius energy of the beta peak temperature against ln f.
+        energy_kj_mol: Option<f64> ["kJ/mol"],
+        energy_se_kj_mol: Option<f64> ["kJ/mol"],
+        /// The construction lines (DSC heat flow in W/g or DMA E' in MPa against T in K):
+        /// the baseline and the inflection tangent whose intersection is the temperature.
+        baseline_intercept: Option<f64> ["1"],
+        baseline_slope_per_k: Option<f64> ["1"],
+        tangent_intercept: Option<f64> ["1"],
+        tangent_slope_per_k: Option<f64> ["1"],
+        status: String [""],
+        flags: String [""],
+    }
+}
+
 /// The key columns of a table, by table name (what `agingflow check` prints for a failing row).
 pub fn keys_of(table: &str) -> Option<&'static [&'static str]> {
     use crate::{CurveTable, RowTable};
@@ -310,6 +421,10 @@ pub fn keys_of(table: &str) -> Option<&'static [&'static str]> {
         ActivationEnergy::NAME => ActivationEnergy::KEYS,
         ModelCurve::NAME => ModelCurve::KEYS,
         ModelFit::NAME => ModelFit::KEYS,
+        DscRaw::NAME => DscRaw::KEYS,
+        DmaSweepRaw::NAME => DmaSweepRaw::KEYS,
+        DmaSweep::NAME => DmaSweep::KEYS,
+        Transition::NAME => Transition::KEYS,
         _ => return None,
     })
 }

@@ -75,7 +75,7 @@ fn curves() -> Vec<RelaxationRaw> {
         .map(|c| RelaxationRaw {
             test_id: format!("dma/t{c}"),
             material: "G".into(),
-            tg_k: 680.0,
+            tg_k: Some(680.0),
             temperature_k: 633.0,
             aging_time_s: 1800.0 * (c + 1) as f64,
             source_file: format!("dma/t{c}.txt"),

@@ -82,7 +82,7 @@ fn every_row_table_round_trips() {
             .map(|i| RelaxationTest {
                 test_id: format!("t{i}"),
                 material: ["B", "A"][i % 2].into(),
-                tg_k: 680.0,
+                tg_k: Some(680.0),
                 temperature_k: 633.0,
                 aging_time_s: (i % 3) as f64 * 1800.0,
                 strain: some(i),
@@ -124,7 +124,7 @@ fn every_row_table_round_trips() {
                 n_points: 200,
                 time_min_s: Some(1.0),
                 time_max_s: Some(9000.0),
-                tg_k: 680.0,
+                tg_k: Some(680.0),
                 n_iterations: 12,
                 status: "ok".into(),
                 flags: "at_bound,tau_extrapolated".into(),
@@ -188,7 +188,7 @@ fn every_row_table_round_trips() {
             .map(|i| ActivationEnergy {
                 material: "A".into(),
                 aging_time_s: i as f64,
-                tg_k: 680.0,
+                tg_k: Some(680.0),
                 ea_kj_mol: some(i),
                 n_temperatures: 4,
                 status: "ok".into(),
@@ -234,7 +234,7 @@ fn every_curve_table_round_trips() {
     let raw = |i: usize, n: usize| RelaxationRaw {
         test_id: format!("dma/t{i}"),
         material: "A".into(),
-        tg_k: 680.0,
+        tg_k: Some(680.0),
         temperature_k: 633.0,
         aging_time_s: (i % 4) as f64 * 100.0,
         strain: some(i),
@@ -256,7 +256,7 @@ fn every_curve_table_round_trips() {
             .map(|i| RelaxationClean {
                 test_id: format!("t{i}"),
                 material: "A".into(),
-                tg_k: 680.0,
+                tg_k: Some(680.0),
                 temperature_k: 600.0 + i as f64,
                 aging_time_s: 1.0,
                 strain: Some(0.001),
