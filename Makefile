@@ -36,6 +36,7 @@ fuzz:
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p formats --test fuzz -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p campaign --test fuzz -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p tables --test fuzz -- --nocapture
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p thermal --test fuzz -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p runner --test fuzz -- --nocapture --test-threads 1
 
 lint:

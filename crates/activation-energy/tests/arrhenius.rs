@@ -93,3 +93,53 @@ fn the_demo_campaign_gives_the_papers_initial_activation_energy() {
         "rises: {initial} -> {deep}"
     );
 }
+
+#[test]
+fn tg_comes_from_dsc_when_the_manifest_has_none_and_a_disagreement_is_flagged() {
+    use std::collections::BTreeMap;
+    let mut fits = Vec::new();
+    for (k, t) in [613.0, 623.0, 633.0, 643.0].into_iter().enumerate() {
+        let mut f = fit(t, 1000.0 * (-(k as f64)).exp(), 0.01, 1800.0);
+        f.tg_k = None;
+        fits.push(f);
+    }
+    let tr = |scan: &str, aging: Option<f64>, t: f64| tables::Transition {
+        scan_id: scan.into(),
+        material: fits[0].material.clone(),
+        aging_time_s: aging,
+        kind: "dsc".into(),
+        transition: "tg_onset".into(),
+        temperature_k: Some(t),
+        status: "ok".into(),
+        ..Default::default()
+    };
+    // The as-cast scans are averaged; the aged one is not used while as-cast ones exist.
+    let dsc = activation_energy::dsc_tg(&[
+        tr("a", None, 679.0),
+        tr("b", None, 681.0),
+        tr("c", Some(77400.0), 700.0),
+    ]);
+    assert_eq!(dsc.get(&fits[0].material), Some(&680.0));
+    let rows = activation_energy::activation_energies_with_tg(&fits, 0.01, &dsc);
+    assert_eq!(rows[0].tg_source, "dsc");
+    assert_eq!(rows[0].tg_k, Some(680.0));
+    assert!(rows[0].ea_over_rtg.is_some());
+    // Without either: no T_g, flagged.
+    let rows = activation_energy::activation_energies_with_tg(&fits, 0.01, &BTreeMap::new());
+    assert_eq!(rows[0].tg_k, None);
+    assert!(rows[0].flags.contains("no_tg") && rows[0].ea_over_rtg.is_none());
+    // The manifest wins; 10 K from the DSC onset is flagged.
+    for f in &mut fits {
+        f.tg_k = Some(690.0);
+    }
+    let rows = activation_energy::activation_energies_with_tg(&fits, 0.01, &dsc);
+    assert_eq!(
+        (rows[0].tg_k, rows[0].tg_source.as_str()),
+        (Some(690.0), "manifest")
+    );
+    assert!(
+        rows[0].flags.contains("tg_disagrees_with_dsc"),
+        "{:?}",
+        rows[0].flags
+    );
+}

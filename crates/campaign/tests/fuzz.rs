@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-const GOOD: &str = "campaign: c\nmaterials:\n  G: { tg_k: 680, kind: metallic }\nrelaxation:\n  - file: a.txt\n    material: G\n    temperature_k: 633\n    aging_time_s: 1800\n    strain: 0.001\n    format: csv\n    columns: { time: \"t [s]\", stress: \"s [MPa]\" }\nindentation:\n  - files: \"ind/*.txt\"\n    material: G\n    temperature_k: 633\n    aging_time_s: 0\n    tip_radius_nm: 360\n";
+const GOOD: &str = "campaign: c\nmaterials:\n  G: { tg_k: 680, kind: metallic }\nrelaxation:\n  - file: a.txt\n    material: G\n    temperature_k: 633\n    aging_time_s: 1800\n    strain: 0.001\n    format: csv\n    columns: { time: \"t [s]\", stress: \"s [MPa]\" }\nindentation:\n  - files: \"ind/*.txt\"\n    material: G\n    temperature_k: 633\n    aging_time_s: 0\n    tip_radius_nm: 360\ndsc:\n  - file: d.txt\n    material: G\n    condition: as-cast\n    mass_mg: 10\n    heating_rate_k_min: 20\ndma_sweeps:\n  - file: m.txt\n    material: G\n    aging_time_s: 77400\n    temperature_k: 633\n    frequency_hz: 1\n";
 
 const PIECES: &[&str] = &[
     ":",
@@ -32,6 +32,10 @@ const PIECES: &[&str] = &[
     "files: x\n",
     "id: y\n",
     "0x10",
+    "condition: x\n",
+    "mass_mg: -1\n",
+    "frequency_hz: 0\n",
+    "dsc:\n",
 ];
 
 #[test]
@@ -52,6 +56,8 @@ fn the_manifest_parser_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("ind")).unwrap();
     std::fs::write(dir.path().join("a.txt"), "x").unwrap();
+    std::fs::write(dir.path().join("d.txt"), "x").unwrap();
+    std::fs::write(dir.path().join("m.txt"), "x").unwrap();
     std::fs::write(dir.path().join("ind/1.txt"), "x").unwrap();
     let mut s: u64 = 0x1234_5678_9ABC_DEF1;
     let mut next = move || {

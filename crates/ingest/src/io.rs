@@ -43,7 +43,9 @@ fn located(item: &Item, e: &FormatError) -> String {
 /// Turns one parsed file into one curve.
 type Extractor<T> = fn(&Item, &formats::Parsed) -> Result<(T, Notes), FormatError>;
 
-/// Reads one kind of item into one table, returning (curves, points, skipped, bytes).
+/// Reads one kind of item into one table, returning the unfinished table (committed by the
+/// caller once every kind has succeeded, so a failed run leaves no table behind) and (curves,
+/// points, skipped, bytes).
 ///
 /// Batches of files are parsed in parallel; a writer thread encodes the previous batch meanwhile,
 /// in key order, so memory holds at most three batches of curves.
@@ -54,90 +56,79 @@ fn ingest_kind<T: CurveTable + 'static>(
     skip_bad: bool,
     label: &str,
     extract: Extractor<T>,
-) -> Result<(usize, usize, usize, u64), IngestError> {
+) -> Result<(CurveWriter<T>, usize, usize, usize, u64), IngestError> {
     let mut writer = CurveWriter::<T>::create(out, prov)?;
     let progress = Progress::new(label, items.len());
     let mut errors = Vec::new();
     let (mut curves, mut bytes) = (0, 0);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
-    let points = std::thread::scope(|scope| -> Result<usize, IngestError> {
-        let write = scope.spawn(
-            move || -> Result<(CurveWriter<T>, usize), tables::TableError> {
-                let mut points = 0;
-                for batch in rx {
-                    for curve in batch {
-                        points += curve.len()?;
-                        writer.push(&curve)?;
+    let (writer, points) =
+        std::thread::scope(|scope| -> Result<(CurveWriter<T>, usize), IngestError> {
+            let write = scope.spawn(
+                move || -> Result<(CurveWriter<T>, usize), tables::TableError> {
+                    let mut points = 0;
+                    for batch in rx {
+                        for curve in batch {
+                            points += curve.len()?;
+                            writer.push(&curve)?;
+                        }
+                    }
+                    Ok((writer, points))
+                },
+            );
+            for batch in items.chunks(BATCH) {
+                let done: Vec<Result<(T, Notes, u64), String>> = batch
+                    .par_iter()
+                    .map(|item| {
+                        let (parsed, n) = read_parse(item)?;
+                        let (curve, notes) =
+                            extract(item, &parsed).map_err(|e| located(item, &e))?;
+                        Ok((curve, notes, n))
+                    })
+                    .collect();
+                progress.add(batch.len());
+                let mut good = Vec::with_capacity(batch.len());
+                for (item, r) in batch.iter().zip(done) {
+                    match r {
+                        Ok((curve, notes, n)) => {
+                            for w in &notes.warnings {
+                                tracing::warn!("{}: {w}", item.path.display());
+                            }
+                            if notes.dropped_rows > 0 {
+                                tracing::warn!(
+                                    "{}: {} rows without a needed value were dropped",
+                                    item.path.display(),
+                                    notes.dropped_rows
+                                );
+                            }
+                            good.push(curve);
+                            curves += 1;
+                            bytes += n;
+                        }
+                        Err(e) => {
+                            if skip_bad {
+                                tracing::warn!("skipped {e}");
+                            }
+                            errors.push(e);
+                        }
                     }
                 }
-                Ok((writer, points))
-            },
-        );
-        for batch in items.chunks(BATCH) {
-            let done: Vec<Result<(T, Notes, u64), String>> = batch
-                .par_iter()
-                .map(|item| {
-                    let (parsed, n) = read_parse(item)?;
-                    let (curve, notes) = extract(item, &parsed).map_err(|e| located(item, &e))?;
-                    Ok((curve, notes, n))
-                })
-                .collect();
-            progress.add(batch.len());
-            let mut good = Vec::with_capacity(batch.len());
-            for (item, r) in batch.iter().zip(done) {
-                match r {
-                    Ok((curve, notes, n)) => {
-                        for w in &notes.warnings {
-                            tracing::warn!("{}: {w}", item.path.display());
-                        }
-                        if notes.dropped_rows > 0 {
-                            tracing::warn!(
-                                "{}: {} rows without a needed value were dropped",
-                                item.path.display(),
-                                notes.dropped_rows
-                            );
-                        }
-                        good.push(curve);
-                        curves += 1;
-                        bytes += n;
-                    }
-                    Err(e) => {
-                        if skip_bad {
-                            tracing::warn!("skipped {e}");
-                        }
-                        errors.push(e);
-                    }
+                // After a failure (without skipping) the rest is only parsed, to report every error.
+                if (errors.is_empty() || skip_bad) && tx.send(good).is_err() {
+                    break;
                 }
             }
-            // After a failure (without skipping) the rest is only parsed, to report every error.
-            if (errors.is_empty() || skip_bad) && tx.send(good).is_err() {
-                break;
-            }
-        }
-        drop(tx);
-        let (w, points) = write
-            .join()
-            .map_err(|_| tables::TableError::Internal("the writer thread panicked".into()))??;
-        writer_slot(w, &errors, skip_bad)?;
-        Ok(points)
-    })?;
+            drop(tx);
+            let (w, points) = write
+                .join()
+                .map_err(|_| tables::TableError::Internal("the writer thread panicked".into()))??;
+            Ok((w, points))
+        })?;
     progress.finish();
     if !errors.is_empty() && !skip_bad {
         return Err(IngestError::Files(errors));
     }
-    Ok((curves, points, errors.len(), bytes))
-}
-
-/// Finishes the table unless a failure means nothing may be written.
-fn writer_slot<T: CurveTable>(
-    w: CurveWriter<T>,
-    errors: &[String],
-    skip_bad: bool,
-) -> Result<(), IngestError> {
-    if errors.is_empty() || skip_bad {
-        w.finish()?;
-    }
-    Ok(())
+    Ok((writer, curves, points, errors.len(), bytes))
 }
 
 /// Runs ingest: reads the manifest, every raw file, and writes both tables.
@@ -217,30 +208,36 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
             )
         },
     );
-    let (tests, rpoints, rskip, rbytes) = relax?;
-    let (indents, ipoints, iskip, ibytes) = indent?;
+    let (w_relax, tests, rpoints, rskip, rbytes) = relax?;
+    let (w_indent, indents, ipoints, iskip, ibytes) = indent?;
     // Thermal scans are few: one after the other. Present as empty tables when not listed.
-    let (dsc, _, dskip, dbytes) = match &p.dsc_raw {
-        Some(out) => ingest_kind::<DscRaw>(
-            &campaign.dsc,
-            out,
-            &prov,
-            p.skip_bad_files,
-            "DSC scans",
-            extract::dsc,
-        )?,
-        None => (0, 0, 0, 0),
+    let (w_dsc, dsc, _, dskip, dbytes) = match &p.dsc_raw {
+        Some(out) => {
+            let (w, a, b, c, d) = ingest_kind::<DscRaw>(
+                &campaign.dsc,
+                out,
+                &prov,
+                p.skip_bad_files,
+                "DSC scans",
+                extract::dsc,
+            )?;
+            (Some(w), a, b, c, d)
+        }
+        None => (None, 0, 0, 0, 0),
     };
-    let (dma, _, mskip, mbytes) = match &p.dma_sweeps_raw {
-        Some(out) => ingest_kind::<DmaSweepRaw>(
-            &campaign.dma_sweeps,
-            out,
-            &prov,
-            p.skip_bad_files,
-            "DMA sweeps",
-            extract::dma_sweep,
-        )?,
-        None => (0, 0, 0, 0),
+    let (w_dma, dma, _, mskip, mbytes) = match &p.dma_sweeps_raw {
+        Some(out) => {
+            let (w, a, b, c, d) = ingest_kind::<DmaSweepRaw>(
+                &campaign.dma_sweeps,
+                out,
+                &prov,
+                p.skip_bad_files,
+                "DMA sweeps",
+                extract::dma_sweep,
+            )?;
+            (Some(w), a, b, c, d)
+        }
+        None => (None, 0, 0, 0, 0),
     };
     let total = campaign.relaxation.len()
         + campaign.indentation.len()
@@ -249,6 +246,15 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
     let skipped = rskip + iskip + dskip + mskip;
     if total > 0 && skipped == total {
         return Err(IngestError::NothingUsable);
+    }
+    // Every kind succeeded: the tables are committed together.
+    w_relax.finish()?;
+    w_indent.finish()?;
+    if let Some(w) = w_dsc {
+        w.finish()?;
+    }
+    if let Some(w) = w_dma {
+        w.finish()?;
     }
     Ok(Summary {
         relaxation_tests: tests,

@@ -442,3 +442,94 @@ fn bad_files_can_be_skipped() {
     let (rows, _) = read_curves::<RelaxationRaw>(&p.relaxation_raw).unwrap();
     assert_eq!(rows[0].time_s, vec![0.0, 60.0]);
 }
+
+#[test]
+fn thermal_scans_of_the_demo_are_read_in_kelvin_with_their_conditions() {
+    let out = tempfile::tempdir().unwrap();
+    let s = run(&params(&demo().join("campaign.yaml"), out.path())).unwrap();
+    assert_eq!((s.dsc_scans, s.dma_sweeps), (2, 2));
+    let (dsc, _) = read_curves::<tables::DscRaw>(&out.path().join("dsc_raw.parquet")).unwrap();
+    let (dma, _) =
+        read_curves::<tables::DmaSweepRaw>(&out.path().join("dma_sweeps_raw.parquet")).unwrap();
+    for d in &dsc {
+        // 550 to 800 K at 5 points per K; degrees C converted; W/g kept.
+        assert_eq!(d.temperature_k.len(), 1251, "{}", d.scan_id);
+        assert!((d.temperature_k[0] - 550.0).abs() < 1e-3);
+        assert!(d.heat_flow_w_g.iter().all(Option::is_some));
+        assert_eq!(d.mass_mg, Some(10.0));
+    }
+    let aged = dsc
+        .iter()
+        .find(|d| d.series.as_deref() == Some("aged"))
+        .unwrap();
+    assert_eq!(aged.aging_time_s, Some(77400.0));
+    assert_eq!(aged.aging_temperature_k, Some(633.0));
+    for d in &dma {
+        let mut f = d.frequency_hz.clone();
+        f.sort_by(f64::total_cmp);
+        f.dedup();
+        assert_eq!(f, vec![0.5, 1.0, 2.0, 5.0, 10.0], "{}", d.scan_id);
+        assert!(
+            d.storage_modulus_mpa
+                .iter()
+                .flatten()
+                .all(|e| *e > 1e4 && *e < 1e5)
+        );
+    }
+}
+
+#[test]
+fn a_scan_without_the_signal_it_needs_is_refused_naming_file_and_signal() {
+    // The real TGA export (Universal Analysis, UTF-16): it reads, but it has no heat flow, so as
+    // a DSC scan it is refused.
+    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/instrument-samples/ta-universal-analysis-txt-utf16_TGA-Q500_example.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut manifests = vec![];
+    if real.exists() {
+        std::fs::copy(&real, d.join("tga.txt")).unwrap();
+        manifests.push(("tga.txt", "dsc", "heat flow"));
+    } else {
+        eprintln!(
+            "SKIP (real file): {} is absent; the real-file case needs ../shared beside the project",
+            real.display()
+        );
+    }
+    // A DMA sweep written without a loss modulus.
+    std::fs::write(
+        d.join("sweep.txt"),
+        utf16("CLOSED\nVersion\t2.0\nNsig\t3\nSig1\tTime (min)\nSig2\tTemperature (°C)\nSig3\tStorage Modulus (MPa)\nStartOfData\n0\t300\t90000\n1\t303\t89000\n"),
+    )
+    .unwrap();
+    manifests.push(("sweep.txt", "dma_sweeps", "loss modulus"));
+    std::fs::create_dir_all(d.join("out")).unwrap();
+    for (file, section, signal) in manifests {
+        let extra = if section == "dma_sweeps" {
+            "    frequency_hz: 1\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            "campaign: c\nmaterials:\n  G: {{ tg_k: 680 }}\n{section}:\n  - file: {file}\n    material: G\n    condition: as-cast\n{extra}"
+        );
+        std::fs::write(d.join("m.yaml"), text).unwrap();
+        let err = run(&params(&d.join("m.yaml"), &d.join("out")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(file) && err.contains(&format!("no {signal} signal")),
+            "{err}"
+        );
+        assert!(!d.join("out/dsc_raw.parquet").exists());
+    }
+}
+
+#[test]
+fn a_thermal_section_without_its_output_is_an_error_naming_the_port() {
+    let out = tempfile::tempdir().unwrap();
+    let mut p = params(&demo().join("campaign.yaml"), out.path());
+    p.dsc_raw = None;
+    let err = run(&p).unwrap_err().to_string();
+    assert!(err.contains("--dsc-raw"), "{err}");
+}
