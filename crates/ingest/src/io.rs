@@ -153,19 +153,27 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
         ),
     ] {
         if !items.is_empty() && out.is_none() {
-            return Err(IngestError::NoOutput {
-                count: items.len(),
-                section,
-                flag,
-            });
+            tracing::warn!(
+                "the manifest lists {} {section} entr{} but no --{flag} output is given: they are not read (add ingest's output `{flag}` to analyse them)",
+                items.len(),
+                if items.len() == 1 { "y" } else { "ies" }
+            );
         }
     }
     for item in campaign
         .relaxation
         .iter()
         .chain(&campaign.indentation)
-        .chain(&campaign.dsc)
-        .chain(&campaign.dma_sweeps)
+        .chain(if p.dsc_raw.is_some() {
+            &campaign.dsc[..]
+        } else {
+            &[]
+        })
+        .chain(if p.dma_sweeps_raw.is_some() {
+            &campaign.dma_sweeps[..]
+        } else {
+            &[]
+        })
     {
         guard::protect(&item.path, "a raw file the manifest names");
     }
@@ -241,8 +249,16 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
     };
     let total = campaign.relaxation.len()
         + campaign.indentation.len()
-        + campaign.dsc.len()
-        + campaign.dma_sweeps.len();
+        + if p.dsc_raw.is_some() {
+            campaign.dsc.len()
+        } else {
+            0
+        }
+        + if p.dma_sweeps_raw.is_some() {
+            campaign.dma_sweeps.len()
+        } else {
+            0
+        };
     let skipped = rskip + iskip + dskip + mskip;
     if total > 0 && skipped == total {
         return Err(IngestError::NothingUsable);

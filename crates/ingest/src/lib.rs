@@ -17,9 +17,9 @@ pub struct Params {
     pub manifest: PathBuf,
     pub relaxation_raw: PathBuf,
     pub indentation_raw: PathBuf,
-    /// The DSC scans' table; required when the manifest has a `dsc:` section.
+    /// The DSC scans' table; without it a `dsc:` section is not read (with a warning).
     pub dsc_raw: Option<PathBuf>,
-    /// The DMA sweeps' table; required when the manifest has a `dma_sweeps:` section.
+    /// The DMA sweeps' table; without it a `dma_sweeps:` section is not read (with a warning).
     pub dma_sweeps_raw: Option<PathBuf>,
     /// Skip files that cannot be read (with a warning) instead of failing.
     pub skip_bad_files: bool,
@@ -54,11 +54,4 @@ pub enum IngestError {
     NothingUsable,
     #[error(transparent)]
     Guard(#[from] guard::GuardError),
-    /// The manifest lists scans of a kind whose output was not given.
-    #[error("the manifest lists {count} {section} entr{} but no --{flag} output is given: add the output (ingest's port `{flag}`) or remove the section", if *.count == 1 { "y" } else { "ies" })]
-    NoOutput {
-        count: usize,
-        section: &'static str,
-        flag: &'static str,
-    },
 }

@@ -28,11 +28,11 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     indentation_raw: PathBuf,
     /// Output: the dsc_raw table (Parquet): temperature K, heat flow W/g (or W without a mass),
-    /// time s. Needed when the manifest has a `dsc:` section; empty when it has none
+    /// time s. Without it a `dsc:` section is not read (a warning); empty when the manifest has none
     #[arg(long, value_name = "PATH")]
     dsc_raw: Option<PathBuf>,
     /// Output: the dma_sweeps_raw table (Parquet): temperature K, frequency Hz, E' and E'' MPa,
-    /// tan delta. Needed when the manifest has a `dma_sweeps:` section
+    /// tan delta. Without it a `dma_sweeps:` section is not read (a warning)
     #[arg(long, value_name = "PATH")]
     dma_sweeps_raw: Option<PathBuf>,
     /// Skip files that cannot be read, with a warning, instead of failing the run

@@ -34,7 +34,7 @@ fn check_rows<T: RowTable + Clone + PartialEq + std::fmt::Debug>(rows: Vec<T>) {
     assert_eq!(meta.get("agingflow.table"), Some(T::NAME));
     assert_eq!(meta.get("agingflow.stage"), Some("test"));
     assert_eq!(meta.get("agingflow.params"), Some(r#"{"a":[1,2],"b":2}"#));
-    assert_eq!(meta.get("agingflow.schema_version"), Some("2"));
+    assert_eq!(meta.get("agingflow.schema_version"), Some("3"));
     // Only temp-free names are left behind.
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
