@@ -41,7 +41,7 @@ impl Gen {
                     1 => start + step * (n - i) as f64, // cooling
                     2 => t + 20.0 * (self.unit() - 0.5), // jumbled
                     _ => {
-                        if self.next() % 50 == 0 {
+                        if self.next().is_multiple_of(50) {
                             f64::NAN
                         } else {
                             t
@@ -80,7 +80,7 @@ fn the_analysis_never_panics_on_arbitrary_scans() {
         };
         let t = g.temperatures(len);
         // A glass-transition-like step and a peak under the noise, sometimes.
-        let shaped = g.next() % 2 == 0;
+        let shaped = g.next().is_multiple_of(2);
         let hf: Vec<Option<f64>> = t
             .iter()
             .map(|&x| {
@@ -95,7 +95,7 @@ fn the_analysis_never_panics_on_arbitrary_scans() {
         let scan = DscRaw {
             scan_id: format!("s{k}"),
             material: "G".into(),
-            aging_time_s: (g.next() % 2 == 0).then_some(77400.0),
+            aging_time_s: (g.next().is_multiple_of(2)).then_some(77400.0),
             time_s: vec![None; len],
             temperature_k: t.clone(),
             heat_flow_w_g: hf.clone(),
@@ -103,7 +103,7 @@ fn the_analysis_never_panics_on_arbitrary_scans() {
             ..Default::default()
         };
         let opts = dsc::DscOptions {
-            exo_up: g.next() % 2 == 0,
+            exo_up: g.next().is_multiple_of(2),
             ..Default::default()
         };
         for r in dsc::analyse(&scan, &opts) {
@@ -121,7 +121,7 @@ fn the_analysis_never_panics_on_arbitrary_scans() {
         let sweep = DmaSweepRaw {
             scan_id: format!("m{}", k % 3),
             material: "G".into(),
-            aging_time_s: (k % 2 == 0).then_some(77400.0),
+            aging_time_s: k.is_multiple_of(2).then_some(77400.0),
             time_s: vec![None; len],
             temperature_k: t.clone(),
             frequency_hz: freqs,
