@@ -42,10 +42,19 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         options: indentation_stats::IndentOptions::default(),
     })
     .unwrap();
+    thermal::run(&thermal::Params {
+        dsc_raw: Some(t("dsc.parquet")),
+        dma_sweeps_raw: Some(t("dma.parquet")),
+        transitions: t("transitions.parquet"),
+        dma_sweeps: t("sweeps.parquet"),
+        dsc: thermal::dsc::DscOptions::default(),
+        dma: thermal::dma::DmaOptions::default(),
+    })
+    .unwrap();
     activation_energy::run(&activation_energy::Params {
         kww_fits: t("fits.parquet"),
         activation_energy: t("ea.parquet"),
-        transitions: None,
+        transitions: Some(t("transitions.parquet")),
         tolerance: 0.01,
     })
     .unwrap();
@@ -64,9 +73,9 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         activation_energy: Some(t("ea.parquet")),
         model_curves: Some(t("mc.parquet")),
         model_fits: Some(t("mf.parquet")),
-        transitions: None,
-        dma_sweeps: None,
-        dsc_raw: None,
+        transitions: Some(t("transitions.parquet")),
+        dma_sweeps: Some(t("sweeps.parquet")),
+        dsc_raw: Some(t("dsc.parquet")),
         pipeline: None,
         lock: None,
         report_dir: t("report"),
@@ -224,6 +233,42 @@ fn a_single_temperature_campaign_says_what_is_missing() {
         "missing E_a said"
     );
     assert!(!report.join("figures/activation_energy.svg").exists());
+}
+
+#[test]
+fn a_campaign_without_thermal_scans_says_so_instead_of_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = campaign_from(
+        |s| {
+            s.materials[0].dsc = None;
+            s.materials[0].dma_sweeps = None;
+        },
+        dir.path(),
+    );
+    let report = analyse(&manifest, dir.path());
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("No DMA temperature sweep"), "Fig. 3b's absence not said");
+    assert!(html.contains("No DSC scan"), "Fig. S1's absence not said");
+    assert!(!report.join("figures/dma_loss_beta.svg").exists());
+    assert!(!report.join("figures/dsc_tg.svg").exists());
+    // The relaxation figures are still there.
+    assert!(report.join("figures/beta_vs_aging_time.svg").exists());
+}
+
+#[test]
+fn the_demo_report_draws_the_thermal_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = analyse(&demo().join("campaign.yaml"), dir.path());
+    for fig in ["dma_loss_beta", "dsc_tg"] {
+        let svg = std::fs::read_to_string(report.join(format!("figures/{fig}.svg"))).unwrap();
+        assert!(svg.contains("as-cast") && svg.contains("aged"), "{fig}: both conditions");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    let thermal = summary["thermal"].as_array().unwrap();
+    assert!(thermal.iter().any(|r| r["transition"] == "tg_onset"));
+    assert!(thermal.iter().any(|r| r["transition"] == "beta_activation"));
 }
 
 fn chromium() -> Option<&'static str> {
