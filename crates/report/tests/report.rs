@@ -247,7 +247,10 @@ fn a_campaign_without_thermal_scans_says_so_instead_of_the_figures() {
     );
     let report = analyse(&manifest, dir.path());
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
-    assert!(html.contains("No DMA temperature sweep"), "Fig. 3b's absence not said");
+    assert!(
+        html.contains("No DMA temperature sweep"),
+        "Fig. 3b's absence not said"
+    );
     assert!(html.contains("No DSC scan"), "Fig. S1's absence not said");
     assert!(!report.join("figures/dma_loss_beta.svg").exists());
     assert!(!report.join("figures/dsc_tg.svg").exists());
@@ -261,7 +264,10 @@ fn the_demo_report_draws_the_thermal_figures() {
     let report = analyse(&demo().join("campaign.yaml"), dir.path());
     for fig in ["dma_loss_beta", "dsc_tg"] {
         let svg = std::fs::read_to_string(report.join(format!("figures/{fig}.svg"))).unwrap();
-        assert!(svg.contains("as-cast") && svg.contains("aged"), "{fig}: both conditions");
+        assert!(
+            svg.contains("as-cast") && svg.contains("aged"),
+            "{fig}: both conditions"
+        );
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())

@@ -573,51 +573,13 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
         Job::Dsc { m, d, scan } => {
             let (curve, truth) = thermal::dsc(d, scan, m.tg_k, &mut rng);
             let rel = thermal_rel(&m.name, "dsc", &scan.condition);
-            let sample = format!("{} {}", m.name, scan.condition);
-            let bytes = if scan.format == "ta-universal" {
-                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
-                    .map(|k| {
-                        vec![
-                            curve.time_s[k] / 60.0,
-                            curve.temperature_k[k] - 273.15,
-                            curve.values[k][0],
-                        ]
-                    })
-                    .collect();
-                formats::write::ta_universal_module(
-                    "DSC Q2000 V24.11 Build 124",
-                    "DSC Standard Cell RC",
-                    &[
-                        &format!("1: Equilibrate at {:.2} °C", d.start_k - 273.15),
-                        &format!(
-                            "2: Ramp {:.2} °C/min to {:.2} °C",
-                            d.heating_rate_k_min,
-                            d.end_k - 273.15
-                        ),
-                    ],
-                    &sample,
-                    &["Time (min)", "Temperature (°C)", "Heat Flow (W/g)"],
-                    &[rows],
-                )
-            } else {
-                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
-                    .map(|k| {
-                        vec![
-                            curve.time_s[k],
-                            curve.temperature_k[k] - 273.15,
-                            curve.values[k][0],
-                        ]
-                    })
-                    .collect();
-                formats::write::trios_text(
-                    "DSC 2500",
-                    &sample,
-                    "Ramp",
-                    &["Time", "Temperature", "Heat Flow (Normalized)"],
-                    &["s", "°C", "W/g"],
-                    &rows,
-                )
-            };
+            let bytes = thermal_file(
+                &curve,
+                &format!("{} {}", m.name, scan.condition),
+                &scan.format,
+                (d.start_k, d.end_k, d.heating_rate_k_min),
+                &DSC_LAYOUT,
+            );
             let rec = DscRecord {
                 scan_id: rel.trim_end_matches(".txt").to_owned(),
                 file: rel.clone(),
@@ -632,64 +594,13 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
         Job::Dma { m, d, scan } => {
             let (curve, truth) = thermal::dma(d, scan, &mut rng);
             let rel = thermal_rel(&m.name, "dma", &scan.condition);
-            let sample = format!("{} {}", m.name, scan.condition);
-            let row = |k: usize, time: f64| {
-                let v = &curve.values[k];
-                vec![
-                    time,
-                    curve.temperature_k[k] - 273.15,
-                    v[0],
-                    v[1],
-                    v[2],
-                    v[3],
-                ]
-            };
-            let bytes = if scan.format == "ta-universal" {
-                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
-                    .map(|k| row(k, curve.time_s[k] / 60.0))
-                    .collect();
-                formats::write::ta_universal_module(
-                    "DMA Q800 V21.3 Build 96",
-                    "DMA Multi-Frequency",
-                    &[
-                        &format!("1: Equilibrate at {:.2} °C", d.start_k - 273.15),
-                        &format!(
-                            "2: Ramp {:.2} °C/min to {:.2} °C",
-                            d.heating_rate_k_min,
-                            d.end_k - 273.15
-                        ),
-                    ],
-                    &sample,
-                    &[
-                        "Time (min)",
-                        "Temperature (°C)",
-                        "Frequency (Hz)",
-                        "Storage Modulus (MPa)",
-                        "Loss Modulus (MPa)",
-                        "Tan Delta",
-                    ],
-                    &[rows],
-                )
-            } else {
-                let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
-                    .map(|k| row(k, curve.time_s[k]))
-                    .collect();
-                formats::write::trios_text(
-                    "DMA 850",
-                    &sample,
-                    "Temperature Ramp",
-                    &[
-                        "Step time",
-                        "Temperature",
-                        "Frequency",
-                        "Storage modulus",
-                        "Loss modulus",
-                        "Tan(delta)",
-                    ],
-                    &["s", "°C", "Hz", "MPa", "MPa", ""],
-                    &rows,
-                )
-            };
+            let bytes = thermal_file(
+                &curve,
+                &format!("{} {}", m.name, scan.condition),
+                &scan.format,
+                (d.start_k, d.end_k, d.heating_rate_k_min),
+                &DMA_LAYOUT,
+            );
             let rec = DmaRecord {
                 scan_id: rel.trim_end_matches(".txt").to_owned(),
                 file: rel.clone(),
@@ -702,6 +613,100 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
             };
             (rel, bytes, Record::Dma(rec))
         }
+    }
+}
+
+/// How a thermal scan is written in each export: (instrument, module or step, column names and,
+/// for TRIOS, units). Rows are time, temperature in °C, then the scan's values in order.
+struct ThermalLayout {
+    ua_instrument: &'static str,
+    ua_module: &'static str,
+    ua_signals: &'static [&'static str],
+    trios_instrument: &'static str,
+    trios_step: &'static str,
+    trios_names: &'static [&'static str],
+    trios_units: &'static [&'static str],
+}
+
+const DSC_LAYOUT: ThermalLayout = ThermalLayout {
+    ua_instrument: "DSC Q2000 V24.11 Build 124",
+    ua_module: "DSC Standard Cell RC",
+    ua_signals: &["Time (min)", "Temperature (°C)", "Heat Flow (W/g)"],
+    trios_instrument: "DSC 2500",
+    trios_step: "Ramp",
+    trios_names: &["Time", "Temperature", "Heat Flow (Normalized)"],
+    trios_units: &["s", "°C", "W/g"],
+};
+
+const DMA_LAYOUT: ThermalLayout = ThermalLayout {
+    ua_instrument: "DMA Q800 V21.3 Build 96",
+    ua_module: "DMA Multi-Frequency",
+    ua_signals: &[
+        "Time (min)",
+        "Temperature (°C)",
+        "Frequency (Hz)",
+        "Storage Modulus (MPa)",
+        "Loss Modulus (MPa)",
+        "Tan Delta",
+    ],
+    trios_instrument: "DMA 850",
+    trios_step: "Temperature Ramp",
+    trios_names: &[
+        "Step time",
+        "Temperature",
+        "Frequency",
+        "Storage modulus",
+        "Loss modulus",
+        "Tan(delta)",
+    ],
+    trios_units: &["s", "°C", "Hz", "MPa", "MPa", ""],
+};
+
+/// A thermal scan's file in `format` (`ta-universal`: time in min; `trios-text`: in s);
+/// `ramp` is (start K, end K, K/min) for the method lines.
+fn thermal_file(
+    curve: &thermal::Scan,
+    sample: &str,
+    format: &str,
+    ramp: (f64, f64, f64),
+    layout: &ThermalLayout,
+) -> Vec<u8> {
+    let ua = format == "ta-universal";
+    let rows: Vec<Vec<f64>> = (0..curve.time_s.len())
+        .map(|k| {
+            let time = if ua {
+                curve.time_s[k] / 60.0
+            } else {
+                curve.time_s[k]
+            };
+            [time, curve.temperature_k[k] - 273.15]
+                .into_iter()
+                .chain(curve.values[k].iter().copied())
+                .collect()
+        })
+        .collect();
+    if ua {
+        let (start, end, rate) = ramp;
+        formats::write::ta_universal_module(
+            layout.ua_instrument,
+            layout.ua_module,
+            &[
+                &format!("1: Equilibrate at {:.2} °C", start - 273.15),
+                &format!("2: Ramp {rate:.2} °C/min to {:.2} °C", end - 273.15),
+            ],
+            sample,
+            layout.ua_signals,
+            &[rows],
+        )
+    } else {
+        formats::write::trios_text(
+            layout.trios_instrument,
+            sample,
+            layout.trios_step,
+            layout.trios_names,
+            layout.trios_units,
+            &rows,
+        )
     }
 }
 

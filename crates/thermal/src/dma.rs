@@ -14,7 +14,7 @@ use physics::thermal::{alpha_loss, alpha_loss_peak_k, gaussian};
 use tables::{DmaSweep, DmaSweepRaw, Transition};
 
 use crate::curve::{self, Grid};
-use crate::dsc::{row, set_construction};
+use crate::rows::{MIN_SIGNIFICANCE, row, set_construction};
 
 /// Analysis settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,8 +50,8 @@ pub fn frequencies(scan: &DmaSweepRaw) -> Vec<f64> {
 /// The maximum of a cubic through the bin means within `frac` of the smoothed maximum (a cubic,
 /// not a parabola: an asymmetric peak pulls a parabola's vertex towards its broader flank): (T,
 /// SE by the delta method on the cubic's covariance).
-fn peak(g: &Grid, frac: f64) -> Result<(f64, f64), &'static str> {
-    let (sm, _) = curve::smooth(g, 3.0);
+fn peak(g: &Grid, frac: f64, smooth_k: f64) -> Result<(f64, f64), &'static str> {
+    let (sm, _) = curve::smooth(g, smooth_k);
     let (k, &m) = sm
         .iter()
         .enumerate()
@@ -313,12 +313,12 @@ pub fn analyse(scan: &DmaSweepRaw, o: &DmaOptions) -> (Vec<DmaSweep>, Vec<Transi
                 r.status = "scan_too_short".into();
             }
         } else {
-            set_peak(&mut alpha, peak(&g2, 0.9));
-            set_peak(&mut tan_peak, peak(&gt, 0.9));
+            set_peak(&mut alpha, peak(&g2, 0.9, o.smooth_k));
+            set_peak(&mut tan_peak, peak(&gt, 0.9, o.smooth_k));
             // E' onset: the strongest falling lobe of E'.
             let (_, s1) = curve::smooth(&g1, o.smooth_k);
             match curve::lobe(&s1, -1.0, 0, g1.t.len())
-                .filter(|l| l.significance >= crate::dsc::MIN_SIGNIFICANCE)
+                .filter(|l| l.significance >= MIN_SIGNIFICANCE)
                 .and_then(|l| {
                     curve::construct(&g1, &l, o.baseline_k, g1.t[0], g1.t[g1.t.len() - 1])
                 }) {

@@ -2,13 +2,14 @@
 //! (`transitions`) and resampled sweeps (`dma_sweeps`).
 //!
 //! `curve` holds the grid, smoothing, line fits and the tangent construction; `dsc` and `dma` the
-//! analysis of one scan (pure); `io` reads the raw tables, analyses the scans in parallel and
+//! analysis of one scan (pure), `rows` the table rows they share; `io` reads the raw tables, analyses the scans in parallel and
 //! writes both tables in key order.
 
 pub mod curve;
 pub mod dma;
 pub mod dsc;
 mod io;
+pub mod rows;
 
 use std::path::PathBuf;
 
