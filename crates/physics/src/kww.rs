@@ -71,6 +71,76 @@ pub fn mean_tau_s(tau_s: f64, beta: f64) -> f64 {
     tau_s / beta * fit::stats::gamma(1.0 / beta)
 }
 
+/// Euler's constant gamma.
+pub const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+/// The mean of ln tau over the KWW function's relaxation-time distribution (tau in s):
+/// ln tau_K + gamma (1 - 1/beta).
+pub fn distribution_mean_ln_tau(ln_tau_kww: f64, beta: f64) -> f64 {
+    ln_tau_kww + EULER_GAMMA * (1.0 - 1.0 / beta)
+}
+
+/// The standard deviation of ln tau over the KWW distribution: sqrt((pi^2/6)(1/beta^2 - 1)).
+pub fn distribution_sd_ln_tau(beta: f64) -> f64 {
+    (std::f64::consts::PI.powi(2) / 6.0 * (1.0 / (beta * beta) - 1.0))
+        .max(0.0)
+        .sqrt()
+}
+
+/// The relaxation-time distribution of the KWW function per unit ln tau, D(ln tau), with
+/// exp(-(t/tau_K)^beta) = int D(ln tau) exp(-t/tau) d ln tau, for 0 < beta < 1 (NaN outside:
+/// at beta = 1 it is a delta).
+///
+/// From Kanter's representation of the one-sided stable law (1/tau = Y / tau_K with
+/// E exp(-s Y) = exp(-s^beta)): with z = (tau/tau_K)^(beta/(1-beta)) and
+/// a(u) = (sin(beta u)/sin u)^(1/(1-beta)) sin((1-beta) u)/sin(beta u),
+/// D(ln tau) = beta/((1-beta) pi) int_0^pi a(u) z exp(-a(u) z) du,
+/// an integral of a bounded, smooth function (composite adaptive Simpson here). For beta = 1/2
+/// it reduces to sqrt(z) exp(-z/4) / (2 sqrt(pi)) (PHYSICS.md 6).
+pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
+    use std::f64::consts::PI;
+    if !(beta > 0.0 && beta < 1.0) || !ln_tau.is_finite() || !ln_tau_kww.is_finite() {
+        return f64::NAN;
+    }
+    let e = beta / (1.0 - beta);
+    let ln_z = e * (ln_tau - ln_tau_kww);
+    if ln_z > 700.0 {
+        return 0.0;
+    }
+    let z = ln_z.exp();
+    let a = |u: f64| {
+        if u < 1e-9 {
+            // The limit at u = 0: beta^(beta/(1-beta)) (1 - beta).
+            beta.powf(e) * (1.0 - beta)
+        } else {
+            ((beta * u).sin() / u.sin()).powf(1.0 / (1.0 - beta)) * ((1.0 - beta) * u).sin()
+                / (beta * u).sin()
+        }
+    };
+    let f = |u: f64| {
+        if u >= PI {
+            return 0.0;
+        }
+        let az = a(u) * z;
+        if az.is_finite() {
+            az * (-az).exp()
+        } else {
+            0.0
+        }
+    };
+    // Panels keep the adaptive rule from missing a narrow peak near u = pi (small z).
+    let panels = 48;
+    let mut sum = 0.0;
+    for k in 0..panels {
+        let (lo, hi) = (
+            PI * k as f64 / panels as f64,
+            PI * (k + 1) as f64 / panels as f64,
+        );
+        sum += crate::relaxation_model::adaptive_simpson(&f, lo, hi, 1e-9);
+    }
+    e / PI * sum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +228,44 @@ mod tests {
                 "beta {beta}: {integral} vs {m}"
             );
         }
+    }
+
+    #[test]
+    fn the_kww_distribution_matches_the_closed_form_at_one_half_and_its_moments() {
+        let ln_k = 1000f64.ln();
+        for k in 0..=80 {
+            let x = -16.0 + 0.25 * k as f64;
+            let z: f64 = x.exp();
+            let exact = z.sqrt() * (-z / 4.0).exp() / (2.0 * std::f64::consts::PI.sqrt());
+            let d = distribution_ln_tau(ln_k + x, ln_k, 0.5);
+            assert!(
+                (d - exact).abs() < 1e-7 * exact.max(1e-6),
+                "ln(tau/tau_K) = {x}: {d} vs {exact}"
+            );
+        }
+        for &beta in &[0.3, 0.45, 0.6, 0.8] {
+            // Normalisation, mean and variance of ln tau by the trapezoid rule in ln tau.
+            let (lo, hi, n) = (ln_k - 60.0, ln_k + 12.0, 7200);
+            let h = (hi - lo) / n as f64;
+            let (mut m0, mut m1, mut m2) = (0.0, 0.0, 0.0);
+            for k in 0..=n {
+                let x = lo + h * k as f64;
+                let w =
+                    distribution_ln_tau(x, ln_k, beta) * if k == 0 || k == n { 0.5 } else { 1.0 };
+                m0 += w * h;
+                m1 += w * h * x;
+                m2 += w * h * x * x;
+            }
+            let mean = m1 / m0;
+            let sd = (m2 / m0 - mean * mean).sqrt();
+            assert!((m0 - 1.0).abs() < 1e-5, "beta {beta}: mass {m0}");
+            let (em, es) = (
+                distribution_mean_ln_tau(ln_k, beta),
+                distribution_sd_ln_tau(beta),
+            );
+            assert!((mean - em).abs() < 2e-3, "beta {beta}: mean {mean} vs {em}");
+            assert!((sd - es).abs() < 2e-3, "beta {beta}: sd {sd} vs {es}");
+        }
+        assert!(distribution_ln_tau(0.0, 0.0, 1.0).is_nan());
     }
 }

@@ -406,6 +406,129 @@ row_table! {
     }
 }
 
+curve_table! {
+    /// The measured relaxation-time spectrum of one curve on its log grid (`spectra`): phi(t')
+    /// = sum_k h_k exp(-t'/tau_k) d(ln tau) (+ an offset), h the density per unit ln tau.
+    Spectrum = "spectra", id test_id, keys [material, series, strain, temperature_k, aging_time_s, test_id] {
+        test_id: String [""],
+        material: String [""],
+        series: Option<String> [""],
+        /// The nominal step strain (strains within 10 % pooled, as kww_fits).
+        strain: Option<f64> ["1"],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+    } samples {
+        /// ln of tau in seconds.
+        ln_tau: f64 ["1"],
+        /// The spectrum, per unit ln tau (its sum times the grid step is the relaxing fraction).
+        h: f64 ["1"],
+        /// Pointwise 2.5 % and 97.5 % quantiles of the seeded residual bootstrap.
+        h_low: Option<f64> ["1"],
+        h_high: Option<f64> ["1"],
+        /// The distribution the curve's KWW fit implies at this point, times its amplitude.
+        h_kww: Option<f64> ["1"],
+    }
+}
+
+row_table! {
+    /// One row per curve: the moments of its spectrum over ln tau (`spectrum_moments`).
+    SpectrumMoments = "spectrum_moments", keys [material, series, strain, temperature_k, aging_time_s, test_id] {
+        test_id: String [""],
+        material: String [""],
+        series: Option<String> [""],
+        strain: Option<f64> ["1"],
+        temperature_k: f64 ["K"],
+        aging_time_s: f64 ["s"],
+        /// The centre: mean of ln tau (tau in s) weighted by h.
+        mean_ln_tau: Option<f64> ["1"],
+        /// Its bootstrap standard error.
+        mean_ln_tau_se: Option<f64> ["1"],
+        /// The width: standard deviation of ln tau.
+        sd_ln_tau: Option<f64> ["1"],
+        sd_ln_tau_se: Option<f64> ["1"],
+        skewness: Option<f64> ["1"],
+        /// Peaks of h with a dip of at least 20 % of the lower one between them.
+        n_peaks: i64 [""],
+        /// The relaxing fraction sum h d(ln tau).
+        mass: Option<f64> ["1"],
+        /// The fitted residual-stress offset, where the KWW fit has one.
+        offset: Option<f64> ["1"],
+        /// The share of the mass at tau outside the measured window [t'_min, t'_max].
+        beyond_window_fraction: Option<f64> ["1"],
+        /// The KWW fit's implied centre ln tau_K + gamma (1 - 1/beta) and width
+        /// sqrt((pi^2/6)(1/beta^2 - 1)).
+        kww_mean_ln_tau: Option<f64> ["1"],
+        kww_sd_ln_tau: Option<f64> ["1"],
+        /// The regularisation weight (objective: weighted mean square residual + lambda times
+        /// the sum of squared second differences of h).
+        lambda: Option<f64> ["1"],
+        /// How lambda was chosen: `gcv` or `fixed`.
+        criterion: String [""],
+        /// Degrees of freedom of the regularised fit (trace of the influence matrix).
+        dof: Option<f64> ["1"],
+        /// Root weighted mean square residual of phi.
+        rss: Option<f64> ["1"],
+        n_points: i64 [""],
+        n_grid: i64 [""],
+        time_min_s: Option<f64> ["s"],
+        time_max_s: Option<f64> ["s"],
+        status: String [""],
+        flags: String [""],
+    }
+}
+
+row_table! {
+    /// The centre and width of D(ln tau) per series and aging time, measured (`spectrum`),
+    /// implied by the KWW fits (`kww`) and by each model scenario (`spectrum_series`).
+    SpectrumSeries = "spectrum_series", keys [material, series, strain, temperature_k, source, aging_time_s] {
+        material: String [""],
+        series: Option<String> [""],
+        strain: Option<f64> ["1"],
+        temperature_k: f64 ["K"],
+        /// `spectrum`, `kww`, `transient`, `broadening` or `combined`.
+        source: String [""],
+        aging_time_s: f64 ["s"],
+        /// Mean of ln tau (tau in s), weighted over the curves at this aging time by 1/SE^2.
+        centre_ln_tau: Option<f64> ["1"],
+        centre_se: Option<f64> ["1"],
+        /// Standard deviation of ln tau.
+        width_ln_tau: Option<f64> ["1"],
+        width_se: Option<f64> ["1"],
+        n_curves: i64 [""],
+    }
+}
+
+row_table! {
+    /// How the centre and the width of D move with ln t_a per series and source
+    /// (`spectrum_trends`): weighted line against ln t_a.
+    SpectrumTrend = "spectrum_trends", keys [material, series, strain, temperature_k, source, quantity] {
+        material: String [""],
+        series: Option<String> [""],
+        strain: Option<f64> ["1"],
+        temperature_k: f64 ["K"],
+        source: String [""],
+        /// `centre` or `width`.
+        quantity: String [""],
+        /// Change of the quantity per unit ln t_a.
+        slope: Option<f64> ["1"],
+        slope_se: Option<f64> ["1"],
+        slope_ci_low: Option<f64> ["1"],
+        slope_ci_high: Option<f64> ["1"],
+        /// slope times the span of ln t_a: the change over the series.
+        change: Option<f64> ["1"],
+        /// Two-sided p-value of a zero slope.
+        p_value: Option<f64> ["1"],
+        /// 1 when the interval excludes zero and the change exceeds the stated threshold
+        /// (0.1 in ln tau for the centre, 10 % for the width).
+        moves: i64 [""],
+        /// Per series and source: `shift`, `broadening`, `shift_and_broadening` or `no_change`.
+        pattern: String [""],
+        n_aging_times: i64 [""],
+        status: String [""],
+        flags: String [""],
+    }
+}
+
 /// The key columns of a table, by table name (what `agingflow check` prints for a failing row).
 pub fn keys_of(table: &str) -> Option<&'static [&'static str]> {
     use crate::{CurveTable, RowTable};
@@ -425,6 +548,10 @@ pub fn keys_of(table: &str) -> Option<&'static [&'static str]> {
         DmaSweepRaw::NAME => DmaSweepRaw::KEYS,
         DmaSweep::NAME => DmaSweep::KEYS,
         Transition::NAME => Transition::KEYS,
+        Spectrum::NAME => Spectrum::KEYS,
+        SpectrumMoments::NAME => SpectrumMoments::KEYS,
+        SpectrumSeries::NAME => SpectrumSeries::KEYS,
+        SpectrumTrend::NAME => SpectrumTrend::KEYS,
         _ => return None,
     })
 }

@@ -1,0 +1,711 @@
+//! One relaxation curve to its relaxation-time spectrum: Tikhonov-regularised nonnegative least
+//! squares on a log grid, the weight chosen by generalised cross-validation, pointwise bands by a
+//! seeded residual bootstrap, and the spectrum's moments and peaks. Pure: no I/O.
+//!
+//! The problem, and why:
+//! - Model. phi(t') = sum_k h_k exp(-t'/tau_k) dx (+ c), x = ln tau on an even grid that extends
+//!   `extend_decades` beyond the measured window on each side, h >= 0 the density per unit ln tau.
+//!   The offset c is present where the curve's KWW fit has one; it is eliminated exactly by
+//!   projecting the weighted data and kernel on the complement of the constant (it is not
+//!   penalised). Where the KWW fit located the step at t0 != 0, t' - t0 is used.
+//! - Weights. A bin mean of m samples has variance sigma^2/m (as in kww-fit): residuals are
+//!   weighted by m, normalised to sum 1, so `rss` is a weighted mean square.
+//! - Objective. sum_i w_i (phi_i - model_i)^2 + lambda ||D2 h||^2, D2 the second difference on
+//!   the grid: it prefers smooth spectra and leaves a straight line in ln tau unpenalised. The
+//!   constrained solve is `fit::nnls` on the Gram matrix (its header says why that and not a
+//!   general QP crate).
+//! - The weight. GCV(lambda) = n RSS / (n - dof)^2 with dof the trace of the influence matrix on
+//!   the variables the constraint leaves free (+1 for the offset): a scan over 13 decades at
+//!   half-decade steps, then a golden-section refinement around the best. GCV needs no noise
+//!   estimate and is what DRT tools use; the L-curve's corner is ill-defined for curves whose
+//!   noise is far below the model's curvature scale.
+//! - Bands. Residual bootstrap at the chosen lambda: weighted residuals resampled with
+//!   replacement (seeded per curve, so identical whatever the thread count), each replicate
+//!   solved warm from the fit's passive set. The bands are its 2.5 % and 97.5 % quantiles per
+//!   grid point: they hold the noise's effect at this lambda, not the regularisation's own bias
+//!   (which smooths sharp features: a single exponential comes out as a narrow peak, not a
+//!   spike).
+
+use fit::nnls::{cholesky_sub, nnls_gram};
+
+/// How a curve is inverted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectrumOptions {
+    /// Grid points in ln tau.
+    pub n_grid: usize,
+    /// How far the grid extends beyond the measured window on each side, decades.
+    pub extend_decades: f64,
+    /// A fixed lambda instead of the GCV choice.
+    pub lambda: Option<f64>,
+    /// Bootstrap replicates for the bands and the moments' SEs (0: none).
+    pub bootstrap: usize,
+    pub seed: u64,
+    /// The share of the mass outside the window above which a curve is flagged
+    /// `beyond_window`.
+    pub beyond_window: f64,
+    /// The relative dip between two maxima that makes them two peaks.
+    pub peak_dip: f64,
+}
+
+impl Default for SpectrumOptions {
+    fn default() -> Self {
+        SpectrumOptions {
+            n_grid: 100,
+            extend_decades: 0.5,
+            lambda: None,
+            bootstrap: 200,
+            seed: 1,
+            beyond_window: 0.2,
+            peak_dip: 0.2,
+        }
+    }
+}
+
+/// One curve to invert.
+#[derive(Debug, Clone, Copy)]
+pub struct CurveInput<'a> {
+    /// t' (s), increasing.
+    pub time_s: &'a [f64],
+    pub phi: &'a [f64],
+    /// Samples per point (empty: all 1).
+    pub n_samples: &'a [i64],
+    /// Fit a constant offset.
+    pub offset: bool,
+    /// The step time the KWW fit located (s; 0 when none).
+    pub t0_s: f64,
+    /// Keys the bootstrap's random stream.
+    pub stream: u64,
+}
+
+/// Mean, standard deviation and skewness of ln tau under a spectrum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    pub mass: f64,
+    pub mean: f64,
+    pub sd: f64,
+    pub skewness: f64,
+}
+
+/// A curve's spectrum and what was measured of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spectrum {
+    pub ln_tau: Vec<f64>,
+    pub h: Vec<f64>,
+    pub h_low: Option<Vec<f64>>,
+    pub h_high: Option<Vec<f64>>,
+    pub offset: Option<f64>,
+    pub lambda: f64,
+    pub criterion: &'static str,
+    pub dof: f64,
+    /// Root weighted mean square residual.
+    pub rms: f64,
+    pub moments: Moments,
+    pub mean_se: Option<f64>,
+    pub sd_se: Option<f64>,
+    pub n_peaks: usize,
+    pub beyond_window_fraction: f64,
+    pub n_points: usize,
+    pub time_min_s: f64,
+    pub time_max_s: f64,
+    pub flags: Vec<&'static str>,
+}
+
+/// Why a curve was not inverted (its `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvertError {
+    #[error("too_few_points")]
+    TooFewPoints,
+    #[error("not_finite")]
+    NotFinite,
+    #[error("time_not_increasing")]
+    TimeNotIncreasing,
+    #[error("no_relaxation")]
+    NoRelaxation,
+    #[error("not_invertible")]
+    NotInvertible,
+}
+
+impl InvertError {
+    pub fn status(self) -> &'static str {
+        match self {
+            InvertError::TooFewPoints => "too_few_points",
+            InvertError::NotFinite => "not_finite",
+            InvertError::TimeNotIncreasing => "time_not_increasing",
+            InvertError::NoRelaxation => "no_relaxation",
+            InvertError::NotInvertible => "not_invertible",
+        }
+    }
+}
+
+/// The fewest points a curve needs.
+pub const MIN_POINTS: usize = 12;
+
+/// The weighted, projected problem of one curve on one grid.
+struct Problem {
+    n: usize,
+    k: usize,
+    /// sqrt(w) exp(-t/tau) dx, projected when there is an offset (n x k).
+    a: Vec<f64>,
+    /// The unprojected kernel, for the fitted values.
+    kernel: Vec<f64>,
+    sw: Vec<f64>,
+    /// B = A^T A (k x k) and R = D2^T D2 (k x k).
+    b: Vec<f64>,
+    r: Vec<f64>,
+    offset: bool,
+}
+
+impl Problem {
+    fn new(t: &[f64], w: &[f64], ln_tau: &[f64], dx: f64, offset: bool) -> Problem {
+        let (n, k) = (t.len(), ln_tau.len());
+        let total: f64 = w.iter().sum();
+        let sw: Vec<f64> = w.iter().map(|x| (x / total).sqrt()).collect();
+        let mut kernel = vec![0.0; n * k];
+        for i in 0..n {
+            for j in 0..k {
+                kernel[i * k + j] = (-t[i] * (-ln_tau[j]).exp()).exp() * dx;
+            }
+        }
+        let mut a: Vec<f64> = (0..n * k).map(|p| kernel[p] * sw[p / k]).collect();
+        if offset {
+            project(&mut a, &sw, n, k);
+        }
+        let mut b = vec![0.0; k * k];
+        for i in 0..n {
+            let row = &a[i * k..(i + 1) * k];
+            for p in 0..k {
+                let v = row[p];
+                if v == 0.0 {
+                    continue;
+                }
+                for q in p..k {
+                    b[p * k + q] += v * row[q];
+                }
+            }
+        }
+        for p in 0..k {
+            for q in 0..p {
+                b[p * k + q] = b[q * k + p];
+            }
+        }
+        // Second differences with h = 0 beyond both ends of the grid: the penalty is full rank
+        // and holds mass away from the ends, where the window cannot place it.
+        let mut r = vec![0.0; k * k];
+        for m in 0..k {
+            let c = [(m.wrapping_sub(1), 1.0), (m, -2.0), (m + 1, 1.0)];
+            for &(p, x) in c.iter().filter(|(i, _)| *i < k) {
+                for &(q, y) in c.iter().filter(|(i, _)| *i < k) {
+                    r[p * k + q] += x * y;
+                }
+            }
+        }
+        Problem {
+            n,
+            k,
+            a,
+            kernel,
+            sw,
+            b,
+            r,
+            offset,
+        }
+    }
+
+    /// sqrt(w) y, projected like the kernel.
+    fn rhs(&self, y: &[f64]) -> Vec<f64> {
+        let mut v: Vec<f64> = y.iter().zip(&self.sw).map(|(y, s)| y * s).collect();
+        if self.offset {
+            project(&mut v, &self.sw, self.n, 1);
+        }
+        v
+    }
+
+    fn gram(&self, lambda: f64) -> Vec<f64> {
+        // A tiny ridge keeps the factorisation defined where the data and the penalty leave a
+        // direction free (never active in practice: 1e-14 of the data's scale).
+        let ridge =
+            1e-14 * (0..self.k).map(|p| self.b[p * self.k + p]).sum::<f64>() / self.k as f64;
+        let mut g: Vec<f64> = self
+            .b
+            .iter()
+            .zip(&self.r)
+            .map(|(b, r)| b + lambda * r)
+            .collect();
+        for p in 0..self.k {
+            g[p * self.k + p] += ridge;
+        }
+        g
+    }
+
+    fn q(&self, ytil: &[f64]) -> Vec<f64> {
+        let mut q = vec![0.0; self.k];
+        for i in 0..self.n {
+            let yi = ytil[i];
+            for (qj, aij) in q.iter_mut().zip(&self.a[i * self.k..(i + 1) * self.k]) {
+                *qj += aij * yi;
+            }
+        }
+        q
+    }
+
+    /// The weighted residual sum of squares of h for projected data `ytil`.
+    fn rss(&self, h: &[f64], ytil: &[f64]) -> f64 {
+        (0..self.n)
+            .map(|i| {
+                let m: f64 = self.a[i * self.k..(i + 1) * self.k]
+                    .iter()
+                    .zip(h)
+                    .map(|(a, h)| a * h)
+                    .sum();
+                (ytil[i] - m).powi(2)
+            })
+            .sum()
+    }
+}
+
+/// Removes from each column of `a` (n x k) its sw-weighted projection on sw.
+fn project(a: &mut [f64], sw: &[f64], n: usize, k: usize) {
+    let norm: f64 = sw.iter().map(|s| s * s).sum();
+    for j in 0..k {
+        let dot: f64 = (0..n).map(|i| a[i * k + j] * sw[i]).sum();
+        let c = dot / norm;
+        for i in 0..n {
+            a[i * k + j] -= c * sw[i];
+        }
+    }
+}
+
+/// The GCV function of the unconstrained problem in closed form, from the generalised
+/// eigendecomposition of (B, R): with R = C C^T and C^-1 B C^-T = V diag(mu) V^T, the data enter
+/// only through z = V^T C^-1 q, so that RSS(lambda) = y.y - sum z^2 (mu + 2 lambda)/(mu +
+/// lambda)^2 and dof(lambda) = sum mu/(mu + lambda). Each evaluation costs O(k); a bootstrap
+/// replicate chooses its own lambda at that price.
+struct Gcv {
+    mu: Vec<f64>,
+    /// C (lower Cholesky factor of R) and V (eigenvectors in columns), k x k.
+    c: Vec<f64>,
+    v: Vec<f64>,
+    k: usize,
+    n: usize,
+    extra_dof: f64,
+    /// lambda's scale, tr(B)/tr(R), and the scan's bounds in ln(lambda).
+    ln_lo: f64,
+    ln_hi: f64,
+}
+
+/// Forward substitution: solves L x = b in place (L lower, k x k).
+fn forward(l: &[f64], k: usize, b: &mut [f64]) {
+    for i in 0..k {
+        let mut s = b[i];
+        for p in 0..i {
+            s -= l[i * k + p] * b[p];
+        }
+        b[i] = s / l[i * k + i];
+    }
+}
+
+impl Gcv {
+    fn new(p: &Problem) -> Option<Gcv> {
+        let k = p.k;
+        let all: Vec<usize> = (0..k).collect();
+        let c = cholesky_sub(&p.r, k, &all)?;
+        // X = C^-1 B column by column, then M = C^-1 X^T (= C^-1 B C^-T, symmetric).
+        let mut x = vec![0.0; k * k];
+        let mut col = vec![0.0; k];
+        for j in 0..k {
+            for i in 0..k {
+                col[i] = p.b[i * k + j];
+            }
+            forward(&c, k, &mut col);
+            for i in 0..k {
+                x[i * k + j] = col[i];
+            }
+        }
+        let mut m = vec![0.0; k * k];
+        for j in 0..k {
+            // Column j of X^T is row j of X.
+            col.copy_from_slice(&x[j * k..(j + 1) * k]);
+            forward(&c, k, &mut col);
+            for i in 0..k {
+                m[i * k + j] = col[i];
+            }
+        }
+        for i in 0..k {
+            for j in 0..i {
+                let avg = 0.5 * (m[i * k + j] + m[j * k + i]);
+                m[i * k + j] = avg;
+                m[j * k + i] = avg;
+            }
+        }
+        let (mu, v) = fit::linalg::symmetric_eigen(&m, k)?;
+        // Directions the data cannot see at double precision carry rounding, not signal.
+        let top = mu.iter().fold(0.0f64, |a, m| a.max(*m));
+        let mu: Vec<f64> = mu
+            .into_iter()
+            .map(|m| if m > MU_FLOOR * top { m } else { 0.0 })
+            .collect();
+        let trace = |a: &[f64]| (0..k).map(|j| a[j * k + j]).sum::<f64>();
+        let scale = trace(&p.b) / trace(&p.r).max(f64::MIN_POSITIVE);
+        Some(Gcv {
+            mu,
+            c,
+            v,
+            k,
+            n: p.n,
+            extra_dof: if p.offset { 1.0 } else { 0.0 },
+            ln_lo: (LAMBDA_LO * scale).ln(),
+            ln_hi: (LAMBDA_HI * scale).ln(),
+        })
+    }
+
+    /// z = V^T C^-1 q for one right-hand side.
+    fn z(&self, q: &[f64]) -> Vec<f64> {
+        let mut u = q.to_vec();
+        forward(&self.c, self.k, &mut u);
+        (0..self.k)
+            .map(|j| (0..self.k).map(|i| self.v[i * self.k + j] * u[i]).sum())
+            .collect()
+    }
+
+    /// (GCV, RSS, dof) at lambda.
+    fn eval(&self, z: &[f64], yy: f64, lambda: f64) -> (f64, f64, f64) {
+        let (mut fit, mut dof) = (0.0, self.extra_dof);
+        for (m, z) in self.mu.iter().zip(z) {
+            if *m == 0.0 {
+                continue;
+            }
+            // z^2/mu is the squared projection of the data on the direction (at most y.y).
+            let proj = (z * z / m).min(yy);
+            let d = m + lambda;
+            fit += proj * m * (m + 2.0 * lambda) / (d * d);
+            dof += m / d;
+        }
+        let rss = (yy - fit).max(0.0);
+        let n = self.n as f64;
+        let gcv = if GCV_GAMMA * dof < n - 0.5 {
+            n * rss / (n - GCV_GAMMA * dof).powi(2)
+        } else {
+            f64::INFINITY
+        };
+        (gcv, rss, dof)
+    }
+
+    /// The lambda minimising GCV: a scan at tenth-decade steps, then golden-section refinement
+    /// between the best point's neighbours. Returns (lambda, dof, whether it is at a scan end).
+    fn choose(&self, z: &[f64], yy: f64) -> (f64, f64, bool) {
+        let steps = ((self.ln_hi - self.ln_lo) / (0.1 * std::f64::consts::LN_10)).round() as usize;
+        let at = |m: usize| self.ln_lo + (self.ln_hi - self.ln_lo) * m as f64 / steps as f64;
+        let best = (0..=steps)
+            .map(|m| (m, self.eval(z, yy, at(m).exp()).0))
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+            .map(|(m, _)| m)
+            .unwrap_or(0);
+        let edge = best == 0 || best == steps;
+        let (mut a, mut b) = (at(best.saturating_sub(1)), at((best + 1).min(steps)));
+        let g = |x: f64| self.eval(z, yy, x.exp()).0;
+        let phi = (5f64.sqrt() - 1.0) / 2.0;
+        let (mut c, mut d) = (b - phi * (b - a), a + phi * (b - a));
+        let (mut fc, mut fd) = (g(c), g(d));
+        for _ in 0..30 {
+            if fc < fd {
+                b = d;
+                d = c;
+                fd = fc;
+                c = b - phi * (b - a);
+                fc = g(c);
+            } else {
+                a = c;
+                c = d;
+                fc = fd;
+                d = a + phi * (b - a);
+                fd = g(d);
+            }
+        }
+        let x = 0.5 * (a + b);
+        let lambda = x.exp();
+        (lambda, self.eval(z, yy, lambda).2, edge)
+    }
+}
+
+/// The modified GCV's inflation of the degrees of freedom (Kim and Gu 2004; mgcv's `gamma`):
+/// plain GCV (1.0) now and then picks a far too small weight, which leaves invisible bumps of
+/// mass outside the window that move the moments.
+pub const GCV_GAMMA: f64 = 1.4;
+
+/// Eigenvalues below this share of the largest are treated as zero.
+const MU_FLOOR: f64 = 1e-13;
+
+/// The scan of lambda, relative to tr(B)/tr(R).
+const LAMBDA_LO: f64 = 1e-14;
+const LAMBDA_HI: f64 = 1e1;
+
+/// The moments of ln tau under h (grid step dx).
+pub fn moments(ln_tau: &[f64], h: &[f64], dx: f64) -> Moments {
+    let mass: f64 = h.iter().sum::<f64>() * dx;
+    if mass <= 0.0 {
+        return Moments {
+            mass,
+            mean: f64::NAN,
+            sd: f64::NAN,
+            skewness: f64::NAN,
+        };
+    }
+    let tot: f64 = h.iter().sum();
+    let mean = ln_tau.iter().zip(h).map(|(x, w)| x * w).sum::<f64>() / tot;
+    let var = ln_tau
+        .iter()
+        .zip(h)
+        .map(|(x, w)| (x - mean).powi(2) * w)
+        .sum::<f64>()
+        / tot;
+    let m3 = ln_tau
+        .iter()
+        .zip(h)
+        .map(|(x, w)| (x - mean).powi(3) * w)
+        .sum::<f64>()
+        / tot;
+    let sd = var.sqrt();
+    Moments {
+        mass,
+        mean,
+        sd,
+        skewness: if sd > 0.0 {
+            m3 / (sd * sd * sd)
+        } else {
+            f64::NAN
+        },
+    }
+}
+
+/// Peaks of h: local maxima above 5 % of the highest, merged with a neighbour unless the
+/// lowest point between them dips below (1 - `dip`) times the lower of the two.
+pub fn count_peaks(h: &[f64], dip: f64) -> usize {
+    let top = h.iter().fold(0.0f64, |m, v| m.max(*v));
+    if top <= 0.0 {
+        return 0;
+    }
+    // Maxima, plateaus counted once (their first point).
+    let mut maxima: Vec<usize> = Vec::new();
+    let n = h.len();
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && h[j + 1] == h[i] {
+            j += 1;
+        }
+        let left = i == 0 || h[i - 1] < h[i];
+        let right = j + 1 == n || h[j + 1] < h[i];
+        if left && right && h[i] >= 0.05 * top {
+            maxima.push(i);
+        }
+        i = j + 1;
+    }
+    // Merge neighbours without a deep enough valley, keeping the higher.
+    let mut merged = true;
+    while merged && maxima.len() > 1 {
+        merged = false;
+        for m in 0..maxima.len() - 1 {
+            let (a, b) = (maxima[m], maxima[m + 1]);
+            let valley = h[a..=b].iter().fold(f64::INFINITY, |v, x| v.min(*x));
+            let lower = h[a].min(h[b]);
+            if valley > (1.0 - dip) * lower {
+                let drop = if h[a] < h[b] { m } else { m + 1 };
+                maxima.remove(drop);
+                merged = true;
+                break;
+            }
+        }
+    }
+    maxima.len()
+}
+
+/// Inverts one curve.
+pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertError> {
+    let n_all = c.time_s.len();
+    if c.phi.len() != n_all {
+        return Err(InvertError::NotFinite);
+    }
+    if c.time_s.iter().chain(c.phi).any(|v| !v.is_finite()) || !c.t0_s.is_finite() {
+        return Err(InvertError::NotFinite);
+    }
+    if c.time_s.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(InvertError::TimeNotIncreasing);
+    }
+    let mut flags = Vec::new();
+    // Points after the located step only.
+    let keep: Vec<usize> = (0..n_all).filter(|&i| c.time_s[i] - c.t0_s > 0.0).collect();
+    if keep.len() < n_all {
+        flags.push("points_before_step_dropped");
+    }
+    if keep.len() < MIN_POINTS {
+        return Err(InvertError::TooFewPoints);
+    }
+    let t: Vec<f64> = keep.iter().map(|&i| c.time_s[i] - c.t0_s).collect();
+    let y: Vec<f64> = keep.iter().map(|&i| c.phi[i]).collect();
+    let w: Vec<f64> = keep
+        .iter()
+        .map(|&i| {
+            c.n_samples
+                .get(i)
+                .map(|m| (*m).max(1) as f64)
+                .unwrap_or(1.0)
+        })
+        .collect();
+    let (t_min, t_max) = (t[0], t[t.len() - 1]);
+    let y_span = y.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v))
+        - y.iter().fold(f64::INFINITY, |m, v| m.min(*v));
+    if y_span <= 0.0 {
+        return Err(InvertError::NoRelaxation);
+    }
+    let k = o.n_grid.max(10);
+    let ext = o.extend_decades.max(0.0) * std::f64::consts::LN_10;
+    let (lo, hi) = (t_min.ln() - ext, t_max.ln() + ext);
+    let dx = (hi - lo) / (k - 1) as f64;
+    let ln_tau: Vec<f64> = (0..k).map(|j| lo + dx * j as f64).collect();
+    let p = Problem::new(&t, &w, &ln_tau, dx, c.offset);
+    let ytil = p.rhs(&y);
+    let q = p.q(&ytil);
+    let gcv = Gcv::new(&p).ok_or(InvertError::NotInvertible)?;
+    let yy: f64 = ytil.iter().map(|v| v * v).sum();
+    let z = gcv.z(&q);
+    let (lambda, dof, at_edge, criterion) = match o.lambda {
+        Some(l) => {
+            let (_, _, dof) = gcv.eval(&z, yy, l);
+            (l, dof, false, "fixed")
+        }
+        None => {
+            let (l, dof, edge) = gcv.choose(&z, yy);
+            (l, dof, edge, "gcv")
+        }
+    };
+    let g = p.gram(lambda);
+    let sol = nnls_gram(&g, k, &q, None).map_err(|_| InvertError::NotInvertible)?;
+    let h = sol.x;
+    let m = moments(&ln_tau, &h, dx);
+    if !(m.mass > 0.0) {
+        return Err(InvertError::NotInvertible);
+    }
+    let rss = p.rss(&h, &ytil);
+    // Fitted values on the original scale: the kernel times h, plus the offset's weighted mean.
+    let fitted_no_c: Vec<f64> = (0..p.n)
+        .map(|i| {
+            p.kernel[i * k..(i + 1) * k]
+                .iter()
+                .zip(&h)
+                .map(|(a, h)| a * h)
+                .sum()
+        })
+        .collect();
+    let offset = c.offset.then(|| {
+        let norm: f64 = p.sw.iter().map(|s| s * s).sum();
+        (0..p.n)
+            .map(|i| p.sw[i] * p.sw[i] * (y[i] - fitted_no_c[i]))
+            .sum::<f64>()
+            / norm
+    });
+    let fitted: Vec<f64> = fitted_no_c
+        .iter()
+        .map(|f| f + offset.unwrap_or(0.0))
+        .collect();
+    // Bootstrap: each replicate chooses its own lambda (so the bands carry the choice's
+    // uncertainty too) and is solved warm from the fit's passive set.
+    let (mut h_low, mut h_high, mut mean_se, mut sd_se) = (None, None, None, None);
+    if o.bootstrap > 0 {
+        let resid: Vec<f64> = (0..p.n).map(|i| p.sw[i] * (y[i] - fitted[i])).collect();
+        let centre = resid.iter().sum::<f64>() / p.n as f64;
+        let resid: Vec<f64> = resid.iter().map(|r| r - centre).collect();
+        let mut rng = rng::Rng::new(o.seed, c.stream);
+        let mut reps: Vec<Vec<f64>> = Vec::with_capacity(o.bootstrap);
+        let (mut means, mut sds) = (Vec::new(), Vec::new());
+        for _ in 0..o.bootstrap {
+            let ystar: Vec<f64> = (0..p.n)
+                .map(|i| {
+                    let j = ((rng.uniform() * p.n as f64) as usize).min(p.n - 1);
+                    fitted[i] + resid[j] / p.sw[i]
+                })
+                .collect();
+            let yt = p.rhs(&ystar);
+            let qs = p.q(&yt);
+            let lam = match o.lambda {
+                Some(l) => l,
+                None => {
+                    let yys: f64 = yt.iter().map(|v| v * v).sum();
+                    gcv.choose(&gcv.z(&qs), yys).0
+                }
+            };
+            let gs = p.gram(lam);
+            if let Ok(s) = nnls_gram(&gs, k, &qs, Some(&sol.passive)) {
+                let mm = moments(&ln_tau, &s.x, dx);
+                if mm.mass > 0.0 {
+                    means.push(mm.mean);
+                    sds.push(mm.sd);
+                }
+                reps.push(s.x);
+            }
+        }
+        if reps.len() >= 20 {
+            let mut low = vec![0.0; k];
+            let mut high = vec![0.0; k];
+            let mut col = vec![0.0; reps.len()];
+            for j in 0..k {
+                for (r, v) in reps.iter().zip(col.iter_mut()) {
+                    *v = r[j];
+                }
+                low[j] = fit::stats::quantile(&col, 0.025);
+                high[j] = fit::stats::quantile(&col, 0.975);
+            }
+            h_low = Some(low);
+            h_high = Some(high);
+            mean_se = sd_of(&means);
+            sd_se = sd_of(&sds);
+        } else {
+            flags.push("bootstrap_failed");
+        }
+    }
+    let outside: f64 = ln_tau
+        .iter()
+        .zip(&h)
+        .filter(|(x, _)| **x < t_min.ln() || **x > t_max.ln())
+        .map(|(_, h)| h * dx)
+        .sum::<f64>()
+        / m.mass;
+    if outside > o.beyond_window {
+        flags.push("beyond_window");
+    }
+    // Mass piled at an end of the grid: the window cannot place it.
+    let top = h.iter().fold(0.0f64, |a, v| a.max(*v));
+    if h[0] > 0.5 * top || h[k - 1] > 0.5 * top {
+        flags.push("mass_at_grid_edge");
+    }
+    if at_edge {
+        flags.push("lambda_at_scan_limit");
+    }
+    flags.sort_unstable();
+    Ok(Spectrum {
+        n_peaks: count_peaks(&h, o.peak_dip),
+        ln_tau,
+        h,
+        h_low,
+        h_high,
+        offset,
+        lambda,
+        criterion,
+        dof,
+        rms: rss.sqrt(),
+        moments: m,
+        mean_se,
+        sd_se,
+        beyond_window_fraction: outside,
+        n_points: p.n,
+        time_min_s: t_min,
+        time_max_s: t_max,
+        flags,
+    })
+}
+
+fn sd_of(v: &[f64]) -> Option<f64> {
+    (v.len() >= 2).then(|| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+    })
+}

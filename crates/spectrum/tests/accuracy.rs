@@ -1,0 +1,232 @@
+//! The acceptance of issue 14 on synthetic curves with noise 1e-3 over 3.5 decades of t':
+//! log-normal distributions recovered in centre and width, KWW curves against their exact
+//! distribution within the bands, two modes as two peaks, one exponential as one narrow peak,
+//! and shift-only against broadening-only sequences told apart by the per-series trends.
+
+mod common;
+
+use common::*;
+use physics::kww::distribution_ln_tau;
+use rayon::prelude::*;
+use spectrum::{CurveInput, SpectrumOptions, TrendOptions, analyse, invert, summarise};
+
+fn input<'a>(t: &'a [f64], y: &'a [f64], stream: u64) -> CurveInput<'a> {
+    CurveInput {
+        time_s: t,
+        phi: y,
+        n_samples: &[],
+        offset: false,
+        t0_s: 0.0,
+        stream,
+    }
+}
+
+#[test]
+fn log_normal_centre_within_0_1_and_width_within_10_percent() {
+    // Widths of 1 to 1.5 in ln tau (KWW beta of about 0.6 to 0.8 spans 1.1 to 2.0; aged glasses
+    // are broader still). Narrower distributions (SD 0.3 to 0.8) are not recovered to 10 % in
+    // every seed: GCV then picks a weight small enough to leave artefacts (README, spectra).
+    let t = times(200, 3.5);
+    let o = SpectrumOptions {
+        bootstrap: 0,
+        ..Default::default()
+    };
+    for &(centre_s, sd) in &[
+        (10.0f64, 1.0),
+        (30.0, 1.2),
+        (100.0, 1.0),
+        (300.0, 1.2),
+        (60.0, 1.5),
+        (30.0, 1.5),
+    ] {
+        let truth = phi_lognormal(&t, &[(1.0, centre_s.ln(), sd)]);
+        let worst = (0..20u64)
+            .into_par_iter()
+            .map(|seed| {
+                let y = noisy(&truth, 1e-3, seed);
+                let s = invert(&input(&t, &y, seed), &o).unwrap();
+                let (dc, dw) = (s.moments.mean - centre_s.ln(), s.moments.sd / sd - 1.0);
+                assert!(
+                    dc.abs() < 0.1,
+                    "centre {centre_s} s, sd {sd}, seed {seed}: centre off by {dc}"
+                );
+                assert!(
+                    dw.abs() < 0.1,
+                    "centre {centre_s} s, sd {sd}, seed {seed}: width off by {dw}"
+                );
+                assert_eq!(s.n_peaks, 1, "centre {centre_s} s, sd {sd}, seed {seed}");
+                (dc.abs(), dw.abs())
+            })
+            .reduce(|| (0.0, 0.0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+        println!(
+            "log-normal {centre_s} s, sd {sd}: worst |centre error| {:.3}, |width error| {:.1} %",
+            worst.0,
+            100.0 * worst.1
+        );
+    }
+}
+
+#[test]
+fn kww_curves_agree_with_the_exact_distribution_within_the_bands() {
+    let t = times(200, 3.5);
+    let o = SpectrumOptions::default();
+    let (lo, hi) = (t[0].ln(), t[t.len() - 1].ln());
+    for &(beta, tau_s) in &[(0.5f64, 100.0f64), (0.5, 30.0), (0.6, 100.0), (0.7, 50.0)] {
+        let clean: Vec<f64> = t.iter().map(|x| (-(x / tau_s).powf(beta)).exp()).collect();
+        let (inside, total, one_peak) = (0..10u64)
+            .into_par_iter()
+            .map(|seed| {
+                let y = noisy(&clean, 1e-3, seed);
+                let s = invert(&input(&t, &y, seed), &o).unwrap();
+                let (low, high) = (s.h_low.unwrap(), s.h_high.unwrap());
+                let mut n = (0usize, 0usize, usize::from(s.n_peaks == 1));
+                for (j, x) in s.ln_tau.iter().enumerate() {
+                    // The window the data resolve: tau within the measured t'.
+                    if *x < lo || *x > hi {
+                        continue;
+                    }
+                    let d = distribution_ln_tau(*x, tau_s.ln(), beta);
+                    n.1 += 1;
+                    if d >= low[j] && d <= high[j] {
+                        n.0 += 1;
+                    }
+                }
+                n
+            })
+            .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        println!("KWW beta {beta}, tau {tau_s} s: one peak in {one_peak}/10 seeds");
+        let share = inside as f64 / total as f64;
+        println!(
+            "KWW beta {beta}, tau {tau_s} s: {:.1} % of in-window grid points inside the 95 % bands",
+            100.0 * share
+        );
+        // The acceptance's case, beta = 1/2 (closed form, PHYSICS.md 6): at least 90 % of the
+        // points inside 95 % bands. Narrower distributions are smoothed more than the bands
+        // (noise and the choice of lambda, not the regularisation's bias) allow for: measured
+        // and printed, not claimed (beta 0.6: 86 %, 0.7: 73 % on these seeds).
+        if beta == 0.5 {
+            assert!(
+                share >= 0.9,
+                "beta {beta}, tau {tau_s}: only {:.1} % inside",
+                100.0 * share
+            );
+        }
+    }
+}
+
+#[test]
+fn two_modes_a_decade_and_a_half_apart_are_two_peaks_and_one_exponential_is_one_narrow_peak() {
+    let t = times(200, 3.5);
+    let o = SpectrumOptions {
+        bootstrap: 0,
+        ..Default::default()
+    };
+    let two = phi_lognormal(
+        &t,
+        &[
+            (0.5, 20f64.ln(), 0.3),
+            (0.5, (20.0 * 10f64.powf(1.5)).ln(), 0.3),
+        ],
+    );
+    let one: Vec<f64> = t.iter().map(|x| (-x / 100.0).exp()).collect();
+    let two_peaks: usize = (0..20u64)
+        .into_par_iter()
+        .map(|seed| {
+            let s = invert(&input(&t, &noisy(&two, 1e-3, seed), seed), &o).unwrap();
+            usize::from(s.n_peaks == 2)
+        })
+        .sum();
+    println!("two modes: two peaks in {two_peaks}/20 seeds");
+    assert!(
+        two_peaks >= 19,
+        "two modes: two peaks in only {two_peaks}/20 seeds"
+    );
+    (0..20u64).into_par_iter().for_each(|seed| {
+        let s = invert(&input(&t, &noisy(&one, 1e-3, seed), seed), &o).unwrap();
+        assert_eq!(s.n_peaks, 1, "one exponential, seed {seed}");
+        assert!(
+            s.moments.sd < 0.3,
+            "one exponential, seed {seed}: width {}",
+            s.moments.sd
+        );
+        assert!(
+            (s.moments.mean - 100f64.ln()).abs() < 0.05,
+            "one exponential, seed {seed}: centre {}",
+            s.moments.mean
+        );
+    });
+}
+
+/// A series of seven aging times whose log-normal D moves: (ln centre, sd) per aging time.
+fn sequence(seed: u64, params: impl Fn(f64) -> (f64, f64)) -> Vec<tables::SpectrumMoments> {
+    let t = times(200, 3.5);
+    let ages = [1800.0, 3600.0, 5400.0, 9000.0, 18000.0, 36000.0, 77400.0];
+    let o = SpectrumOptions {
+        bootstrap: 50,
+        seed,
+        ..Default::default()
+    };
+    ages.iter()
+        .enumerate()
+        .map(|(i, &ta)| {
+            let u = (ta / 1800.0f64).ln() / (77400.0f64 / 1800.0).ln();
+            let (c, sd) = params(u);
+            let y = noisy(
+                &phi_lognormal(&t, &[(1.0, c, sd)]),
+                1e-3,
+                seed * 100 + i as u64,
+            );
+            let curve = tables::RelaxationClean {
+                test_id: format!("t{i}"),
+                material: "G".into(),
+                temperature_k: 633.0,
+                aging_time_s: ta,
+                phi: y.clone(),
+                stress_mpa: y,
+                n_samples: vec![1; t.len()],
+                time_s: t.clone(),
+                ..Default::default()
+            };
+            analyse(&curve, None, None, &o).1
+        })
+        .collect()
+}
+
+#[test]
+fn shift_only_and_broadening_only_sequences_are_told_apart_in_every_seed() {
+    let results: Vec<(String, String)> = (0..100u64)
+        .into_par_iter()
+        .map(|seed| {
+            let pattern = |rows: Vec<tables::SpectrumMoments>| {
+                let (_, trends) = summarise(&rows, &[], &[], &TrendOptions::default());
+                trends
+                    .iter()
+                    .find(|t| t.source == "spectrum")
+                    .map(|t| t.pattern.clone())
+                    .unwrap_or_default()
+            };
+            // Shift: the centre moves a decade (20 s to 200 s), the width stays 1.0.
+            let shift = sequence(seed, |u| ((20.0f64).ln() + u * 10f64.ln(), 1.0));
+            // Broadening: the centre stays at 60 s, the width grows from 0.6 to 1.2.
+            let broad = sequence(seed + 1000, |u| ((60.0f64).ln(), 0.6 + 0.6 * u));
+            (pattern(shift), pattern(broad))
+        })
+        .collect();
+    let shifts = results.iter().filter(|r| r.0 == "shift").count();
+    let broads = results.iter().filter(|r| r.1 == "broadening").count();
+    println!(
+        "shift-only classified shift in {shifts}/100 seeds, broadening-only classified broadening in {broads}/100"
+    );
+    for (seed, r) in results.iter().enumerate() {
+        assert_eq!(
+            r.0, "shift",
+            "seed {seed}: shift-only sequence classified {}",
+            r.0
+        );
+        assert_eq!(
+            r.1, "broadening",
+            "seed {seed}: broadening-only sequence classified {}",
+            r.1
+        );
+    }
+}
