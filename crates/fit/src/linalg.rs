@@ -298,7 +298,7 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
                 p = -s * s2 * c3 * el1 * e[l] / dl1;
                 e[l] = s * p;
                 d[l] = c * p;
-                if !(e[l].abs() > eps * tst1) {
+                if e[l].abs() <= eps * tst1 || e[l].is_nan() {
                     break;
                 }
             }

@@ -99,7 +99,7 @@ pub fn distribution_sd_ln_tau(beta: f64) -> f64 {
 /// it reduces to sqrt(z) exp(-z/4) / (2 sqrt(pi)) (PHYSICS.md 6).
 pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
     use std::f64::consts::PI;
-    if !(beta > 0.0 && beta < 1.0) || !ln_tau.is_finite() || !ln_tau_kww.is_finite() {
+    if !(beta > 0.0 && beta < 1.0 && ln_tau.is_finite() && ln_tau_kww.is_finite()) {
         return f64::NAN;
     }
     let e = beta / (1.0 - beta);

@@ -71,6 +71,8 @@ pub fn all(inp: &Inputs) -> Vec<Entry> {
         tau_c_trend(inp),
         activation_energy(inp),
         model(inp),
+        spectra(inp),
+        spectrum_trends(inp),
         dma_beta(inp),
         dsc_tg(inp),
     ]
@@ -649,6 +651,199 @@ fn model(inp: &Inputs) -> Entry {
             series,
             ..Default::default()
         }],
+    )
+}
+
+/// The series a spectrum figure shows: the reference series where it has spectra, else the
+/// first series that has.
+fn spectrum_series_key(inp: &Inputs, spectra: &[tables::Spectrum]) -> Option<SeriesKey> {
+    let key =
+        |c: &tables::Spectrum| SeriesKey::new(&c.material, &c.series, c.strain, c.temperature_k);
+    reference(inp)
+        .filter(|r| spectra.iter().any(|c| key(c) == *r))
+        .or_else(|| spectra.first().map(key))
+}
+
+/// Fig. 4a from data: the measured D(ln tau) per aging time for one series, each normalised to
+/// its maximum, with its 95 % bootstrap band (dashed).
+fn spectra(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "spectra_by_aging_time",
+        "Measured relaxation-time spectra D(ln tau) per aging time",
+    );
+    let Some(spectra) = inp.spectra.as_ref().filter(|s| !s.is_empty()) else {
+        return missing(name, title, "No measured spectra: the spectra table is absent (add the spectrum stage to the pipeline).".into());
+    };
+    let Some(k) = spectrum_series_key(inp, spectra) else {
+        return missing(name, title, "No spectra.".into());
+    };
+    let key =
+        |c: &tables::Spectrum| SeriesKey::new(&c.material, &c.series, c.strain, c.temperature_k);
+    // One curve per aging time: the first by test id.
+    let mut by_age: BTreeMap<u64, &tables::Spectrum> = BTreeMap::new();
+    for c in spectra.iter().filter(|c| key(c) == k) {
+        by_age.entry(c.aging_time_s.to_bits()).or_insert(c);
+    }
+    let mut series = Vec::new();
+    for (i, c) in by_age.values().enumerate() {
+        let top = c.h.iter().fold(0.0f64, |m, v| m.max(*v));
+        if top <= 0.0 {
+            continue;
+        }
+        let tau: Vec<f64> = c.ln_tau.iter().map(|x| x.exp()).collect();
+        let pts = tau.iter().zip(&c.h).map(|(t, h)| (*t, h / top)).collect();
+        series.push(Series::new(
+            format!("t_a = {} s", c.aging_time_s),
+            pts,
+            Style::Line,
+            color(i),
+        ));
+        for band in [&c.h_low, &c.h_high] {
+            let pts: Vec<(f64, f64)> = tau
+                .iter()
+                .zip(band)
+                .filter_map(|(t, b)| Some((*t, (*b)? / top)))
+                .collect();
+            if !pts.is_empty() {
+                series.push(Series::new("", pts, Style::Dashed, color(i)));
+            }
+        }
+    }
+    let flagged = inp
+        .spectrum_moments
+        .iter()
+        .flatten()
+        .filter(|m| {
+            SeriesKey::new(&m.material, &m.series, m.strain, m.temperature_k) == k
+                && m.flags.contains("beyond_window")
+        })
+        .count();
+    let mut caption = format!(
+        "{} at {} K: h(ln tau) from regularised nonnegative least squares (weight by GCV), each normalised to its maximum; dashed: the pointwise 95 % bootstrap band.",
+        k.label(),
+        k.temperature_k()
+    );
+    if flagged > 0 {
+        caption.push_str(&format!(" {flagged} of these curves have more than 20 % of their mass outside the measured window (flag beyond_window): there the spectrum is not resolved and its moments are lower bounds of the KWW ones."));
+    }
+    drawn(
+        name,
+        title,
+        caption,
+        vec![Panel {
+            x: axis("relaxation time tau (s)", true),
+            y: axis("D / D_max (1)", false),
+            series,
+            ..Default::default()
+        }],
+    )
+}
+
+/// Fig. 4b from data: the centre and the width of D against t_a, measured (95 % intervals),
+/// implied by the KWW fits, and each model scenario's distribution.
+fn spectrum_trends(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "spectra_centre_width",
+        "Centre and width of D(ln tau) against aging time: measured, KWW-implied and the model scenarios",
+    );
+    let Some(rows) = inp.spectrum_series.as_ref().filter(|s| !s.is_empty()) else {
+        return missing(
+            name,
+            title,
+            "No per-series spectrum summary: the spectrum_series table is absent.".into(),
+        );
+    };
+    let key = |c: &tables::SpectrumSeries| {
+        SeriesKey::new(&c.material, &c.series, c.strain, c.temperature_k)
+    };
+    let k = inp
+        .spectra
+        .as_deref()
+        .and_then(|s| spectrum_series_key(inp, s))
+        .unwrap_or_else(|| key(&rows[0]));
+    let here: Vec<&tables::SpectrumSeries> = rows.iter().filter(|r| key(r) == k).collect();
+    let mut centre = Vec::new();
+    let mut width = Vec::new();
+    for (i, source) in ["spectrum", "kww", "transient", "broadening", "combined"]
+        .iter()
+        .enumerate()
+    {
+        let mut pts: Vec<&&tables::SpectrumSeries> = here
+            .iter()
+            .filter(|r| r.source == *source && r.aging_time_s > 0.0)
+            .collect();
+        pts.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
+        if pts.is_empty() {
+            continue;
+        }
+        let label = match *source {
+            "spectrum" => "measured spectrum".to_string(),
+            "kww" => "implied by the KWW fit".to_string(),
+            s => format!("scenario: {s}"),
+        };
+        let style = match *source {
+            "spectrum" => Style::Points,
+            "kww" => Style::LinePoints,
+            _ => Style::Dashed,
+        };
+        for (out, get) in [
+            (
+                &mut centre,
+                (|r: &tables::SpectrumSeries| (r.centre_ln_tau, r.centre_se))
+                    as fn(&tables::SpectrumSeries) -> (Option<f64>, Option<f64>),
+            ),
+            (&mut width, |r: &tables::SpectrumSeries| {
+                (r.width_ln_tau, r.width_se)
+            }),
+        ] {
+            let vals: Vec<(f64, f64, Option<f64>)> = pts
+                .iter()
+                .filter_map(|r| {
+                    let (v, se) = get(r);
+                    Some((r.aging_time_s, v?, se))
+                })
+                .collect();
+            let mut s = Series::new(
+                label.clone(),
+                vals.iter().map(|v| (v.0, v.1)).collect(),
+                style,
+                color(i),
+            );
+            if *source == "spectrum" && vals.iter().all(|v| v.2.is_some()) {
+                s.errors = Some(
+                    vals.iter()
+                        .map(|v| {
+                            let e = 1.96 * v.2.unwrap_or(0.0);
+                            (v.1 - e, v.1 + e)
+                        })
+                        .collect(),
+                );
+            }
+            out.push(s);
+        }
+    }
+    drawn(
+        name,
+        title,
+        format!(
+            "{} at {} K. Centre: the mean of ln tau; width: its standard deviation, for the KWW fit (pi^2/6)(1/beta^2 - 1) under the root. Error bars: 95 % intervals (bootstrap SEs, curves at one aging time pooled by 1/SE^2). Scenarios: the log-normal of each fitted model-compare scenario at the start of the test.",
+            k.label(),
+            k.temperature_k()
+        ),
+        vec![
+            Panel {
+                x: axis("aging time t_a (s)", true),
+                y: axis("mean of ln(tau/s) (1)", false),
+                series: centre,
+                ..Default::default()
+            },
+            Panel {
+                x: axis("aging time t_a (s)", true),
+                y: axis("SD of ln tau (1)", false),
+                series: width,
+                ..Default::default()
+            },
+        ],
     )
 }
 

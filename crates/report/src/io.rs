@@ -104,6 +104,9 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     inp.transitions = read_opt(&p.transitions, &mut inp)?;
     inp.dma_sweeps = read_curves_opt(&p.dma_sweeps, &mut inp)?;
     inp.dsc_raw = read_curves_opt(&p.dsc_raw, &mut inp)?;
+    inp.spectra = read_curves_opt(&p.spectra, &mut inp)?;
+    inp.spectrum_moments = read_opt(&p.spectrum_moments, &mut inp)?;
+    inp.spectrum_series = read_opt(&p.spectrum_series, &mut inp)?;
     if inp.provenance.is_empty() {
         return Err(ReportError::NoInput);
     }

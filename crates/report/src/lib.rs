@@ -17,7 +17,7 @@ use std::path::PathBuf;
 pub use io::run;
 use tables::{
     ActivationEnergy, AgingLaw, DmaSweep, DscRaw, FileMeta, Indent, KwwFit, ModelCurve, ModelFit,
-    RelaxationClean, TauCStats, Transition,
+    RelaxationClean, Spectrum, SpectrumMoments, SpectrumSeries, TauCStats, Transition,
 };
 
 /// Every input table that was given (None: not given, or given but absent on disk).
@@ -34,6 +34,9 @@ pub struct Inputs {
     pub transitions: Option<Vec<Transition>>,
     pub dma_sweeps: Option<Vec<DmaSweep>>,
     pub dsc_raw: Option<Vec<DscRaw>>,
+    pub spectra: Option<Vec<Spectrum>>,
+    pub spectrum_moments: Option<Vec<SpectrumMoments>>,
+    pub spectrum_series: Option<Vec<SpectrumSeries>>,
     /// Per input table: (table name, path as given, BLAKE3 of the file, its metadata).
     pub provenance: Vec<(String, String, String, FileMeta)>,
 }
@@ -51,6 +54,9 @@ pub struct Params {
     pub transitions: Option<PathBuf>,
     pub dma_sweeps: Option<PathBuf>,
     pub dsc_raw: Option<PathBuf>,
+    pub spectra: Option<PathBuf>,
+    pub spectrum_moments: Option<PathBuf>,
+    pub spectrum_series: Option<PathBuf>,
     /// The pipeline file and lock file, for the provenance section (optional).
     pub pipeline: Option<PathBuf>,
     pub lock: Option<PathBuf>,

@@ -49,6 +49,15 @@ struct Args {
     /// Input: dsc_raw (the DSC curves for Fig. S1)
     #[arg(long, value_name = "PATH")]
     dsc_raw: Option<PathBuf>,
+    /// Input: spectra (the measured D(ln tau) for Fig. 4a)
+    #[arg(long, value_name = "PATH")]
+    spectra: Option<PathBuf>,
+    /// Input: spectrum_moments (per curve centre and width)
+    #[arg(long, value_name = "PATH")]
+    spectrum_moments: Option<PathBuf>,
+    /// Input: spectrum_series (centre and width per aging time, KWW and scenarios, Fig. 4b)
+    #[arg(long, value_name = "PATH")]
+    spectrum_series: Option<PathBuf>,
     /// The pipeline file, named in the provenance section
     #[arg(long, value_name = "PATH")]
     pipeline: Option<PathBuf>,
@@ -76,6 +85,9 @@ fn main() -> ExitCode {
         transitions: a.transitions,
         dma_sweeps: a.dma_sweeps,
         dsc_raw: a.dsc_raw,
+        spectra: a.spectra,
+        spectrum_moments: a.spectrum_moments,
+        spectrum_series: a.spectrum_series,
         pipeline: a.pipeline,
         lock: a.lock,
         report_dir: a.report_dir.clone(),

@@ -337,7 +337,9 @@ fn panel(s: &mut String, p: &Panel, top: f64) {
             );
         }
     }
-    for (k, se) in p.series.iter().enumerate() {
+    // Series without a label (a band's edges) draw no legend entry.
+    let mut k = 0usize;
+    for se in &p.series {
         let pts: Vec<(f64, f64)> = se
             .points
             .iter()
@@ -386,7 +388,11 @@ fn panel(s: &mut String, p: &Panel, top: f64) {
             }
         }
         // Legend.
+        if se.label.is_empty() {
+            continue;
+        }
         let ly = top + 14.0 + 18.0 * k as f64;
+        k += 1;
         let lx = L + pw + 12.0;
         let _ = write!(
             s,

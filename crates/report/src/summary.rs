@@ -196,6 +196,46 @@ pub fn summary(inp: &Inputs) -> Value {
             groups.insert(key, e);
         }
     }
+    if let Some(rows) = &inp.spectrum_moments {
+        let mut counts: BTreeMap<SeriesKey, (usize, usize, usize)> = BTreeMap::new();
+        for m in rows {
+            let key = SeriesKey::new(&m.material, &m.series, m.strain, m.temperature_k);
+            let c = counts.entry(key).or_default();
+            c.0 += 1;
+            c.1 += usize::from(m.status == "ok");
+            c.2 += usize::from(m.flags.contains("beyond_window"));
+        }
+        for (key, (n, ok, beyond)) in counts {
+            let mut e = entry(&mut groups, &key);
+            e.insert("spectra_curves".into(), json!(n));
+            e.insert("spectra_inverted".into(), json!(ok));
+            e.insert("spectra_beyond_window".into(), json!(beyond));
+            groups.insert(key, e);
+        }
+    }
+    if let Some(rows) = &inp.spectrum_series {
+        // The measured and KWW-implied centre and width at the first and last aging time.
+        let mut by: BTreeMap<(SeriesKey, String), Vec<&tables::SpectrumSeries>> = BTreeMap::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.source == "spectrum" || r.source == "kww")
+        {
+            let key = SeriesKey::new(&r.material, &r.series, r.strain, r.temperature_k);
+            by.entry((key, r.source.clone())).or_default().push(r);
+        }
+        for ((key, source), v) in by {
+            let (first, last) = (v[0], v[v.len() - 1]);
+            let mut e = entry(&mut groups, &key);
+            for (what, a, b) in [
+                ("centre_ln_tau", first.centre_ln_tau, last.centre_ln_tau),
+                ("width_ln_tau", first.width_ln_tau, last.width_ln_tau),
+            ] {
+                e.insert(format!("{source}_{what}_first"), ro(a));
+                e.insert(format!("{source}_{what}_last"), ro(b));
+            }
+            groups.insert(key, e);
+        }
+    }
     let missing: Vec<&str> = [
         (inp.kww_fits.is_none(), "kww_fits"),
         (inp.aging_law.is_none(), "aging_law"),

@@ -64,6 +64,21 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         model_fits: t("mf.parquet"),
     })
     .unwrap();
+    // A run whose curves all fail would be an error; the report then goes without spectra.
+    let _ = spectrum::run(&spectrum::Params {
+        relaxation_clean: t("clean.parquet"),
+        kww_fits: Some(t("fits.parquet")),
+        model_fits: Some(t("mf.parquet")),
+        spectra: t("spectra.parquet"),
+        spectrum_moments: t("sm.parquet"),
+        spectrum_series: Some(t("ss.parquet")),
+        spectrum_trends: None,
+        spectrum: spectrum::SpectrumOptions {
+            bootstrap: 30,
+            ..Default::default()
+        },
+        trends: spectrum::TrendOptions::default(),
+    });
     let p = report::Params {
         kww_fits: Some(t("fits.parquet")),
         aging_law: Some(t("law.parquet")),
@@ -76,6 +91,9 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         transitions: Some(t("transitions.parquet")),
         dma_sweeps: Some(t("sweeps.parquet")),
         dsc_raw: Some(t("dsc.parquet")),
+        spectra: Some(t("spectra.parquet")),
+        spectrum_moments: Some(t("sm.parquet")),
+        spectrum_series: Some(t("ss.parquet")),
         pipeline: None,
         lock: None,
         report_dir: t("report"),

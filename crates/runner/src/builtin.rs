@@ -56,6 +56,20 @@ pub const BUILTINS: &[Builtin] = &[
         outputs: &[("model-curves", true), ("model-fits", true)],
     },
     Builtin {
+        name: "spectrum",
+        inputs: &[
+            ("relaxation-clean", true),
+            ("kww-fits", false),
+            ("model-fits", false),
+        ],
+        outputs: &[
+            ("spectra", true),
+            ("spectrum-moments", true),
+            ("spectrum-series", false),
+            ("spectrum-trends", false),
+        ],
+    },
+    Builtin {
         name: "report",
         inputs: &[
             ("kww-fits", false),
@@ -69,6 +83,9 @@ pub const BUILTINS: &[Builtin] = &[
             ("transitions", false),
             ("dma-sweeps", false),
             ("dsc-raw", false),
+            ("spectra", false),
+            ("spectrum-moments", false),
+            ("spectrum-series", false),
         ],
         outputs: &[("report-dir", true)],
     },

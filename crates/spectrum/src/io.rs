@@ -94,7 +94,8 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
         "spectrum",
         serde_json::json!({
             "n_grid": o.n_grid,
-            "extend_decades": o.extend_decades,
+            "extend_low_decades": o.extend_low_decades,
+            "extend_high_decades": o.extend_high_decades,
             "lambda": o.lambda,
             "bootstrap": o.bootstrap,
             "seed": o.seed,

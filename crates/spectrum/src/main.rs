@@ -10,8 +10,8 @@ use stage_cli::{CommonArgs, StageError};
 /// Relaxation-time spectra: D(ln tau) measured from every relaxation curve.
 ///
 /// For each test in relaxation_clean: phi(t') = sum_k h_k exp(-t'/tau_k) d(ln tau) (+ c) on an
-/// even grid of ln tau (--grid points, --extend decades beyond the measured window on each
-/// side), h >= 0, by Tikhonov-regularised nonnegative least squares with a second-difference
+/// even grid of ln tau (--grid points, from --extend-low decades below the first t' to
+/// --extend-high decades above the last), h >= 0, by Tikhonov-regularised nonnegative least squares with a second-difference
 /// penalty; bins weighted by the samples they average. The weight lambda is chosen per curve by
 /// generalised cross-validation (GCV) over 13 decades, or fixed by --lambda; the choice is
 /// recorded. Pointwise 95 % bands of h and SEs of the moments by a seeded residual bootstrap at
@@ -53,9 +53,12 @@ struct Args {
     /// Grid points in ln tau
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(10..=400))]
     grid: u64,
-    /// Decades the grid extends beyond the measured window on each side
+    /// Decades the grid extends below the first t' (faster modes have decayed before it)
     #[arg(long, default_value_t = 0.5, value_parser = stage_cli::positive_f64)]
-    extend: f64,
+    extend_low: f64,
+    /// Decades the grid extends above the last t'
+    #[arg(long, default_value_t = 0.5, value_parser = stage_cli::positive_f64)]
+    extend_high: f64,
     /// A fixed regularisation weight instead of the GCV choice
     #[arg(long, value_parser = stage_cli::positive_f64)]
     lambda: Option<f64>,
@@ -91,7 +94,8 @@ fn main() -> ExitCode {
         spectrum_trends: a.spectrum_trends,
         spectrum: SpectrumOptions {
             n_grid: a.grid as usize,
-            extend_decades: a.extend,
+            extend_low_decades: a.extend_low,
+            extend_high_decades: a.extend_high,
             lambda: a.lambda,
             bootstrap: a.bootstrap,
             seed: a.seed,

@@ -29,8 +29,11 @@ impl Default for TrendOptions {
     }
 }
 
+/// A value and its standard error, where known.
+type Est = (f64, Option<f64>);
+
 /// (value, SE) pairs per aging time, in t_a order.
-type ByAge = BTreeMap<u64, Vec<(f64, Option<f64>)>>;
+type ByAge = BTreeMap<u64, Vec<Est>>;
 
 /// One source's centre and width points of one series.
 #[derive(Debug, Default)]
@@ -41,7 +44,7 @@ struct Points {
 
 /// The weighted mean of values with SEs (1/SE^2; plain mean and its standard error when an SE is
 /// missing).
-fn combine(v: &[(f64, Option<f64>)]) -> (f64, Option<f64>) {
+fn combine(v: &[Est]) -> Est {
     if v.iter().all(|(_, s)| s.is_some_and(|s| s > 0.0)) {
         let (mut sw, mut swx) = (0.0, 0.0);
         for (x, s) in v {
@@ -59,7 +62,7 @@ fn combine(v: &[(f64, Option<f64>)]) -> (f64, Option<f64>) {
 }
 
 /// The KWW fit's implied centre and width with delta-method SEs from (ln tau, beta).
-pub fn kww_implied(f: &KwwFit) -> Option<((f64, Option<f64>), (f64, Option<f64>))> {
+pub fn kww_implied(f: &KwwFit) -> Option<(Est, Est)> {
     let (beta, tau) = (f.beta?, f.tau_s?);
     if f.status != "ok" || !(beta > 0.0 && beta < 1.0) || tau <= 0.0 {
         return None;
@@ -157,7 +160,7 @@ pub fn summarise(
     let mut rows = Vec::new();
     let mut trends = Vec::new();
     for ((key, source), pts) in &by {
-        let mut series_points: Vec<(f64, (f64, Option<f64>), (f64, Option<f64>))> = Vec::new();
+        let mut series_points: Vec<(f64, Est, Est)> = Vec::new();
         for (t, cs) in &pts.centre {
             let ws = &pts.width[t];
             let (c, w) = (combine(cs), combine(ws));
@@ -235,7 +238,7 @@ struct Trend {
 /// chi-square says the SEs do not explain it, then with t(n - 2)), interval, change over the
 /// span, p-value; `moves` when the interval excludes zero and |change| >= `threshold`. For a
 /// model scenario (exact values) the change alone decides.
-fn trend(pts: &[(f64, (f64, Option<f64>))], threshold: f64, exact: bool, level: f64) -> Trend {
+fn trend(pts: &[(f64, Est)], threshold: f64, exact: bool, level: f64) -> Trend {
     let n = pts.len();
     if n < 3 {
         return Trend {
