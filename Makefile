@@ -46,12 +46,14 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: runner overhead (no-op run of 10 stages, cost per stage); ingest throughput on a >100 MB campaign
+## bench: runner overhead (no-op run of 10 stages, cost per stage); ingest throughput on a >100 MB campaign;
+## spectrum time per curve against scipy's nnls
 bench: release
 	$(CARGO) bench -p runner --bench runner
 	$(CARGO) bench -p ingest --bench ingest
 	$(CARGO) bench -p kww-fit --bench kww
 	$(CARGO) bench -p indentation-stats --bench indents
+	$(CARGO) bench -p spectrum --bench spectrum
 	$(CARGO) bench -p tests --bench scale
 	$(MAKE) coverage
 

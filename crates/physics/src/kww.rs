@@ -128,17 +128,44 @@ pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
             0.0
         }
     };
-    // Panels keep the adaptive rule from missing a narrow peak near u = pi (small z).
-    let panels = 48;
+    // Panels keep the adaptive rule from missing a narrow peak: even ones on [0, pi/2], then
+    // halving towards pi, where the peak sits for tau << tau_K (a(u) grows as
+    // (pi - u)^(-1/(1-beta))). The tolerance is absolute (the integrand is at most 1/e), so
+    // panels where it underflows end at once.
+    let mut edges: Vec<f64> = (0..=24).map(|k| 0.5 * PI * k as f64 / 24.0).collect();
+    edges.extend((1..=60).map(|j| PI - 0.5 * PI * 0.5f64.powi(j)));
+    edges.push(PI);
     let mut sum = 0.0;
-    for k in 0..panels {
-        let (lo, hi) = (
-            PI * k as f64 / panels as f64,
-            PI * (k + 1) as f64 / panels as f64,
-        );
-        sum += crate::relaxation_model::adaptive_simpson(&f, lo, hi, 1e-9);
+    for w in edges.windows(2) {
+        let (lo, hi) = (w[0], w[1]);
+        let (fa, fm, fb) = (f(lo), f(0.5 * (lo + hi)), f(hi));
+        let whole = (hi - lo) / 6.0 * (fa + 4.0 * fm + fb);
+        sum += simpson_abs(&f, [lo, hi], [fa, fm, fb], whole, 1e-14, 40);
     }
     e / PI * sum
+}
+
+/// Adaptive Simpson on [a, b] to an absolute tolerance, with end and mid values `fs` and the
+/// panel's estimate.
+fn simpson_abs(
+    f: &dyn Fn(f64) -> f64,
+    ab: [f64; 2],
+    fs: [f64; 3],
+    whole: f64,
+    tol: f64,
+    depth: u32,
+) -> f64 {
+    let [a, b] = ab;
+    let m = 0.5 * (a + b);
+    let (flm, frm) = (f(0.5 * (a + m)), f(0.5 * (m + b)));
+    let left = (m - a) / 6.0 * (fs[0] + 4.0 * flm + fs[1]);
+    let right = (b - m) / 6.0 * (fs[1] + 4.0 * frm + fs[2]);
+    let delta = left + right - whole;
+    if depth == 0 || delta.abs() <= 15.0 * tol {
+        return left + right + delta / 15.0;
+    }
+    simpson_abs(f, [a, m], [fs[0], flm, fs[1]], left, tol / 2.0, depth - 1)
+        + simpson_abs(f, [m, b], [fs[1], frm, fs[2]], right, tol / 2.0, depth - 1)
 }
 
 #[cfg(test)]
@@ -245,7 +272,7 @@ mod tests {
         }
         for &beta in &[0.3, 0.45, 0.6, 0.8] {
             // Normalisation, mean and variance of ln tau by the trapezoid rule in ln tau.
-            let (lo, hi, n) = (ln_k - 60.0, ln_k + 12.0, 7200);
+            let (lo, hi, n) = (ln_k - 60.0, ln_k + 12.0, 1440);
             let h = (hi - lo) / n as f64;
             let (mut m0, mut m1, mut m2) = (0.0, 0.0, 0.0);
             for k in 0..=n {
