@@ -53,7 +53,7 @@ bench: release
 	$(CARGO) bench -p ingest --bench ingest
 	$(CARGO) bench -p kww-fit --bench kww
 	$(CARGO) bench -p indentation-stats --bench indents
-	$(CARGO) bench -p spectrum --bench spectrum
+	$(CARGO) bench -p spectrum --bench spectrum | tee bench/spectrum.md
 	$(CARGO) bench -p tests --bench scale
 	$(MAKE) coverage
 

@@ -38,13 +38,14 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-const STAGES: [&str; 7] = [
+const STAGES: [&str; 8] = [
     "ingest",
     "clean",
     "kww-fit",
     "indentation-stats",
     "activation-energy",
     "model-compare",
+    "spectrum",
     "report",
 ];
 
@@ -83,6 +84,11 @@ stages:
     inputs: {{ kww-fits: kww-fit.kww-fits }}
     with: {{ verbose: true }}
     outputs: {{ model-curves: model_curves.parquet, model-fits: model_fits.parquet }}
+  spectrum:
+    uses: spectrum
+    inputs: {{ relaxation-clean: clean.relaxation-clean, kww-fits: kww-fit.kww-fits, model-fits: model-compare.model-fits }}
+    with: {{ verbose: true, bootstrap: 100 }}
+    outputs: {{ spectra: spectra.parquet, spectrum-moments: spectrum_moments.parquet, spectrum-series: spectrum_series.parquet, spectrum-trends: spectrum_trends.parquet }}
   report:
     uses: report
     inputs:
@@ -94,6 +100,9 @@ stages:
       activation-energy: activation-energy.activation-energy
       model-curves: model-compare.model-curves
       model-fits: model-compare.model-fits
+      spectra: spectrum.spectra
+      spectrum-moments: spectrum.spectrum-moments
+      spectrum-series: spectrum.spectrum-series
     with: {{ verbose: true }}
     outputs: {{ report-dir: report }}
 "#,
@@ -164,7 +173,9 @@ fn run_size(root: &Path, size: usize, out: &mut String) -> f64 {
         let (wall, cpu, mb) = stage_figures(&log);
         let tp = match s {
             "ingest" => format!("{:.0} MB/s of raw text", raw as f64 / 1e6 / wall),
-            "clean" | "kww-fit" => format!("{:.0} tests/s", summary.relaxation_files as f64 / wall),
+            "clean" | "kww-fit" | "spectrum" => {
+                format!("{:.0} tests/s", summary.relaxation_files as f64 / wall)
+            }
             "indentation-stats" => {
                 format!("{:.0} indents/s", summary.indentation_files as f64 / wall)
             }

@@ -88,6 +88,76 @@ fn solve_passive(g: &[f64], n: usize, q: &[f64], passive: &[bool]) -> Result<Vec
     Ok(s)
 }
 
+/// The Cholesky factor of G on the passive set, in the order the variables entered: a variable
+/// that enters appends a row (O(k^2)); one that leaves makes a rebuild (rare).
+struct Factor {
+    idx: Vec<usize>,
+    /// Lower factor, row-major with stride n.
+    l: Vec<f64>,
+    n: usize,
+}
+
+impl Factor {
+    fn new(n: usize) -> Factor {
+        Factor {
+            idx: Vec::with_capacity(n),
+            l: vec![0.0; n * n],
+            n,
+        }
+    }
+
+    /// Appends variable j; false when G is not positive definite on the enlarged set.
+    fn add(&mut self, g: &[f64], j: usize) -> bool {
+        let (n, k) = (self.n, self.idx.len());
+        let mut d = g[j * n + j];
+        for r in 0..k {
+            let mut v = g[self.idx[r] * n + j];
+            for p in 0..r {
+                v -= self.l[r * n + p] * self.l[k * n + p];
+            }
+            let v = v / self.l[r * n + r];
+            self.l[k * n + r] = v;
+            d -= v * v;
+        }
+        if d <= 0.0 || !d.is_finite() {
+            return false;
+        }
+        self.l[k * n + k] = d.sqrt();
+        self.idx.push(j);
+        true
+    }
+
+    fn rebuild(&mut self, g: &[f64], passive: &[bool]) -> bool {
+        self.idx.clear();
+        (0..self.n).filter(|&j| passive[j]).all(|j| self.add(g, j))
+    }
+
+    /// The unconstrained solution on the passive set (zero elsewhere).
+    fn solve(&self, q: &[f64]) -> Vec<f64> {
+        let (n, k) = (self.n, self.idx.len());
+        let mut b: Vec<f64> = self.idx.iter().map(|&j| q[j]).collect();
+        for i in 0..k {
+            let mut s = b[i];
+            for p in 0..i {
+                s -= self.l[i * n + p] * b[p];
+            }
+            b[i] = s / self.l[i * n + i];
+        }
+        for i in (0..k).rev() {
+            let mut s = b[i];
+            for p in i + 1..k {
+                s -= self.l[p * n + i] * b[p];
+            }
+            b[i] = s / self.l[i * n + i];
+        }
+        let mut out = vec![0.0; n];
+        for (p, &j) in self.idx.iter().enumerate() {
+            out[j] = b[p];
+        }
+        out
+    }
+}
+
 /// Solves min 1/2 x^T G x - q^T x, x >= 0 (G n x n row-major, symmetric positive definite),
 /// optionally starting from the passive set `start`.
 pub fn nnls_gram(
@@ -129,6 +199,10 @@ pub fn nnls_gram(
             }
         }
     }
+    let mut factor = Factor::new(n);
+    if !factor.rebuild(g, &passive) {
+        return Err(NnlsError::NotPositiveDefinite);
+    }
     let mut iterations = 0;
     loop {
         // The negative gradient; a free variable that would decrease the objective enters.
@@ -144,8 +218,11 @@ pub fn nnls_gram(
             return Err(NnlsError::NoConvergence(max_iter));
         }
         passive[j] = true;
+        if !factor.add(g, j) && !factor.rebuild(g, &passive) {
+            return Err(NnlsError::NotPositiveDefinite);
+        }
         loop {
-            let s = solve_passive(g, n, q, &passive)?;
+            let s = factor.solve(q);
             if (0..n).all(|i| !passive[i] || s[i] > 0.0) {
                 x = s;
                 break;
@@ -165,6 +242,9 @@ pub fn nnls_gram(
                     passive[i] = false;
                     x[i] = 0.0;
                 }
+            }
+            if !factor.rebuild(g, &passive) {
+                return Err(NnlsError::NotPositiveDefinite);
             }
             iterations += 1;
             if iterations > max_iter {

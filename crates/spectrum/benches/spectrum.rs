@@ -171,7 +171,7 @@ for i in range(0, len(lines) - 1, 2):
     v = np.array(lines[i + 1].split(), dtype=float)
     a = v[:rows * k].reshape(rows, k); b = v[rows * k:]
     t0 = time.perf_counter(); x, _ = nnls(a, b, maxiter=50 * k); dt = time.perf_counter() - t0
-    out.append(' '.join([repr(dt * 1e3)] + [repr(z) for z in x]))
+    out.append(' '.join([repr(float(dt * 1e3))] + [repr(float(z)) for z in x]))
 print('\n'.join(out))
 "#;
     let res = Command::new(&py)
