@@ -10,7 +10,7 @@ pub mod series;
 
 use std::path::PathBuf;
 
-pub use invert::{CurveInput, InvertError, Spectrum, SpectrumOptions, invert};
+pub use invert::{Criterion, CurveInput, InvertError, Spectrum, SpectrumOptions, invert};
 pub use io::run;
 pub use series::{TrendOptions, summarise};
 
@@ -86,7 +86,12 @@ pub fn analyse(
         kww_sd_ln_tau: kww.map(|(b, _, _)| distribution_sd_ln_tau(b)),
         n_points: c.time_s.len() as i64,
         n_grid: o.n_grid as i64,
-        criterion: if o.lambda.is_some() { "fixed" } else { "gcv" }.into(),
+        criterion: if o.lambda.is_some() {
+            "fixed"
+        } else {
+            o.criterion.name()
+        }
+        .into(),
         ..Default::default()
     };
     let mut flags: Vec<&str> = Vec::new();

@@ -154,3 +154,30 @@ fn a_table_of_only_bad_curves_is_an_error_after_writing_the_flagged_rows() {
     let (rows, _) = read_rows::<SpectrumMoments>(&d.path().join("m.parquet")).unwrap();
     assert_eq!(rows.len(), 2);
 }
+
+#[test]
+fn the_evidence_criterion_is_recorded_and_recovers_the_centre() {
+    let c = &curves()[2];
+    let o = spectrum::SpectrumOptions {
+        criterion: spectrum::Criterion::Evidence,
+        bootstrap: 0,
+        ..Default::default()
+    };
+    let (curve, row) = spectrum::analyse(c, None, c.strain, &o);
+    assert!(curve.is_some());
+    assert_eq!(
+        (row.status.as_str(), row.criterion.as_str()),
+        ("ok", "evidence")
+    );
+    let want = (30.0f64).ln() + 0.4 * (9000.0f64 / 1800.0).ln();
+    assert!(
+        (row.mean_ln_tau.unwrap() - want).abs() < 0.1,
+        "{:?} vs {want}",
+        row.mean_ln_tau
+    );
+    assert!(
+        (row.sd_ln_tau.unwrap() / 1.2 - 1.0).abs() < 0.1,
+        "{:?}",
+        row.sd_ln_tau
+    );
+}
