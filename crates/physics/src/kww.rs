@@ -135,13 +135,26 @@ pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
     let mut edges: Vec<f64> = (0..=24).map(|k| 0.5 * PI * k as f64 / 24.0).collect();
     edges.extend((1..=60).map(|j| PI - 0.5 * PI * 0.5f64.powi(j)));
     edges.push(PI);
-    let mut sum = 0.0;
-    for w in edges.windows(2) {
-        let (lo, hi) = (w[0], w[1]);
-        let (fa, fm, fb) = (f(lo), f(0.5 * (lo + hi)), f(hi));
-        let whole = (hi - lo) / 6.0 * (fa + 4.0 * fm + fb);
-        sum += simpson_abs(&f, [lo, hi], [fa, fm, fb], whole, 1e-14, 40);
-    }
+    // First the panels' three-point estimates, whose sum sets the tolerance (1e-9 of the value,
+    // at least 1e-15 absolute), then each panel refined to its share of it.
+    let panels: Vec<([f64; 2], [f64; 3], f64)> = edges
+        .windows(2)
+        .map(|w| {
+            let (lo, hi) = (w[0], w[1]);
+            let fs = [f(lo), f(0.5 * (lo + hi)), f(hi)];
+            (
+                [lo, hi],
+                fs,
+                (hi - lo) / 6.0 * (fs[0] + 4.0 * fs[1] + fs[2]),
+            )
+        })
+        .collect();
+    let rough: f64 = panels.iter().map(|p| p.2).sum();
+    let tol = (1e-9 * rough).max(1e-15) / panels.len() as f64;
+    let sum: f64 = panels
+        .iter()
+        .map(|(ab, fs, whole)| simpson_abs(&f, *ab, *fs, *whole, tol, 40))
+        .sum();
     e / PI * sum
 }
 
