@@ -54,40 +54,6 @@ pub fn cholesky_sub(g: &[f64], n: usize, idx: &[usize]) -> Option<Vec<f64>> {
     Some(l)
 }
 
-/// Solves L L^T x = b in place for a lower Cholesky factor `l` (k x k).
-pub fn cholesky_solve(l: &[f64], k: usize, b: &mut [f64]) {
-    for i in 0..k {
-        let mut s = b[i];
-        for p in 0..i {
-            s -= l[i * k + p] * b[p];
-        }
-        b[i] = s / l[i * k + i];
-    }
-    for i in (0..k).rev() {
-        let mut s = b[i];
-        for p in i + 1..k {
-            s -= l[p * k + i] * b[p];
-        }
-        b[i] = s / l[i * k + i];
-    }
-}
-
-/// The unconstrained solution on the passive set (zero elsewhere).
-fn solve_passive(g: &[f64], n: usize, q: &[f64], passive: &[bool]) -> Result<Vec<f64>, NnlsError> {
-    let idx: Vec<usize> = (0..n).filter(|&j| passive[j]).collect();
-    let mut s = vec![0.0; n];
-    if idx.is_empty() {
-        return Ok(s);
-    }
-    let l = cholesky_sub(g, n, &idx).ok_or(NnlsError::NotPositiveDefinite)?;
-    let mut b: Vec<f64> = idx.iter().map(|&j| q[j]).collect();
-    cholesky_solve(&l, idx.len(), &mut b);
-    for (p, &j) in idx.iter().enumerate() {
-        s[j] = b[p];
-    }
-    Ok(s)
-}
-
 /// The Cholesky factor of G on the passive set, in the order the variables entered: a variable
 /// that enters appends a row (O(k^2)); one that leaves makes a rebuild (rare).
 struct Factor {
@@ -182,10 +148,14 @@ pub fn nnls_gram(
     let mut x = vec![0.0; n];
     // A warm start: keep the previous passive set, dropping variables until the solution on it
     // is strictly positive (a feasible point that is optimal on its own passive set).
+    let mut factor = Factor::new(n);
     if let Some(p0) = start.filter(|p| p.len() == n) {
         passive.copy_from_slice(p0);
         loop {
-            let s = solve_passive(g, n, q, &passive)?;
+            if !factor.rebuild(g, &passive) {
+                return Err(NnlsError::NotPositiveDefinite);
+            }
+            let s = factor.solve(q);
             let mut dropped = false;
             for j in 0..n {
                 if passive[j] && s[j] <= 0.0 {
@@ -199,7 +169,6 @@ pub fn nnls_gram(
             }
         }
     }
-    let mut factor = Factor::new(n);
     if !factor.rebuild(g, &passive) {
         return Err(NnlsError::NotPositiveDefinite);
     }

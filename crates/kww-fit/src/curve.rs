@@ -457,10 +457,7 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
             gtol: 1e-10,
         };
         // One stream per (seed, test): the same test gets the same replicates in any order.
-        let seed = opts.seed
-            ^ c.test_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-            });
+        let seed = opts.seed ^ rng::stream_of(&c.test_id);
         let reps = fit::bootstrap::residual_bootstrap(
             model,
             &y,

@@ -60,6 +60,14 @@ impl Rng {
     }
 }
 
+/// The stream of an item keyed by its id (FNV-1a of the bytes): the same id gets the same
+/// replicates in any order and on any thread count.
+pub fn stream_of(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,13 +39,6 @@ pub enum SpectrumError {
     NothingInverted(usize),
 }
 
-/// The bootstrap stream of a test: FNV-1a of its id (as kww-fit keys its bootstrap).
-pub fn stream_of(test_id: &str) -> u64 {
-    test_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
 /// One curve to its `spectra` curve (None when it could not be inverted) and its
 /// `spectrum_moments` row. `fit` is the curve's KWW fit when kww-fits was given: its offset and
 /// step time enter the inversion, its beta and tau the comparison columns. `strain` is the
@@ -68,7 +61,7 @@ pub fn analyse(
         n_samples: &c.n_samples,
         offset,
         t0_s: t0,
-        stream: stream_of(&c.test_id),
+        stream: rng::stream_of(&c.test_id),
     };
     // The KWW fit's beta and ln tau, where it has a distribution (0 < beta < 1).
     let kww = fit_ok.and_then(|f| {
@@ -137,19 +130,21 @@ pub fn analyse(
                 strain,
                 temperature_k: c.temperature_k,
                 aging_time_s: c.aging_time_s,
-                h_low: match &s.h_low {
-                    Some(v) => v.iter().copied().map(Some).collect(),
-                    None => vec![None; s.h.len()],
-                },
-                h_high: match &s.h_high {
-                    Some(v) => v.iter().copied().map(Some).collect(),
-                    None => vec![None; s.h.len()],
-                },
+                h_low: column(&s.h_low, s.h.len()),
+                h_high: column(&s.h_high, s.h.len()),
                 h_kww,
                 ln_tau: s.ln_tau,
                 h: s.h,
             };
             (Some(curve), row)
         }
+    }
+}
+
+/// A band as a nullable column (all null without a bootstrap).
+fn column(band: &Option<Vec<f64>>, n: usize) -> Vec<Option<f64>> {
+    match band {
+        Some(v) => v.iter().copied().map(Some).collect(),
+        None => vec![None; n],
     }
 }
