@@ -165,6 +165,9 @@ impl Model for ScenarioModel<'_> {
 pub struct ScenarioFit {
     pub scenario: Scenario,
     pub params: Vec<f64>,
+    /// Standard errors from the curvature, for residuals in units of the measured SEs:
+    /// sqrt(diag (J^T J)^-1), scaled by chi^2/df where that exceeds 1.
+    pub se: Vec<f64>,
     pub rss: f64,
     pub n: usize,
     pub k: usize,
@@ -234,8 +237,17 @@ pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
         if let Ok(f) = least_squares(&model, &y, None, &p0, &opts)
             && best.as_ref().is_none_or(|b| f.rss < b.rss)
         {
+            let dof = (2 * n).saturating_sub(s.n_params()).max(1) as f64;
+            let s2 = f.rss / dof;
+            // f.se carries s^2 = chi^2/df; undo it below 1 (the measured SEs are the scale).
+            let scale = if s2 > 0.0 && s2 < 1.0 {
+                1.0 / s2.sqrt()
+            } else {
+                1.0
+            };
             best = Some(ScenarioFit {
                 scenario: s,
+                se: f.se.iter().map(|e| e * scale).collect(),
                 params: f.params,
                 rss: f.rss,
                 n: 2 * n,
@@ -316,13 +328,20 @@ pub fn measured(fits: &[KwwFit]) -> BTreeMap<SeriesKey, Measured> {
         .collect()
 }
 
-fn json_params(s: Scenario, p: &[f64]) -> String {
+/// The parameters and their standard errors (`NAME_se`; tau0's by the delta method from ln tau0).
+fn json_params(s: Scenario, p: &[f64], se: &[f64]) -> String {
     let mut m = serde_json::Map::new();
-    m.insert("tau0_s".into(), p[0].exp().into());
+    let e = |i: usize| se.get(i).copied().filter(|v| v.is_finite());
+    let tau0 = p[0].exp();
+    m.insert("tau0_s".into(), tau0.into());
+    m.insert("tau0_s_se".into(), e(0).map(|v| v * tau0).into());
     m.insert("a_s_per_sqrt_s".into(), p[1].into());
+    m.insert("a_s_per_sqrt_s_se".into(), e(1).into());
     m.insert("sigma0_ln".into(), p[2].into());
+    m.insert("sigma0_ln_se".into(), e(2).into());
     if s != Scenario::Transient {
         m.insert("width_growth".into(), p[3].into());
+        m.insert("width_growth_se".into(), e(3).into());
     }
     serde_json::Value::Object(m).to_string()
 }
@@ -375,7 +394,7 @@ pub fn compare(key: &SeriesKey, m: &Measured) -> (Vec<ModelCurve>, Vec<ModelFit>
             series: series.clone(),
             strain,
             temperature_k,
-            params: json_params(s, &f.params),
+            params: json_params(s, &f.params, &f.se),
             chi2_reduced,
             chi2_p_value: (df > 0).then(|| fit::stats::chi2_sf(f.rss, df as f64)),
             rss: Some(f.rss),

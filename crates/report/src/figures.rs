@@ -9,7 +9,7 @@ use physics::kww::KwwParams;
 use tables::SeriesKey;
 
 use crate::Inputs;
-use crate::plot::{Axis, Figure, PALETTE, Panel, Series, Style};
+use crate::plot::{Axis, Figure, PALETTE, Panel, Series, Style, sequential};
 
 /// One figure of the report, or why it is not there.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +44,33 @@ fn missing(name: &'static str, title: &'static str, why: String) -> Entry {
 }
 
 fn drawn(name: &'static str, title: &'static str, caption: String, panels: Vec<Panel>) -> Entry {
+    grid(name, title, caption, panels, Layout::default())
+}
+
+/// How a figure's panels are laid out: columns at double width, shared axes, panel aspect.
+#[derive(Debug, Clone, Copy, Default)]
+struct Layout {
+    columns: usize,
+    share_x: bool,
+    share_y: bool,
+    aspect: f64,
+}
+
+/// Small multiples: one panel per series (temperature, strain), shared axes.
+const MULTIPLES: Layout = Layout {
+    columns: 3,
+    share_x: true,
+    share_y: true,
+    aspect: 0.75,
+};
+
+fn grid(
+    name: &'static str,
+    title: &'static str,
+    caption: String,
+    panels: Vec<Panel>,
+    layout: Layout,
+) -> Entry {
     Entry {
         name,
         title,
@@ -52,10 +79,70 @@ fn drawn(name: &'static str, title: &'static str, caption: String, panels: Vec<P
             name: name.into(),
             title: title.into(),
             panels,
+            columns: layout.columns,
+            share_x: layout.share_x,
+            share_y: layout.share_y,
+            aspect: layout.aspect,
         }),
         missing: None,
     }
 }
+
+/// Every aging time of the campaign, sorted: one sequential colour scale for all figures.
+fn aging_times(inp: &Inputs) -> Vec<u64> {
+    let mut v: Vec<f64> = Vec::new();
+    v.extend(inp.kww_fits.iter().flatten().map(|f| f.aging_time_s));
+    v.extend(inp.indents.iter().flatten().map(|f| f.aging_time_s));
+    v.extend(inp.spectra.iter().flatten().map(|f| f.aging_time_s));
+    v.extend(
+        inp.dma_sweeps
+            .iter()
+            .flatten()
+            .map(|f| f.aging_time_s.unwrap_or(0.0)),
+    );
+    v.retain(|t| t.is_finite());
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v.into_iter().map(f64::to_bits).collect()
+}
+
+/// The colour of aging time `t` on the campaign's sequential scale.
+fn age_color(ages: &[u64], t: f64) -> String {
+    let rank = ages.iter().position(|a| *a == t.to_bits()).unwrap_or(0);
+    sequential(rank, ages.len())
+}
+
+/// Legend keys for the aging times `present`, in order: one entry per aging time whatever the
+/// number of panels (the data series themselves carry no label).
+fn age_keys(present: &[f64], ages: &[u64], style: Style) -> Vec<Series> {
+    let mut v: Vec<f64> = present.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v.into_iter()
+        .map(|t| Series::key(age_label(t), style, age_color(ages, t)))
+        .collect()
+}
+
+/// An aging time as a legend reads it: `t_{a} = 1800 s`, `as cast` for 0.
+fn age_label(t: f64) -> String {
+    if t == 0.0 {
+        "t_{a} = 0 (as cast)".to_owned()
+    } else {
+        format!("t_{{a}} = {} s", fmt_num(t))
+    }
+}
+
+/// A number without trailing zeros: 1800, 0.5, 3.6e5 as 360000.
+fn fmt_num(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round())
+    } else {
+        format!("{}", (v * 1e6).round() / 1e6)
+    }
+}
+
+/// Axis labels in the SI style: quantity / unit.
+const T_A: &str = "t_{a} / s";
 
 fn key(m: &str, t: f64) -> (String, u64) {
     (m.to_owned(), t.to_bits())
@@ -67,7 +154,9 @@ pub fn all(inp: &Inputs) -> Vec<Entry> {
         relaxation(inp),
         beta(inp),
         tau(inp),
+        indentation_curves(inp),
         tau_c_distributions(inp),
+        tau_c_gaussians(inp),
         tau_c_trend(inp),
         activation_energy(inp),
         model(inp),
@@ -119,42 +208,38 @@ fn relaxation(inp: &Inputs) -> Entry {
     ) else {
         return missing(name, title, "No relaxation curves: the campaign has no relaxation data (relaxation_clean or kww_fits is absent).".into());
     };
-    let Some(reference) = reference(inp) else {
+    let g = groups(fits);
+    if g.is_empty() {
         return missing(
             name,
             title,
             "No relaxation curve could be fitted, so there is nothing to draw.".into(),
         );
-    };
-    let ids: std::collections::BTreeSet<&str> = fits
-        .iter()
-        .filter(|f| fit_key(f) == reference)
-        .map(|f| f.test_id.as_str())
-        .collect();
-    let mut series = Vec::new();
-    let mut curves: Vec<&tables::RelaxationClean> = clean
-        .iter()
-        .filter(|c| ids.contains(c.test_id.as_str()))
-        .collect();
-    curves.sort_by(|a, b| a.aging_time_s.total_cmp(&b.aging_time_s));
-    for (k, c) in curves.iter().enumerate() {
-        let pts: Vec<(f64, f64)> = c
-            .time_s
-            .iter()
-            .zip(&c.phi)
-            .map(|(x, y)| (*x, *y))
-            .step_by(2)
-            .collect();
-        series.push(Series::new(
-            format!("t_a = {} s", c.aging_time_s),
-            pts,
-            Style::Points,
-            color(k),
-        ));
-        if let Some(f) = fits
-            .iter()
-            .find(|f| f.test_id == c.test_id && f.beta.is_some())
-        {
+    }
+    let ages = aging_times(inp);
+    let keys: Vec<SeriesKey> = g.keys().cloned().collect();
+    let mut panels = Vec::new();
+    for (key, v) in &g {
+        let mut series = Vec::new();
+        // One curve per aging time (the first test by id) keeps the panel readable.
+        let mut seen = std::collections::BTreeSet::new();
+        for f in v {
+            if !seen.insert(f.aging_time_s.to_bits()) {
+                continue;
+            }
+            let Some(c) = clean.iter().find(|c| c.test_id == f.test_id) else {
+                continue;
+            };
+            let col = age_color(&ages, c.aging_time_s);
+            let step = (c.time_s.len() / 40).max(1);
+            let pts: Vec<(f64, f64)> = c
+                .time_s
+                .iter()
+                .zip(&c.phi)
+                .map(|(x, y)| (*x, *y))
+                .step_by(step)
+                .collect();
+            series.push(Series::new("", pts, Style::Points, col.clone()));
             let q = KwwParams {
                 amplitude: f.amplitude.unwrap_or(1.0),
                 ln_tau: f.tau_s.unwrap_or(1.0).ln(),
@@ -163,28 +248,28 @@ fn relaxation(inp: &Inputs) -> Entry {
                 t0_s: f.t0_s.unwrap_or(0.0),
             };
             let line: Vec<(f64, f64)> = c.time_s.iter().map(|&x| (x, q.phi(x))).collect();
-            series.push(Series::new(
-                format!("KWW ({})", f.model),
-                line,
-                Style::Line,
-                color(k),
-            ));
+            series.push(Series::new("", line, Style::Line, col));
         }
-    }
-    let (m, t) = (reference.label(), reference.temperature_k());
-    let caption = format!(
-        "{m} at {t} K: phi = stress/sigma0 against t' (points: resampled data; lines: the KWW model each test's BIC chose)."
-    );
-    drawn(
-        name,
-        title,
-        caption,
-        vec![Panel {
-            x: axis("time since the strain step t' (s)", true),
-            y: axis("phi = sigma/sigma0 (1)", false),
+        panels.push(Panel {
+            title: legend(&keys, key),
+            x: axis("t\u{2032} / s", true),
+            y: axis("φ = σ/σ_{0}", false),
             series,
             ..Default::default()
-        }],
+        });
+    }
+    let present: Vec<f64> = g.values().flatten().map(|f| f.aging_time_s).collect();
+    if let Some(p) = panels.first_mut() {
+        let mut keys = age_keys(&present, &ages, Style::LinePoints);
+        keys.append(&mut p.series);
+        p.series = keys;
+    }
+    grid(
+        name,
+        title,
+        "φ = σ/σ0 against the time since the strain step t′, one panel per series; points: the cleaned data (one test per aging time), lines: the KWW model each test's BIC chose.".into(),
+        panels,
+        MULTIPLES,
     )
 }
 
@@ -203,7 +288,7 @@ fn groups(fits: &[tables::KwwFit]) -> BTreeMap<SeriesKey, Vec<&tables::KwwFit>> 
 fn beta(inp: &Inputs) -> Entry {
     let (name, title) = (
         "beta_vs_aging_time",
-        "KWW stretching exponent beta against aging time",
+        "KWW stretching exponent β against aging time",
     );
     let Some(fits) = inp.kww_fits.as_ref().filter(|f| !f.is_empty()) else {
         return missing(
@@ -221,15 +306,15 @@ fn beta(inp: &Inputs) -> Entry {
         );
     }
     let keys: Vec<SeriesKey> = g.keys().cloned().collect();
-    let mut series = Vec::new();
-    for (k, (key, v)) in g.iter().enumerate() {
+    let mut panels = Vec::new();
+    for (key, v) in &g {
         let mut s = Series::new(
-            legend(&keys, key),
+            "β (95 % interval)",
             v.iter()
                 .map(|f| (f.aging_time_s, f.beta.unwrap_or(f64::NAN)))
                 .collect(),
-            Style::LinePoints,
-            color(k),
+            Style::Points,
+            PALETTE[0],
         );
         s.errors = Some(
             v.iter()
@@ -242,43 +327,38 @@ fn beta(inp: &Inputs) -> Entry {
                 )
                 .collect(),
         );
-        series.push(s);
-    }
-    let mut vlines = Vec::new();
-    if let Some(law) = &inp.aging_law {
-        let mut seen = std::collections::BTreeSet::new();
-        for l in law {
-            let k = SeriesKey::new(&l.material, &l.series, l.strain, l.temperature_k);
-            if let Some(tp) = l.beta_turning_point_s
-                && seen.insert(k.clone())
-            {
-                let label = if g.len() > 1 {
-                    format!("turning point ({})", legend(&keys, &k))
-                } else {
-                    "turning point".to_owned()
-                };
-                vlines.push((tp, label));
-            }
+        let mut vlines = Vec::new();
+        if let Some(tp) = inp
+            .aging_law
+            .iter()
+            .flatten()
+            .find(|l| SeriesKey::new(&l.material, &l.series, l.strain, l.temperature_k) == *key)
+            .and_then(|l| l.beta_turning_point_s)
+        {
+            vlines.push((tp, "turning point of β".to_owned()));
         }
-    }
-    drawn(
-        name,
-        title,
-        "Error bars: bootstrap 95 % intervals where computed, else +- 1.96 SE.".into(),
-        vec![Panel {
-            x: axis("aging time t_a (s)", true),
-            y: axis("beta (1)", false),
-            series,
+        panels.push(Panel {
+            title: legend(&keys, key),
+            x: axis(T_A, true),
+            y: axis("β", false),
+            series: vec![s],
             vlines,
             ..Default::default()
-        }],
+        });
+    }
+    grid(
+        name,
+        title,
+        "One panel per series. Error bars: bootstrap 95 % intervals where computed, else ±1.96 SE; dashed: the turning point of the quadratic in ln t_a where its test finds one.".into(),
+        panels,
+        MULTIPLES,
     )
 }
 
 fn tau(inp: &Inputs) -> Entry {
     let (name, title) = (
         "tau_vs_aging_time",
-        "KWW relaxation time tau against aging time",
+        "KWW relaxation time τ against aging time",
     );
     let Some(fits) = inp.kww_fits.as_ref().filter(|f| !f.is_empty()) else {
         return missing(
@@ -296,20 +376,21 @@ fn tau(inp: &Inputs) -> Entry {
         );
     }
     let keys: Vec<SeriesKey> = g.keys().cloned().collect();
-    let mut series = Vec::new();
-    let mut vlines = Vec::new();
-    for (k, (key, v)) in g.iter().enumerate() {
+    let mut panels = Vec::new();
+    for (key, v) in &g {
         let same = |l: &&tables::AgingLaw| {
             SeriesKey::new(&l.material, &l.series, l.strain, l.temperature_k) == *key
         };
-        series.push(Series::new(
-            legend(&keys, key),
+        let mut series = vec![Series::new(
+            "τ_{KWW}",
             v.iter()
                 .map(|f| (f.aging_time_s, f.tau_s.unwrap_or(f64::NAN)))
                 .collect(),
             Style::Points,
-            color(k),
-        ));
+            PALETTE[0],
+        )];
+        let mut vlines = Vec::new();
+        let mut mus = Vec::new();
         if let Some(law) = &inp.aging_law {
             for seg in law.iter().filter(same) {
                 if let (Some(mu), Some(a), Some(lo), Some(hi)) = (
@@ -327,25 +408,62 @@ fn tau(inp: &Inputs) -> Entry {
                         .map(|i| lo * (hi / lo).powf(i as f64 / 20.0))
                         .map(|x| (x, a * x.powf(mu)))
                         .collect();
+                    mus.push(format!("μ_{{{}}} = {mu:.2}", seg.segment));
                     series.push(Series::new(
-                        format!("mu{} = {mu:.2}", seg.segment),
+                        "two-stage power law",
                         line,
                         Style::Line,
-                        color(k),
+                        PALETTE[1],
                     ));
                 }
             }
             if let Some(b) = law.iter().find(same).and_then(|l| l.breakpoint_s) {
-                vlines.push((b, format!("break {b:.0} s")));
+                vlines.push((b, "breakpoint".to_owned()));
             }
         }
+        let mut t = legend(&keys, key);
+        if !mus.is_empty() {
+            t = format!("{t}: {}", mus.join(", "));
+        }
+        panels.push(Panel {
+            title: t,
+            x: axis(T_A, true),
+            y: Axis {
+                label: "τ_{KWW} / s".into(),
+                log: true,
+                zero_at_edge: false,
+            },
+            series,
+            vlines,
+            ..Default::default()
+        });
     }
-    drawn(name, title, "Lines: the two-stage power law tau = A t_a^mu fitted by segmented regression; dashed: its breakpoint.".into(), vec![Panel { x: axis("aging time t_a (s)", true), y: Axis { label: "tau_KWW (s)".into(), log: true, zero_at_edge: false }, series, vlines, ..Default::default() }])
+    grid(
+        name,
+        title,
+        "One panel per series. Lines: the two-stage power law τ = A t_a^μ fitted by segmented regression, μ of each stage in the panel title; dashed: its breakpoint.".into(),
+        panels,
+        MULTIPLES,
+    )
 }
 
-/// tau_c / mean per (material, temperature, aging time).
-fn normalised_tau_c(indents: &[tables::Indent]) -> BTreeMap<(String, u64, u64), Vec<f64>> {
-    let mut g: BTreeMap<(String, u64, u64), Vec<f64>> = BTreeMap::new();
+/// The normalised tau_c groups, or why there are none.
+fn pop_in_groups(inp: &Inputs) -> Result<TauCGroups, String> {
+    let Some(indents) = inp.indents.as_ref().filter(|i| !i.is_empty()) else {
+        return Err("No nanoindentation: the campaign has no indentation data.".into());
+    };
+    let g = normalised_tau_c(indents);
+    if g.is_empty() {
+        return Err("No indent showed a pop-in, so there is no tau_c distribution to draw.".into());
+    }
+    Ok(g)
+}
+
+/// tau_c / mean per (material, temperature bits, aging-time bits).
+type TauCGroups = BTreeMap<(String, u64, u64), Vec<f64>>;
+
+fn normalised_tau_c(indents: &[tables::Indent]) -> TauCGroups {
+    let mut g = TauCGroups::new();
     for i in indents.iter().filter(|i| i.status == "ok") {
         if let Some(v) = i.tau_c_gpa {
             g.entry((
@@ -366,30 +484,43 @@ fn normalised_tau_c(indents: &[tables::Indent]) -> BTreeMap<(String, u64, u64), 
     g
 }
 
+/// The ML Gaussian of tau_c/mean (mean 1) with the sample's SD, as a density over [0.4, 1.6].
+fn gaussian(v: &[f64]) -> (f64, Vec<(f64, f64)>) {
+    let sd = (v.iter().map(|x| (x - 1.0).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt();
+    let pts = (0..=120)
+        .map(|i| 0.4 + 1.2 * i as f64 / 120.0)
+        .map(|x| {
+            (
+                x,
+                (-(x - 1.0).powi(2) / (2.0 * sd * sd)).exp()
+                    / (sd * (2.0 * std::f64::consts::PI).sqrt()),
+            )
+        })
+        .collect();
+    (sd, pts)
+}
+
+/// Fig. 2b: one histogram of tau_c/mean per aging time, stacked (shared x), with its Gaussian.
 fn tau_c_distributions(inp: &Inputs) -> Entry {
     let (name, title) = (
         "tau_c_distributions",
         "Distributions of the critical shear stress per aging time",
     );
-    let Some(indents) = inp.indents.as_ref().filter(|i| !i.is_empty()) else {
-        return missing(
-            name,
-            title,
-            "No nanoindentation: the campaign has no indentation data.".into(),
-        );
+    let g = match pop_in_groups(inp) {
+        Ok(g) => g,
+        Err(why) => return missing(name, title, why),
     };
-    let g = normalised_tau_c(indents);
-    if g.is_empty() {
-        return missing(
-            name,
-            title,
-            "No indent showed a pop-in, so there is no tau_c distribution to draw.".into(),
-        );
-    }
-    let mut series = Vec::new();
-    // Histogram with a fixed bin width of 0.025 in tau_c/mean, as a density, and the ML Gaussian.
+    let ages = aging_times(inp);
+    let several = g
+        .keys()
+        .map(|k| (&k.0, k.1))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
     let width = 0.025;
-    for (k, ((_, _, a), v)) in g.iter().enumerate() {
+    let mut panels = Vec::new();
+    for ((m, t, a), v) in &g {
+        let a = f64::from_bits(*a);
         let n = v.len() as f64;
         let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
         for x in v {
@@ -404,31 +535,237 @@ fn tau_c_distributions(inp: &Inputs) -> Entry {
             );
             steps.extend([(x0, 0.0), (x0, h), (x1, h), (x1, 0.0)]);
         }
-        series.push(Series::new(
-            format!("t_a = {} s", f64::from_bits(*a)),
-            steps,
-            Style::Line,
-            color(k),
-        ));
-        let sd = (v.iter().map(|x| (x - 1.0).powi(2)).sum::<f64>() / n).sqrt();
-        let gauss: Vec<(f64, f64)> = (0..=80)
-            .map(|i| 0.4 + 1.2 * i as f64 / 80.0)
-            .map(|x| {
-                (
-                    x,
-                    (-(x - 1.0).powi(2) / (2.0 * sd * sd)).exp()
-                        / (sd * (2.0 * std::f64::consts::PI).sqrt()),
-                )
-            })
-            .collect();
-        series.push(Series::new(
-            format!("Gaussian, FWHM {:.3}", 2.3548 * sd),
-            gauss,
+        let col = age_color(&ages, a);
+        let (sd, gauss) = gaussian(v);
+        let who = if several {
+            format!("{m}, {} K, ", f64::from_bits(*t))
+        } else {
+            String::new()
+        };
+        panels.push(Panel {
+            title: format!(
+                "{who}{}: n = {}, FWHM = {:.3}",
+                age_label(a),
+                v.len(),
+                2.3548 * sd
+            ),
+            x: Axis {
+                label: "τ_{c} / ⟨τ_{c}⟩".into(),
+                ..Default::default()
+            },
+            y: Axis {
+                label: "density".into(),
+                ..Default::default()
+            },
+            series: vec![
+                Series::new("histogram", steps, Style::Line, col.clone()),
+                Series::new("Gaussian (maximum likelihood)", gauss, Style::Dashed, col),
+            ],
+            ..Default::default()
+        });
+    }
+    // The legend explains the styles in black; each panel's colour is its aging time.
+    for p in &mut panels {
+        for s in &mut p.series {
+            s.label.clear();
+        }
+    }
+    if let Some(p) = panels.first_mut() {
+        p.series
+            .push(Series::key("histogram (bin 0.025)", Style::Line, "#222222"));
+        p.series.push(Series::key(
+            "Gaussian (maximum likelihood)",
             Style::Dashed,
-            color(k),
+            "#222222",
         ));
     }
-    drawn(name, title, "Histograms (bin width 0.025) of tau_c/mean for indents with a pop-in; dashed: the maximum-likelihood Gaussian.".into(), vec![Panel { x: Axis { label: "tau_c / mean (1)".into(), ..Default::default() }, y: Axis { label: "probability density (1)".into(), ..Default::default() }, series, ..Default::default() }])
+    grid(
+        name,
+        title,
+        "Stacked as in the paper: one histogram (bin width 0.025) of τc/⟨τc⟩ per aging time for the indents with a pop-in, with the maximum-likelihood Gaussian; colour: the aging time.".into(),
+        panels,
+        Layout {
+            columns: 1,
+            share_x: true,
+            share_y: false,
+            aspect: 0.16,
+        },
+    )
+}
+
+/// Fig. 2c: the Gaussians of tau_c/mean of every aging time in one frame.
+fn tau_c_gaussians(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "tau_c_gaussians",
+        "Gaussian distributions of τc/⟨τc⟩ against aging time",
+    );
+    let g = match pop_in_groups(inp) {
+        Ok(g) => g,
+        Err(why) => return missing(name, title, why),
+    };
+    let ages = aging_times(inp);
+    let mut by: BTreeMap<(String, u64), Vec<Series>> = BTreeMap::new();
+    for ((m, t, a), v) in &g {
+        let a = f64::from_bits(*a);
+        let (_, gauss) = gaussian(v);
+        by.entry((m.clone(), *t)).or_default().push(Series::new(
+            age_label(a),
+            gauss,
+            Style::Line,
+            age_color(&ages, a),
+        ));
+    }
+    let panels = by
+        .into_iter()
+        .map(|((m, t), series)| Panel {
+            title: format!("{m}, {} K", f64::from_bits(t)),
+            x: Axis {
+                label: "τ_{c} / ⟨τ_{c}⟩".into(),
+                ..Default::default()
+            },
+            y: Axis {
+                label: "density".into(),
+                ..Default::default()
+            },
+            series,
+            ..Default::default()
+        })
+        .collect();
+    grid(
+        name,
+        title,
+        "The maximum-likelihood Gaussian of τc/⟨τc⟩ at each aging time: a narrower peak is a more homogeneous glass.".into(),
+        panels,
+        Layout {
+            columns: 2,
+            share_x: true,
+            share_y: true,
+            aspect: 0.62,
+        },
+    )
+}
+
+/// Fig. 2a: one enlarged P-h curve per aging time (the indent with the median tau_c), its first
+/// pop-in marked and the Hertz fit drawn up to it.
+fn indentation_curves(inp: &Inputs) -> Entry {
+    let (name, title) = (
+        "indentation_curves",
+        "Load-displacement curves with the first pop-in and the Hertz fit",
+    );
+    let (Some(raw), Some(indents)) = (
+        inp.indentation_raw.as_ref().filter(|r| !r.is_empty()),
+        inp.indents.as_ref().filter(|i| !i.is_empty()),
+    ) else {
+        return missing(name, title, "No load-displacement curves: the campaign has no indentation data (indentation_raw or indents is absent).".into());
+    };
+    let ages = aging_times(inp);
+    // Per (material, temperature, aging time): the indent with a pop-in nearest the median tau_c.
+    let mut by: BTreeMap<(String, u64, u64), Vec<&tables::Indent>> = BTreeMap::new();
+    for i in indents.iter().filter(|i| {
+        i.status == "ok"
+            && i.tau_c_gpa.is_some()
+            && i.popin_depth_nm.is_some()
+            && i.er_gpa.is_some()
+    }) {
+        by.entry((
+            i.material.clone(),
+            i.temperature_k.to_bits(),
+            i.aging_time_s.to_bits(),
+        ))
+        .or_default()
+        .push(i);
+    }
+    if by.is_empty() {
+        return missing(
+            name,
+            title,
+            "No indent has both a Hertz fit and a pop-in.".into(),
+        );
+    }
+    // The most common (material, temperature) only: the paper shows one glass.
+    let mut count: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for k in by.keys() {
+        *count.entry((k.0.clone(), k.1)).or_default() += 1;
+    }
+    let Some(((m, t), _)) = count
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+    else {
+        return missing(name, title, "No indents.".into());
+    };
+    let mut panels = Vec::new();
+    let mut shown = Vec::new();
+    for ((_, _, a), mut v) in by.into_iter().filter(|(k, _)| k.0 == m && k.1 == t) {
+        v.sort_by(|x, y| {
+            x.tau_c_gpa
+                .unwrap_or(0.0)
+                .total_cmp(&y.tau_c_gpa.unwrap_or(0.0))
+                .then(x.indent_id.cmp(&y.indent_id))
+        });
+        let i = v[v.len() / 2];
+        let Some(curve) = raw.iter().find(|c| c.indent_id == i.indent_id) else {
+            continue;
+        };
+        let (Some(hp), Some(pp), Some(er)) = (i.popin_depth_nm, i.popin_load_un, i.er_gpa) else {
+            continue;
+        };
+        let a = f64::from_bits(a);
+        shown.push(
+            i.indent_id
+                .rsplit('/')
+                .next()
+                .unwrap_or(&i.indent_id)
+                .to_owned(),
+        );
+        let col = age_color(&ages, a);
+        let h_max = 2.0 * (hp + i.popin_burst_nm.unwrap_or(0.0)).max(hp);
+        // The loading segment (the first), up to twice the pop-in depth: the enlarged view.
+        let peak = curve
+            .load_un
+            .iter()
+            .enumerate()
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |b, (k, p)| if *p > b.1 { (k, *p) } else { b },
+            )
+            .0;
+        let pts: Vec<(f64, f64)> = curve.depth_nm
+            [..=peak.min(curve.depth_nm.len().saturating_sub(1))]
+            .iter()
+            .zip(&curve.load_un)
+            .filter(|(h, p)| **h <= h_max && h.is_finite() && p.is_finite())
+            .map(|(h, p)| (*h, *p))
+            .collect();
+        let h0 = i.h0_nm.unwrap_or(0.0);
+        // P = 4/3 E_r sqrt(R) (h - h0)^1.5; GPa nm^2 = 1e-3 uN.
+        let k = 4.0 / 3.0 * er * i.tip_radius_nm.sqrt() * 1e-3;
+        let hertz: Vec<(f64, f64)> = (0..=60)
+            .map(|j| h0 + (hp - h0).max(0.0) * j as f64 / 60.0)
+            .map(|h| (h, k * (h - h0).max(0.0).powf(1.5)))
+            .collect();
+        panels.push(Panel {
+            title: age_label(a),
+            x: axis("h / nm", false),
+            y: axis("P / μN", false),
+            series: vec![
+                Series::new("", pts, Style::Line, col),
+                Series::new("Hertz fit", hertz, Style::Dashed, "#222222"),
+                Series::new("first pop-in", vec![(hp, pp)], Style::Ring, PALETTE[1]),
+            ],
+            ..Default::default()
+        });
+    }
+    grid(
+        name,
+        title,
+        format!(
+            "{m} at {} K: per aging time the indent whose τc is the median ({}), its loading branch up to twice the pop-in depth; colour: the aging time.",
+            f64::from_bits(t),
+            shown.join(", ")
+        ),
+        panels,
+        MULTIPLES,
+    )
 }
 
 fn tau_c_trend(inp: &Inputs) -> Entry {
@@ -508,18 +845,18 @@ fn tau_c_trend(inp: &Inputs) -> Entry {
         "Error bars: +- 1.96 standard errors.".into(),
         vec![
             Panel {
-                x: axis("aging time t_a (s)", true),
+                x: axis(T_A, true),
                 y: Axis {
-                    label: "mean tau_c (GPa)".into(),
+                    label: "⟨τ_{c}⟩ / GPa".into(),
                     ..Default::default()
                 },
                 series: mean,
                 ..Default::default()
             },
             Panel {
-                x: axis("aging time t_a (s)", true),
+                x: axis(T_A, true),
                 y: Axis {
-                    label: "FWHM of tau_c / mean (1)".into(),
+                    label: "FWHM of τ_{c}/⟨τ_{c}⟩".into(),
                     ..Default::default()
                 },
                 series: fwhm,
@@ -587,7 +924,7 @@ fn activation_energy(inp: &Inputs) -> Entry {
             ));
         }
     }
-    drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the beta relaxation's empirical 26 +- 4 R T_g.".into(), vec![Panel { x: axis("aging time t_a (s)", true), y: Axis { label: "E_a (kJ/mol)".into(), ..Default::default() }, series, bands, ..Default::default() }])
+    drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the beta relaxation's empirical 26 +- 4 R T_g.".into(), vec![Panel { x: axis(T_A, true), y: Axis { label: "E_{a} / kJ mol^{-1}".into(), ..Default::default() }, series, bands, ..Default::default() }])
 }
 
 fn model(inp: &Inputs) -> Entry {
@@ -646,8 +983,8 @@ fn model(inp: &Inputs) -> Entry {
             "{m} at {t} K: each scenario fitted to beta(t_a) and tau(t_a), its curves refitted with KWW over the experiment's window."
         ),
         vec![Panel {
-            x: axis("aging time t_a (s)", true),
-            y: axis("beta (1)", false),
+            x: axis(T_A, true),
+            y: axis("β", false),
             series,
             ..Default::default()
         }],
@@ -731,8 +1068,8 @@ fn spectra(inp: &Inputs) -> Entry {
         title,
         caption,
         vec![Panel {
-            x: axis("relaxation time tau (s)", true),
-            y: axis("D / D_max (1)", false),
+            x: axis("τ / s", true),
+            y: axis("D/D_{max}", false),
             series,
             ..Default::default()
         }],
@@ -832,14 +1169,14 @@ fn spectrum_trends(inp: &Inputs) -> Entry {
         ),
         vec![
             Panel {
-                x: axis("aging time t_a (s)", true),
-                y: axis("mean of ln(tau/s) (1)", false),
+                x: axis(T_A, true),
+                y: axis("⟨ln(τ/s)⟩", false),
                 series: centre,
                 ..Default::default()
             },
             Panel {
-                x: axis("aging time t_a (s)", true),
-                y: axis("SD of ln tau (1)", false),
+                x: axis(T_A, true),
+                y: axis("SD of ln τ", false),
                 series: width,
                 ..Default::default()
             },
@@ -898,12 +1235,7 @@ fn dma_beta(inp: &Inputs) -> Entry {
             .filter_map(|(t, v)| Some((*t, (*v)?)))
             .collect();
         if !flank.is_empty() {
-            series.push(Series::new(
-                format!("alpha flank, {label}"),
-                flank,
-                Style::Dashed,
-                color(k),
-            ));
+            series.push(Series::new(String::new(), flank, Style::Dashed, color(k)));
         }
         if let Some(t) = inp.transitions.iter().flatten().find(|r| {
             r.scan_id == c.scan_id
@@ -912,7 +1244,7 @@ fn dma_beta(inp: &Inputs) -> Entry {
                 && r.status == "ok"
         }) && let Some(tb) = t.temperature_k
         {
-            vlines.push((tb, format!("beta {tb:.0} K")));
+            vlines.push((tb, "β peak".to_owned()));
         }
     }
     let change: Vec<String> = inp
@@ -949,8 +1281,8 @@ fn dma_beta(inp: &Inputs) -> Entry {
         title,
         caption,
         vec![Panel {
-            x: axis("temperature T (K)", false),
-            y: axis("E''/E''_max (1)", false),
+            x: axis("T / K", false),
+            y: axis("E″/E″_{max}", false),
             series,
             vlines,
             ..Default::default()
@@ -1035,13 +1367,13 @@ fn dsc_tg(inp: &Inputs) -> Entry {
             .flatten()
             {
                 series.push(Series::new(
-                    format!("construction, {label}"),
+                    "tangent construction",
                     pts,
                     Style::Dashed,
                     color(k),
                 ));
             }
-            vlines.push((t0, format!("T_g {t0:.1} K")));
+            vlines.push((t0, "T_{g} onset".to_owned()));
         }
     }
     drawn(
@@ -1051,8 +1383,15 @@ fn dsc_tg(inp: &Inputs) -> Entry {
             "{material}: heat flow (exo up) against T. Dashed: the baselines and the inflection tangent; T_g onset where they meet (ASTM E1356 style)."
         ),
         vec![Panel {
-            x: axis("temperature T (K)", false),
-            y: axis(&format!("heat flow ({unit})"), false),
+            x: axis("T / K", false),
+            y: axis(
+                if unit == "W" {
+                    "heat flow / W"
+                } else {
+                    "heat flow / W g^{-1}"
+                },
+                false,
+            ),
             series,
             vlines,
             ..Default::default()

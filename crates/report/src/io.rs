@@ -58,35 +58,134 @@ fn lock_hash(path: &Path) -> Option<String> {
     Some(blake3::hash(canonical.as_bytes()).to_hex().to_string())
 }
 
-/// Fonts for the PNGs: DejaVu Sans where installed (Debian's fonts-dejavu-core), so the same
-/// machine always gives the same pixels; without it the PNGs have no text.
-const FONTS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-];
-
-fn png(svg_text: &str) -> Option<Vec<u8>> {
+/// The usvg options: the bundled DejaVu Sans only, so every machine draws the same glyphs.
+fn usvg_options() -> resvg::usvg::Options<'static> {
     let mut db = resvg::usvg::fontdb::Database::new();
-    for f in FONTS {
-        if let Ok(data) = std::fs::read(f) {
-            db.load_font_data(data);
-            break;
-        }
-    }
-    let opts = resvg::usvg::Options {
+    db.load_font_data(plot::font_data().to_vec());
+    resvg::usvg::Options {
         font_family: "DejaVu Sans".into(),
         fontdb: std::sync::Arc::new(db),
         ..Default::default()
-    };
-    let tree = resvg::usvg::Tree::from_str(svg_text, &opts).ok()?;
-    let size = tree.size().to_int_size();
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())?;
+    }
+}
+
+/// PNG resolution, dots per inch.
+const PNG_DPI: f32 = 300.0;
+
+/// The figure rasterised at 300 dpi, the resolution written in its pHYs chunk.
+fn png(tree: &resvg::usvg::Tree) -> Option<Vec<u8>> {
+    // usvg sizes are CSS pixels, 96 per inch.
+    let scale = PNG_DPI / 96.0;
+    let size = tree.size();
+    let (w, h) = (
+        (size.width() * scale).ceil() as u32,
+        (size.height() * scale).ceil() as u32,
+    );
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)?;
     resvg::render(
-        &tree,
-        resvg::tiny_skia::Transform::default(),
+        tree,
+        resvg::tiny_skia::Transform::from_scale(scale, scale),
         &mut pixmap.as_mut(),
     );
-    pixmap.encode_png().ok()
+    let bytes = pixmap.encode_png().ok()?;
+    Some(with_dpi(bytes, PNG_DPI))
+}
+
+/// Inserts a pHYs chunk (pixels per metre, both axes) after the IHDR chunk of a PNG.
+fn with_dpi(png: Vec<u8>, dpi: f32) -> Vec<u8> {
+    // Signature (8) + IHDR length, type, 13 data bytes, CRC = 33 bytes.
+    if png.len() < 33 || &png[12..16] != b"IHDR" {
+        return png;
+    }
+    let ppm = (f64::from(dpi) / 0.0254).round() as u32;
+    let mut chunk = Vec::with_capacity(21);
+    chunk.extend_from_slice(&9u32.to_be_bytes());
+    chunk.extend_from_slice(b"pHYs");
+    chunk.extend_from_slice(&ppm.to_be_bytes());
+    chunk.extend_from_slice(&ppm.to_be_bytes());
+    chunk.push(1); // unit: metre
+    let crc = crc32(&chunk[4..]);
+    chunk.extend_from_slice(&crc.to_be_bytes());
+    let mut out = Vec::with_capacity(png.len() + chunk.len());
+    out.extend_from_slice(&png[..33]);
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&png[33..]);
+    out
+}
+
+/// CRC-32 (ISO 3309, as PNG uses), bit by bit: a handful of chunks per report.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xffff_ffffu32;
+    for b in bytes {
+        c ^= u32::from(*b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// The figure as a vector PDF with its text as text (DejaVu Sans embedded as a subset).
+fn pdf(tree: &resvg::usvg::Tree) -> Option<Vec<u8>> {
+    svg2pdf::to_pdf(
+        tree,
+        svg2pdf::ConversionOptions::default(),
+        svg2pdf::PageOptions { dpi: 96.0 },
+    )
+    .ok()
+    .map(|mut bytes| {
+        sort_resource_entries(&mut bytes);
+        bytes
+    })
+}
+
+/// svg2pdf lists a page's resources (`/ExtGState << /gs0 7 0 R … >>`) in hash-map order, which
+/// changes from run to run; sorting the entries of each such dictionary makes the PDF
+/// byte-identical on a rerun. The entries are whole lines of one length set, so the byte offsets
+/// in the cross-reference table stay valid.
+fn sort_resource_entries(pdf: &mut [u8]) {
+    const KINDS: [&[u8]; 6] = [
+        b"/ExtGState <<\n",
+        b"/Pattern <<\n",
+        b"/XObject <<\n",
+        b"/Shading <<\n",
+        b"/Font <<\n",
+        b"/ColorSpace <<\n",
+    ];
+    let mut at = 0;
+    while let Some(i) = find(&pdf[at..], b" <<\n") {
+        let open_end = at + i + 4;
+        at = open_end;
+        if !KINDS.iter().any(|k| pdf[..open_end].ends_with(k)) {
+            continue;
+        }
+        let Some(len) = find(&pdf[open_end..], b">>") else {
+            break;
+        };
+        let block = &pdf[open_end..open_end + len];
+        // Only the flat one-pair-per-line form svg2pdf writes; anything else is left alone.
+        let last_newline = block.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let (entries, tail) = block.split_at(last_newline);
+        let mut lines: Vec<&[u8]> = entries.split_inclusive(|&b| b == b'\n').collect();
+        let flat = tail.iter().all(|&b| b == b' ')
+            && lines
+                .iter()
+                .all(|l| !l.contains(&b'<') && l.trim_ascii_start().starts_with(b"/"));
+        if flat {
+            lines.sort();
+            let sorted: Vec<u8> = lines.concat();
+            pdf[open_end..open_end + sorted.len()].copy_from_slice(&sorted);
+        }
+        at = open_end + len;
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Builds the report directory; returns the number of figures drawn.
@@ -96,6 +195,7 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     inp.kww_fits = read_opt(&p.kww_fits, &mut inp)?;
     inp.aging_law = read_opt(&p.aging_law, &mut inp)?;
     inp.relaxation_clean = read_curves_opt(&p.relaxation_clean, &mut inp)?;
+    inp.indentation_raw = read_curves_opt(&p.indentation_raw, &mut inp)?;
     inp.indents = read_opt(&p.indents, &mut inp)?;
     inp.tau_c_stats = read_opt(&p.tau_c_stats, &mut inp)?;
     inp.activation_energy = read_opt(&p.activation_energy, &mut inp)?;
@@ -153,17 +253,52 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     write("summary.json", format!("{json}\n").as_bytes())?;
     write("summary.md", summary::markdown(&summary).as_bytes())?;
     let mut drawn = 0;
+    let opts = usvg_options();
     for e in &entries {
         if let Some(f) = &e.figure {
-            let s = plot::svg(f);
-            write(&format!("figures/{}.svg", e.name), s.as_bytes())?;
-            match png(&s) {
-                Some(bytes) => write(&format!("figures/{}.png", e.name), &bytes)?,
-                None => tracing::warn!("figure {} could not be rendered to PNG", e.name),
+            // NAME.* at double-column width (175 mm), NAME.85mm.* at single-column width.
+            for (suffix, width_mm) in [
+                ("", plot::DOUBLE_COLUMN_MM),
+                (".85mm", plot::SINGLE_COLUMN_MM),
+            ] {
+                let stem = format!("figures/{}{suffix}", e.name);
+                let s = plot::svg(f, width_mm);
+                write(&format!("{stem}.svg"), s.as_bytes())?;
+                let Ok(tree) = resvg::usvg::Tree::from_str(&s, &opts) else {
+                    tracing::warn!("figure {} could not be parsed back for PDF and PNG", e.name);
+                    continue;
+                };
+                match pdf(&tree) {
+                    Some(bytes) => write(&format!("{stem}.pdf"), &bytes)?,
+                    None => tracing::warn!("figure {} could not be written as PDF", e.name),
+                }
+                match png(&tree) {
+                    Some(bytes) => write(&format!("{stem}.png"), &bytes)?,
+                    None => tracing::warn!("figure {} could not be rendered to PNG", e.name),
+                }
             }
             drawn += 1;
         }
     }
     dir.commit()?;
     Ok(drawn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_entries_are_sorted_in_place() {
+        let pdf = b"4 0 obj\n<<\n  /Resources <<\n    /ExtGState <<\n      /gs1 8 0 R\n      /gs0 7 0 R\n    >>\n    /Font <<\n      /fo0 1 0 R\n    >>\n  >>\n>>\n";
+        let mut got = pdf.to_vec();
+        sort_resource_entries(&mut got);
+        let want = b"4 0 obj\n<<\n  /Resources <<\n    /ExtGState <<\n      /gs0 7 0 R\n      /gs1 8 0 R\n    >>\n    /Font <<\n      /fo0 1 0 R\n    >>\n  >>\n>>\n";
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+        // A nested dictionary is not touched.
+        let nested = b"/Pattern <<\n  /p1 << /A 1 >>\n  /p0 2 0 R\n>>\n".to_vec();
+        let mut same = nested.clone();
+        sort_resource_entries(&mut same);
+        assert_eq!(same, nested);
+    }
 }

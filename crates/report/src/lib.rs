@@ -16,8 +16,9 @@ use std::path::PathBuf;
 
 pub use io::run;
 use tables::{
-    ActivationEnergy, AgingLaw, DmaSweep, DscRaw, FileMeta, Indent, KwwFit, ModelCurve, ModelFit,
-    RelaxationClean, Spectrum, SpectrumMoments, SpectrumSeries, TauCStats, Transition,
+    ActivationEnergy, AgingLaw, DmaSweep, DscRaw, FileMeta, Indent, IndentationRaw, KwwFit,
+    ModelCurve, ModelFit, RelaxationClean, Spectrum, SpectrumMoments, SpectrumSeries, TauCStats,
+    Transition,
 };
 
 /// Every input table that was given (None: not given, or given but absent on disk).
@@ -26,6 +27,7 @@ pub struct Inputs {
     pub kww_fits: Option<Vec<KwwFit>>,
     pub aging_law: Option<Vec<AgingLaw>>,
     pub relaxation_clean: Option<Vec<RelaxationClean>>,
+    pub indentation_raw: Option<Vec<IndentationRaw>>,
     pub indents: Option<Vec<Indent>>,
     pub tau_c_stats: Option<Vec<TauCStats>>,
     pub activation_energy: Option<Vec<ActivationEnergy>>,
@@ -46,6 +48,7 @@ pub struct Params {
     pub kww_fits: Option<PathBuf>,
     pub aging_law: Option<PathBuf>,
     pub relaxation_clean: Option<PathBuf>,
+    pub indentation_raw: Option<PathBuf>,
     pub indents: Option<PathBuf>,
     pub tau_c_stats: Option<PathBuf>,
     pub activation_energy: Option<PathBuf>,

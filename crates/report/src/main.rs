@@ -25,6 +25,9 @@ struct Args {
     /// Input: relaxation_clean
     #[arg(long, value_name = "PATH")]
     relaxation_clean: Option<PathBuf>,
+    /// Input: indentation_raw (the P-h curves for Fig. 2a)
+    #[arg(long, value_name = "PATH")]
+    indentation_raw: Option<PathBuf>,
     /// Input: indents
     #[arg(long, value_name = "PATH")]
     indents: Option<PathBuf>,
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         kww_fits: a.kww_fits,
         aging_law: a.aging_law,
         relaxation_clean: a.relaxation_clean,
+        indentation_raw: a.indentation_raw,
         indents: a.indents,
         tau_c_stats: a.tau_c_stats,
         activation_energy: a.activation_energy,

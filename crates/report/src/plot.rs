@@ -1,13 +1,61 @@
-//! A small, deterministic SVG plotter for the report's figures: linear or log axes with units,
-//! lines, points with error bars, shaded bands, vertical markers, a legend; one or more panels per
-//! figure. Numbers are written with fixed decimals so the same data give the same bytes.
+//! A small, deterministic SVG plotter drawn to a journal's standard: a figure is a grid of panels
+//! (small multiples with shared axes) at a column width in millimetres, text in points measured
+//! with the bundled DejaVu Sans so that nothing overlaps, log axes with decade labels (10^3) and
+//! minor ticks, one legend entry per series below the panels, labels with sub- and superscripts
+//! (`t_{a} / s`, `E_{a} / kJ mol^{-1}`). Numbers are written with fixed decimals so the same data
+//! give the same bytes.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
-/// Colours for series, in order (colour-blind-safe palette).
+/// Colours for categories, in order (Okabe-Ito, colour-blind-safe).
 pub const PALETTE: [&str; 8] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999",
 ];
+
+/// Single-column and double-column widths of a journal page, mm.
+pub const SINGLE_COLUMN_MM: f64 = 85.0;
+pub const DOUBLE_COLUMN_MM: f64 = 175.0;
+
+const PT_PER_MM: f64 = 72.0 / 25.4;
+/// Font sizes, pt (legible at 85 mm: most journals ask for 6-8 pt at final size).
+const FS_TICK: f64 = 7.0;
+const FS_LABEL: f64 = 7.5;
+const FS_TITLE: f64 = 7.5;
+
+/// Anchors of viridis (0 = dark purple .. 1 = yellow), for the aging-time scale.
+const VIRIDIS: [(u8, u8, u8); 9] = [
+    (0x44, 0x01, 0x54),
+    (0x47, 0x2c, 0x7a),
+    (0x3b, 0x51, 0x8b),
+    (0x2c, 0x71, 0x8e),
+    (0x21, 0x90, 0x8d),
+    (0x27, 0xad, 0x81),
+    (0x5c, 0xc8, 0x63),
+    (0xaa, 0xdc, 0x32),
+    (0xfd, 0xe7, 0x25),
+];
+
+/// The sequential colour of position `rank` among `n` ordered values (aging times), from dark
+/// purple to yellow-green (the last tenth of viridis is left out: too pale on white).
+pub fn sequential(rank: usize, n: usize) -> String {
+    let u = if n <= 1 {
+        0.0
+    } else {
+        0.88 * rank as f64 / (n - 1) as f64
+    };
+    let x = u * (VIRIDIS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + f * (b as f64 - a as f64)).round() as u8;
+    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        mix(a.0, b.0),
+        mix(a.1, b.1),
+        mix(a.2, b.2)
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Style {
@@ -15,16 +63,19 @@ pub enum Style {
     Points,
     LinePoints,
     Dashed,
+    /// Open circles (a marked event, such as the first pop-in).
+    Ring,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// Legend entry; series with the same label share one entry, an empty label has none.
     pub label: String,
     pub points: Vec<(f64, f64)>,
     /// Per point (low, high) of y.
     pub errors: Option<Vec<(f64, f64)>>,
     pub style: Style,
-    pub color: &'static str,
+    pub color: String,
 }
 
 impl Series {
@@ -32,20 +83,26 @@ impl Series {
         label: impl Into<String>,
         points: Vec<(f64, f64)>,
         style: Style,
-        color: &'static str,
+        color: impl Into<String>,
     ) -> Self {
         Series {
             label: label.into(),
             points,
             errors: None,
             style,
-            color,
+            color: color.into(),
         }
+    }
+
+    /// A legend entry alone (no data): explains a style shared by several series.
+    pub fn key(label: impl Into<String>, style: Style, color: impl Into<String>) -> Self {
+        Series::new(label, Vec::new(), style, color)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Axis {
+    /// With `_{sub}` and `^{sup}` markup; dimensionless quantities carry no unit.
     pub label: String,
     pub log: bool,
     /// On a log axis, show x = 0 at the left edge with a `0` tick (aging time 0).
@@ -54,12 +111,14 @@ pub struct Axis {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Panel {
+    /// Drawn above the frame (a temperature, a series); may be empty.
+    pub title: String,
     pub x: Axis,
     pub y: Axis,
     pub series: Vec<Series>,
-    /// Horizontal bands (y low, y high, label).
+    /// Horizontal bands (y low, y high, legend label).
     pub bands: Vec<(f64, f64, String)>,
-    /// Vertical markers (x, label).
+    /// Vertical markers (x, legend label).
     pub vlines: Vec<(f64, String)>,
 }
 
@@ -69,14 +128,14 @@ pub struct Figure {
     pub name: String,
     pub title: String,
     pub panels: Vec<Panel>,
+    /// Panels per row at double-column width (at most 2 at single-column width); 0 means 1.
+    pub columns: usize,
+    /// All panels share the x (y) range; inner panels then leave out their tick labels.
+    pub share_x: bool,
+    pub share_y: bool,
+    /// Height over width of each panel's frame (0: 0.62).
+    pub aspect: f64,
 }
-
-const W: f64 = 640.0;
-const PH: f64 = 360.0;
-const L: f64 = 78.0;
-const R: f64 = 170.0;
-const T: f64 = 34.0;
-const B: f64 = 52.0;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -85,7 +144,142 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn fmt_tick(v: f64) -> String {
+fn n(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text: markup, measuring, drawing.
+
+/// The regular face of the bundled DejaVu Sans.
+pub fn font_data() -> &'static [u8] {
+    dejavu::sans::regular()
+}
+
+fn face() -> Option<&'static ttf_parser::Face<'static>> {
+    static FACE: OnceLock<Option<ttf_parser::Face<'static>>> = OnceLock::new();
+    FACE.get_or_init(|| ttf_parser::Face::parse(font_data(), 0).ok())
+        .as_ref()
+}
+
+/// Advance width of `s` at `size` pt in DejaVu Sans (kerning ignored: at most a few per cent).
+fn advance(s: &str, size: f64) -> f64 {
+    let Some(f) = face() else {
+        return 0.62 * size * s.chars().count() as f64;
+    };
+    let em = f.units_per_em() as f64;
+    s.chars()
+        .map(|c| {
+            f.glyph_index(c)
+                .and_then(|g| f.glyph_hor_advance(g))
+                .map(|a| a as f64 / em)
+                .unwrap_or(0.6)
+        })
+        .sum::<f64>()
+        * size
+}
+
+/// A run of a label: text and its shift (-1 sub, 0 base, 1 sup).
+fn runs(label: &str) -> Vec<(String, i8)> {
+    let mut out: Vec<(String, i8)> = Vec::new();
+    let mut cur = String::new();
+    let mut chars = label.chars().peekable();
+    while let Some(c) = chars.next() {
+        if (c == '_' || c == '^') && chars.peek() == Some(&'{') {
+            chars.next();
+            if !cur.is_empty() {
+                out.push((std::mem::take(&mut cur), 0));
+            }
+            let mut inner = String::new();
+            for d in chars.by_ref() {
+                if d == '}' {
+                    break;
+                }
+                inner.push(d);
+            }
+            out.push((
+                inner.replace('-', "\u{2212}"),
+                if c == '_' { -1 } else { 1 },
+            ));
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        out.push((cur, 0));
+    }
+    out
+}
+
+/// The label as plain text (for titles, aria labels and search): `t_{a}` becomes `ta`.
+pub fn plain(label: &str) -> String {
+    runs(label).into_iter().map(|r| r.0).collect()
+}
+
+const SCRIPT: f64 = 0.72;
+
+fn text_width(label: &str, size: f64) -> f64 {
+    runs(label)
+        .iter()
+        .map(|(t, k)| advance(t, if *k == 0 { size } else { size * SCRIPT }))
+        .sum()
+}
+
+#[derive(Clone, Copy)]
+enum Anchor {
+    Start,
+    Middle,
+    End,
+}
+
+/// A text element with sub/superscripts as tspans; `rotate` turns it -90 degrees about (x, y).
+fn text(s: &mut String, x: f64, y: f64, size: f64, anchor: Anchor, rotate: bool, label: &str) {
+    let a = match anchor {
+        Anchor::Start => "start",
+        Anchor::Middle => "middle",
+        Anchor::End => "end",
+    };
+    let _ = write!(
+        s,
+        r#"<text x="{x}" y="{y}" font-size="{f}" text-anchor="{a}"{r}>"#,
+        x = n(x),
+        y = n(y),
+        f = n(size),
+        r = if rotate {
+            format!(r#" transform="rotate(-90 {} {})""#, n(x), n(y))
+        } else {
+            String::new()
+        }
+    );
+    let mut shift = 0.0;
+    for (t, k) in runs(label) {
+        let target = match k {
+            -1 => 0.22 * size,
+            1 => -0.38 * size,
+            _ => 0.0,
+        };
+        let dy = target - shift;
+        shift = target;
+        let fs = if k == 0 { size } else { size * SCRIPT };
+        if dy == 0.0 && k == 0 {
+            s.push_str(&esc(&t));
+        } else {
+            let _ = write!(
+                s,
+                r#"<tspan dy="{}" font-size="{}">{}</tspan>"#,
+                n(dy),
+                n(fs),
+                esc(&t)
+            );
+        }
+    }
+    s.push_str("</text>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scales and ticks.
+
+fn fmt_tick(v: f64, step: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -93,20 +287,20 @@ fn fmt_tick(v: f64) -> String {
     if !(1e-3..1e5).contains(&a) {
         let e = a.log10().floor() as i32;
         let m = v / 10f64.powi(e);
-        if (m - m.round()).abs() < 1e-9 {
-            format!("{}e{e}", m.round())
-        } else {
-            format!("{m:.1}e{e}")
-        }
-    } else if (v - v.round()).abs() < 1e-9 {
-        format!("{}", v.round())
-    } else {
-        let s = format!("{v:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        return format!("{m:.1}\u{00d7}10^{{{e}}}");
     }
+    let decimals = (0..6usize)
+        .find(|d| {
+            let x = step * 10f64.powi(*d as i32);
+            (x - x.round()).abs() < 1e-6 * x.max(1.0)
+        })
+        .unwrap_or(6);
+    let s = format!("{v:.decimals$}");
+    s.replace('-', "\u{2212}")
 }
 
-/// Maps data to pixels along one axis.
+/// Maps data to [0, 1] along one axis.
+#[derive(Debug, Clone)]
 struct Scale {
     lo: f64,
     hi: f64,
@@ -141,7 +335,7 @@ impl Scale {
             }
         } else {
             let pad = if hi > lo {
-                0.06 * (hi - lo)
+                0.05 * (hi - lo)
             } else {
                 0.5 * lo.abs().max(1.0)
             };
@@ -169,77 +363,81 @@ impl Scale {
         x.is_finite().then_some((x - self.lo) / (self.hi - self.lo))
     }
 
-    fn ticks(&self) -> Vec<(f64, String)> {
+    /// Major ticks (position in [0, 1], label) with about `target` labels, and minor tick
+    /// positions (log axes: 2..9 of each decade when the decades are few enough to show them).
+    fn ticks(&self, target: usize) -> (Vec<(f64, String)>, Vec<f64>) {
+        let target = target.max(2);
+        let pos = |v: f64| (v - self.lo) / (self.hi - self.lo);
         if self.log {
-            let mut out = Vec::new();
+            let mut major = Vec::new();
+            let mut minor = Vec::new();
             if let Some(z) = self.zero_pos {
-                out.push(((z - self.lo) / (self.hi - self.lo), "0".to_owned()));
+                major.push((pos(z), "0".to_owned()));
             }
-            let start = self.zero_pos.map(|z| z + 0.5).unwrap_or(self.lo) as i32;
-            let step = (((self.hi - start as f64) / 6.0).ceil() as i32).max(1);
-            let mut e = start;
-            while (e as f64) <= self.hi + 1e-9 {
-                out.push((
-                    (e as f64 - self.lo) / (self.hi - self.lo),
-                    fmt_tick(10f64.powi(e)),
-                ));
-                e += step;
+            let start = self.zero_pos.map(|z| z + 0.5).unwrap_or(self.lo).round() as i32;
+            let end = self.hi.round() as i32;
+            let decades = (end - start).max(1);
+            let step = ((decades as f64 / (target - 1) as f64).ceil() as i32).max(1);
+            for e in start..=end {
+                if (e - start) % step == 0 {
+                    major.push((pos(e as f64), format!("10^{{{e}}}")));
+                } else {
+                    minor.push(pos(e as f64));
+                }
+                if step == 1 && decades <= 8 && e < end {
+                    for m in 2..=9 {
+                        minor.push(pos(e as f64 + (m as f64).log10()));
+                    }
+                }
             }
-            out
+            (major, minor)
         } else {
             let span = self.hi - self.lo;
-            let raw = span / 6.0;
+            let raw = span / (target - 1) as f64;
             let mag = 10f64.powf(raw.log10().floor());
             let step = [1.0, 2.0, 2.5, 5.0, 10.0]
                 .iter()
                 .map(|m| m * mag)
-                .find(|s| *s >= raw)
+                .find(|s| *s >= raw * 0.999)
                 .unwrap_or(10.0 * mag);
-            let mut v = (self.lo / step).ceil() * step;
-            let mut out = Vec::new();
-            while v <= self.hi + 1e-9 * step {
-                out.push((
-                    (v - self.lo) / span,
-                    fmt_tick(if v.abs() < 1e-12 * step { 0.0 } else { v }),
-                ));
-                v += step;
+            let mut major = Vec::new();
+            let mut i = (self.lo / step).ceil() as i64;
+            while (i as f64) * step <= self.hi + 1e-9 * step {
+                let v = i as f64 * step;
+                major.push((pos(v), fmt_tick(if i == 0 { 0.0 } else { v }, step)));
+                i += 1;
             }
-            out
+            let minor = major.windows(2).map(|w| 0.5 * (w[0].0 + w[1].0)).collect();
+            (major, minor)
         }
     }
 }
 
-fn n(v: f64) -> String {
-    format!("{v:.2}")
-}
-
-/// The figure as a standalone SVG document.
-pub fn svg(fig: &Figure) -> String {
-    let height = T + fig.panels.len() as f64 * (PH + B) + 10.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12" role="img" aria-label="{t}">"#,
-        w = n(W),
-        h = n(height),
-        t = esc(&fig.title)
-    );
-    let _ = write!(
-        s,
-        r#"<rect width="100%" height="100%" fill="white"/><text x="{}" y="20" font-size="14" font-weight="bold">{}</text>"#,
-        n(L),
-        esc(&fig.title)
-    );
-    for (k, p) in fig.panels.iter().enumerate() {
-        let top = T + k as f64 * (PH + B);
-        panel(&mut s, p, top);
+/// Ticks that fit: fewer labels until neighbours are at least a gap apart over `length` pt.
+fn fitted_ticks(sc: &Scale, length: f64, horizontal: bool) -> (Vec<(f64, String)>, Vec<f64>) {
+    let mut target = 6;
+    loop {
+        let (major, minor) = sc.ticks(target);
+        let fits = major.windows(2).all(|w| {
+            let gap = (w[1].0 - w[0].0) * length;
+            let need = if horizontal {
+                0.5 * (text_width(&w[0].1, FS_TICK) + text_width(&w[1].1, FS_TICK)) + 4.0
+            } else {
+                FS_TICK * 1.6
+            };
+            gap >= need
+        });
+        if fits || target <= 2 {
+            return (major, minor);
+        }
+        target -= 1;
     }
-    s.push_str("</svg>\n");
-    s
 }
 
-fn panel(s: &mut String, p: &Panel, top: f64) {
-    let (pw, ph) = (W - L - R, PH - 20.0);
+// ---------------------------------------------------------------------------------------------
+// Layout and drawing.
+
+fn panel_values(p: &Panel) -> (Vec<f64>, Vec<f64>) {
     let xs: Vec<f64> = p
         .series
         .iter()
@@ -257,107 +455,382 @@ fn panel(s: &mut String, p: &Panel, top: f64) {
         }
     }
     ys.extend(p.bands.iter().flat_map(|b| [b.0, b.1]));
-    let (sx, sy) = (Scale::new(&xs, &p.x), Scale::new(&ys, &p.y));
-    let px = |v: f64| sx.t(v).map(|t| L + t * pw);
-    let py = |v: f64| sy.t(v).map(|t| top + ph - t * ph);
+    (xs, ys)
+}
+
+/// A legend entry: label, style, colour.
+type Entry = (String, Style, String);
+
+fn legend_entries(fig: &Figure) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut push = |label: &str, style: Style, color: &str| {
+        if !label.is_empty() && !out.iter().any(|e| e.0 == label) {
+            out.push((label.to_owned(), style, color.to_owned()));
+        }
+    };
+    for p in &fig.panels {
+        for se in &p.series {
+            push(&se.label, se.style, &se.color);
+        }
+        for (_, _, label) in &p.bands {
+            push(label, Style::Line, "band");
+        }
+        for (_, label) in &p.vlines {
+            push(label, Style::Dashed, "#333333");
+        }
+    }
+    out
+}
+
+fn swatch(s: &mut String, x: f64, y: f64, style: Style, color: &str) {
+    if color == "band" {
+        let _ = write!(
+            s,
+            r##"<rect x="{}" y="{}" width="14" height="6" fill="#999999" fill-opacity="0.3"/>"##,
+            n(x),
+            n(y - 3.0)
+        );
+        return;
+    }
+    if matches!(style, Style::Line | Style::LinePoints | Style::Dashed) {
+        let dash = if style == Style::Dashed {
+            r#" stroke-dasharray="3 2""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            s,
+            r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{color}" stroke-width="1.2"{dash}/>"#,
+            n(x),
+            n(x + 14.0),
+            y = n(y)
+        );
+    }
+    if matches!(style, Style::Points | Style::LinePoints) {
+        let _ = write!(
+            s,
+            r#"<circle cx="{}" cy="{}" r="1.8" fill="{color}"/>"#,
+            n(x + 7.0),
+            n(y)
+        );
+    }
+    if style == Style::Ring {
+        let _ = write!(
+            s,
+            r#"<circle cx="{}" cy="{}" r="2.4" fill="none" stroke="{color}" stroke-width="0.9"/>"#,
+            n(x + 7.0),
+            n(y)
+        );
+    }
+}
+
+/// The figure as a standalone SVG document `width_mm` wide; user units are points.
+pub fn svg(fig: &Figure, width_mm: f64) -> String {
+    let width = width_mm * PT_PER_MM;
+    let narrow = width_mm < 120.0;
+    let count = fig.panels.len().max(1);
+    let cols = fig
+        .columns
+        .max(1)
+        .min(if narrow { 2 } else { 4 })
+        .min(count);
+    let rows = count.div_ceil(cols);
+    let aspect = if fig.aspect > 0.0 { fig.aspect } else { 0.62 };
+
+    // Scales: shared or per panel.
+    let per: Vec<(Vec<f64>, Vec<f64>)> = fig.panels.iter().map(panel_values).collect();
+    let all_x: Vec<f64> = per.iter().flat_map(|v| v.0.iter().copied()).collect();
+    let all_y: Vec<f64> = per.iter().flat_map(|v| v.1.iter().copied()).collect();
+    let scales: Vec<(Scale, Scale)> = fig
+        .panels
+        .iter()
+        .zip(&per)
+        .map(|(p, (xs, ys))| {
+            (
+                Scale::new(if fig.share_x { &all_x } else { xs }, &p.x),
+                Scale::new(if fig.share_y { &all_y } else { ys }, &p.y),
+            )
+        })
+        .collect();
+
+    // Left margin: the widest y tick label (at a first guess of the ticks) and the y label.
+    let y_label_w = FS_LABEL * 1.25;
+    let ytick_w = scales
+        .iter()
+        .map(|(_, sy)| {
+            sy.ticks(6)
+                .0
+                .iter()
+                .map(|t| text_width(&t.1, FS_TICK))
+                .fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max);
+    let ml_full = y_label_w + ytick_w + 6.0;
+    // Edge tick labels of neighbouring panels must not meet: the gap holds the widest x label.
+    let xtick_w = scales
+        .iter()
+        .map(|(sx, _)| {
+            sx.ticks(6)
+                .0
+                .iter()
+                .map(|t| text_width(&t.1, FS_TICK))
+                .fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max);
+    let ml_inner = if fig.share_y {
+        (xtick_w + 4.0).max(8.0)
+    } else {
+        ml_full.max(xtick_w + 4.0)
+    };
+    let right = 0.5 * xtick_w + 3.0;
+    let pw = ((width - ml_full - (cols - 1) as f64 * ml_inner - right) / cols as f64).max(40.0);
+    let ph = (pw * aspect).min(0.52 * width);
+    let title_h = if fig.panels.iter().any(|p| !p.title.is_empty()) {
+        FS_TITLE + 4.0
+    } else {
+        3.0
+    };
+    let xlab_h = FS_TICK + 4.0 + FS_LABEL * 1.3 + 3.0;
+    // A cell shows x labels when no panel is below it (or the axes are not shared).
+    let shows_x = |k: usize| !fig.share_x || k + cols >= count;
+    let row_bottom = |r: usize| {
+        if (0..cols).any(|c| {
+            let k = r * cols + c;
+            k < count && shows_x(k)
+        }) {
+            xlab_h
+        } else {
+            6.0
+        }
+    };
+    let mut row_top = Vec::with_capacity(rows);
+    let mut y = 4.0;
+    for r in 0..rows {
+        row_top.push(y);
+        y += title_h + ph + row_bottom(r);
+    }
+
+    // Legend rows below the grid.
+    let entries = legend_entries(fig);
+    let mut legend_rows: Vec<Vec<(f64, &Entry)>> = vec![Vec::new()];
+    let mut lx = ml_full;
+    for e in &entries {
+        let w = 14.0 + 3.0 + text_width(&e.0, FS_TICK) + 9.0;
+        if lx + w > width - right && lx > ml_full {
+            legend_rows.push(Vec::new());
+            lx = ml_full;
+        }
+        if let Some(row) = legend_rows.last_mut() {
+            row.push((lx, e));
+        }
+        lx += w;
+    }
+    let legend_top = y + 2.0;
+    let line_h = FS_TICK * 1.5;
+    let height = if entries.is_empty() {
+        y + 2.0
+    } else {
+        legend_top + legend_rows.len() as f64 * line_h + 4.0
+    };
+
+    let mut s = String::new();
     let _ = write!(
         s,
-        r##"<g><rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#444"/>"##,
-        n(L),
-        n(top),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{wmm}mm" height="{hmm}mm" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Verdana, sans-serif" role="img" aria-label="{t}" data-figure="{name}">"#,
+        wmm = n(width_mm),
+        hmm = n(height / PT_PER_MM),
+        w = n(width),
+        h = n(height),
+        t = esc(&plain(&fig.title)),
+        name = esc(&fig.name),
+    );
+    s.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
+    for (k, p) in fig.panels.iter().enumerate() {
+        let (r, c) = (k / cols, k % cols);
+        let x0 = ml_full + c as f64 * (pw + ml_inner);
+        let y0 = row_top[r] + title_h;
+        let show_y = !fig.share_y || c == 0;
+        let clip = format!("{}-{k}", fig.name);
+        panel(
+            &mut s,
+            p,
+            &scales[k],
+            (x0, y0, pw, ph),
+            (shows_x(k), show_y),
+            &clip,
+        );
+    }
+    for (i, row) in legend_rows.iter().enumerate() {
+        let ly = legend_top + i as f64 * line_h + line_h * 0.5;
+        for (x, (label, style, color)) in row {
+            swatch(&mut s, *x, ly, *style, color);
+            text(
+                &mut s,
+                x + 17.0,
+                ly + FS_TICK * 0.35,
+                FS_TICK,
+                Anchor::Start,
+                false,
+                label,
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn panel(
+    s: &mut String,
+    p: &Panel,
+    (sx, sy): &(Scale, Scale),
+    (x0, y0, pw, ph): (f64, f64, f64, f64),
+    (show_x, show_y): (bool, bool),
+    clip: &str,
+) {
+    let px = |v: f64| sx.t(v).map(|t| x0 + t * pw);
+    let py = |v: f64| sy.t(v).map(|t| y0 + ph - t * ph);
+    s.push_str("<g>");
+    if !p.title.is_empty() {
+        // Shrunk to the frame's width where long, so that neighbouring titles never meet.
+        let w = text_width(&p.title, FS_TITLE);
+        let fs = if w > pw { FS_TITLE * pw / w } else { FS_TITLE };
+        text(s, x0, y0 - 3.5, fs, Anchor::Start, false, &p.title);
+    }
+    let _ = write!(
+        s,
+        r#"<clipPath id="c-{clip}"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath>"#,
+        n(x0),
+        n(y0),
         n(pw),
         n(ph)
     );
-    for (lo, hi, label) in &p.bands {
+    for (lo, hi, _) in &p.bands {
         if let (Some(a), Some(b)) = (py(*hi), py(*lo)) {
-            let (a, b) = (a.max(top), b.min(top + ph));
+            let (a, b) = (a.max(y0), b.min(y0 + ph));
             let _ = write!(
                 s,
-                r##"<rect x="{}" y="{}" width="{}" height="{}" fill="#999" fill-opacity="0.25"/><text x="{}" y="{}" fill="#555">{}</text>"##,
-                n(L),
+                r##"<rect x="{}" y="{}" width="{}" height="{}" fill="#999999" fill-opacity="0.3"/>"##,
+                n(x0),
                 n(a),
                 n(pw),
-                n((b - a).max(0.0)),
-                n(L + 4.0),
-                n(a + 13.0),
-                esc(label)
+                n((b - a).max(0.0))
             );
         }
     }
-    for (t, label) in sx.ticks() {
-        let x = L + t * pw;
-        let _ = write!(
-            s,
-            r##"<line x1="{x}" y1="{y0}" x2="{x}" y2="{y1}" stroke="#ddd"/><text x="{x}" y="{ty}" text-anchor="middle">{l}</text>"##,
-            x = n(x),
-            y0 = n(top),
-            y1 = n(top + ph),
-            ty = n(top + ph + 16.0),
-            l = esc(&label)
-        );
+    // Ticks: outward marks; labels where this cell shows them.
+    let (xmaj, xmin) = fitted_ticks(sx, pw, true);
+    let (ymaj, ymin) = fitted_ticks(sy, ph, false);
+    let mut d = String::new();
+    for (t, _) in &xmaj {
+        let x = x0 + t * pw;
+        let _ = write!(d, "M{} {}v3", n(x), n(y0 + ph));
     }
-    for (t, label) in sy.ticks() {
-        let y = top + ph - t * ph;
-        let _ = write!(
-            s,
-            r##"<line x1="{x0}" y1="{y}" x2="{x1}" y2="{y}" stroke="#ddd"/><text x="{tx}" y="{ty}" text-anchor="end">{l}</text>"##,
-            x0 = n(L),
-            x1 = n(L + pw),
-            y = n(y),
-            tx = n(L - 6.0),
-            ty = n(y + 4.0),
-            l = esc(&label)
-        );
+    for t in &xmin {
+        let _ = write!(d, "M{} {}v1.6", n(x0 + t * pw), n(y0 + ph));
+    }
+    for (t, _) in &ymaj {
+        let _ = write!(d, "M{} {}h-3", n(x0), n(y0 + ph - t * ph));
+    }
+    for t in &ymin {
+        let _ = write!(d, "M{} {}h-1.6", n(x0), n(y0 + ph - t * ph));
     }
     let _ = write!(
         s,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-        n(L + pw / 2.0),
-        n(top + ph + 36.0),
-        esc(&p.x.label)
+        r##"<path d="{d}" stroke="#222222" stroke-width="0.5" fill="none"/>"##
     );
-    let _ = write!(
-        s,
-        r#"<text x="{x}" y="{y}" text-anchor="middle" transform="rotate(-90 {x} {y})">{l}</text>"#,
-        x = n(18.0),
-        y = n(top + ph / 2.0),
-        l = esc(&p.y.label)
-    );
-    for (x, label) in &p.vlines {
+    if show_x {
+        for (t, label) in &xmaj {
+            text(
+                s,
+                x0 + t * pw,
+                y0 + ph + 4.0 + FS_TICK,
+                FS_TICK,
+                Anchor::Middle,
+                false,
+                label,
+            );
+        }
+        text(
+            s,
+            x0 + pw / 2.0,
+            y0 + ph + 4.0 + FS_TICK + FS_LABEL * 1.3,
+            FS_LABEL,
+            Anchor::Middle,
+            false,
+            &p.x.label,
+        );
+    }
+    if show_y {
+        let mut widest: f64 = 0.0;
+        for (t, label) in &ymaj {
+            widest = widest.max(text_width(label, FS_TICK));
+            text(
+                s,
+                x0 - 4.5,
+                y0 + ph - t * ph + FS_TICK * 0.35,
+                FS_TICK,
+                Anchor::End,
+                false,
+                label,
+            );
+        }
+        let lx = x0 - 4.5 - widest - 3.0 - FS_LABEL * 0.25;
+        text(
+            s,
+            lx,
+            y0 + ph / 2.0,
+            FS_LABEL,
+            Anchor::Middle,
+            true,
+            &p.y.label,
+        );
+    }
+    let _ = write!(s, r#"<g clip-path="url(#c-{clip})">"#);
+    for (x, _) in &p.vlines {
         if let Some(x) = px(*x) {
             let _ = write!(
                 s,
-                r##"<line x1="{x}" y1="{y0}" x2="{x}" y2="{y1}" stroke="#333" stroke-dasharray="4 3"/><text x="{tx}" y="{ty}" fill="#333">{l}</text>"##,
+                r##"<line x1="{x}" y1="{a}" x2="{x}" y2="{b}" stroke="#333333" stroke-width="0.7" stroke-dasharray="3 2"/>"##,
                 x = n(x),
-                y0 = n(top),
-                y1 = n(top + ph),
-                tx = n(x + 3.0),
-                ty = n(top + 12.0),
-                l = esc(label)
+                a = n(y0),
+                b = n(y0 + ph)
             );
         }
     }
-    // Series without a label (a band's edges) draw no legend entry.
-    let mut k = 0usize;
     for se in &p.series {
         let pts: Vec<(f64, f64)> = se
             .points
             .iter()
             .filter_map(|(x, y)| Some((px(*x)?, py(*y)?)))
             .collect();
+        if let Some(errs) = &se.errors {
+            let mut d = String::new();
+            for ((x, _), (lo, hi)) in se.points.iter().zip(errs) {
+                if let (Some(x), Some(a), Some(b)) = (px(*x), py(*lo), py(*hi)) {
+                    let _ = write!(d, "M{} {}V{}", n(x), n(a), n(b));
+                }
+            }
+            if !d.is_empty() {
+                let _ = write!(
+                    s,
+                    r#"<path d="{d}" stroke="{}" stroke-width="0.7" fill="none"/>"#,
+                    se.color
+                );
+            }
+        }
         if matches!(se.style, Style::Line | Style::LinePoints | Style::Dashed) && pts.len() > 1 {
             let d: Vec<String> = pts
                 .iter()
                 .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
                 .collect();
             let dash = if se.style == Style::Dashed {
-                r#" stroke-dasharray="6 4""#
+                r#" stroke-dasharray="3 2""#
             } else {
                 ""
             };
             let _ = write!(
                 s,
-                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"{dash}/>"#,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1"{dash}/>"#,
                 d.join(" "),
                 se.color
             );
@@ -366,47 +839,34 @@ fn panel(s: &mut String, p: &Panel, top: f64) {
             for (x, y) in &pts {
                 let _ = write!(
                     s,
-                    r#"<circle cx="{}" cy="{}" r="3" fill="{}"/>"#,
+                    r#"<circle cx="{}" cy="{}" r="1.5" fill="{}"/>"#,
                     n(*x),
                     n(*y),
                     se.color
                 );
             }
         }
-        if let Some(errs) = &se.errors {
-            for ((x, _), (lo, hi)) in se.points.iter().zip(errs) {
-                if let (Some(x), Some(a), Some(b)) = (px(*x), py(*lo), py(*hi)) {
-                    let _ = write!(
-                        s,
-                        r#"<line x1="{x}" y1="{a}" x2="{x}" y2="{b}" stroke="{c}"/>"#,
-                        x = n(x),
-                        a = n(a),
-                        b = n(b),
-                        c = se.color
-                    );
-                }
+        if se.style == Style::Ring {
+            for (x, y) in &pts {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{}" cy="{}" r="2.6" fill="none" stroke="{}" stroke-width="0.9"/>"#,
+                    n(*x),
+                    n(*y),
+                    se.color
+                );
             }
         }
-        // Legend.
-        if se.label.is_empty() {
-            continue;
-        }
-        let ly = top + 14.0 + 18.0 * k as f64;
-        k += 1;
-        let lx = L + pw + 12.0;
-        let _ = write!(
-            s,
-            r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="3"/><text x="{}" y="{}">{}</text>"#,
-            n(lx),
-            n(ly - 4.0),
-            n(lx + 18.0),
-            n(ly - 4.0),
-            se.color,
-            n(lx + 24.0),
-            n(ly),
-            esc(&se.label)
-        );
     }
+    s.push_str("</g>");
+    let _ = write!(
+        s,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#222222" stroke-width="0.6"/>"##,
+        n(x0),
+        n(y0),
+        n(pw),
+        n(ph)
+    );
     s.push_str("</g>");
 }
 
@@ -414,37 +874,74 @@ fn panel(s: &mut String, p: &Panel, top: f64) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ticks_and_determinism() {
-        assert_eq!(fmt_tick(1800.0), "1800");
-        assert_eq!(fmt_tick(1e6), "1e6");
-        assert_eq!(fmt_tick(0.25), "0.25");
-        let fig = Figure {
+    fn fig() -> Figure {
+        Figure {
             name: "t".into(),
             title: "A & B".into(),
             panels: vec![Panel {
+                title: "633 K".into(),
                 x: Axis {
-                    label: "aging time t_a (s)".into(),
+                    label: "t_{a} / s".into(),
                     log: true,
                     zero_at_edge: true,
                 },
                 y: Axis {
-                    label: "beta (1)".into(),
+                    label: "β".into(),
                     log: false,
                     zero_at_edge: false,
                 },
                 series: vec![Series::new(
-                    "633 K",
+                    "t_{a} = 1800 s",
                     vec![(0.0, 0.4), (1800.0, 0.45), (9000.0, 0.5)],
                     Style::LinePoints,
                     PALETTE[0],
                 )],
                 bands: vec![(0.42, 0.44, "band".into())],
-                vlines: vec![(9000.0, "t_b".into())],
+                vlines: vec![(9000.0, "turning point".into())],
             }],
-        };
-        let a = svg(&fig);
-        assert_eq!(a, svg(&fig));
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ticks_and_determinism() {
+        assert_eq!(fmt_tick(1800.0, 100.0), "1800");
+        assert_eq!(fmt_tick(0.25, 0.05), "0.25");
+        assert_eq!(fmt_tick(-0.5, 0.25), "\u{2212}0.50");
+        let f = fig();
+        let a = svg(&f, DOUBLE_COLUMN_MM);
+        assert_eq!(a, svg(&f, DOUBLE_COLUMN_MM));
         assert!(a.contains("A &amp; B") && a.contains(">0<") && a.contains("circle"));
+        // Decade labels with a superscript exponent, a subscript in the axis label.
+        assert!(
+            a.contains(r#"10<tspan dy="-2.66" font-size="5.04">3</tspan>"#),
+            "{a}"
+        );
+        assert!(a.contains(">a</tspan>"));
+        assert!(a.contains(r#"width="175.00mm""#));
+        let b = svg(&f, SINGLE_COLUMN_MM);
+        assert!(b.contains(r#"width="85.00mm""#));
+    }
+
+    #[test]
+    fn legend_has_one_entry_per_label() {
+        let mut f = fig();
+        let s = f.panels[0].series[0].clone();
+        f.panels.push(Panel {
+            series: vec![s],
+            ..f.panels[0].clone()
+        });
+        let e = legend_entries(&f);
+        let labels: Vec<&str> = e.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(labels, ["t_{a} = 1800 s", "band", "turning point"]);
+    }
+
+    #[test]
+    fn markup_and_measure() {
+        assert_eq!(plain("E_{a} / kJ mol^{-1}"), "Ea / kJ mol\u{2212}1");
+        assert!(text_width("10^{4}", 7.0) < text_width("10000", 7.0));
+        assert!(advance("W", 7.0) > advance("i", 7.0));
+        assert_eq!(sequential(0, 5), "#440154");
+        assert_ne!(sequential(4, 5), sequential(3, 5));
     }
 }

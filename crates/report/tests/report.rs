@@ -84,6 +84,7 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         aging_law: Some(t("law.parquet")),
         relaxation_clean: Some(t("clean.parquet")),
         indents: Some(t("indents.parquet")),
+        indentation_raw: Some(t("ind.parquet")),
         tau_c_stats: Some(t("stats.parquet")),
         activation_energy: Some(t("ea.parquet")),
         model_curves: Some(t("mc.parquet")),
@@ -102,9 +103,16 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
     // A second run gives the same bytes.
     let first = read_tree(&t("report"));
     report::run(&p).unwrap();
+    let second = read_tree(&t("report"));
+    let changed: Vec<&str> = first
+        .iter()
+        .zip(&second)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.0.as_str())
+        .collect();
     assert!(
-        first == read_tree(&t("report")),
-        "the report is not byte-identical on a rerun"
+        first.len() == second.len() && changed.is_empty(),
+        "the report is not byte-identical on a rerun: {changed:?}"
     );
     t("report")
 }
@@ -127,13 +135,20 @@ fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-const FIGURES: [&str; 7] = [
+/// Every figure of Tong et al. (2023) that the demo campaign has data for.
+const FIGURES: [&str; 13] = [
     "relaxation_curves",
     "beta_vs_aging_time",
     "tau_vs_aging_time",
+    "indentation_curves",
     "tau_c_distributions",
+    "tau_c_gaussians",
     "tau_c_mean_and_fwhm",
     "activation_energy",
+    "dma_loss_beta",
+    "dsc_tg",
+    "spectra_by_aging_time",
+    "spectra_centre_width",
     "model_scenarios",
 ];
 
@@ -141,6 +156,7 @@ const FIGURES: [&str; 7] = [
 fn the_demo_report() {
     let dir = tempfile::tempdir().unwrap();
     let report = analyse(&demo().join("campaign.yaml"), dir.path());
+    assert!(assert_no_empty_frames(&report) >= 2 * FIGURES.len());
     // summary.json, snapshotted.
     let summary = std::fs::read_to_string(report.join("summary.json")).unwrap();
     insta::assert_snapshot!("demo_summary_json", summary);
@@ -196,20 +212,61 @@ fn the_demo_report() {
         html.contains("class=\"flagged\""),
         "flagged fits are highlighted"
     );
-    // Every axis label carries a unit.
+    // Axis labels in the SI style: `quantity / unit`, dimensionless ones bare (no "(1)");
+    // every figure at both widths in all three formats; PNGs at 300 dpi.
     for name in FIGURES {
         let svg = std::fs::read_to_string(report.join(format!("figures/{name}.svg"))).unwrap();
-        let labels: Vec<&str> = svg
-            .split("text-anchor=\"middle\"")
-            .skip(1)
-            .filter_map(|s| s.split('>').nth(1)?.split('<').next())
-            .filter(|l| l.contains('('))
-            .collect();
         assert!(
-            labels.len() >= 2,
-            "{name}: axis labels with units: {labels:?}"
+            !svg.contains("(1)"),
+            "{name}: a dimensionless label with a unit"
         );
+        assert!(
+            svg.contains(" / "),
+            "{name}: no axis label in the quantity / unit style"
+        );
+        for (stem, px) in [(name.to_owned(), 2067), (format!("{name}.85mm"), 1004)] {
+            for ext in ["svg", "pdf", "png"] {
+                assert!(
+                    report.join(format!("figures/{stem}.{ext}")).is_file(),
+                    "{stem}.{ext}"
+                );
+            }
+            let png = std::fs::read(report.join(format!("figures/{stem}.png"))).unwrap();
+            let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+            assert_eq!(width, px, "{stem}.png: width at 300 dpi");
+            let phys = png
+                .windows(4)
+                .position(|w| w == b"pHYs")
+                .expect("pHYs chunk");
+            let ppm =
+                u32::from_be_bytes([png[phys + 4], png[phys + 5], png[phys + 6], png[phys + 7]]);
+            assert_eq!(ppm, 11811, "{stem}.png: 300 dpi is 11811 px/m");
+            let pdf = std::fs::read(report.join(format!("figures/{stem}.pdf"))).unwrap();
+            assert!(pdf.starts_with(b"%PDF-"), "{stem}.pdf");
+        }
     }
+}
+
+/// Every panel of every drawn figure has data in its frame (no empty frames), at both widths.
+fn assert_no_empty_frames(report: &Path) -> usize {
+    let mut frames = 0;
+    for e in std::fs::read_dir(report.join("figures")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "svg") {
+            continue;
+        }
+        let svg = std::fs::read_to_string(&p).unwrap();
+        for body in svg.split("<g clip-path=\"url(#").skip(1) {
+            let inner = body.split("</g>").next().unwrap_or("");
+            frames += 1;
+            assert!(
+                inner.contains("<polyline") || inner.contains("<circle"),
+                "{}: an empty frame",
+                p.display()
+            );
+        }
+    }
+    frames
 }
 
 fn campaign_from(spec_edit: impl Fn(&mut simulate::spec::TruthSpec), dir: &Path) -> PathBuf {
@@ -231,6 +288,8 @@ fn a_relaxation_only_campaign_says_what_is_missing() {
     );
     assert!(report.join("figures/beta_vs_aging_time.svg").is_file());
     assert!(!report.join("figures/tau_c_distributions.svg").exists());
+    assert!(!report.join("figures/indentation_curves.svg").exists());
+    assert!(assert_no_empty_frames(&report) > 0);
 }
 
 #[test]
@@ -251,6 +310,33 @@ fn a_single_temperature_campaign_says_what_is_missing() {
         "missing E_a said"
     );
     assert!(!report.join("figures/activation_energy.svg").exists());
+    assert!(assert_no_empty_frames(&report) > 0);
+}
+
+#[test]
+fn a_campaign_with_two_strains_has_a_panel_per_strain() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = campaign_from(
+        |s| {
+            if let Some(r) = s.materials[0].relaxation.as_mut() {
+                r.series.retain(|x| x.temperature_k == 633.0);
+                let mut other = r.series[0].clone();
+                other.strain = Some(0.002);
+                other.label = Some("strain-0.2".into());
+                r.series.push(other);
+            }
+        },
+        dir.path(),
+    );
+    let report = analyse(&manifest, dir.path());
+    let svg = std::fs::read_to_string(report.join("figures/beta_vs_aging_time.svg")).unwrap();
+    assert_eq!(
+        svg.matches("<g clip-path=").count(),
+        2,
+        "one beta panel per strain"
+    );
+    assert!(svg.contains("strain 0.2 %"), "the panel names its strain");
+    assert!(assert_no_empty_frames(&report) > 0);
 }
 
 #[test]
