@@ -25,10 +25,18 @@ run: release
 fixtures: release
 	target/release/agingflow-simulate --spec fixtures/demo/truth-spec.yaml --out-dir fixtures/demo
 
-## browser-test: install Debian's chromium if needed, then render the demo report headless
+## browser-test: install Debian's chromium and poppler-utils if needed, then render the demo
+## report headless (layout, print-to-PDF) and read the PDF figures' text
+SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 browser-test: build
-	command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium poppler-utils \
+	      || echo "browser-test: could not install chromium/poppler-utils; the tests below will skip"; \
+	  else echo "browser-test: no apt-get; install chromium and poppler-utils yourself, the tests below will skip"; fi; \
+	fi
 	$(CARGO) test -p report --test report the_page_renders_in_headless_chromium -- --nocapture
+	$(CARGO) test -p report --test report the_pdf_figures_have_their_text_as_text -- --nocapture
 
 ## fuzz: every fuzz target for FUZZ_SECONDS each (default 600), release build; prints executions
 FUZZ_SECONDS ?= 600

@@ -98,7 +98,7 @@ fn two_strains_give_two_series_everywhere() {
     );
     let page = std::fs::read_to_string(out.join("report/index.html")).unwrap();
     assert!(
-        page.contains("series fig-s4, strain 0.500 %"),
+        page.contains("series fig-s4, strain 0.5 %"),
         "the report names the series"
     );
     // The figures draw each series on its own: the beta and tau figures have a legend entry

@@ -100,6 +100,12 @@ fn aging_times(inp: &Inputs) -> Vec<u64> {
             .flatten()
             .map(|f| f.aging_time_s.unwrap_or(0.0)),
     );
+    v.extend(
+        inp.dsc_raw
+            .iter()
+            .flatten()
+            .map(|f| f.aging_time_s.unwrap_or(0.0)),
+    );
     v.retain(|t| t.is_finite());
     v.sort_by(f64::total_cmp);
     v.dedup();
@@ -349,7 +355,7 @@ fn beta(inp: &Inputs) -> Entry {
     grid(
         name,
         title,
-        "One panel per series. Error bars: bootstrap 95 % intervals where computed, else ±1.96 SE; dashed: the turning point of the quadratic in ln t_a where its test finds one.".into(),
+        "One panel per series. Error bars: bootstrap 95 % intervals where computed, else ±1.96 SE; dashed: the turning point of the quadratic in ln t_{a} where its test finds one.".into(),
         panels,
         MULTIPLES,
     )
@@ -441,7 +447,7 @@ fn tau(inp: &Inputs) -> Entry {
     grid(
         name,
         title,
-        "One panel per series. Lines: the two-stage power law τ = A t_a^μ fitted by segmented regression, μ of each stage in the panel title; dashed: its breakpoint.".into(),
+        "One panel per series. Lines: the two-stage power law τ = A t_{a}^{μ} fitted by segmented regression, μ of each stage in the panel title; dashed: its breakpoint.".into(),
         panels,
         MULTIPLES,
     )
@@ -582,7 +588,7 @@ fn tau_c_distributions(inp: &Inputs) -> Entry {
     grid(
         name,
         title,
-        "Stacked as in the paper: one histogram (bin width 0.025) of τc/⟨τc⟩ per aging time for the indents with a pop-in, with the maximum-likelihood Gaussian; colour: the aging time.".into(),
+        "Stacked as in the paper: one histogram (bin width 0.025) of τ_{c}/⟨τ_{c}⟩ per aging time for the indents with a pop-in, with the maximum-likelihood Gaussian; colour: the aging time.".into(),
         panels,
         Layout {
             columns: 1,
@@ -597,7 +603,7 @@ fn tau_c_distributions(inp: &Inputs) -> Entry {
 fn tau_c_gaussians(inp: &Inputs) -> Entry {
     let (name, title) = (
         "tau_c_gaussians",
-        "Gaussian distributions of τc/⟨τc⟩ against aging time",
+        "Gaussian distributions of τ_{c}/⟨τ_{c}⟩ against aging time",
     );
     let g = match pop_in_groups(inp) {
         Ok(g) => g,
@@ -634,7 +640,7 @@ fn tau_c_gaussians(inp: &Inputs) -> Entry {
     grid(
         name,
         title,
-        "The maximum-likelihood Gaussian of τc/⟨τc⟩ at each aging time: a narrower peak is a more homogeneous glass.".into(),
+        "The maximum-likelihood Gaussian of τ_{c}/⟨τ_{c}⟩ at each aging time: a narrower peak is a more homogeneous glass.".into(),
         panels,
         Layout {
             columns: 2,
@@ -759,7 +765,7 @@ fn indentation_curves(inp: &Inputs) -> Entry {
         name,
         title,
         format!(
-            "{m} at {} K: per aging time the indent whose τc is the median ({}), its loading branch up to twice the pop-in depth; colour: the aging time.",
+            "{m} at {} K: per aging time the indent whose τ_{{c}} is the median ({}), its loading branch up to twice the pop-in depth; colour: the aging time.",
             f64::from_bits(t),
             shown.join(", ")
         ),
@@ -842,7 +848,7 @@ fn tau_c_trend(inp: &Inputs) -> Entry {
     drawn(
         name,
         title,
-        "Error bars: +- 1.96 standard errors.".into(),
+        "Error bars: ±1.96 standard errors.".into(),
         vec![
             Panel {
                 x: axis(T_A, true),
@@ -913,18 +919,18 @@ fn activation_energy(inp: &Inputs) -> Entry {
         if let Some(tg) = v[0].tg_k {
             let rtg = GAS_CONSTANT_J_MOL_K * tg / 1e3;
             let from = if v[0].tg_source == "dsc" {
-                ", T_g from DSC"
+                ", T_{g} from DSC"
             } else {
                 ""
             };
             bands.push((
                 22.0 * rtg,
                 30.0 * rtg,
-                format!("beta relaxation 26 +- 4 R T_g ({m}{from})"),
+                format!("β relaxation 26 ± 4 RT_{{g}} ({m}{from})"),
             ));
         }
     }
-    drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the beta relaxation's empirical 26 +- 4 R T_g.".into(), vec![Panel { x: axis(T_A, true), y: Axis { label: "E_{a} / kJ mol^{-1}".into(), ..Default::default() }, series, bands, ..Default::default() }])
+    drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the β relaxation's empirical 26 ± 4 RT_{g}.".into(), vec![Panel { x: axis(T_A, true), y: Axis { label: "E_{a} / kJ mol^{-1}".into(), ..Default::default() }, series, bands, ..Default::default() }])
 }
 
 fn model(inp: &Inputs) -> Entry {
@@ -980,7 +986,7 @@ fn model(inp: &Inputs) -> Entry {
         name,
         title,
         format!(
-            "{m} at {t} K: each scenario fitted to beta(t_a) and tau(t_a), its curves refitted with KWW over the experiment's window."
+            "{m} at {t} K: each scenario fitted to β(t_{{a}}) and τ(t_{{a}}), its curves refitted with KWW over the experiment's window."
         ),
         vec![Panel {
             x: axis(T_A, true),
@@ -1004,9 +1010,10 @@ fn spectrum_series_key(inp: &Inputs, spectra: &[tables::Spectrum]) -> Option<Ser
 /// Fig. 4a from data: the measured D(ln tau) per aging time for one series, each normalised to
 /// its maximum, with its 95 % bootstrap band (dashed).
 fn spectra(inp: &Inputs) -> Entry {
+    let ages = aging_times(inp);
     let (name, title) = (
         "spectra_by_aging_time",
-        "Measured relaxation-time spectra D(ln tau) per aging time",
+        "Measured relaxation-time spectra D(ln τ) per aging time",
     );
     let Some(spectra) = inp.spectra.as_ref().filter(|s| !s.is_empty()) else {
         return missing(name, title, "No measured spectra: the spectra table is absent (add the spectrum stage to the pipeline).".into());
@@ -1022,7 +1029,7 @@ fn spectra(inp: &Inputs) -> Entry {
         by_age.entry(c.aging_time_s.to_bits()).or_insert(c);
     }
     let mut series = Vec::new();
-    for (i, c) in by_age.values().enumerate() {
+    for c in by_age.values() {
         let top = c.h.iter().fold(0.0f64, |m, v| m.max(*v));
         if top <= 0.0 {
             continue;
@@ -1030,10 +1037,10 @@ fn spectra(inp: &Inputs) -> Entry {
         let tau: Vec<f64> = c.ln_tau.iter().map(|x| x.exp()).collect();
         let pts = tau.iter().zip(&c.h).map(|(t, h)| (*t, h / top)).collect();
         series.push(Series::new(
-            format!("t_a = {} s", c.aging_time_s),
+            age_label(c.aging_time_s),
             pts,
             Style::Line,
-            color(i),
+            age_color(&ages, c.aging_time_s),
         ));
         for band in [&c.h_low, &c.h_high] {
             let pts: Vec<(f64, f64)> = tau
@@ -1042,7 +1049,12 @@ fn spectra(inp: &Inputs) -> Entry {
                 .filter_map(|(t, b)| Some((*t, (*b)? / top)))
                 .collect();
             if !pts.is_empty() {
-                series.push(Series::new("", pts, Style::Dashed, color(i)));
+                series.push(Series::new(
+                    "",
+                    pts,
+                    Style::Dashed,
+                    age_color(&ages, c.aging_time_s),
+                ));
             }
         }
     }
@@ -1056,7 +1068,7 @@ fn spectra(inp: &Inputs) -> Entry {
         })
         .count();
     let mut caption = format!(
-        "{} at {} K: h(ln tau) from regularised nonnegative least squares (weight by GCV), each normalised to its maximum; dashed: the pointwise 95 % bootstrap band.",
+        "{} at {} K: h(ln τ) from regularised nonnegative least squares (weight by GCV), each normalised to its maximum; dashed: the pointwise 95 % bootstrap band.",
         k.label(),
         k.temperature_k()
     );
@@ -1081,7 +1093,7 @@ fn spectra(inp: &Inputs) -> Entry {
 fn spectrum_trends(inp: &Inputs) -> Entry {
     let (name, title) = (
         "spectra_centre_width",
-        "Centre and width of D(ln tau) against aging time: measured, KWW-implied and the model scenarios",
+        "Centre and width of D(ln τ) against aging time: measured, KWW-implied and the model scenarios",
     );
     let Some(rows) = inp.spectrum_series.as_ref().filter(|s| !s.is_empty()) else {
         return missing(
@@ -1163,7 +1175,7 @@ fn spectrum_trends(inp: &Inputs) -> Entry {
         name,
         title,
         format!(
-            "{} at {} K. Centre: the mean of ln tau; width: its standard deviation, for the KWW fit (pi^2/6)(1/beta^2 - 1) under the root. Error bars: 95 % intervals (bootstrap SEs, curves at one aging time pooled by 1/SE^2). Scenarios: the log-normal of each fitted model-compare scenario at the start of the test.",
+            "{} at {} K. Centre: the mean of ln τ; width: its standard deviation, for the KWW fit √((π²/6)(1/β² − 1)). Error bars: 95 % intervals (bootstrap SEs, curves at one aging time pooled by 1/SE²). Scenarios: the log-normal of each fitted model-compare scenario at the start of the test.",
             k.label(),
             k.temperature_k()
         ),
@@ -1188,16 +1200,17 @@ fn spectrum_trends(inp: &Inputs) -> Entry {
 fn scan_label(series: &Option<String>, id: &str, aging: Option<f64>) -> String {
     let who = series.clone().unwrap_or_else(|| id.to_owned());
     match aging {
-        Some(t) if t > 0.0 => format!("{who} (t_a = {t} s)"),
+        Some(t) if t > 0.0 => format!("{who} (t_{{a}} = {} s)", fmt_num(t)),
         _ => who,
     }
 }
 
 /// Fig. 3b: E''/E''_max against temperature, as-cast against aged, beta relaxation marked.
 fn dma_beta(inp: &Inputs) -> Entry {
+    let ages = aging_times(inp);
     let (name, title) = (
         "dma_loss_beta",
-        "Loss modulus E''/E''_max against temperature (beta relaxation)",
+        "Loss modulus E″/E″_{max} against temperature (β relaxation)",
     );
     let Some(sweeps) = inp.dma_sweeps.as_ref().filter(|s| !s.is_empty()) else {
         return missing(name, title, "No DMA temperature sweep: the campaign lists none under `dma_sweeps:` (or the thermal stage did not run).".into());
@@ -1219,7 +1232,7 @@ fn dma_beta(inp: &Inputs) -> Entry {
     });
     let mut series = Vec::new();
     let mut vlines = Vec::new();
-    for (k, c) in curves.iter().enumerate() {
+    for c in &curves {
         let label = scan_label(&c.series, &c.scan_id, c.aging_time_s);
         let pts: Vec<(f64, f64)> = c
             .temperature_k
@@ -1227,7 +1240,8 @@ fn dma_beta(inp: &Inputs) -> Entry {
             .zip(&c.loss_norm)
             .filter_map(|(t, v)| Some((*t, (*v)?)))
             .collect();
-        series.push(Series::new(label.clone(), pts, Style::Line, color(k)));
+        let col = age_color(&ages, c.aging_time_s.unwrap_or(0.0));
+        series.push(Series::new(label.clone(), pts, Style::Line, col.clone()));
         let flank: Vec<(f64, f64)> = c
             .temperature_k
             .iter()
@@ -1235,7 +1249,7 @@ fn dma_beta(inp: &Inputs) -> Entry {
             .filter_map(|(t, v)| Some((*t, (*v)?)))
             .collect();
         if !flank.is_empty() {
-            series.push(Series::new(String::new(), flank, Style::Dashed, color(k)));
+            series.push(Series::new(String::new(), flank, Style::Dashed, col));
         }
         if let Some(t) = inp.transitions.iter().flatten().find(|r| {
             r.scan_id == c.scan_id
@@ -1266,7 +1280,7 @@ fn dma_beta(inp: &Inputs) -> Entry {
         })
         .collect();
     let caption = format!(
-        "{material} at {f} Hz. Dashed: the fitted alpha-peak flank and background; the beta relaxation is the area above it.{}",
+        "{material} at {f} Hz. Dashed: the fitted α-peak flank and background; the β relaxation is the area above it.{}",
         if change.is_empty() {
             String::new()
         } else {
@@ -1292,6 +1306,7 @@ fn dma_beta(inp: &Inputs) -> Entry {
 
 /// Fig. S1: DSC heat flow against temperature, tangent construction and T_g marked.
 fn dsc_tg(inp: &Inputs) -> Entry {
+    let ages = aging_times(inp);
     let (name, title) = ("dsc_tg", "DSC scans and the glass transition");
     let Some(scans) = inp.dsc_raw.as_ref().filter(|s| !s.is_empty()) else {
         return missing(
@@ -1329,7 +1344,8 @@ fn dsc_tg(inp: &Inputs) -> Entry {
             .filter_map(|(t, v)| Some((*t, (*v)?)))
             .collect();
         let label = scan_label(&s.series, &s.scan_id, s.aging_time_s);
-        series.push(Series::new(label.clone(), pts, Style::Line, color(k)));
+        let col = age_color(&ages, s.aging_time_s.unwrap_or(0.0));
+        series.push(Series::new(label.clone(), pts, Style::Line, col.clone()));
         let get = |t: &str| {
             tr.iter()
                 .find(|r| r.scan_id == s.scan_id && r.transition == t && r.status == "ok")

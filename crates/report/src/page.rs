@@ -18,6 +18,39 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Escaped, with the figures' label markup (`t_{a}`, `mol^{-1}`) as `<sub>`/`<sup>`.
+fn rich(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(['_', '^']) {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(&esc(head));
+        let tag = if tail.starts_with('_') { "sub" } else { "sup" };
+        match tail[1..].strip_prefix('{').and_then(|t| t.split_once('}')) {
+            Some((inner, after)) => {
+                out.push_str(&format!("<{tag}>{}</{tag}>", esc(inner)));
+                rest = after;
+            }
+            None => {
+                out.push_str(&esc(&tail[..1]));
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(&esc(rest));
+    out
+}
+
+/// A number for prose: `sig` without trailing zeros after the point (613 K, strain 0.1 %).
+fn short(v: f64, n: i32) -> String {
+    let s = sig(v, n);
+    if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
 const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;max-width:1120px;margin:1em auto;padding:0 1em;color:#222;line-height:1.45}\
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}\
 nav.toc ol{columns:2;font-size:95%}nav.toc li{break-inside:avoid}\
@@ -179,7 +212,12 @@ pub fn html(
             format!("{fig}. {}", e.title)
         };
         toc.push((1, e.name.to_owned(), heading.clone()));
-        let _ = writeln!(body, "<figure id=\"{}\"><h4>{}</h4>", e.name, esc(&heading));
+        let _ = writeln!(
+            body,
+            "<figure id=\"{}\"><h4>{}</h4>",
+            e.name,
+            rich(&heading)
+        );
         match (&e.figure, &e.missing) {
             (Some(f), _) => {
                 body.push_str(&svg(f, DOUBLE_COLUMN_MM));
@@ -187,11 +225,11 @@ pub fn html(
                 let _ = writeln!(
                     body,
                     "<figcaption>{} <span class=\"files\">Files: <a href=\"figures/{n}.pdf\">PDF</a>, <a href=\"figures/{n}.svg\">SVG</a>, <a href=\"figures/{n}.png\">PNG</a> at 175 mm; <a href=\"figures/{n}.85mm.pdf\">PDF</a>, <a href=\"figures/{n}.85mm.svg\">SVG</a>, <a href=\"figures/{n}.85mm.png\">PNG</a> at 85 mm (PNG 300 dpi).</span></figcaption>",
-                    esc(&e.caption)
+                    rich(&e.caption)
                 );
             }
             (None, Some(why)) => {
-                let _ = writeln!(body, "<p class=\"missing\">{}</p>", esc(why));
+                let _ = writeln!(body, "<p class=\"missing\">{}</p>", rich(why));
             }
             (None, None) => {}
         }
@@ -237,7 +275,7 @@ pub fn html(
             h.push_str("<ol>");
             open_sub = true;
         } else {
-            let _ = write!(h, "<li><a href=\"#{id}\">{}</a></li>", esc(label));
+            let _ = write!(h, "<li><a href=\"#{id}\">{}</a></li>", rich(label));
         }
     }
     if open_sub {
@@ -283,7 +321,7 @@ fn series_paragraph(inp: &Inputs, g: &Value) -> String {
         };
         match (l.beta_turning_point_s, l.beta_turning_point_p_value) {
             (Some(tp), Some(p)) if p < 0.05 => parts.push(format!(
-                "β rises then falls ({}), peaking at t_a = {} s{interval} with β = {}",
+                "β rises then falls ({}), peaking at t_{{a}} = {} s{interval} with β = {}",
                 p_text(p),
                 sig(tp, 2),
                 l.beta_max.map(|b| sig(b, 3)).unwrap_or_else(|| "-".into())
@@ -296,7 +334,9 @@ fn series_paragraph(inp: &Inputs, g: &Value) -> String {
                 "β shows no significant turning point ({})",
                 p_text(p)
             )),
-            (Some(tp), None) => parts.push(format!("β peaks at t_a = {} s{interval}", sig(tp, 2))),
+            (Some(tp), None) => {
+                parts.push(format!("β peaks at t_{{a}} = {} s{interval}", sig(tp, 2)))
+            }
             _ => {}
         }
     }
@@ -309,20 +349,20 @@ fn series_paragraph(inp: &Inputs, g: &Value) -> String {
                 _ => String::new(),
             };
             parts.push(format!(
-                "τ grows as t_a^μ with μ = {} up to {} s{bpi} and μ = {} beyond",
+                "τ grows as t_{{a}}^{{μ}} with μ = {} up to {} s{bpi} and μ = {} beyond",
                 with_se(a.mu.unwrap_or(f64::NAN), a.mu_se),
                 bp.map(|b| sig(b, 2)).unwrap_or_else(|| "-".into()),
                 with_se(b.mu.unwrap_or(f64::NAN), b.mu_se)
             ));
         }
         (Some(a), _) if a.mu.is_some() => parts.push(format!(
-            "τ grows as t_a^μ with μ = {} (too few aging times for two stages)",
+            "τ grows as t_{{a}}^{{μ}} with μ = {} (too few aging times for two stages)",
             with_se(a.mu.unwrap_or(f64::NAN), a.mu_se)
         )),
         _ => {}
     }
     if let (Some(m), Some(f)) = (get("tau_c_mean_trend"), get("tau_c_fwhm_trend")) {
-        parts.push(format!("the mean τ_c {m} while its spread {f}"));
+        parts.push(format!("the mean τ_{{c}} {m} while its spread {f}"));
     }
     if let Some(w) = get("winning_scenario") {
         match (
@@ -346,12 +386,12 @@ fn series_paragraph(inp: &Inputs, g: &Value) -> String {
         who.push_str(&format!("series {sr}, "));
     }
     if let Some(st) = strain {
-        who.push_str(&format!("strain {} %, ", sig(st * 100.0, 3)));
+        who.push_str(&format!("strain {} %, ", short(st * 100.0, 3)));
     }
     format!(
         "<p><b>{who}{} K</b>: {}.</p>\n",
-        sig(t, 4),
-        esc(&if parts.is_empty() {
+        short(t, 4),
+        rich(&if parts.is_empty() {
             "no result".to_owned()
         } else {
             parts.join("; ")
@@ -382,22 +422,29 @@ fn ea_paragraph(inp: &Inputs, material: &str) -> String {
             .iter()
             .map(|r| {
                 format!(
-                    "{} kJ mol⁻¹ at t_a = {} s",
+                    "{} kJ mol^{{-1}} at t_{{a}} = {} s",
                     with_se(r.ea_kj_mol.unwrap_or(f64::NAN), r.ea_se_kj_mol),
                     sig(r.aging_time_s, 3)
                 )
             })
             .collect();
-        let who = if k.series.is_some() || k.strain().is_some() {
-            format!("{} ", k.label())
-        } else {
+        let mut who = Vec::new();
+        if let Some(sr) = &k.series {
+            who.push(format!("series {sr}"));
+        }
+        if let Some(st) = k.strain() {
+            who.push(format!("strain {} %", short(st * 100.0, 3)));
+        }
+        let who = if who.is_empty() {
             String::new()
+        } else {
+            format!(", {}", who.join(", "))
         };
         let _ = writeln!(
             out,
-            "<p><b>{}Activation energy</b> (Arrhenius fit of τ across {temps} temperatures at each aging time, ± SE): {}.</p>",
+            "<p><b>Activation energy{}</b> (Arrhenius fit of τ across {temps} temperatures at each aging time, ± SE): {}.</p>",
             esc(&who),
-            esc(&list.join("; "))
+            rich(&list.join("; "))
         );
     }
     out
@@ -529,5 +576,18 @@ mod tests {
         assert_eq!(base64(b"Man"), "TWFu");
         assert_eq!(base64(b"Ma"), "TWE=");
         assert_eq!(base64(b"M"), "TQ==");
+    }
+
+    #[test]
+    fn prose_markup_and_short_numbers() {
+        assert_eq!(
+            rich("E_{a} / kJ mol^{-1} & t_a<"),
+            "E<sub>a</sub> / kJ mol<sup>-1</sup> &amp; t_a&lt;"
+        );
+        assert_eq!(rich("a_{b"), "a_{b");
+        assert_eq!(short(613.0, 4), "613");
+        assert_eq!(short(0.1, 3), "0.1");
+        assert_eq!(short(1800.0, 2), "1800");
+        assert_eq!(short(2.5e7, 2), "2.5e7");
     }
 }

@@ -217,6 +217,20 @@ pub fn plain(label: &str) -> String {
 }
 
 const SCRIPT: f64 = 0.72;
+/// Gap between the frame and the y tick labels' right edge, pt.
+const TICK_PAD: f64 = 4.5;
+/// Gap between the frame and the top of the x tick labels' box, pt: below the bottom y tick
+/// label's box (0.35 em + descender) so the two never meet at the corner.
+const X_TICK_TOP: f64 = 4.5;
+/// Gaps between tick labels and axis labels, pt.
+const X_LABEL_PAD: f64 = 1.5;
+const Y_LABEL_PAD: f64 = 2.0;
+/// DejaVu Sans' ascender and descender, in em: the box a browser gives a line of text.
+const ASCENT: f64 = 0.93;
+const DESCENT: f64 = 0.24;
+/// Top of a superscript and bottom of a subscript below and above the baseline, in em.
+const SUP_TOP: f64 = 0.38 + ASCENT * SCRIPT;
+const SUB_BOTTOM: f64 = 0.22 + DESCENT * SCRIPT;
 
 fn text_width(label: &str, size: f64) -> f64 {
     runs(label)
@@ -553,19 +567,15 @@ pub fn svg(fig: &Figure, width_mm: f64) -> String {
         })
         .collect();
 
-    // Left margin: the widest y tick label (at a first guess of the ticks) and the y label.
-    let y_label_w = FS_LABEL * 1.25;
+    // Left margin: the widest y tick label (of any tick count the fit may choose) and the
+    // rotated y label, whose box reaches from its superscripts to its subscripts.
+    let y_label_w = (SUP_TOP + SUB_BOTTOM) * FS_LABEL;
     let ytick_w = scales
         .iter()
-        .map(|(_, sy)| {
-            sy.ticks(6)
-                .0
-                .iter()
-                .map(|t| text_width(&t.1, FS_TICK))
-                .fold(0.0, f64::max)
-        })
+        .flat_map(|(_, sy)| (2..=6).map(move |target| sy.ticks(target).0))
+        .flat_map(|ticks| ticks.into_iter().map(|t| text_width(&t.1, FS_TICK)))
         .fold(0.0, f64::max);
-    let ml_full = y_label_w + ytick_w + 6.0;
+    let ml_full = TICK_PAD + ytick_w + Y_LABEL_PAD + y_label_w + 1.0;
     // Edge tick labels of neighbouring panels must not meet: the gap holds the widest x label.
     let xtick_w = scales
         .iter()
@@ -590,7 +600,11 @@ pub fn svg(fig: &Figure, width_mm: f64) -> String {
     } else {
         3.0
     };
-    let xlab_h = FS_TICK + 4.0 + FS_LABEL * 1.3 + 3.0;
+    let xlab_h = X_TICK_TOP
+        + (SUP_TOP + DESCENT) * FS_TICK
+        + X_LABEL_PAD
+        + (SUP_TOP + SUB_BOTTOM) * FS_LABEL
+        + 1.0;
     // A cell shows x labels when no panel is below it (or the axes are not shared).
     let shows_x = |k: usize| !fig.share_x || k + cols >= count;
     let row_bottom = |r: usize| {
@@ -600,7 +614,7 @@ pub fn svg(fig: &Figure, width_mm: f64) -> String {
         }) {
             xlab_h
         } else {
-            6.0
+            7.0
         }
     };
     let mut row_top = Vec::with_capacity(rows);
@@ -743,7 +757,7 @@ fn panel(
             text(
                 s,
                 x0 + t * pw,
-                y0 + ph + 4.0 + FS_TICK,
+                y0 + ph + X_TICK_TOP + SUP_TOP * FS_TICK,
                 FS_TICK,
                 Anchor::Middle,
                 false,
@@ -753,7 +767,7 @@ fn panel(
         text(
             s,
             x0 + pw / 2.0,
-            y0 + ph + 4.0 + FS_TICK + FS_LABEL * 1.3,
+            y0 + ph + X_TICK_TOP + (SUP_TOP + DESCENT) * FS_TICK + X_LABEL_PAD + SUP_TOP * FS_LABEL,
             FS_LABEL,
             Anchor::Middle,
             false,
@@ -766,7 +780,7 @@ fn panel(
             widest = widest.max(text_width(label, FS_TICK));
             text(
                 s,
-                x0 - 4.5,
+                x0 - TICK_PAD,
                 y0 + ph - t * ph + FS_TICK * 0.35,
                 FS_TICK,
                 Anchor::End,
@@ -774,7 +788,7 @@ fn panel(
                 label,
             );
         }
-        let lx = x0 - 4.5 - widest - 3.0 - FS_LABEL * 0.25;
+        let lx = x0 - TICK_PAD - widest - Y_LABEL_PAD - SUB_BOTTOM * FS_LABEL;
         text(
             s,
             lx,

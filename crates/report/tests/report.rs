@@ -392,6 +392,62 @@ fn chromium() -> Option<&'static str> {
         })
 }
 
+/// Measures the rendered page: injected before `</body>` of a copy of index.html, it waits for
+/// the fonts, then writes what it found as JSON into `<pre id="layout-result">`.
+const LAYOUT_PROBE: &str = r#"<script>
+(async () => {
+  await document.fonts.ready;
+  const out = { figures: [], problems: [], texts: 0,
+    scroll_width: document.documentElement.scrollWidth, inner_width: window.innerWidth };
+  const eps = 0.5;
+  for (const fig of document.querySelectorAll('figure')) {
+    const svg = fig.querySelector('svg');
+    if (!svg) { out.problems.push(fig.id + ': no figure drawn'); continue; }
+    out.figures.push(fig.id);
+    const b = svg.getBoundingClientRect();
+    const boxes = [...svg.querySelectorAll('text')]
+      .map(t => [t.textContent, t.getBoundingClientRect()])
+      .filter(([s, r]) => s.trim() !== '' && r.width > 0);
+    out.texts += boxes.length;
+    for (const [s, r] of boxes) {
+      if (r.left < b.left - eps || r.right > b.right + eps || r.top < b.top - eps || r.bottom > b.bottom + eps)
+        out.problems.push(`${fig.id}: "${s}" reaches outside the figure (by ${Math.max(b.left - r.left, r.right - b.right, b.top - r.top, r.bottom - b.bottom).toFixed(1)} px)`);
+    }
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [s, r] = boxes[i], [u, q] = boxes[j];
+      const w = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+      const h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+      if (w > eps && h > eps) out.problems.push(`${fig.id}: "${s}" overlaps "${u}" (${w.toFixed(1)} x ${h.toFixed(1)} px)`);
+    }
+  }
+  const pre = document.createElement('pre');
+  pre.id = 'layout-result';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"#;
+
+fn headless(browser: &str, profile: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Text without whitespace: pdftotext guesses word spaces from glyph gaps.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect()
+}
+
 #[test]
 fn the_page_renders_in_headless_chromium() {
     let Some(browser) = chromium() else {
@@ -402,46 +458,198 @@ fn the_page_renders_in_headless_chromium() {
     };
     let dir = tempfile::tempdir().unwrap();
     let report = analyse(&demo().join("campaign.yaml"), dir.path());
-    let shot = dir.path().join("shot.png");
-    let out = std::process::Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--window-size=1000,3000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
-        .arg(format!("--screenshot={}", shot.display()))
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+
+    // Layout at 1280 px, measured by a script in the page.
+    let probe = report.join("probe.html");
+    std::fs::write(
+        &probe,
+        page.replace("</body>", &format!("{LAYOUT_PROBE}</body>")),
+    )
+    .unwrap();
+    let out = headless(browser, &dir.path().join("profile"))
+        .args(["--virtual-time-budget=20000", "--dump-dom"])
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let json = dom
+        .split_once("<pre id=\"layout-result\">")
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(j, _)| {
+            j.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the layout probe wrote nothing: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let layout: serde_json::Value = serde_json::from_str(&json).unwrap();
+    eprintln!(
+        "layout at 1280 px: {} figures, {} text boxes, scroll width {} of {} px",
+        layout["figures"].as_array().unwrap().len(),
+        layout["texts"],
+        layout["scroll_width"],
+        layout["inner_width"]
+    );
+    let drawn: Vec<&str> = layout["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    let mut drawn = drawn;
+    drawn.sort_unstable();
+    let mut want = FIGURES.to_vec();
+    want.sort_unstable();
+    assert_eq!(drawn, want, "not every figure is on the page");
+    let problems: Vec<&str> = layout["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "layout problems:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        layout["scroll_width"].as_f64().unwrap() <= layout["inner_width"].as_f64().unwrap(),
+        "the page scrolls sideways at 1280 px"
+    );
+
+    // Printed: each figure whole on one page (its heading and its caption on the same page).
+    let Some(pdftotext) = tool("pdftotext") else {
+        eprintln!("SKIP (print check): no pdftotext; `make browser-test` installs poppler-utils");
+        return;
+    };
+    // Kept for a look after a failure.
+    let printed = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-report-printed.pdf");
+    let _ = std::fs::remove_file(&printed);
+    let out = headless(browser, &dir.path().join("profile2"))
+        .args(["--no-pdf-header-footer", "--virtual-time-budget=10000"])
+        .arg(format!("--print-to-pdf={}", printed.display()))
         .arg(format!("file://{}", report.join("index.html").display()))
         .output()
         .unwrap();
     assert!(
-        shot.is_file(),
-        "no screenshot: {}",
+        printed.is_file(),
+        "no print-out: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let img = resvg::tiny_skia::Pixmap::decode_png(&std::fs::read(&shot).unwrap()).unwrap();
-    let dark = img
-        .pixels()
-        .iter()
-        .filter(|p| p.red() < 128 && p.green() < 128 && p.blue() < 128)
-        .count();
-    let colour = img
-        .pixels()
-        .iter()
-        .filter(|p| p.red().abs_diff(p.green()) > 60 || p.green().abs_diff(p.blue()) > 60)
-        .count();
-    eprintln!(
-        "screenshot {}x{}: {dark} dark and {colour} coloured pixels",
-        img.width(),
-        img.height()
-    );
-    assert!(dark > 5000 && colour > 2000, "the screenshot looks blank");
+    let text = std::process::Command::new(pdftotext)
+        .arg(&printed)
+        .arg("-")
+        .output()
+        .unwrap();
+    let pages: Vec<String> = String::from_utf8_lossy(&text.stdout)
+        .split('\u{c}')
+        .map(squash)
+        .collect();
+    eprintln!("printed: {} pages", pages.len());
+    let mut full = String::new();
+    let mut starts = Vec::new();
+    for p in &pages {
+        starts.push(full.len());
+        full.push_str(p);
+    }
+    let doc = tl::parse(&page, tl::ParserOptions::default()).unwrap();
+    let parser = doc.parser();
+    for name in FIGURES {
+        let fig = doc
+            .get_element_by_id(name)
+            .and_then(|h| h.get(parser))
+            .unwrap();
+        let inner = fig.inner_html(parser);
+        let part = |tag: &str| {
+            let d = tl::parse(&inner, tl::ParserOptions::default()).unwrap();
+            let p = d.parser();
+            let t = d
+                .query_selector(tag)
+                .and_then(|mut q| q.next())
+                .and_then(|h| h.get(p))
+                .map(|n| n.inner_text(p).to_string())
+                .unwrap_or_default();
+            squash(&html_unescape(&t))
+        };
+        let heading = part("h4");
+        let caption: String = part("figcaption").chars().take(30).collect();
+        // The heading's last occurrence (the first is in the table of contents), then the
+        // caption's first after it.
+        assert!(
+            !heading.is_empty() && !caption.is_empty(),
+            "{name}: no heading or caption"
+        );
+        let heading_at = full.rfind(&heading);
+        let caption_at =
+            heading_at.and_then(|h| full[h..].find(&caption).map(|c| h + c + caption.len() - 1));
+        let page_of = |at: usize| starts.iter().rposition(|&s| s <= at);
+        let heading_page = heading_at.and_then(page_of);
+        let caption_page = caption_at.and_then(page_of);
+        assert!(
+            heading_page.is_some() && heading_page == caption_page,
+            "{name}: heading {heading:?} on page {heading_page:?}, caption {caption:?} on page {caption_page:?} (pages from 0) of {}",
+            printed.display()
+        );
+    }
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn tool(name: &'static str) -> Option<&'static str> {
+    std::process::Command::new(name)
+        .arg("-v")
+        .output()
+        .is_ok()
+        .then_some(name)
+}
+
+#[test]
+fn the_pdf_figures_have_their_text_as_text() {
+    let Some(pdftotext) = tool("pdftotext") else {
+        eprintln!(
+            "SKIP: no pdftotext (poppler-utils); `make browser-test` installs it and runs this test"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = analyse(&demo().join("campaign.yaml"), dir.path());
+    // One axis label per figure, as the PDF's text layer spells it (sub- and superscripts are
+    // separate text runs, so only their base letters are looked for).
+    for (name, label) in [
+        ("relaxation_curves", "/ s"),
+        ("beta_vs_aging_time", "β"),
+        ("indentation_curves", "h / nm"),
+        ("tau_c_distributions", "density"),
+        ("activation_energy", "kJ mol"),
+        ("dsc_tg", "T / K"),
+    ] {
+        for width in ["", ".85mm"] {
+            let pdf = report.join(format!("figures/{name}{width}.pdf"));
+            let out = std::process::Command::new(pdftotext)
+                .arg(&pdf)
+                .arg("-")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: pdftotext failed", pdf.display());
+            // pdftotext guesses word spaces from glyph gaps, so spaces are not compared.
+            let text = String::from_utf8_lossy(&out.stdout);
+            let bare = |s: &str| s.split_whitespace().collect::<String>();
+            assert!(
+                bare(&text).contains(&bare(label)),
+                "{}: no {label:?} in its text layer:\n{text}",
+                pdf.display()
+            );
+        }
+    }
 }
