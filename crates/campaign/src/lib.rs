@@ -48,6 +48,12 @@ pub enum FileFormat {
     TriosText,
     HysitronTxt,
     HysitronHld,
+    /// Keysight/Agilent G200 NanoSuite Excel (.xls/.xlsx): one indent per `Test NNN` sheet.
+    KeysightXls,
+    /// TRIOS "Export to Excel".
+    TriosExcel,
+    /// TRIOS JSON export.
+    TriosJson,
     Csv,
 }
 
@@ -437,10 +443,12 @@ pub fn resolve_with(
                 ));
             }
             let allowed = match kind {
-                Kind::Relaxation => [
+                Kind::Relaxation | Kind::Dsc | Kind::DmaSweep => [
                     FileFormat::Auto,
                     FileFormat::TaUniversal,
                     FileFormat::TriosText,
+                    FileFormat::TriosExcel,
+                    FileFormat::TriosJson,
                     FileFormat::Csv,
                 ]
                 .contains(&e.format),
@@ -448,13 +456,7 @@ pub fn resolve_with(
                     FileFormat::Auto,
                     FileFormat::HysitronTxt,
                     FileFormat::HysitronHld,
-                    FileFormat::Csv,
-                ]
-                .contains(&e.format),
-                Kind::Dsc | Kind::DmaSweep => [
-                    FileFormat::Auto,
-                    FileFormat::TaUniversal,
-                    FileFormat::TriosText,
+                    FileFormat::KeysightXls,
                     FileFormat::Csv,
                 ]
                 .contains(&e.format),

@@ -1,5 +1,6 @@
 //! Instrument exports agingflow reads (FORMATS.md): TA Universal Analysis text, TRIOS text and its
-//! LIMS variant, Hysitron TriboScan text (classic and TI 990), Hysitron `.hld`, and CSV/TSV.
+//! LIMS variant, TRIOS Excel and JSON, Hysitron TriboScan text (classic and TI 990), Hysitron
+//! `.hld`, Keysight/Agilent G200 NanoSuite Excel, and CSV/TSV.
 //!
 //! Sans-IO: every reader takes the file's bytes and returns a [`Parsed`] file or a
 //! [`FormatError`] with the line it concerns; the caller adds the file name. Readers never panic on
@@ -7,11 +8,13 @@
 //! the simulator uses, so every format is tested by a round trip too.
 
 pub mod cell;
+mod excel;
 mod hld;
 mod hysitron;
 mod table_text;
 pub mod text;
 mod trios;
+mod trios_json;
 mod universal;
 pub mod write;
 
@@ -25,6 +28,12 @@ pub enum Format {
     TriosLims,
     HysitronTxt,
     HysitronHld,
+    /// Keysight/Agilent G200 NanoSuite Excel workbook: one `Test NNN` sheet per indent.
+    KeysightXls,
+    /// TRIOS "Export to Excel": a `Details` sheet and one sheet per procedure step.
+    TriosExcel,
+    /// TRIOS JSON export (`TRIOSJSONExportSchema`).
+    TriosJson,
     Csv,
 }
 
@@ -36,6 +45,9 @@ impl Format {
             Format::TriosLims => "TRIOS LIMS text",
             Format::HysitronTxt => "Hysitron TriboScan text",
             Format::HysitronHld => "Hysitron .hld",
+            Format::KeysightXls => "Keysight G200 NanoSuite Excel",
+            Format::TriosExcel => "TRIOS Excel",
+            Format::TriosJson => "TRIOS JSON",
             Format::Csv => "CSV",
         }
     }
@@ -133,7 +145,7 @@ fn describe(bytes: &[u8]) -> String {
         format!("binary data ({} bytes), not a text export", bytes.len())
     } else {
         format!(
-            "text of {} bytes in no layout agingflow knows (TA Universal Analysis, TRIOS text or LIMS, Hysitron text or .hld, or CSV with `format: csv` and `columns:`)",
+            "text of {} bytes in no layout agingflow knows (TA Universal Analysis, TRIOS text, LIMS or JSON, Hysitron text or .hld, or CSV with `format: csv` and `columns:`)",
             bytes.len()
         )
     }
@@ -148,6 +160,9 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), FormatError> {
 /// Finds the format of a file from its bytes; CSV is never guessed (the manifest declares it).
 pub fn sniff(bytes: &[u8]) -> Result<Format, FormatError> {
     refuse_unsupported(bytes)?;
+    if excel::is_workbook(bytes) {
+        return sniff_workbook(bytes);
+    }
     let head = &bytes[..bytes.len().min(1 << 14)];
     let text = decode(&head[..head.len() & !1])
         .or_else(|_| decode(head))
@@ -167,6 +182,9 @@ fn sniff_text(bytes: &[u8], text: &str) -> Result<Format, FormatError> {
     let first = lines.next().unwrap_or("");
     let head: Vec<&str> = std::iter::once(first).chain(lines.take(400)).collect();
     let has = |p: &dyn Fn(&str) -> bool| head.iter().any(|l| p(l));
+    if trios_json::looks_like(text) {
+        return Ok(Format::TriosJson);
+    }
     if first == "CLOSED" || has(&|l| l == "StartOfData" || l.starts_with("Nsig\t")) {
         return Ok(Format::TaUniversal);
     }
@@ -189,6 +207,22 @@ fn sniff_text(bytes: &[u8], text: &str) -> Result<Format, FormatError> {
         "unknown format: {}",
         describe(bytes)
     )))
+}
+
+/// Whether bytes start like an Excel workbook (OLE2 .xls, or ZIP .xlsx/.ods).
+pub fn is_workbook(bytes: &[u8]) -> bool {
+    excel::is_workbook(bytes)
+}
+
+/// An Excel workbook's layout, from its sheet names.
+fn sniff_workbook(bytes: &[u8]) -> Result<Format, FormatError> {
+    let names = excel::sheet_names(bytes)?;
+    excel::layout(&names).ok_or_else(|| {
+        FormatError::file(format!(
+            "unknown format: an Excel workbook with neither NanoSuite `Test NNN` sheets nor a TRIOS `Details` sheet (sheets: {})",
+            names.join(", ")
+        ))
+    })
 }
 
 /// Known formats agingflow refuses by name.
@@ -225,6 +259,9 @@ fn refuse_cut_off(text: &str) -> Result<(), FormatError> {
 /// Reads a file in the given format.
 pub fn parse(bytes: &[u8], format: Format, opts: ReadOptions) -> Result<Parsed, FormatError> {
     refuse_unsupported(bytes)?;
+    if let Some(p) = parse_workbook(bytes, format)? {
+        return Ok(p);
+    }
     let (text, encoding) = decode(bytes)?;
     parse_text(&text, encoding, format, opts)
 }
@@ -238,13 +275,23 @@ fn parse_text(
     if text.trim().is_empty() {
         return Err(FormatError::file("the file is empty"));
     }
-    refuse_cut_off(text)?;
+    // JSON needs no line-end check: a cut-off export is not valid JSON.
+    if format != Format::TriosJson {
+        refuse_cut_off(text)?;
+    }
     let (header, blocks) = match format {
         Format::TaUniversal => universal::parse(text)?,
         Format::TriosText | Format::TriosLims => trios::parse(text, opts.decimal_comma)?,
         Format::HysitronTxt => hysitron::parse(text)?,
         Format::HysitronHld => hld::parse(text)?,
+        Format::TriosJson => trios_json::parse(text)?,
         Format::Csv => table_text::parse_csv(text, opts.decimal_comma)?,
+        Format::KeysightXls | Format::TriosExcel => {
+            return Err(FormatError::file(format!(
+                "not an Excel workbook, which `{}` needs (the file is text)",
+                format.name()
+            )));
+        }
     };
     let format =
         if format == Format::TriosText && header.first().is_some_and(|(k, _)| k == "[Version]") {
@@ -260,9 +307,35 @@ fn parse_text(
     })
 }
 
+/// Reads an Excel workbook in an Excel format; `None` for the text formats. A workbook given a
+/// text format is refused by name rather than decoded as text.
+fn parse_workbook(bytes: &[u8], format: Format) -> Result<Option<Parsed>, FormatError> {
+    let (header, blocks) = match format {
+        Format::KeysightXls => excel::parse_keysight(bytes)?,
+        Format::TriosExcel => excel::parse_trios(bytes)?,
+        _ if excel::is_workbook(bytes) => {
+            return Err(FormatError::file(format!(
+                "an Excel workbook, not {}: declare `format: keysight-xls` or `trios-excel`, or `auto`",
+                format.name()
+            )));
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Parsed {
+        format,
+        encoding: Encoding::Binary,
+        header,
+        blocks,
+    }))
+}
+
 /// Sniffs and reads, decoding the bytes once.
 pub fn parse_auto(bytes: &[u8], opts: ReadOptions) -> Result<Parsed, FormatError> {
     refuse_unsupported(bytes)?;
+    if excel::is_workbook(bytes) {
+        let format = sniff_workbook(bytes)?;
+        return parse(bytes, format, opts);
+    }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FormatError::file("the file is empty"));
     }

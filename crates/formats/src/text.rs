@@ -9,6 +9,8 @@ pub enum Encoding {
     Utf16LeNoBom,
     Utf16Be,
     Windows1252,
+    /// Not text: an Excel workbook (its strings are decoded by the workbook reader).
+    Binary,
 }
 
 /// Why bytes could not be decoded.

@@ -97,15 +97,28 @@ pub fn ta_universal_module(
     to_utf16le_bom(&t)
 }
 
+/// One TRIOS procedure step and its data, as the TRIOS writers (text, Excel, JSON) take it.
+#[derive(Debug, Clone, Copy)]
+pub struct TriosStep<'a> {
+    pub instrument: &'a str,
+    pub sample: &'a str,
+    pub step: &'a str,
+    pub names: &'a [&'a str],
+    /// One per name; empty for a column without a unit.
+    pub units: &'a [&'a str],
+    pub rows: &'a [Vec<f64>],
+}
+
 /// A TRIOS text export with one step.
-pub fn trios_text(
-    instrument: &str,
-    sample: &str,
-    step: &str,
-    names: &[&str],
-    units: &[&str],
-    rows: &[Vec<f64>],
-) -> Vec<u8> {
+pub fn trios_text(s: &TriosStep) -> Vec<u8> {
+    let TriosStep {
+        instrument,
+        sample,
+        step,
+        names,
+        units,
+        rows,
+    } = *s;
     let mut t = String::new();
     let _ = writeln!(t, "Filename\t{sample}.tri");
     let _ = writeln!(t, "Instrument name\t{instrument}");
@@ -166,6 +179,244 @@ pub fn hysitron_ti990(date: &str, rows: &[[f64; 3]]) -> Vec<u8> {
     to_windows_1252(&t)
 }
 
+/// A cell of a workbook the writers below make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Num(f64),
+    Text(String),
+    Empty,
+}
+
+fn text(s: &str) -> Cell {
+    Cell::Text(s.to_owned())
+}
+
+/// `A`, `B`, ..., `Z`, `AA`, ... for a 0-based column.
+fn column_letters(mut c: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (c % 26) as u8);
+        if c < 26 {
+            break;
+        }
+        c = c / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A minimal Office Open XML workbook (.xlsx): the named sheets with numbers and inline
+/// strings, stored uncompressed with fixed timestamps, so the same cells give the same bytes.
+/// Sheet names longer than Excel's 31 characters are the caller's business.
+pub fn xlsx(sheets: &[(String, Vec<Vec<Cell>>)]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut parts: Vec<(String, String)> = Vec::new();
+    let overrides: String = (1..=sheets.len())
+        .map(|i| format!(r#"<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>"#))
+        .collect();
+    parts.push(("[Content_Types].xml".into(), format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>{overrides}</Types>"#)));
+    parts.push(("_rels/.rels".into(), r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.into()));
+    let listed: String = sheets
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| {
+            format!(
+                r#"<sheet name="{}" sheetId="{}" r:id="rId{}"/>"#,
+                xml_escape(n),
+                i + 1,
+                i + 1
+            )
+        })
+        .collect();
+    parts.push(("xl/workbook.xml".into(), format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>{listed}</sheets></workbook>"#)));
+    let rels: String = (1..=sheets.len())
+        .map(|i| format!(r#"<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>"#))
+        .collect();
+    parts.push(("xl/_rels/workbook.xml.rels".into(), format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>"#)));
+    for (i, (_, rows)) in sheets.iter().enumerate() {
+        let mut x = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+        );
+        for (r, row) in rows.iter().enumerate() {
+            let _ = write!(x, r#"<row r="{}">"#, r + 1);
+            for (c, cell) in row.iter().enumerate() {
+                let at = format!("{}{}", column_letters(c), r + 1);
+                match cell {
+                    Cell::Num(v) => {
+                        let _ = write!(x, r#"<c r="{at}"><v>{v:?}</v></c>"#);
+                    }
+                    Cell::Text(t) => {
+                        let _ = write!(
+                            x,
+                            r#"<c r="{at}" t="inlineStr"><is><t>{}</t></is></c>"#,
+                            xml_escape(t)
+                        );
+                    }
+                    Cell::Empty => {}
+                }
+            }
+            x.push_str("</row>");
+        }
+        x.push_str("</sheetData></worksheet>");
+        parts.push((format!("xl/worksheets/sheet{}.xml", i + 1), x));
+    }
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
+    for (name, body) in &parts {
+        // Writing into memory cannot fail.
+        if zip.start_file(name.as_str(), opts).is_ok() {
+            let _ = zip.write_all(body.as_bytes());
+        }
+    }
+    zip.finish().map(|c| c.into_inner()).unwrap_or_default()
+}
+
+/// A TRIOS "Export to Excel" workbook with one step: a `Details` sheet, then the step's sheet
+/// (its name in A1, channel names, units, data), as TRIOS lays it out.
+pub fn trios_excel(s: &TriosStep) -> Vec<u8> {
+    let TriosStep {
+        instrument,
+        sample,
+        step,
+        names,
+        units,
+        rows,
+    } = *s;
+    let details = vec![
+        vec![text("Filename"), text(&format!("{sample}.xls"))],
+        vec![text("Instrument name"), text(instrument)],
+        vec![text("Operator"), text("agingflow-simulate")],
+        vec![text("rundate"), Cell::Num(46037.0)],
+        vec![text("Sample name"), text(sample)],
+        vec![text("proceduresegments"), text(step)],
+        vec![text("[File Parameters]"), Cell::Empty],
+        vec![text("Trios version"), text("5.5.1.5")],
+    ];
+    let mut sheet = vec![vec![text(step)]];
+    sheet.push(names.iter().map(|n| text(n)).collect());
+    sheet.push(
+        units
+            .iter()
+            .map(|u| if u.is_empty() { Cell::Empty } else { text(u) })
+            .collect(),
+    );
+    for row in rows {
+        sheet.push(row.iter().map(|v| Cell::Num(*v)).collect());
+    }
+    xlsx(&[("Details".into(), details), (step.replace('/', ""), sheet)])
+}
+
+/// A TRIOS JSON export (`TRIOSJSONExportSchema`) with one step: columns keyed `<name>_<unit>`.
+pub fn trios_json(s: &TriosStep) -> Vec<u8> {
+    let TriosStep {
+        sample,
+        step,
+        names,
+        units,
+        rows,
+        ..
+    } = *s;
+    let key = |k: usize| {
+        if units[k].is_empty() {
+            names[k].to_owned()
+        } else {
+            format!("{}_{}", names[k], units[k])
+        }
+    };
+    let headers: Vec<String> = (0..names.len())
+        .map(|k| {
+            let unit = if units[k].is_empty() {
+                String::new()
+            } else {
+                format!(r#","Unit":{{"Name":{}}}"#, json_str(units[k]))
+            };
+            format!(
+                r#"{}:{{"DisplayName":{},"ValueType":"Number"{unit}}}"#,
+                json_str(&key(k)),
+                json_str(names[k])
+            )
+        })
+        .collect();
+    let step_id = "00000000-0000-0000-0000-000000000001";
+    let body: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(k, v)| format!("{}:{v:?}", json_str(&key(k))))
+                .collect();
+            format!(r#"{{{},"Results Step Id":"{step_id}"}}"#, cells.join(","))
+        })
+        .collect();
+    format!(
+        "{{\n\"Schema\":{{\"Url\":\"https://software.tainstruments.com/schemas/TRIOSJSONExportSchema\"}},\n\"Sample\":{{\"Name\":{}}},\n\"Procedure\":{{\"Name\":{}}},\n\"Results\":{{\"Processed\":{{\"ResultsSteps\":[{{\"Id\":\"{step_id}\",\"Name\":{}}}],\n\"ColumnHeaders\":{{{}}},\n\"Rows\":[\n{}\n]}}}}\n}}\n",
+        json_str(sample),
+        json_str(step),
+        json_str(&format!("{step} - 1")),
+        headers.join(","),
+        body.join(",\n")
+    )
+    .into_bytes()
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// A Keysight G200 NanoSuite workbook: a `Results` sheet and one `Test NNN` sheet per test
+/// (channel names, units, a `Surface Marker` in column A, data in mN and nm), the tests in
+/// descending order as NanoSuite writes them. Each test's rows are depth (nm), load (mN),
+/// time (s).
+pub fn keysight_xlsx(tests: &[Vec<[f64; 3]>]) -> Vec<u8> {
+    let mut results = vec![
+        vec![text("Test"), text("Tip Name")],
+        vec![Cell::Empty, Cell::Empty],
+    ];
+    let mut sheets = Vec::new();
+    for (i, rows) in tests.iter().enumerate().rev() {
+        let mut sheet = vec![
+            vec![
+                text("Segment"),
+                text("Displacement Into Surface"),
+                text("Load On Sample"),
+                text("Time On Sample"),
+            ],
+            vec![Cell::Empty, text("nm"), text("mN"), text("s")],
+        ];
+        for (k, r) in rows.iter().enumerate() {
+            let marker = if k == 0 {
+                text("Surface Marker")
+            } else {
+                Cell::Empty
+            };
+            sheet.push(vec![
+                marker,
+                Cell::Num(r[0]),
+                Cell::Num(r[1]),
+                Cell::Num(r[2]),
+            ]);
+        }
+        sheet.push(vec![text("END")]);
+        sheets.push((format!("Test {:03}", i + 1), sheet));
+    }
+    for i in 0..tests.len() {
+        results.push(vec![text(&format!("{}", i + 1)), text("agingflow")]);
+    }
+    let mut all = vec![("Results".to_owned(), results)];
+    all.extend(sheets);
+    xlsx(&all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,14 +457,27 @@ mod tests {
         assert_eq!(b.find(&["Stress"]).unwrap().values[1], Some(80.0));
         assert_eq!(b.find(&["temperature"]).unwrap().unit, "°C");
 
-        let tr = trios_text(
-            "DMA 850",
+        fn step<'a>(
+            sample: &'a str,
+            names: &'a [&'a str],
+            units: &'a [&'a str],
+            rows: &'a [Vec<f64>],
+        ) -> TriosStep<'a> {
+            TriosStep {
+                instrument: "DMA 850",
+                sample,
+                step: "Stress Relaxation",
+                names,
+                units,
+                rows,
+            }
+        }
+        let tr = trios_text(&step(
             "s2",
-            "Stress Relaxation",
             &["Step time", "Stress"],
             &["s", "MPa"],
             &[vec![1.0, 2.0], vec![3.5, 4.25]],
-        );
+        ));
         let p = parse_auto(&tr, ReadOptions::default()).unwrap();
         assert_eq!(p.format, Format::TriosText);
         assert_eq!(
@@ -232,6 +496,53 @@ mod tests {
         assert_eq!(p.format, Format::HysitronTxt);
         assert_eq!(p.blocks[0].segment, vec![0, 1, 1]);
         assert_eq!(p.blocks[0].find(&["Load"]).unwrap().unit, "µN");
+
+        let rows = [vec![1.0, 2.0, 0.0], vec![3.5, 4.25, 1.0]];
+        let s3 = step(
+            "s3",
+            &["Step time", "Stress", "Note"],
+            &["s", "MPa", ""],
+            &rows,
+        );
+        let tx = trios_excel(&s3);
+        let p = parse_auto(&tx, ReadOptions::default()).unwrap();
+        assert_eq!(p.format, Format::TriosExcel);
+        assert_eq!(p.blocks[0].name, "Stress Relaxation");
+        assert_eq!(
+            p.blocks[0].find(&["stress"]).unwrap().values,
+            vec![Some(2.0), Some(4.25)]
+        );
+        assert_eq!(p.blocks[0].find(&["note"]).unwrap().unit, "");
+        assert_eq!(tx, trios_excel(&s3), "not deterministic");
+
+        let tj = trios_json(&step(
+            "s4",
+            &["Step time", "Stress"],
+            &["s", "MPa"],
+            &[vec![1.0, 2.0], vec![3.5, 0.1 + 0.2]],
+        ));
+        let p = parse_auto(&tj, ReadOptions::default()).unwrap();
+        assert_eq!(p.format, Format::TriosJson);
+        assert_eq!(
+            p.blocks[0].find(&["stress"]).unwrap().values,
+            vec![Some(2.0), Some(0.1 + 0.2)]
+        );
+
+        let ks = keysight_xlsx(&[
+            vec![[1.0, 0.001, 0.0], [2.0, 0.002, 0.1]],
+            vec![[1.5, 0.003, 0.0]],
+        ]);
+        let p = parse_auto(&ks, ReadOptions::default()).unwrap();
+        assert_eq!(p.format, Format::KeysightXls);
+        let names: Vec<&str> = p.blocks.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["Test 001", "Test 002"]);
+        assert_eq!(
+            p.blocks[0].find(&["Load On Sample"]).unwrap().values,
+            vec![Some(0.001), Some(0.002)]
+        );
+        assert_eq!(p.blocks[0].find(&["Load On Sample"]).unwrap().unit, "mN");
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(27), "AB");
 
         let ti = hysitron_ti990(
             "Mon Apr 14 16:00:13 2025",

@@ -22,17 +22,29 @@ impl Gen {
 }
 
 fn templates() -> Vec<Vec<u8>> {
+    let step_rows = [vec![1.0, 2.0, 3.0], vec![2.0, 1.5, 4.0]];
+    let step = write::TriosStep {
+        instrument: "DMA 850",
+        sample: "s",
+        step: "Stress Relaxation",
+        names: &["Step time", "Stress", "Date"],
+        units: &["s", "MPa", ""],
+        rows: &step_rows,
+    };
     let rows: Vec<Vec<f64>> = (0..6)
         .map(|k| vec![k as f64 * 0.1, 360.0, 90.0 - k as f64, 0.1, 9e4])
         .collect();
     vec![
         write::ta_universal("DMA Q800", "s", &["Time (min)", "Temperature (°C)", "Stress (MPa)", "Strain (%)", "Relaxation Modulus (MPa)"], &[rows.clone(), rows.clone()]),
-        write::trios_text("DMA 850", "s", "Stress Relaxation", &["Step time", "Stress", "Date"], &["s", "MPa", ""], &[vec![1.0, 2.0, 3.0], vec![2.0, 1.5, 4.0]]),
+        write::trios_text(&step),
         b"[Version]\nTA Instruments LIMS export format version\t0\n[Step]\nStep name\tx\nNumber of points\t2\nVariables\tTime\tStress\nUnits\ts\tMPa\nData point\t1\t2\nData point\t2\tFRT\n".to_vec(),
         write::hysitron_classic("Mon Apr 29 10:41:06 2019", &[vec![[1.0, 2.0, 0.0, 0.1, 0.2]], vec![[3.0, 4.0, 0.005, 0.1, 0.2], [5.0, 6.0, 0.01, 0.1, 0.2]]]),
         write::hysitron_ti990("Mon Apr 14 16:00:13 2025", &[[-4.5, 2000.0, 0.0], [-4.4, 2001.0, 0.005], [-4.3, 2002.0, 0.01]]),
         formats::text::to_windows_1252("File Version: Hysitron HighLoad\r\nNumber of Segments: 2\r\nSegment Begin Time: 0 s\r\nSegment Begin Time: 0.1 s\r\nDrift Measurement Data Points: 1\r\nTime_s\tDisp_nm\r\n0\t1\r\nTest Data Points: 2\r\nTime_s\tDisp_nm\tForce_µN\r\n0\t1\t2\r\n0.2\t2\t3\r\n"),
         b"t [s];sigma [MPa]\n0;90\n1;89.5\n2;89\n".to_vec(),
+        write::trios_json(&step),
+        write::trios_excel(&step),
+        write::keysight_xlsx(&[vec![[1.0, 0.001, 0.0], [2.0, 0.002, 0.1]], vec![[1.5, 0.003, 0.0]]]),
     ]
 }
 
@@ -107,13 +119,16 @@ fn mutate(g: &mut Gen, base: &[u8]) -> Vec<u8> {
     v
 }
 
-const FORMATS: [Format; 6] = [
+const FORMATS: [Format; 9] = [
     Format::TaUniversal,
     Format::TriosText,
     Format::TriosLims,
     Format::HysitronTxt,
     Format::HysitronHld,
     Format::Csv,
+    Format::TriosJson,
+    Format::TriosExcel,
+    Format::KeysightXls,
 ];
 
 #[test]
@@ -132,9 +147,11 @@ fn readers_never_panic_on_generated_inputs() {
             .unwrap_or(1_000_000)
     };
     let templates = templates();
-    // The templates themselves parse.
-    for t in &templates[..6] {
-        parse_auto(t, ReadOptions::default()).unwrap();
+    // The templates themselves parse (CSV needs the manifest's `format: csv`).
+    for (i, t) in templates.iter().enumerate() {
+        if i != 6 {
+            parse_auto(t, ReadOptions::default()).unwrap();
+        }
     }
     let mut g = Gen(0x5EED_2023_0771);
     let (mut ok, mut err) = (0usize, 0usize);

@@ -193,3 +193,188 @@ fn trios_text_creep_and_lims() {
     assert!(p.blocks.iter().all(|b| b.rows() == 17));
     assert_eq!(p.blocks[0].name, "Frequency sweep (150.0 °C)");
 }
+
+/// Row `k` of a block, every column.
+fn row(b: &formats::Block, k: usize) -> Vec<Option<f64>> {
+    b.columns.iter().map(|c| c.values[k]).collect()
+}
+
+/// The first header value under `key`.
+fn header<'a>(p: &'a formats::Parsed, key: &str) -> Option<&'a str> {
+    p.header
+        .iter()
+        .find(|(a, _)| a == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Values read from the files by another route (Python's xlrd 2.0 and json, run once) and copied
+/// here.
+#[test]
+fn keysight_g200_nanosuite_excel() {
+    let Some(bytes) = sample("agilent-g200-xls_Popin.xls") else {
+        return;
+    };
+    assert_eq!(formats::sniff(&bytes).unwrap(), Format::KeysightXls);
+    let p = parse_auto(&bytes, ReadOptions::default()).unwrap();
+    assert_eq!(p.format, Format::KeysightXls);
+    let names: Vec<&str> = p.blocks.iter().map(|b| b.name.as_str()).collect();
+    let want: Vec<String> = (1..=12).map(|i| format!("Test {i:03}")).collect();
+    assert_eq!(names, want);
+    let rows: Vec<usize> = p.blocks.iter().map(|b| b.rows()).collect();
+    assert_eq!(
+        rows,
+        [380, 395, 375, 390, 377, 381, 375, 376, 379, 376, 384, 375]
+    );
+    let t1 = &p.blocks[0];
+    let cols: Vec<(&str, &str)> = t1
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.unit.as_str()))
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("Displacement Into Surface", "nm"),
+            ("Load On Sample", "mN"),
+            ("Time On Sample", "s"),
+            ("Harmonic Contact Stiffness", "N/m"),
+            ("Hardness", "GPa"),
+            ("Modulus", "GPa"),
+        ]
+    );
+    // The first row: Hardness and Modulus are 1.7976931348623157e308 (invalid), dropped.
+    assert_eq!(
+        row(t1, 0),
+        [
+            Some(3.1883000387210036),
+            Some(0.002927425567609017),
+            Some(0.0),
+            Some(151.18371534757296),
+            None,
+            None
+        ]
+    );
+    assert_eq!(
+        row(t1, 379)[..3],
+        [
+            Some(996.9236085339262),
+            Some(95.10316156281021),
+            Some(149.1999999999985)
+        ]
+    );
+    // Excel row 101 of `Test 005`.
+    let t5 = &p.blocks[4];
+    assert_eq!(t5.lines[98], 101);
+    assert_eq!(
+        row(t5, 98),
+        [
+            Some(22.359080768906903),
+            Some(0.14668045462702148),
+            Some(35.99999999999895),
+            Some(34047.631479292744),
+            Some(5.801770644078256),
+            Some(206.93924189527533)
+        ]
+    );
+    // The `Surface Marker` row starts segment 0; the `END` marker below the data starts none.
+    assert!(t1.segment.iter().all(|&s| s == 0));
+    let get = |k: &str| header(&p, k);
+    assert_eq!(
+        get("Results: Test 1: Avg Modulus [100-200 nm] (GPa)"),
+        Some("330.9")
+    );
+    assert_eq!(get("Required Inputs: Test 1: Poissons Ratio"), Some("0.3"));
+}
+
+#[test]
+fn trios_excel_export() {
+    let Some(bytes) = sample("ta-trios-excel-export_TGA_example.xls") else {
+        return;
+    };
+    assert_eq!(formats::sniff(&bytes).unwrap(), Format::TriosExcel);
+    let p = parse_auto(&bytes, ReadOptions::default()).unwrap();
+    assert_eq!(p.format, Format::TriosExcel);
+    let names: Vec<&str> = p.blocks.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Isothermal 60.0 min",
+            "Isothermal 5.0 min",
+            "Ramp 2.00 °C/min to 550.00 °C",
+            "Isothermal 20.0 min",
+            "Ramp 100.00 °C/min to 30.00 °C"
+        ]
+    );
+    let rows: Vec<usize> = p.blocks.iter().map(|b| b.rows()).collect();
+    assert_eq!(rows, [3600, 300, 15646, 1200, 1166]);
+    for b in &p.blocks {
+        let cols: Vec<(&str, &str)> = b
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.unit.as_str()))
+            .collect();
+        // Two `Weight` columns, told apart by unit.
+        assert_eq!(
+            cols,
+            [
+                ("Time", "min"),
+                ("Temperature", "°C"),
+                ("Weight", "mg"),
+                ("Weight", "%")
+            ]
+        );
+    }
+    assert_eq!(
+        row(&p.blocks[0], 0),
+        [Some(0.01), Some(35.38), Some(7.5895), Some(100.3034)]
+    );
+    assert_eq!(p.blocks[0].lines[0], 4);
+    assert_eq!(
+        row(&p.blocks[2], 15645),
+        [Some(325.76), Some(548.93), Some(0.5546), Some(7.3293)]
+    );
+    let get = |k: &str| header(&p, k);
+    assert_eq!(get("Instrument name"), Some("TGA"));
+    assert_eq!(get("Signal #3"), Some("Weight (mg)"));
+    assert_eq!(get("Sample Mass"), Some("7.567 mg"));
+}
+
+#[test]
+fn trios_json_export() {
+    let Some(bytes) = sample("ta-trios-json-export_ARES-G2_strain_sweep.json") else {
+        return;
+    };
+    assert_eq!(formats::sniff(&bytes).unwrap(), Format::TriosJson);
+    let p = parse_auto(&bytes, ReadOptions::default()).unwrap();
+    assert_eq!(p.format, Format::TriosJson);
+    assert_eq!(p.blocks.len(), 1);
+    let b = &p.blocks[0];
+    assert_eq!(b.name, "Amplitude - 1");
+    assert_eq!(b.rows(), 2);
+    // 58 column headers, one of them the step id.
+    assert_eq!(b.columns.len(), 57);
+    assert_eq!(
+        (b.columns[0].name.as_str(), b.columns[0].unit.as_str()),
+        ("Raw phase (normal force)", "°")
+    );
+    let col = |n: &str| b.columns.iter().find(|c| c.name == n).unwrap();
+    assert_eq!(col("Stress").unit, "MPa");
+    assert_eq!(
+        col("Stress").values,
+        [Some(9.90844424813986e-09), Some(4.87018516287208e-09)]
+    );
+    assert_eq!(col("Oscillation strain").unit, "%");
+    assert_eq!(
+        col("Step time").values,
+        [Some(8.04050540924072), Some(17.1390018463135)]
+    );
+    assert_eq!(
+        col("Temperature").values,
+        [Some(29.9974994659424), Some(29.996000289917)]
+    );
+    // A header without values in the rows, and text columns, read as missing.
+    assert_eq!(col("Viscosity").values, [None, None]);
+    assert_eq!(col("Status bits").values, [None, None]);
+    let get = |k: &str| header(&p, k);
+    assert_eq!(get("Sample name"), Some("ARES-G2 - Strain Sweep on PDMS"));
+}

@@ -325,3 +325,93 @@ fn a_real_hysitron_file_goes_through() {
         None => assert_ne!(r.status, "ok"),
     }
 }
+
+/// A real Keysight G200 NanoSuite export (../shared/data, skipped without it): 12 `Test NNN`
+/// sheets become 12 indents (mN converted to µN), each with a pop-in or censored.
+#[test]
+fn a_keysight_g200_workbook_gives_one_indent_per_sheet() {
+    let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/instrument-samples/agilent-g200-xls_Popin.xls");
+    if !file.is_file() {
+        eprintln!(
+            "SKIP: {} is absent (../shared beside the project)",
+            file.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = d.join("campaign.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "campaign: G200 pop-ins\nmaterials:\n  sample:\n    tg_k: 700\nindentation:\n- file: {}\n  id: popin\n  material: sample\n  temperature_k: 298.15\n  aging_time_s: 0\n  tip_radius_nm: 500\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    ingest::run(&ingest::Params {
+        manifest: manifest.clone(),
+        relaxation_raw: d.join("r.parquet"),
+        indentation_raw: d.join("i.parquet"),
+        dsc_raw: None,
+        dma_sweeps_raw: None,
+        skip_bad_files: false,
+        allow_outside: true,
+    })
+    .unwrap();
+    let (raw, _) = tables::read_curves::<tables::IndentationRaw>(&d.join("i.parquet")).unwrap();
+    let ids: Vec<&str> = raw.iter().map(|c| c.indent_id.as_str()).collect();
+    let want: Vec<String> = (1..=12).map(|i| format!("popin/test-{i:03}")).collect();
+    assert_eq!(ids, want);
+    // Test 001's last row: 996.9236085339262 nm, 95.10316156281021 mN (xlrd).
+    let t1 = &raw[0];
+    assert_eq!(t1.depth_nm.len(), 380);
+    assert_eq!(t1.depth_nm[379], 996.9236085339262);
+    assert!((t1.load_un[379] - 95.10316156281021e3).abs() < 1e-9);
+    assert_eq!(t1.time_s[379], 149.1999999999985);
+    let p = indentation_stats::Params {
+        indentation_raw: d.join("i.parquet"),
+        indents: d.join("indents.parquet"),
+        tau_c_stats: d.join("stats.parquet"),
+        options: IndentOptions::default(),
+    };
+    indentation_stats::run(&p).unwrap();
+    let (indents, _) = tables::read_rows::<tables::Indent>(&p.indents).unwrap();
+    assert_eq!(indents.len(), 12);
+    let popins = indents.iter().filter(|i| i.status == "ok").count();
+    let censored = indents.iter().filter(|i| i.status == "censored").count();
+    eprintln!(
+        "G200: {popins} indents with a pop-in, {censored} censored, statuses {:?}",
+        indents
+            .iter()
+            .map(|i| (
+                i.indent_id.as_str(),
+                i.status.as_str(),
+                i.flags.as_str(),
+                i.popin_load_un
+            ))
+            .collect::<Vec<_>>()
+    );
+    // Each indent says what it is: a pop-in, censored, or a failed Hertz fit with its reason
+    // (test 010 has too few points on the Hertz branch before its pop-in).
+    for i in &indents {
+        assert!(
+            i.status == "ok"
+                || i.status == "censored"
+                || (i.status == "fit_failed" && !i.flags.is_empty()),
+            "{}: {} {}",
+            i.indent_id,
+            i.status,
+            i.flags
+        );
+    }
+    assert!(popins >= 10, "only {popins} pop-ins in 12 pop-in tests");
+    assert!(
+        indents
+            .iter()
+            .filter_map(|i| i.popin_load_un)
+            .all(|p| p > 50.0 && p < 5000.0),
+        "pop-in loads out of the µN range of the file"
+    );
+}

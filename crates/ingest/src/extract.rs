@@ -8,20 +8,27 @@ use formats::{Block, Column, Format, FormatError, Parsed};
 use tables::{DmaSweepRaw, DscRaw, IndentationRaw, RelaxationRaw};
 
 /// Names each signal may go by, most specific first.
-const TIME: &[&str] = &["Time", "Step time", "Run time", "Time_s", "t"];
-const STRESS: &[&str] = &["Stress", "Stress (step)", "Sigma"];
-const TEMPERATURE: &[&str] = &["Temperature", "Temp"];
+pub(crate) const TIME: &[&str] = &[
+    "Time",
+    "Step time",
+    "Run time",
+    "Time_s",
+    "t",
+    "Time On Sample",
+];
+pub(crate) const STRESS: &[&str] = &["Stress", "Stress (step)", "Sigma"];
+pub(crate) const TEMPERATURE: &[&str] = &["Temperature", "Temp"];
 const STRAIN: &[&str] = &["Strain", "Strain (step)"];
 const DEPTH: &[&str] = &["Depth", "Disp", "Displacement", "Displacement Into Surface"];
 const LOAD: &[&str] = &["Load", "Force", "Load On Sample"];
-const HEAT_FLOW: &[&str] = &[
+pub(crate) const HEAT_FLOW: &[&str] = &[
     "Heat Flow (Normalized)",
     "Normalized Heat Flow",
     "Heat Flow",
     "HeatFlow",
 ];
-const STORAGE: &[&str] = &["Storage Modulus", "E'", "Storage modulus E'"];
-const LOSS: &[&str] = &["Loss Modulus", "E''", "Loss modulus E''"];
+pub(crate) const STORAGE: &[&str] = &["Storage Modulus", "E'", "Storage modulus E'"];
+pub(crate) const LOSS: &[&str] = &["Loss Modulus", "E''", "Loss modulus E''"];
 const TAN_DELTA: &[&str] = &["Tan Delta", "Tan(delta)", "tan δ", "Tan δ"];
 const FREQUENCY: &[&str] = &["Frequency", "Freq", "Oscillation frequency"];
 
@@ -33,6 +40,9 @@ pub fn declared_format(f: FileFormat) -> Option<Format> {
         FileFormat::TriosText => Some(Format::TriosText),
         FileFormat::HysitronTxt => Some(Format::HysitronTxt),
         FileFormat::HysitronHld => Some(Format::HysitronHld),
+        FileFormat::KeysightXls => Some(Format::KeysightXls),
+        FileFormat::TriosExcel => Some(Format::TriosExcel),
+        FileFormat::TriosJson => Some(Format::TriosJson),
         FileFormat::Csv => Some(Format::Csv),
     }
 }
@@ -272,20 +282,57 @@ fn applied_strain(strain: &[Option<f64>]) -> Option<f64> {
     (s > 0.0).then_some(s)
 }
 
-/// The load-displacement curve of one indent.
-pub fn indentation(item: &Item, parsed: &Parsed) -> Result<(IndentationRaw, Notes), FormatError> {
-    let block = if parsed.format == Format::HysitronHld {
+/// The load-displacement curves of a file: one, or one per `Test NNN` sheet of a G200 workbook
+/// (ids `ITEM/test-001`, ...; a sheet that fails names itself).
+pub fn indentation(
+    item: &Item,
+    parsed: &Parsed,
+) -> Result<(Vec<IndentationRaw>, Notes), FormatError> {
+    if parsed.format != Format::KeysightXls {
+        let block = indent_block(parsed)?;
+        return indent_curve(item, block, item.id.clone()).map(|(c, n)| (vec![c], n));
+    }
+    let mut curves = Vec::with_capacity(parsed.blocks.len());
+    let mut notes = Notes::default();
+    for block in &parsed.blocks {
+        let id = format!(
+            "{}/{}",
+            item.id,
+            block.name.to_lowercase().replace(' ', "-")
+        );
+        let (c, n) = indent_curve(item, block, id).map_err(|e| FormatError {
+            line: e.line,
+            message: format!("sheet `{}`: {}", block.name, e.message),
+        })?;
+        notes.dropped_rows += n.dropped_rows;
+        notes.warnings.extend(n.warnings);
+        curves.push(c);
+    }
+    curves.sort_by(|a, b| a.indent_id.cmp(&b.indent_id));
+    Ok((curves, notes))
+}
+
+fn indent_block(parsed: &Parsed) -> Result<&Block, FormatError> {
+    if parsed.format == Format::HysitronHld {
         parsed
             .blocks
             .iter()
             .find(|b| b.name == "Test")
-            .ok_or_else(|| FormatError::file("no `Test Data Points` block"))?
+            .ok_or_else(|| FormatError::file("no `Test Data Points` block"))
     } else {
         parsed
             .blocks
             .first()
-            .ok_or_else(|| FormatError::file("no data"))?
-    };
+            .ok_or_else(|| FormatError::file("no data"))
+    }
+}
+
+/// The load-displacement curve of one indent from its block.
+fn indent_curve(
+    item: &Item,
+    block: &Block,
+    indent_id: String,
+) -> Result<(IndentationRaw, Notes), FormatError> {
     let depth = signal(block, item, "depth", DEPTH, Quantity::Depth)?.ok_or_else(|| {
         FormatError::file(format!(
             "no depth signal (a column named {}); columns: {}",
@@ -302,7 +349,7 @@ pub fn indentation(item: &Item, parsed: &Parsed) -> Result<(IndentationRaw, Note
     })?;
     let time = signal(block, item, "time", TIME, Quantity::Time)?;
     let mut curve = IndentationRaw {
-        indent_id: item.id.clone(),
+        indent_id,
         material: item.material.clone(),
         temperature_k: item.temperature_k,
         aging_time_s: item.aging_time_s,

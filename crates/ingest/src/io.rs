@@ -40,8 +40,26 @@ fn located(item: &Item, e: &FormatError) -> String {
     }
 }
 
-/// Turns one parsed file into one curve.
-type Extractor<T> = fn(&Item, &formats::Parsed) -> Result<(T, Notes), FormatError>;
+/// A file's curves, what extraction noticed and its size, or the error naming it.
+type FileResult<T> = Result<(Vec<T>, Notes, u64), String>;
+
+/// Turns one parsed file into its curves (one, or one per sheet of a G200 workbook).
+type Extractor<T> = fn(&Item, &formats::Parsed) -> Result<(Vec<T>, Notes), FormatError>;
+
+fn relaxation(
+    item: &Item,
+    p: &formats::Parsed,
+) -> Result<(Vec<RelaxationRaw>, Notes), FormatError> {
+    extract::relaxation(item, p).map(|(c, n)| (vec![c], n))
+}
+
+fn dsc(item: &Item, p: &formats::Parsed) -> Result<(Vec<DscRaw>, Notes), FormatError> {
+    extract::dsc(item, p).map(|(c, n)| (vec![c], n))
+}
+
+fn dma_sweep(item: &Item, p: &formats::Parsed) -> Result<(Vec<DmaSweepRaw>, Notes), FormatError> {
+    extract::dma_sweep(item, p).map(|(c, n)| (vec![c], n))
+}
 
 /// Reads one kind of item into one table, returning the unfinished table (committed by the
 /// caller once every kind has succeeded, so a failed run leaves no table behind) and (curves,
@@ -77,7 +95,7 @@ fn ingest_kind<T: CurveTable + 'static>(
                 },
             );
             for batch in items.chunks(BATCH) {
-                let done: Vec<Result<(T, Notes, u64), String>> = batch
+                let done: Vec<FileResult<T>> = batch
                     .par_iter()
                     .map(|item| {
                         let (parsed, n) = read_parse(item)?;
@@ -90,7 +108,7 @@ fn ingest_kind<T: CurveTable + 'static>(
                 let mut good = Vec::with_capacity(batch.len());
                 for (item, r) in batch.iter().zip(done) {
                     match r {
-                        Ok((curve, notes, n)) => {
+                        Ok((file_curves, notes, n)) => {
                             for w in &notes.warnings {
                                 tracing::warn!("{}: {w}", item.path.display());
                             }
@@ -101,8 +119,8 @@ fn ingest_kind<T: CurveTable + 'static>(
                                     notes.dropped_rows
                                 );
                             }
-                            good.push(curve);
-                            curves += 1;
+                            curves += file_curves.len();
+                            good.extend(file_curves);
                             bytes += n;
                         }
                         Err(e) => {
@@ -129,6 +147,43 @@ fn ingest_kind<T: CurveTable + 'static>(
         return Err(IngestError::Files(errors));
     }
     Ok((writer, curves, points, errors.len(), bytes))
+}
+
+/// The indentation items in the order of the curves they give. A G200 workbook gives one indent
+/// per sheet, ids `ITEM/test-001`, ...: such an item sorts as `ITEM/`, so `popin.xls` (curves
+/// `popin/test-…`) comes after `popin-2.txt` (`-` sorts before `/`), as the table's key order has
+/// it.
+fn indentation_order(items: &[Item]) -> Vec<Item> {
+    let expands = |item: &Item| match item.format {
+        campaign::FileFormat::KeysightXls => true,
+        campaign::FileFormat::Auto => {
+            let mut head = [0u8; 8];
+            std::fs::File::open(&item.path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && formats::is_workbook(&head)
+        }
+        _ => false,
+    };
+    let mut keyed: Vec<(String, &Item)> = items
+        .iter()
+        .map(|i| {
+            let id = if expands(i) {
+                format!("{}/", i.id)
+            } else {
+                i.id.clone()
+            };
+            (id, i)
+        })
+        .collect();
+    keyed.sort_by(|(a, x), (b, y)| {
+        x.material
+            .cmp(&y.material)
+            .then(x.temperature_k.total_cmp(&y.temperature_k))
+            .then(x.aging_time_s.total_cmp(&y.aging_time_s))
+            .then(a.cmp(b))
+    });
+    keyed.into_iter().map(|(_, i)| i.clone()).collect()
 }
 
 /// Runs ingest: reads the manifest, every raw file, and writes both tables.
@@ -201,11 +256,11 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
                 &prov,
                 p.skip_bad_files,
                 "relaxation files",
-                extract::relaxation,
+                relaxation,
             )
         },
         || {
-            let items = &campaign.indentation;
+            let items = &indentation_order(&campaign.indentation);
             ingest_kind::<IndentationRaw>(
                 items,
                 &p.indentation_raw,
@@ -227,7 +282,7 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
                 &prov,
                 p.skip_bad_files,
                 "DSC scans",
-                extract::dsc,
+                dsc,
             )?;
             (Some(w), a, b, c, d)
         }
@@ -241,7 +296,7 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
                 &prov,
                 p.skip_bad_files,
                 "DMA sweeps",
-                extract::dma_sweep,
+                dma_sweep,
             )?;
             (Some(w), a, b, c, d)
         }

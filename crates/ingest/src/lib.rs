@@ -5,6 +5,7 @@
 //! a time), reports them to the runner and streams curves into the tables in key order.
 
 pub mod extract;
+pub mod init;
 mod io;
 
 use std::path::PathBuf;

@@ -535,3 +535,305 @@ fn a_thermal_section_without_its_output_is_left_unread() {
     assert_eq!((s.dsc_scans, s.dma_sweeps), (0, 2));
     assert!(!out.path().join("dsc_raw.parquet").exists());
 }
+
+/// One campaign written as TRIOS text, TRIOS Excel (.xlsx) and TRIOS JSON (relaxation tests,
+/// DSC scans and DMA sweeps) reads to the same curves: the Excel and JSON files carry the values
+/// at full precision, the text at 10 significant digits.
+#[test]
+fn trios_excel_and_json_campaigns_read_like_trios_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |format: &str| {
+        let mut spec = simulate::read_spec(&demo().join("truth-spec.yaml")).unwrap();
+        for m in &mut spec.materials {
+            if let Some(r) = &mut m.relaxation {
+                for s in &mut r.series {
+                    s.format = format.to_owned();
+                }
+            }
+            for s in m.dsc.iter_mut().flat_map(|d| d.scans.iter_mut()) {
+                s.format = format.to_owned();
+            }
+            for s in m.dma_sweeps.iter_mut().flat_map(|d| d.scans.iter_mut()) {
+                s.format = format.to_owned();
+            }
+        }
+        let at = dir.path().join(format);
+        simulate::simulate(&spec, &at.join("campaign"), 1, &|_| {}).unwrap();
+        let out = at.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let s = run(&params(&at.join("campaign/campaign.yaml"), &out)).unwrap();
+        let (r, _) = read_curves::<RelaxationRaw>(&out.join("relaxation_raw.parquet")).unwrap();
+        let (d, _) = read_curves::<tables::DscRaw>(&out.join("dsc_raw.parquet")).unwrap();
+        let (m, _) =
+            read_curves::<tables::DmaSweepRaw>(&out.join("dma_sweeps_raw.parquet")).unwrap();
+        (s, r, d, m)
+    };
+    let (st, rt, dt, mt) = read("trios-text");
+    assert!(st.relaxation_tests > 10 && !dt.is_empty() && !mt.is_empty());
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
+    for format in ["trios-excel", "trios-json"] {
+        let (s, r, d, m) = read(format);
+        assert_eq!(s.relaxation_tests, st.relaxation_tests, "{format}");
+        assert_eq!(r.len(), rt.len(), "{format}");
+        for (a, b) in r.iter().zip(&rt) {
+            assert_eq!(a.time_s.len(), b.time_s.len(), "{format} {}", a.test_id);
+            assert!(a.source_file.ends_with(if format == "trios-excel" {
+                ".xlsx"
+            } else {
+                ".json"
+            }));
+            for k in 0..a.time_s.len() {
+                assert!(
+                    close(a.time_s[k], b.time_s[k]),
+                    "{format} {} time {k}",
+                    a.test_id
+                );
+                match (a.stress_mpa[k], b.stress_mpa[k]) {
+                    (Some(x), Some(y)) => assert!(close(x, y), "{format} {} stress {k}", a.test_id),
+                    (x, y) => assert_eq!(x.is_some(), y.is_some()),
+                }
+            }
+            assert_eq!(a.strain, b.strain);
+        }
+        assert_eq!(d.len(), dt.len(), "{format}: DSC scans");
+        assert_eq!(m.len(), mt.len(), "{format}: DMA sweeps");
+        for (a, b) in d.iter().zip(&dt) {
+            assert_eq!(a.temperature_k.len(), b.temperature_k.len());
+            assert!(
+                a.temperature_k
+                    .iter()
+                    .zip(&b.temperature_k)
+                    .all(|(x, y)| close(*x, *y))
+            );
+        }
+        for (a, b) in m.iter().zip(&mt) {
+            assert_eq!(a.temperature_k.len(), b.temperature_k.len());
+        }
+    }
+}
+
+/// Broken Excel and JSON exports: each error names the file and the sheet and row, or the line.
+#[test]
+fn broken_excel_and_json_exports_are_named() {
+    use formats::write::{Cell, keysight_xlsx, trios_excel, trios_json, xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let t = |s: &str| Cell::Text(s.to_owned());
+    let good_g200 = keysight_xlsx(&[vec![[1.0, 0.001, 0.0], [2.0, 0.002, 0.1]]]);
+    let rows = [vec![1.0, 2.0], vec![2.0, 1.5]];
+    let step = formats::write::TriosStep {
+        instrument: "DMA 850",
+        sample: "s",
+        step: "Stress Relaxation",
+        names: &["Step time", "Stress"],
+        units: &["s", "MPa"],
+        rows: &rows,
+    };
+    let good_trios = trios_excel(&step);
+    let good_json = trios_json(&step);
+    let no_units = xlsx(&[(
+        "Test 001".into(),
+        vec![
+            vec![
+                t("Segment"),
+                t("Displacement Into Surface"),
+                t("Load On Sample"),
+            ],
+            vec![t("Surface Marker"), Cell::Num(1.0), Cell::Num(0.001)],
+        ],
+    )]);
+    let trios_no_units = xlsx(&[
+        ("Details".into(), vec![vec![t("Filename"), t("x")]]),
+        (
+            "Stress Relaxation".into(),
+            vec![
+                vec![t("Stress Relaxation")],
+                vec![t("Step time"), t("Stress")],
+                vec![Cell::Num(1.0), Cell::Num(2.0)],
+            ],
+        ),
+    ]);
+    let json_text = String::from_utf8(good_json.clone()).unwrap();
+    // (section, file, bytes, declared format, what the error must say)
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, &'a str, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            "indentation",
+            "cut.xlsx",
+            good_g200[..good_g200.len() / 2].to_vec(),
+            "auto",
+            vec!["cut.xlsx", "Excel workbook"],
+        ),
+        (
+            "indentation",
+            "wrong.xlsx",
+            good_trios.clone(),
+            "keysight-xls",
+            vec!["wrong.xlsx", "no `Test NNN` sheet", "Details"],
+        ),
+        (
+            "indentation",
+            "nounits.xlsx",
+            no_units,
+            "auto",
+            vec!["nounits.xlsx:2:", "sheet `Test 001`", "units row"],
+        ),
+        (
+            "relaxation",
+            "trios-nounits.xlsx",
+            trios_no_units,
+            "auto",
+            vec![
+                "trios-nounits.xlsx:3:",
+                "sheet `Stress Relaxation`",
+                "units row",
+            ],
+        ),
+        (
+            "relaxation",
+            "cut.json",
+            json_text.as_bytes()[..json_text.len() / 2].to_vec(),
+            "trios-json",
+            vec!["cut.json:", "not a TRIOS JSON export"],
+        ),
+        (
+            "relaxation",
+            "norows.json",
+            json_text.replace("\"Rows\"", "\"Rowz\"").into_bytes(),
+            "trios-json",
+            vec!["norows.json:", "missing field `Rows`"],
+        ),
+    ];
+    for (kind, name, bytes, format, want) in cases {
+        std::fs::write(d.join(name), &bytes).unwrap();
+        let (section, extra) = if kind == "indentation" {
+            ("indentation", "  tip_radius_nm: 500\n")
+        } else {
+            ("relaxation", "  strain: 0.001\n")
+        };
+        let manifest = d.join(format!("{name}.yaml"));
+        std::fs::write(
+            &manifest,
+            format!(
+                "campaign: broken\nmaterials:\n  m:\n    tg_k: 700\n{section}:\n- file: {name}\n  format: {format}\n  material: m\n  temperature_k: 600\n  aging_time_s: 60\n{extra}"
+            ),
+        )
+        .unwrap();
+        let out = d.join(format!("out-{name}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let e = run(&params(&manifest, &out)).unwrap_err().to_string();
+        for w in want {
+            assert!(e.contains(w), "{name}: {w:?} not in: {e}");
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            copy_tree(&p, &to.join(name));
+        } else {
+            std::fs::copy(&p, to.join(name)).unwrap();
+        }
+    }
+}
+
+/// `agingflow init` on the demo's raw files, with the demo's naming pattern and the values its
+/// file names do not carry, writes a manifest whose ingest output is byte-identical to the
+/// shipped manifest's.
+#[test]
+fn init_on_the_demo_files_reproduces_the_shipped_manifest() {
+    use ingest::init::{InitOptions, run as init};
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("campaign");
+    for sub in ["dma", "indents", "thermal"] {
+        copy_tree(&demo().join(sub), &raw.join(sub));
+    }
+    // A file init cannot use is listed, not fatal.
+    std::fs::write(raw.join("notes.txt"), "measured by A. N. Other\n").unwrap();
+    let set = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let opts = InitOptions {
+        dir: raw.clone(),
+        patterns: vec![
+            "{material}/{temperature_k}K_{aging_time_s}s".into(),
+            "{material}/{*}_{series}_{temperature_k}K_{aging_time_s}s".into(),
+            "{material}/{*}_{series}".into(),
+        ],
+        set: vec![
+            set(
+                "campaign",
+                "TiZrHfCuNiBe aging at 633 K (synthetic demo, PHYSICS.md section 7)",
+            ),
+            set("tg_k", "680"),
+            set("kind", "metallic"),
+            set("relaxation.strain", "0.001"),
+            set("tip_radius_nm", "360"),
+            set("dsc.heating_rate_k_min", "20"),
+            set("dsc.mass_mg", "10"),
+            set("dma_sweeps.heating_rate_k_min", "3"),
+        ],
+        ..Default::default()
+    };
+    let s = init(&opts).unwrap();
+    assert_eq!(
+        (s.relaxation, s.indentation, s.dsc, s.dma_sweeps, s.todo),
+        (19, 6, 2, 2, 0),
+        "{s:?}"
+    );
+    assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+    assert!(s.skipped[0].0.ends_with("notes.txt"));
+    let written = std::fs::read_to_string(raw.join("campaign.yaml")).unwrap();
+    assert!(raw.join("agingflow.yaml").is_file());
+    // Never over an existing file without --force.
+    let again = init(&opts).unwrap_err().to_string();
+    assert!(
+        again.contains("already exists") && again.contains("--force"),
+        "{again}"
+    );
+    init(&InitOptions {
+        force: true,
+        ..opts.clone()
+    })
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(raw.join("campaign.yaml")).unwrap(),
+        written
+    );
+    // The same ingest output, byte for byte.
+    let (a, b) = (dir.path().join("shipped"), dir.path().join("init"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    run(&params(&demo().join("campaign.yaml"), &a)).unwrap();
+    run(&params(&raw.join("campaign.yaml"), &b)).unwrap();
+    for t in [
+        "relaxation_raw.parquet",
+        "indentation_raw.parquet",
+        "dsc_raw.parquet",
+        "dma_sweeps_raw.parquet",
+    ] {
+        assert!(
+            std::fs::read(a.join(t)).unwrap() == std::fs::read(b.join(t)).unwrap(),
+            "{t} differs; the manifest init wrote:\n{written}"
+        );
+    }
+    // Without the settings, the values nobody gave are marked, and the manifest is refused.
+    let bare = dir.path().join("bare.yaml");
+    let s = init(&InitOptions {
+        dir: raw.clone(),
+        patterns: vec!["{material}/{temperature_k}K_{aging_time_s}s".into()],
+        out: Some(bare.clone()),
+        pipeline: Some(dir.path().join("bare-pipeline.yaml")),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(s.todo >= 7, "{s:?}");
+    let text = std::fs::read_to_string(&bare).unwrap();
+    assert!(text.contains("tip_radius_nm: null  # TODO"), "{text}");
+    assert!(campaign::load_with(&bare, true).is_err());
+}

@@ -207,9 +207,9 @@ pub fn validate(spec: &TruthSpec) -> Result<(), String> {
                     .flat_map(|d| d.scans.iter().map(|s| ("dma", s))),
             );
         for (kind, sc) in scans {
-            if sc.format != "ta-universal" && sc.format != "trios-text" {
+            if !TA_FORMATS.contains(&sc.format.as_str()) {
                 problems.push(format!(
-                    "{}: {kind} scan `{}`: format `{}` is neither `ta-universal` nor `trios-text`",
+                    "{}: {kind} scan `{}`: format `{}` is not one of ta-universal, trios-text, trios-excel, trios-json",
                     m.name, sc.condition, sc.format
                 ));
             }
@@ -254,8 +254,8 @@ pub fn validate(spec: &TruthSpec) -> Result<(), String> {
         }
         if let Some(r) = &m.relaxation {
             for s in &r.series {
-                if s.format != "ta-universal" && s.format != "trios-text" {
-                    problems.push(format!("{}: series at {} K: format `{}` is neither `ta-universal` nor `trios-text`", m.name, s.temperature_k, s.format));
+                if !TA_FORMATS.contains(&s.format.as_str()) {
+                    problems.push(format!("{}: series at {} K: format `{}` is not one of ta-universal, trios-text, trios-excel, trios-json", m.name, s.temperature_k, s.format));
                 }
                 if s.aging_times_s.iter().any(|t| t.is_nan() || *t <= 0.0) {
                     problems.push(format!(
@@ -368,8 +368,43 @@ fn relax_rel(material: &str, series: Option<&str>, t: f64, ta: f64, replicate: u
     format!("dma/{dir}/{}K_{}s{r}.txt", num(t), num(ta))
 }
 
-fn thermal_rel(material: &str, kind: &str, condition: &str) -> String {
-    format!("thermal/{material}/{kind}_{condition}.txt")
+/// The formats the simulator writes DMA and DSC files in.
+const TA_FORMATS: [&str; 4] = ["ta-universal", "trios-text", "trios-excel", "trios-json"];
+
+/// A file's path for its format: `.xlsx` for TRIOS Excel, `.json` for TRIOS JSON.
+fn with_extension(rel: String, format: &str) -> String {
+    match format {
+        "trios-excel" => rel.replace(".txt", ".xlsx"),
+        "trios-json" => rel.replace(".txt", ".json"),
+        _ => rel,
+    }
+}
+
+/// A file's id: its path without the extension.
+fn stem(rel: &str) -> String {
+    rel.rsplit_once('.').map_or(rel, |(s, _)| s).to_owned()
+}
+
+/// A TRIOS file (text, Excel or JSON) with one step.
+fn trios_file(format: &str, step: &formats::write::TriosStep) -> Vec<u8> {
+    match format {
+        "trios-excel" => formats::write::trios_excel(step),
+        "trios-json" => formats::write::trios_json(step),
+        _ => formats::write::trios_text(step),
+    }
+}
+
+/// A thermal scan's path: `thermal/M/dsc_as-cast.txt`, or with its annealing,
+/// `thermal/M/dsc_aged_633K_77400s.txt`, so `agingflow init` reads it off the name.
+fn thermal_rel(material: &str, kind: &str, scan: &spec::ScanSpec) -> String {
+    let anneal = match (scan.aging_temperature_k, scan.aging_time_s) {
+        (Some(t), Some(ta)) => format!("_{}K_{}s", num(t), num(ta)),
+        _ => String::new(),
+    };
+    with_extension(
+        format!("thermal/{material}/{kind}_{}{anneal}.txt", scan.condition),
+        &scan.format,
+    )
 }
 
 fn group_dir(material: &str, t: f64, ta: f64) -> String {
@@ -444,12 +479,15 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
             let (curve, truth) =
                 relaxation::generate(r, strain, temperature_k, aging_time_s, &mut rng);
             let set = truth.settings;
-            let rel = relax_rel(
-                &m.name,
-                series.label.as_deref(),
-                temperature_k,
-                aging_time_s,
-                replicate,
+            let rel = with_extension(
+                relax_rel(
+                    &m.name,
+                    series.label.as_deref(),
+                    temperature_k,
+                    aging_time_s,
+                    replicate,
+                ),
+                format,
             );
             let sample = format!("{}_{}K_{}s", m.name, num(temperature_k), num(aging_time_s));
             let bytes = if format == "ta-universal" {
@@ -488,16 +526,19 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
                         ]
                     })
                     .collect();
-                formats::write::trios_text(
-                    "DMA 850",
-                    &sample,
-                    "Stress Relaxation",
-                    &["Step time", "Temperature", "Stress", "Strain", "Modulus"],
-                    &["s", "°C", "MPa", "%", "MPa"],
-                    &rows,
+                trios_file(
+                    format,
+                    &formats::write::TriosStep {
+                        instrument: "DMA 850",
+                        sample: &sample,
+                        step: "Stress Relaxation",
+                        names: &["Step time", "Temperature", "Stress", "Strain", "Modulus"],
+                        units: &["s", "°C", "MPa", "%", "MPa"],
+                        rows: &rows,
+                    },
                 )
             };
-            let id = rel.trim_end_matches(".txt").to_owned();
+            let id = stem(&rel);
             let rec = RelaxRecord {
                 test_id: id,
                 file: rel.clone(),
@@ -572,7 +613,7 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
         }
         Job::Dsc { m, d, scan } => {
             let (curve, truth) = thermal::dsc(d, scan, m.tg_k, &mut rng);
-            let rel = thermal_rel(&m.name, "dsc", &scan.condition);
+            let rel = thermal_rel(&m.name, "dsc", scan);
             let bytes = thermal_file(
                 &curve,
                 &format!("{} {}", m.name, scan.condition),
@@ -581,7 +622,7 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
                 &DSC_LAYOUT,
             );
             let rec = DscRecord {
-                scan_id: rel.trim_end_matches(".txt").to_owned(),
+                scan_id: stem(&rel),
                 file: rel.clone(),
                 format: scan.format.clone(),
                 material: m.name.clone(),
@@ -593,7 +634,7 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
         }
         Job::Dma { m, d, scan } => {
             let (curve, truth) = thermal::dma(d, scan, &mut rng);
-            let rel = thermal_rel(&m.name, "dma", &scan.condition);
+            let rel = thermal_rel(&m.name, "dma", scan);
             let bytes = thermal_file(
                 &curve,
                 &format!("{} {}", m.name, scan.condition),
@@ -602,7 +643,7 @@ fn render(seed: u64, job: &Job, stream: u64) -> (String, Vec<u8>, Record) {
                 &DMA_LAYOUT,
             );
             let rec = DmaRecord {
-                scan_id: rel.trim_end_matches(".txt").to_owned(),
+                scan_id: stem(&rel),
                 file: rel.clone(),
                 format: scan.format.clone(),
                 material: m.name.clone(),
@@ -699,13 +740,16 @@ fn thermal_file(
             &[rows],
         )
     } else {
-        formats::write::trios_text(
-            layout.trios_instrument,
-            sample,
-            layout.trios_step,
-            layout.trios_names,
-            layout.trios_units,
-            &rows,
+        trios_file(
+            format,
+            &formats::write::TriosStep {
+                instrument: layout.trios_instrument,
+                sample,
+                step: layout.trios_step,
+                names: layout.trios_names,
+                units: layout.trios_units,
+                rows: &rows,
+            },
         )
     }
 }
@@ -774,7 +818,7 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
                     mass_mg: Some(d.mass_mg),
                     ..scan_entry(
                         m,
-                        thermal_rel(&m.name, "dsc", &scan.condition),
+                        thermal_rel(&m.name, "dsc", scan),
                         scan,
                         d.heating_rate_k_min,
                     )
@@ -785,7 +829,7 @@ fn manifest(spec: &TruthSpec, truth: &Truth) -> campaign::Manifest {
             for scan in &d.scans {
                 dma_sweeps.push(scan_entry(
                     m,
-                    thermal_rel(&m.name, "dma", &scan.condition),
+                    thermal_rel(&m.name, "dma", scan),
                     scan,
                     d.heating_rate_k_min,
                 ));

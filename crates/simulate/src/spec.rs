@@ -74,7 +74,7 @@ pub struct ScanSpec {
     /// DMA: the beta relaxation's area in E''/E''_max above the alpha flank, K.
     #[serde(default)]
     pub beta_intensity_k: Option<f64>,
-    /// `ta-universal` or `trios-text`.
+    /// `ta-universal`, `trios-text`, `trios-excel` (.xlsx) or `trios-json`.
     pub format: String,
 }
 
@@ -199,7 +199,8 @@ pub struct SeriesSpec {
     /// A label the manifest carries as `series:` (keeps this series out of the others' laws).
     #[serde(default)]
     pub label: Option<String>,
-    /// `ta-universal` (UTF-16 text, as exported) or `trios-text`.
+    /// `ta-universal` (UTF-16 text, as exported), `trios-text`, `trios-excel` (.xlsx) or
+    /// `trios-json`.
     pub format: String,
 }
 

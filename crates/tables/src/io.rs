@@ -16,8 +16,8 @@ use guard::AtomicFile;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -272,7 +272,7 @@ fn open_checked(
                 table: table.to_owned(),
                 column: col.name.to_owned(),
             })?;
-        if field.data_type() != &col.data_type {
+        if !crate::coerce::accepts(field.data_type(), &col.data_type) {
             return Err(TableError::WrongType {
                 path: path.to_owned(),
                 table: table.to_owned(),
@@ -282,7 +282,14 @@ fn open_checked(
             });
         }
     }
+    // Only the table's columns are read: a file written elsewhere may carry others.
+    let wanted: Vec<usize> = columns
+        .iter()
+        .filter_map(|c| schema.index_of(c.name).ok())
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
     let reader = builder
+        .with_projection(mask)
         .with_batch_size(READ_BATCH_ROWS)
         .build()
         .map_err(|source| TableError::Parquet {
@@ -327,9 +334,11 @@ fn next_batch(
 
 /// Reads a whole [`RowTable`] after checking its schema.
 pub fn read_rows<T: RowTable>(path: &Path) -> Result<(Vec<T>, FileMeta), TableError> {
-    let (mut reader, meta) = open_checked(path, T::NAME, &T::columns())?;
+    let columns = T::columns();
+    let (mut reader, meta) = open_checked(path, T::NAME, &columns)?;
     let mut rows = Vec::new();
     while let Some(batch) = next_batch(&mut reader, path)? {
+        let batch = crate::coerce::conform(&batch, &columns, T::NAME, path)?;
         rows.extend(T::from_batch(&batch, path)?);
     }
     for (i, pair) in rows.windows(2).enumerate() {
@@ -351,6 +360,7 @@ pub fn read_rows<T: RowTable>(path: &Path) -> Result<(Vec<T>, FileMeta), TableEr
 /// Streams a [`CurveTable`] one whole curve at a time, so memory holds one batch and one curve.
 pub struct CurveReader<T: CurveTable> {
     reader: ParquetRecordBatchReader,
+    columns: Vec<ColumnDef>,
     path: PathBuf,
     ready: VecDeque<T>,
     partial: Option<T>,
@@ -366,9 +376,11 @@ pub struct CurveReader<T: CurveTable> {
 
 impl<T: CurveTable> CurveReader<T> {
     pub fn open(path: &Path) -> Result<Self, TableError> {
-        let (reader, meta) = open_checked(path, T::NAME, &T::columns())?;
+        let columns = T::columns();
+        let (reader, meta) = open_checked(path, T::NAME, &columns)?;
         Ok(CurveReader {
             reader,
+            columns,
             path: path.to_owned(),
             ready: VecDeque::new(),
             partial: None,
@@ -463,6 +475,7 @@ impl<T: CurveTable> CurveReader<T> {
                     }
                 }
                 Some(batch) => {
+                    let batch = crate::coerce::conform(&batch, &self.columns, T::NAME, &self.path)?;
                     self.check_rows(&batch)?;
                     for curve in T::from_batch(&batch, &self.path)? {
                         match self.partial.take() {

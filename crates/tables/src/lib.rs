@@ -6,6 +6,7 @@
 //! at a time ([`CurveWriter`], [`CurveReader`]), so a stage never needs a whole campaign of raw
 //! points in memory.
 
+mod coerce;
 mod column;
 mod defs;
 mod io;
