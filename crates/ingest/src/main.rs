@@ -10,8 +10,9 @@ use stage_cli::{CommonArgs, StageError};
 ///
 /// Reads the campaign manifest (materials, and for every relaxation test and indent its file,
 /// material, temperature, aging time) and every file it names: TA Universal Analysis text
-/// (UTF-16 or 8-bit), TRIOS text and LIMS exports, Hysitron TriboScan text (classic and TI 990),
-/// Hysitron .hld, and CSV/TSV with a column mapping. Writes relaxation_raw (time s, stress MPa,
+/// (UTF-16 or 8-bit), TRIOS text, LIMS, Excel and JSON exports, Hysitron TriboScan text (classic
+/// and TI 990), Hysitron .hld, Keysight G200 NanoSuite Excel (one indent per `Test NNN` sheet),
+/// and CSV/TSV with a column mapping. `agingflow init DIR` writes a manifest for a folder. Writes relaxation_raw (time s, stress MPa,
 /// temperature K, strain as a fraction) and indentation_raw (depth nm, load µN, time s, segment),
 /// and, for the manifest's `dsc:` and `dma_sweeps:` sections, dsc_raw and dma_sweeps_raw.
 /// Any file that cannot be read is reported with its file and line; by default the run then fails.
