@@ -2,7 +2,7 @@
 CARGO ?= cargo
 AGINGFLOW := target/release/agingflow
 
-.PHONY: all build release test run lint bench fmt clean fixtures browser-test fuzz coverage
+.PHONY: all build release test run lint bench bench-venv fmt clean fixtures browser-test fuzz coverage
 
 all: build
 
@@ -56,7 +56,7 @@ fmt:
 
 ## bench: runner overhead (no-op run of 10 stages, cost per stage); ingest throughput on a >100 MB campaign;
 ## spectrum time per curve against scipy's nnls
-bench: release
+bench: release bench-venv
 	$(CARGO) bench -p runner --bench runner
 	$(CARGO) bench -p ingest --bench ingest
 	$(CARGO) bench -p kww-fit --bench kww
@@ -64,6 +64,14 @@ bench: release
 	$(CARGO) bench -p spectrum --bench spectrum | tee bench/spectrum.md
 	$(CARGO) bench -p tests --bench scale
 	$(MAKE) coverage
+
+## bench-venv: scipy and numpy for the benchmarks' peers, in target/bench-venv (skipped, with a
+## message, without python3)
+bench-venv:
+	@if command -v python3 >/dev/null 2>&1; then \
+	  [ -x target/bench-venv/bin/python ] || python3 -m venv target/bench-venv; \
+	  target/bench-venv/bin/python -c "import scipy, numpy" 2>/dev/null || target/bench-venv/bin/pip install -q scipy numpy; \
+	else echo "bench: no python3 on this machine, the scipy comparison is skipped"; fi
 
 ## coverage: the coverage study (1000 curves per settings row, 200 campaigns), release build;
 ## prints the markdown table kept in bench/coverage.md

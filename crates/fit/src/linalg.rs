@@ -51,6 +51,38 @@ pub fn lstsq(a: &[f64], rows: usize, cols: usize, b: &[f64]) -> Vec<f64> {
     x
 }
 
+/// Solves M x = b for a symmetric positive definite M (n x n, row-major) by Cholesky; `None`
+/// when a pivot falls below `1e-10` of its diagonal entry (M numerically singular or so badly
+/// conditioned that the normal equations would lose the step: the caller then uses QR).
+pub fn spd_solve(m: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            if i == j {
+                let d = m[i * n + i] - s;
+                if d.is_nan() || d <= 1e-10 * m[i * n + i].abs() || !d.is_finite() {
+                    return None;
+                }
+                l[i * n + i] = d.sqrt();
+            } else {
+                l[i * n + j] = (m[i * n + j] - s) / l[j * n + j];
+            }
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        let s: f64 = (0..i).map(|k| l[i * n + k] * y[k]).sum();
+        y[i] = (b[i] - s) / l[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|k| l[k * n + i] * x[k]).sum();
+        x[i] = (y[i] - s) / l[i * n + i];
+    }
+    Some(x)
+}
+
 /// Singular values and right singular vectors of A (rows x cols) by one-sided Jacobi:
 /// returns (s, v) with v column-major per singular value (v[j * cols + k] = V[j][k]).
 pub fn svd(a: &[f64], rows: usize, cols: usize) -> (Vec<f64>, Vec<f64>) {
@@ -315,6 +347,42 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spd_solve_agrees_with_least_squares_and_refuses_singular() {
+        // The normal equations of a 6 x 3 problem, damped by D = diag(0.3, 0.1, 2).
+        let a = [
+            1.0, 2.0, 0.5, 0.3, -1.0, 2.0, 4.0, 0.1, 0.0, -2.0, 3.0, 1.0, 0.5, 0.5, 0.5, 1.0, 0.0,
+            -1.0,
+        ];
+        let b = [1.0, -2.0, 0.5, 3.0, 0.0, 1.5];
+        let d = [0.3, 0.1, 2.0];
+        let mut m = vec![0.0; 9];
+        let mut atb = vec![0.0; 3];
+        for i in 0..6 {
+            for j in 0..3 {
+                atb[j] += a[i * 3 + j] * b[i];
+                for k in 0..3 {
+                    m[j * 3 + k] += a[i * 3 + j] * a[i * 3 + k];
+                }
+            }
+        }
+        let mut full = a.to_vec();
+        let mut rhs = b.to_vec();
+        for j in 0..3 {
+            m[j * 3 + j] += d[j] * d[j];
+            let mut row = vec![0.0; 3];
+            row[j] = d[j];
+            full.extend(&row);
+            rhs.push(0.0);
+        }
+        let x = lstsq(&full, 9, 3, &rhs);
+        let y = spd_solve(&m, 3, &atb).unwrap();
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p - q).abs() < 1e-12 * (1.0 + p.abs()), "{x:?} vs {y:?}");
+        }
+        assert!(spd_solve(&[1.0, 1.0, 1.0, 1.0], 2, &[1.0, 1.0]).is_none());
+    }
 
     #[test]
     fn least_squares_and_inverse() {

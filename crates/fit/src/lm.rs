@@ -235,10 +235,27 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
         if jac.iter().any(|x| !x.is_finite()) {
             return Err(Error::msg("the Jacobian is not finite"));
         }
-        // Marquardt scaling: the largest column norms seen so far.
-        let col_norm: Vec<f64> = (0..k)
-            .map(|j| (0..n).map(|i| jac[i * k + j].powi(2)).sum::<f64>().sqrt())
-            .collect();
+        // The damped step solves min ||J d + r||^2 + lambda ||D d||^2, i.e. the normal equations
+        // (J^T J + lambda D^2) d = -J^T r, by Cholesky (one pass over J builds J^T J; each trial
+        // lambda costs O(k^3)). Where the damped matrix is too ill-conditioned for that, the
+        // step comes from the Householder QR of [J; sqrt(lambda) D], as before.
+        let mut jtj = vec![0.0; k * k];
+        let mut jtr = vec![0.0; k];
+        for (row, ri) in jac.chunks_exact(k).zip(&self.residuals) {
+            for j in 0..k {
+                jtr[j] -= row[j] * ri;
+                for jj in j..k {
+                    jtj[j * k + jj] += row[j] * row[jj];
+                }
+            }
+        }
+        for j in 0..k {
+            for jj in 0..j {
+                jtj[j * k + jj] = jtj[jj * k + j];
+            }
+        }
+        // Marquardt scaling: the largest column norms seen so far (sqrt of J^T J's diagonal).
+        let col_norm: Vec<f64> = (0..k).map(|j| jtj[j * k + j].sqrt()).collect();
         if self.diag.is_empty() {
             self.diag = col_norm
                 .iter()
@@ -249,47 +266,53 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
                 self.diag[j] = self.diag[j].max(col_norm[j]);
             }
         }
-        // Gradient orthogonality.
+        // Gradient orthogonality: max_j |J_j . r| / (||J_j|| ||r||).
         let rnorm = rss.sqrt();
         let gcos = (0..k)
             .filter(|&j| col_norm[j] > 0.0)
-            .map(|j| {
-                ((0..n)
-                    .map(|i| jac[i * k + j] * self.residuals[i])
-                    .sum::<f64>()
-                    / (col_norm[j] * rnorm))
-                    .abs()
-            })
+            .map(|j| (jtr[j] / (col_norm[j] * rnorm)).abs())
             .fold(0.0f64, f64::max);
         if rss == 0.0 || gcos <= self.gtol {
             self.converged = Some("gradient orthogonal to the residuals");
             return Ok((state.param(u).cost(rss), None));
         }
-        let mut a = vec![0.0; (n + k) * k];
-        a[..n * k].copy_from_slice(&jac);
-        let mut b = vec![0.0; n + k];
-        for i in 0..n {
-            b[i] = -self.residuals[i];
-        }
+        let mut qr: Option<(Vec<f64>, Vec<f64>)> = None;
         for _ in 0..60 {
             let sl = self.lambda.sqrt();
+            let mut m = jtj.clone();
             for j in 0..k {
-                for jj in 0..k {
-                    a[(n + j) * k + jj] = if j == jj { sl * self.diag[j] } else { 0.0 };
-                }
+                m[j * k + j] += self.lambda * self.diag[j] * self.diag[j];
             }
-            let delta = linalg::lstsq(&a, n + k, k, &b);
+            let delta = match linalg::spd_solve(&m, k, &jtr) {
+                Some(d) => d,
+                None => {
+                    let (a, b) = qr.get_or_insert_with(|| {
+                        let mut a = vec![0.0; (n + k) * k];
+                        a[..n * k].copy_from_slice(&jac);
+                        let mut b = vec![0.0; n + k];
+                        for i in 0..n {
+                            b[i] = -self.residuals[i];
+                        }
+                        (a, b)
+                    });
+                    for j in 0..k {
+                        for jj in 0..k {
+                            a[(n + j) * k + jj] = if j == jj { sl * self.diag[j] } else { 0.0 };
+                        }
+                    }
+                    linalg::lstsq(a, n + k, k, b)
+                }
+            };
             let u_new: Vec<f64> = u.iter().zip(&delta).map(|(x, d)| x + d).collect();
             let r_new = problem.apply(&u_new)?;
             let rss_new = norm2(&r_new);
             // Predicted RSS of the linearised model.
-            let lin: f64 = (0..n)
-                .map(|i| {
-                    (self.residuals[i] + (0..k).map(|j| jac[i * k + j] * delta[j]).sum::<f64>())
-                        .powi(2)
-                })
+            // Predicted RSS reduction of the linearised model, rss - ||r + J d||^2
+            // = -2 d.(J^T r) - d^T J^T J d, from the k x k products (no pass over the data).
+            let quad: f64 = (0..k)
+                .map(|j| delta[j] * (0..k).map(|jj| jtj[j * k + jj] * delta[jj]).sum::<f64>())
                 .sum();
-            let predicted = rss - lin;
+            let predicted = 2.0 * (0..k).map(|j| delta[j] * jtr[j]).sum::<f64>() - quad;
             let actual = rss - rss_new;
             let dnorm = delta
                 .iter()

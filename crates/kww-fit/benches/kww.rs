@@ -80,4 +80,78 @@ fn main() {
         );
         assert!(identical, "results differ between 1 and 2 threads");
     }
+    peer(&data);
+}
+
+/// scipy's curve_fit on the same curves, same model (kww_offset), in the same run, where
+/// `make bench` could make its virtual environment (target/bench-venv).
+fn peer(data: &[RelaxationClean]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("target/bench-venv/bin/python");
+    if !python.is_file() {
+        println!(
+            "kww-fit vs scipy: skipped (no {}; `make bench` makes it where python3 is installed)",
+            python.display()
+        );
+        return;
+    }
+    let dir = root.join("target/bench-kww");
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = data[0].time_s.len();
+    let mut raw: Vec<f64> = vec![data.len() as f64, m as f64];
+    for c in data {
+        raw.extend(&c.time_s);
+        raw.extend(&c.phi);
+    }
+    let bytes: Vec<u8> = raw.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.join("curves.bin"), bytes).unwrap();
+    let opts = FitOptions {
+        variants: vec![Variant::KwwOffset],
+        ..FitOptions::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let ours: Vec<_> = pool.install(|| data.iter().map(|c| fit_curve(c, &opts)).collect());
+    let ours_s = t.elapsed().as_secs_f64();
+    // One core for the peer too: no BLAS threads.
+    let out = std::process::Command::new(&python)
+        .env("OPENBLAS_NUM_THREADS", "1")
+        .env("OMP_NUM_THREADS", "1")
+        .env("MKL_NUM_THREADS", "1")
+        .arg(root.join("bench/kww_scipy.py"))
+        .arg(dir.join("curves.bin"))
+        .arg(dir.join("betas.bin"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scipy peer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scipy_s: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let betas: Vec<f64> = std::fs::read(dir.join("betas.bin"))
+        .unwrap()
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let (mut worst, mut compared) = (0.0f64, 0);
+    for (r, b) in ours.iter().zip(&betas) {
+        if let (Some(a), true) = (r.beta, b.is_finite()) {
+            worst = worst.max((a - b).abs());
+            compared += 1;
+        }
+    }
+    let line = format!(
+        "| KWW fits (kww_offset), {} curves x {m} points, 1 core | {ours_s:.2} s | scipy curve_fit: {scipy_s:.2} s | {:.1}x | {compared} | {worst:.2e} |",
+        data.len(),
+        scipy_s / ours_s
+    );
+    println!("kww-fit vs scipy (same run): {line}");
+    let md = format!(
+        "# KWW fits against scipy\n\nWritten by `make bench` (crates/kww-fit/benches/kww.rs, bench/kww_scipy.py), release build, same machine, same run.\n\n| work | agingflow | peer | ratio | curves compared | max abs(beta difference) |\n|---|---|---|---|---|---|\n{line}\n"
+    );
+    std::fs::write(root.join("bench/kww.md"), md).unwrap();
 }

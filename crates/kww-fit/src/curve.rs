@@ -104,11 +104,7 @@ fn fit_variant(
     v: Variant,
     prior: Option<&Fit>,
 ) -> Option<Fit> {
-    let model = KwwModel {
-        t,
-        ln_t,
-        variant: v,
-    };
+    let model = KwwModel::new(t, ln_t, v);
     let opts = Options {
         bounds: v.bounds(),
         max_iters: 300,
@@ -431,11 +427,7 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         ..Default::default()
     };
     if opts.bootstrap > 0 {
-        let plain = KwwModel {
-            t,
-            ln_t: &ln_t,
-            variant,
-        };
+        let plain = KwwModel::new(t, &ln_t, variant);
         // With the nuisance t0, the prior's pseudo-observation is resampled with the residuals.
         let with_step = step_prior.map(step_model);
         let mut bounds = variant.bounds();

@@ -68,6 +68,28 @@ pub struct KwwModel<'a> {
     pub t: &'a [f64],
     pub ln_t: &'a [f64],
     pub variant: Variant,
+    /// The last evaluation's parameters and its z = (t/tau)^beta and exp(-z) per point: the
+    /// solver asks for the Jacobian where it last evaluated (an accepted step), and the same
+    /// values are not computed twice. Exactly the values a fresh computation gives.
+    cache: std::sync::Mutex<EvalCache>,
+}
+
+#[derive(Default)]
+struct EvalCache {
+    params: Vec<f64>,
+    z: Vec<f64>,
+    e: Vec<f64>,
+}
+
+impl<'a> KwwModel<'a> {
+    pub fn new(t: &'a [f64], ln_t: &'a [f64], variant: Variant) -> Self {
+        KwwModel {
+            t,
+            ln_t,
+            variant,
+            cache: Default::default(),
+        }
+    }
 }
 
 impl Model for KwwModel<'_> {
@@ -84,9 +106,22 @@ impl Model for KwwModel<'_> {
                 *o = q.phi(t);
             }
         } else {
-            for (o, &lt) in out.iter_mut().zip(self.ln_t) {
-                *o = q.amplitude * (-(q.beta * (lt - q.ln_tau)).exp()).exp() + q.offset;
+            let mut guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let c = &mut *guard;
+            c.z.resize(self.ln_t.len(), 0.0);
+            c.e.resize(self.ln_t.len(), 0.0);
+            for (((o, &lt), z), e) in out
+                .iter_mut()
+                .zip(self.ln_t)
+                .zip(c.z.iter_mut())
+                .zip(c.e.iter_mut())
+            {
+                *z = (q.beta * (lt - q.ln_tau)).exp();
+                *e = (-*z).exp();
+                *o = q.amplitude * *e + q.offset;
             }
+            c.params.clear();
+            c.params.extend_from_slice(p);
         }
     }
     fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
@@ -98,11 +133,19 @@ impl Model for KwwModel<'_> {
                 jac[i * k..i * k + k].copy_from_slice(&g[..k]);
             }
         } else {
-            // t0 = 0: the derivatives of `phi_and_gradient`, from ln t.
+            // t0 = 0: the derivatives of `phi_and_gradient`, from ln t (z and exp(-z) from the
+            // last evaluation when it was at these parameters).
+            let guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let cached = (guard.params == p && guard.z.len() == self.ln_t.len()).then_some(&*guard);
             for (i, &lt) in self.ln_t.iter().enumerate() {
                 let ln_s = lt - q.ln_tau;
-                let z = (q.beta * ln_s).exp();
-                let e = (-z).exp();
+                let (z, e) = match cached {
+                    Some(c) => (c.z[i], c.e[i]),
+                    None => {
+                        let z = (q.beta * ln_s).exp();
+                        (z, (-z).exp())
+                    }
+                };
                 let row = &mut jac[i * k..i * k + k];
                 row[0] = e;
                 row[1] = q.amplitude * e * q.beta * z;
@@ -154,11 +197,7 @@ pub fn initial_guess(t: &[f64], phi: &[f64]) -> [f64; 3] {
 /// Refits plain KWW (A, tau, beta) to a curve from the automatic guess: (beta, tau) or None.
 pub fn refit_plain(t: &[f64], phi: &[f64]) -> Option<(f64, f64)> {
     let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
-    let model = KwwModel {
-        t,
-        ln_t: &ln_t,
-        variant: Variant::Kww,
-    };
+    let model = KwwModel::new(t, &ln_t, Variant::Kww);
     let opts = fit::Options {
         bounds: Variant::Kww.bounds(),
         max_iters: 300,
