@@ -107,16 +107,26 @@ impl Protected {
     }
 }
 
-static PROTECTED: Mutex<Vec<Protected>> = Mutex::new(Vec::new());
+/// The protected paths in the order registered, and the same as a set: a campaign protects
+/// thousands of raw files, and a linear search per file made ingest quadratic (57 % of its time
+/// on 4 785 files).
+#[derive(Default)]
+struct Registry {
+    list: Vec<Protected>,
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+static PROTECTED: std::sync::LazyLock<Mutex<Registry>> =
+    std::sync::LazyLock::new(|| Mutex::new(Registry::default()));
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Registers `path` as read-only for the rest of the process: no output may be it, contain it or
 /// lie inside it. `what` names it in messages ("the manifest").
 pub fn protect(path: &Path, what: &str) {
     let p = Protected::new(path, what);
-    let mut list = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
-    if !list.iter().any(|q| q.path == p.path) {
-        list.push(p);
+    let mut reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
+    if reg.seen.insert(p.path.clone()) {
+        reg.list.push(p);
     }
 }
 
@@ -169,7 +179,9 @@ pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, GuardError> {
 /// that runs several stages in turn, a test). A stage binary is one run, so this changes nothing
 /// there.
 pub fn start_run() {
-    PROTECTED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let mut reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
+    reg.list.clear();
+    reg.seen.clear();
 }
 
 /// The absolute form of `path` with every symlink of its existing part resolved and `.`/`..`
@@ -251,8 +263,8 @@ fn relation(target: &Path, other: &Path) -> Option<&'static str> {
 /// path.
 pub fn check_with(target: &Path, extra: &[Protected]) -> Result<(), GuardError> {
     let t = resolve(target);
-    let list = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
-    for p in list.iter().chain(extra) {
+    let reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
+    for p in reg.list.iter().chain(extra) {
         if let Some(relation) = relation(&t, &p.path) {
             return Err(GuardError::Protected {
                 target: target.to_owned(),
