@@ -479,12 +479,22 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
             .unwrap_or(Path::new("."))
             .join("agingflow.yaml")
     });
+    // An existing file is replaced only with --force, and only when init wrote it (its first
+    // line says so): --out pointing at a raw file or a hand-written manifest is refused.
     for p in [&manifest, &pipeline] {
-        if p.exists() && !opts.force {
-            return Err(InitError::Usage(format!(
-                "{}: already exists; give --force to replace it",
-                p.display()
-            )));
+        if p.exists() {
+            if !opts.force {
+                return Err(InitError::Usage(format!(
+                    "{}: already exists; give --force to replace it",
+                    p.display()
+                )));
+            }
+            if !written_by_init(p) {
+                return Err(InitError::Usage(format!(
+                    "{}: exists and was not written by `agingflow init`, so even --force does not replace it; choose another --out/--pipeline or move it away",
+                    p.display()
+                )));
+            }
         }
     }
     let base = guard::resolve(manifest.parent().unwrap_or(Path::new(".")));
@@ -772,19 +782,25 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
         }
     }
     summary.todo = todo;
-    let manifest_name = manifest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "campaign.yaml".into());
     let rel_manifest = guard::relative(
         &guard::resolve(&manifest),
         &guard::resolve(pipeline.parent().unwrap_or(Path::new("."))),
     );
-    let _ = manifest_name;
     let pipe = pipeline_text(&rel_manifest, summary.dsc > 0, summary.dma_sweeps > 0);
     guard::write_file(&manifest, y.as_bytes())?;
     guard::write_file(&pipeline, pipe.as_bytes())?;
     Ok(summary)
+}
+
+/// The first line every file init writes starts with.
+const HEADER: &str = "# Written by `agingflow init`";
+
+fn written_by_init(p: &Path) -> bool {
+    let mut head = [0u8; HEADER.len()];
+    std::fs::File::open(p)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && head == HEADER.as_bytes()
 }
 
 /// The demo's pipeline for a manifest: every stage, the thermal one where scans are listed.

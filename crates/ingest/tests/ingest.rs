@@ -805,6 +805,22 @@ fn init_on_the_demo_files_reproduces_the_shipped_manifest() {
         std::fs::read_to_string(raw.join("campaign.yaml")).unwrap(),
         written
     );
+    // Not even --force replaces a file init did not write: a raw file given as --out is kept.
+    let victim = raw.join("dma/TiZrHfCuNiBe/633K_1800s.txt");
+    let before = std::fs::read(&victim).unwrap();
+    let refused = init(&InitOptions {
+        out: Some(victim.clone()),
+        pipeline: Some(dir.path().join("p.yaml")),
+        force: true,
+        ..opts.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("not written by `agingflow init`"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), before);
     // The same ingest output, byte for byte.
     let (a, b) = (dir.path().join("shipped"), dir.path().join("init"));
     std::fs::create_dir_all(&a).unwrap();
