@@ -555,14 +555,8 @@ fn tau_c_distributions(inp: &Inputs) -> Entry {
                 v.len(),
                 2.3548 * sd
             ),
-            x: Axis {
-                label: "τ_{c} / ⟨τ_{c}⟩".into(),
-                ..Default::default()
-            },
-            y: Axis {
-                label: "density".into(),
-                ..Default::default()
-            },
+            x: axis("τ_{c} / ⟨τ_{c}⟩", false),
+            y: axis("density", false),
             series: vec![
                 Series::new("histogram", steps, Style::Line, col.clone()),
                 Series::new("Gaussian (maximum likelihood)", gauss, Style::Dashed, col),
@@ -625,14 +619,8 @@ fn tau_c_gaussians(inp: &Inputs) -> Entry {
         .into_iter()
         .map(|((m, t), series)| Panel {
             title: format!("{m}, {} K", f64::from_bits(t)),
-            x: Axis {
-                label: "τ_{c} / ⟨τ_{c}⟩".into(),
-                ..Default::default()
-            },
-            y: Axis {
-                label: "density".into(),
-                ..Default::default()
-            },
+            x: axis("τ_{c} / ⟨τ_{c}⟩", false),
+            y: axis("density", false),
             series,
             ..Default::default()
         })
@@ -852,19 +840,13 @@ fn tau_c_trend(inp: &Inputs) -> Entry {
         vec![
             Panel {
                 x: axis(T_A, true),
-                y: Axis {
-                    label: "⟨τ_{c}⟩ / GPa".into(),
-                    ..Default::default()
-                },
+                y: axis("⟨τ_{c}⟩ / GPa", false),
                 series: mean,
                 ..Default::default()
             },
             Panel {
                 x: axis(T_A, true),
-                y: Axis {
-                    label: "FWHM of τ_{c}/⟨τ_{c}⟩".into(),
-                    ..Default::default()
-                },
+                y: axis("FWHM of τ_{c}/⟨τ_{c}⟩", false),
                 series: fwhm,
                 ..Default::default()
             },
@@ -930,7 +912,7 @@ fn activation_energy(inp: &Inputs) -> Entry {
             ));
         }
     }
-    drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the β relaxation's empirical 26 ± 4 RT_{g}.".into(), vec![Panel { x: axis(T_A, true), y: Axis { label: "E_{a} / kJ mol^{-1}".into(), ..Default::default() }, series, bands, ..Default::default() }])
+    drawn(name, title, "Error bars: 95 % t-intervals (3 or more temperatures). Band: the β relaxation's empirical 26 ± 4 RT_{g}.".into(), vec![Panel { x: axis(T_A, true), y: axis("E_{a} / kJ mol^{-1}", false), series, bands, ..Default::default() }])
 }
 
 fn model(inp: &Inputs) -> Entry {

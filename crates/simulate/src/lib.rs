@@ -373,10 +373,14 @@ const TA_FORMATS: [&str; 4] = ["ta-universal", "trios-text", "trios-excel", "tri
 
 /// A file's path for its format: `.xlsx` for TRIOS Excel, `.json` for TRIOS JSON.
 fn with_extension(rel: String, format: &str) -> String {
-    match format {
-        "trios-excel" => rel.replace(".txt", ".xlsx"),
-        "trios-json" => rel.replace(".txt", ".json"),
-        _ => rel,
+    let ext = match format {
+        "trios-excel" => "xlsx",
+        "trios-json" => "json",
+        _ => return rel,
+    };
+    match rel.strip_suffix(".txt") {
+        Some(stem) => format!("{stem}.{ext}"),
+        None => rel,
     }
 }
 
