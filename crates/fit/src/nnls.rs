@@ -55,7 +55,7 @@ pub fn cholesky_sub(g: &[f64], n: usize, idx: &[usize]) -> Option<Vec<f64>> {
 }
 
 /// The Cholesky factor of G on the passive set, in the order the variables entered: a variable
-/// that enters appends a row (O(k^2)); one that leaves makes a rebuild (rare).
+/// that enters appends a row (O(k^2)); one that leaves is deleted by Givens rotations (O(k^2)).
 struct Factor {
     idx: Vec<usize>,
     /// Lower factor, row-major with stride n.
@@ -91,6 +91,36 @@ impl Factor {
         self.l[k * n + k] = d.sqrt();
         self.idx.push(j);
         true
+    }
+
+    /// Removes variable j (when present) by deleting its row and restoring the triangle with
+    /// Givens rotations on the columns after it: O((k - r)^2) for position r, where a rebuild
+    /// is O(k^3).
+    fn remove(&mut self, j: usize) {
+        let n = self.n;
+        let Some(r) = self.idx.iter().position(|&v| v == j) else {
+            return;
+        };
+        let k = self.idx.len();
+        for i in r + 1..k {
+            self.l.copy_within(i * n..i * n + i + 1, (i - 1) * n);
+        }
+        for i in 0..k {
+            self.l[(k - 1) * n + i] = 0.0;
+        }
+        // Row s (s >= r) now reaches column s + 1: rotate columns s and s + 1 to zero it.
+        for s in r..k - 1 {
+            let (a, b) = (self.l[s * n + s], self.l[s * n + s + 1]);
+            let h = a.hypot(b);
+            let (c, sn) = (a / h, b / h);
+            for i in s..k - 1 {
+                let (x, y) = (self.l[i * n + s], self.l[i * n + s + 1]);
+                self.l[i * n + s] = c * x + sn * y;
+                self.l[i * n + s + 1] = c * y - sn * x;
+            }
+            self.l[s * n + s + 1] = 0.0;
+        }
+        self.idx.remove(r);
     }
 
     fn rebuild(&mut self, g: &[f64], passive: &[bool]) -> bool {
@@ -151,15 +181,16 @@ pub fn nnls_gram(
     let mut factor = Factor::new(n);
     if let Some(p0) = start.filter(|p| p.len() == n) {
         passive.copy_from_slice(p0);
+        if !factor.rebuild(g, &passive) {
+            return Err(NnlsError::NotPositiveDefinite);
+        }
         loop {
-            if !factor.rebuild(g, &passive) {
-                return Err(NnlsError::NotPositiveDefinite);
-            }
             let s = factor.solve(q);
             let mut dropped = false;
             for j in 0..n {
                 if passive[j] && s[j] <= 0.0 {
                     passive[j] = false;
+                    factor.remove(j);
                     dropped = true;
                 }
             }
@@ -168,9 +199,6 @@ pub fn nnls_gram(
                 break;
             }
         }
-    }
-    if !factor.rebuild(g, &passive) {
-        return Err(NnlsError::NotPositiveDefinite);
     }
     let mut iterations = 0;
     loop {
@@ -210,10 +238,8 @@ pub fn nnls_gram(
                 if passive[i] && (i == block || x[i] <= 0.0) {
                     passive[i] = false;
                     x[i] = 0.0;
+                    factor.remove(i);
                 }
-            }
-            if !factor.rebuild(g, &passive) {
-                return Err(NnlsError::NotPositiveDefinite);
             }
             iterations += 1;
             if iterations > max_iter {
@@ -286,6 +312,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn removing_a_variable_from_the_factor_matches_a_rebuild() {
+        let (g, q) = problem(11, 60, 25);
+        let n = 25;
+        let mut f = Factor::new(n);
+        let order = [3usize, 17, 0, 9, 24, 5, 12, 20, 1, 8];
+        for &j in &order {
+            assert!(f.add(&g, j));
+        }
+        for gone in [9usize, 3, 8, 20] {
+            f.remove(gone);
+            let mut passive = vec![false; n];
+            for &j in &f.idx {
+                passive[j] = true;
+            }
+            let mut fresh = Factor::new(n);
+            assert!(fresh.rebuild(&g, &passive));
+            let (a, b) = (f.solve(&q), fresh.solve(&q));
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() <= 1e-10 * y.abs().max(1.0), "{x} vs {y}");
+            }
+            assert_eq!(a[gone], 0.0);
+        }
+        assert_eq!(f.idx.len(), order.len() - 4);
     }
 
     #[test]
