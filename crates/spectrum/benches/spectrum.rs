@@ -151,7 +151,7 @@ fn peer(data: &[(Vec<f64>, Vec<f64>)], lambdas: &[(f64, Vec<f64>, Vec<f64>)]) {
         }
     }
     let input = dir.join("nnls_problems.txt");
-    let mut f = std::fs::File::create(&input).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
     for ((t, y), (lam, ln_tau, _)) in data.iter().zip(lambdas).take(m) {
         let (a, b, rows, k) = stacked(t, y, ln_tau, *lam);
         writeln!(f, "{rows} {k}").unwrap();
@@ -160,6 +160,7 @@ fn peer(data: &[(Vec<f64>, Vec<f64>)], lambdas: &[(f64, Vec<f64>, Vec<f64>)]) {
         }
         writeln!(f).unwrap();
     }
+    f.flush().unwrap();
     drop(f);
     let script = r#"
 import sys, time, numpy as np
