@@ -56,14 +56,25 @@ fmt:
 
 ## bench: runner overhead (no-op run of 10 stages, cost per stage); ingest throughput on a >100 MB campaign;
 ## spectrum time per curve against scipy's nnls
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: release bench-venv
-	$(CARGO) bench -p runner --bench runner
-	$(CARGO) bench -p ingest --bench ingest
-	$(CARGO) bench -p kww-fit --bench kww
-	$(CARGO) bench -p indentation-stats --bench indents
+	mkdir -p target/bench-out
+	$(AGINGFLOW) run pipelines/demo.yaml --force-all 2>&1 | tee target/bench-out/demo.txt
+	$(CARGO) bench -p runner --bench runner | tee target/bench-out/runner.txt
+	$(CARGO) bench -p ingest --bench ingest | tee target/bench-out/ingest.txt
+	$(CARGO) bench -p kww-fit --bench kww | tee target/bench-out/kww.txt
+	$(CARGO) bench -p indentation-stats --bench indents | tee target/bench-out/indents.txt
 	$(CARGO) bench -p spectrum --bench spectrum | tee bench/spectrum.md
-	$(CARGO) bench -p tests --bench scale
-	$(MAKE) coverage
+	$(CARGO) bench -p tests --bench scale | tee target/bench-out/scale.txt
+	$(MAKE) --no-print-directory coverage | tee target/bench-out/coverage.txt
+	{ echo "# Benchmarks"; echo; \
+	  echo "Written by one \`make bench\` run ($$(date -u +%F), $$(nproc) cores, release build); peers (scipy) ran in the same run."; \
+	  for b in demo runner ingest kww indents; do echo; echo "## $$b"; echo; echo '```'; cat target/bench-out/$$b.txt; echo '```'; done; \
+	  echo; sed "s/^# /## /" bench/spectrum.md; echo; \
+	  sed 's/^# /## /' bench/scale.md; \
+	  echo; echo "## coverage"; echo; echo '```'; tail -n 40 target/bench-out/coverage.txt; echo '```'; } > bench/results.md
+	@echo "bench: results in bench/results.md"
 
 ## bench-venv: scipy and numpy for the benchmarks' peers, in target/bench-venv (skipped, with a
 ## message, without python3)

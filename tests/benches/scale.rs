@@ -2,7 +2,7 @@
 //! indents of 2450 points (the paper's load function), simulated (not committed), then the whole
 //! pipeline in release binaries with `-j 2`; per stage the wall time, CPU time, peak memory and
 //! throughput from the stage's log, the end-to-end time, and the same at twice the size. Results
-//! go to stdout and bench/results.md.
+//! go to stdout and bench/scale.md (which `make bench` folds into bench/results.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -203,5 +203,5 @@ fn main() {
         t2 / t1
     );
     print!("{out}");
-    std::fs::write(root.join("bench/results.md"), &out).unwrap();
+    std::fs::write(root.join("bench/scale.md"), &out).unwrap();
 }
