@@ -1,16 +1,15 @@
 //! Faults: the runner killed with SIGKILL at random moments of a real pipeline, then run again,
 //! must end with outputs byte-identical to an undisturbed run and a valid lock file, with no
-//! half-written file at an output path; a corrupt Parquet input is reported clearly and leaves
-//! the previous outputs untouched.
+//! half-written file at an output path and no damaged entry in the run cache; a corrupt Parquet
+//! input is reported clearly and leaves the previous outputs untouched.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tests::{agingflow, command};
+use tests::{agingflow, command, outputs};
 
 const PIPELINE: &str = r#"version: 1
 name: faults
@@ -47,36 +46,58 @@ fn setup(dir: &Path) {
     std::fs::write(dir.join("p.yaml"), PIPELINE).unwrap();
 }
 
-/// Every file under out/ except the runner's own state, with its bytes.
-fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.join("out")];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            let rel = p
-                .strip_prefix(dir.join("out"))
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if rel.starts_with(".agingflow") {
-                continue;
-            }
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 fn valid_lock(dir: &Path) -> serde_yaml::Value {
     let text = std::fs::read_to_string(dir.join("p.lock")).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the lock file parses");
     assert!(doc["stages"].is_mapping());
     doc
+}
+
+/// Every object of the run cache holds the bytes its name says (a killed write leaves only a
+/// temporary name, never a wrong object), and every tree listing hashes to its name.
+fn cache_intact(dir: &Path, trial: usize) {
+    let cache = dir.join("out/.agingflow/cache");
+    let mut todo = vec![cache.join("objects"), cache.join("trees")];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                todo.push(p);
+                continue;
+            }
+            if name.contains(".agingflow-tmp.") {
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            if p.starts_with(cache.join("objects")) {
+                assert_eq!(
+                    blake3::hash(&bytes).to_hex().to_string(),
+                    name,
+                    "trial {trial}: cache object {} holds other bytes",
+                    p.display()
+                );
+            } else {
+                let mut h = blake3::Hasher::new();
+                let text = String::from_utf8(bytes).unwrap();
+                let mut lines: Vec<(&str, &str)> =
+                    text.lines().filter_map(|l| l.split_once('\t')).collect();
+                lines.sort();
+                for (rel, hash) in lines {
+                    h.update(rel.as_bytes());
+                    h.update(b"\0");
+                    h.update(hash.as_bytes());
+                    h.update(b"\n");
+                }
+                assert_eq!(
+                    h.finalize().to_hex().to_string(),
+                    name,
+                    "trial {trial}: tree listing {} damaged",
+                    p.display()
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -106,9 +127,23 @@ fn killing_the_runner_at_random_moments_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     for trial in 0..trials {
-        // Start from scratch every other trial; otherwise kill a run that resumes a killed one.
-        if trial % 2 == 0 {
+        // Start from scratch every fourth trial; two trials later drop the outputs and the lock
+        // file but keep the run cache (the rerun restores from it, each entry verified by its
+        // hash); otherwise kill a run that resumes a killed one.
+        if trial % 4 == 0 {
             let _ = std::fs::remove_dir_all(dir.path().join("out"));
+            let _ = std::fs::remove_file(dir.path().join("p.lock"));
+        } else if trial % 4 == 2 {
+            for e in std::fs::read_dir(dir.path().join("out"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if e.file_name() != ".agingflow" {
+                    let p = e.path();
+                    let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+                }
+            }
             let _ = std::fs::remove_file(dir.path().join("p.lock"));
         }
         let delay = Duration::from_millis(rand() % (span.as_millis() as u64).max(1));
@@ -136,6 +171,7 @@ fn killing_the_runner_at_random_moments_loses_nothing() {
         if dir.path().join("p.lock").exists() {
             valid_lock(dir.path());
         }
+        cache_intact(dir.path(), trial);
         // Let any stage the killed runner left behind finish before the rerun.
         std::thread::sleep(Duration::from_millis(50));
         let r = agingflow(dir.path(), &["run", "p.yaml", "-j", "2"]);

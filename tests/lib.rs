@@ -4,6 +4,7 @@
 // Test helpers: a missing binary or a broken PATH should stop the test loudly.
 #![allow(clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -134,4 +135,29 @@ pub fn small_campaign(dir: &Path) {
     i.groups.truncate(3);
     i.indents_per_group = 8;
     simulate::simulate(&spec, dir, 1, &|_| {}).expect("the small campaign is written");
+}
+
+/// Every file under `dir`/out except the runner's state (`.agingflow`), with its bytes.
+pub fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.join("out")];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(dir.join("out"))
+                .expect("below out/")
+                .to_string_lossy()
+                .into_owned();
+            if rel.starts_with(".agingflow") {
+                continue;
+            }
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).expect("an output is readable"));
+            }
+        }
+    }
+    out
 }

@@ -417,6 +417,33 @@ pub fn write_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
     f.commit(file)
 }
 
+/// Places the bytes of `src` at `target` atomically, after the checks of [`AtomicFile`]: a hard
+/// link where the file system allows (agingflow never writes into a file in place, so sharing the
+/// bytes is safe), else a copy, under a temporary name renamed over the target. For agingflow's
+/// own files only: its run cache and the outputs it restores from there.
+pub fn link_or_copy(src: &Path, target: &Path) -> Result<(), GuardError> {
+    check(target)?;
+    let (dir, name) = split(target)?;
+    let tmp = beside(&dir, &name, "tmp");
+    if std::fs::hard_link(src, &tmp).is_err() {
+        let copied = std::fs::copy(src, &tmp)
+            .and_then(|_| std::fs::OpenOptions::new().write(true).open(&tmp))
+            .and_then(|f| f.sync_all());
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(write_error(target, e));
+        }
+    }
+    let moved = check(target).and_then(|()| {
+        std::fs::rename(&tmp, target)
+            .map_err(|e| GuardError::io("cannot move into place", target, e))
+    });
+    if moved.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    moved
+}
+
 /// Creates (or truncates) a log file that is written as it goes: checked, not atomic.
 pub fn create_log(target: &Path) -> Result<File, GuardError> {
     check(target)?;

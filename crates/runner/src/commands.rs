@@ -104,6 +104,55 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         junit: Option<PathBuf>,
     },
+    /// Remove from the run cache what the lock file does not name
+    ///
+    /// The run cache (`<outdir>/.agingflow/cache`) keeps the outputs of every successful stage
+    /// run, so that a stage whose key was seen before is restored instead of run, and so that
+    /// `agingflow diff` can compare old results. `gc` keeps what the lock file names (and, with
+    /// --all-commits, what it named in every git commit that changed it) and removes the rest.
+    Gc {
+        #[command(flatten)]
+        file: FileArg,
+        /// Also keep what the lock file named in every git commit that changed it
+        #[arg(long)]
+        all_commits: bool,
+        /// Say what would be removed; remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Compare results between git revisions: result tables' numbers and summary.json
+    ///
+    /// Reads the lock file at REV (default HEAD) and at REV2 (default: the working tree), finds
+    /// the outputs they name in the run cache, and prints per result table and numeric column how
+    /// many rows changed and by how much (rows matched by the table's keys), and every changed
+    /// number of the report's summary.json. Outputs missing from the cache are listed as missing.
+    /// Exit codes: 0, or 1 when a --fail-on rule is crossed, 2 usage.
+    Diff {
+        /// The old revision (a git revision)
+        #[arg(default_value = "HEAD")]
+        rev: String,
+        /// The new revision [default: the working tree]
+        rev2: Option<String>,
+        /// The pipeline file
+        #[arg(
+            long,
+            short = 'p',
+            default_value = "agingflow.yaml",
+            value_name = "FILE"
+        )]
+        pipeline: PathBuf,
+        /// Print JSON instead of text
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print Markdown (for a pull-request comment) instead of text
+        #[arg(long)]
+        markdown: bool,
+        /// Exit 1 when the largest |change| of a column or summary number crosses a limit:
+        /// `beta > 0.005` (column `beta` of any result table), `kww_fits.tau_s > 1`, or a
+        /// summary.json path (repeatable)
+        #[arg(long, value_name = "RULE")]
+        fail_on: Vec<String>,
+    },
     /// Run a stage binary: `agingflow kww-fit --help` runs `agingflow-kww-fit --help`
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -145,6 +194,13 @@ impl SelectArgs {
             from: self.from.clone(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +266,26 @@ fn dispatch(command: Command) -> u8 {
         Command::Why { stage, file } => cmd_why(&file.file, &stage),
         Command::Dag { file, format } => cmd_dag(&file.file, format),
         Command::Check { file, junit } => cmd_check(&file.file, junit.as_deref()),
+        Command::Gc {
+            file,
+            all_commits,
+            dry_run,
+        } => cmd_gc(&file.file, all_commits, dry_run),
+        Command::Diff {
+            rev,
+            rev2,
+            pipeline,
+            json,
+            markdown,
+            fail_on,
+        } => {
+            let format = match (json, markdown) {
+                (true, _) => DiffFormat::Json,
+                (_, true) => DiffFormat::Markdown,
+                _ => DiffFormat::Text,
+            };
+            cmd_diff(&pipeline, &rev, rev2.as_deref(), format, &fail_on)
+        }
         Command::External(args) => cmd_external(args),
     };
     result.unwrap_or_else(|code| code)
@@ -251,6 +327,7 @@ fn cmd_run(
     let print = |f: &Finished| {
         let (word, extra) = match &f.outcome {
             Outcome::Ran => ("ran", String::new()),
+            Outcome::Restored => ("restored", "from the run cache".to_owned()),
             Outcome::UpToDate => ("up to date", String::new()),
             Outcome::Failed(m) => ("failed", m.clone()),
             Outcome::Skipped(m) => ("skipped", m.clone()),
@@ -277,11 +354,17 @@ fn cmd_run(
     let finished = engine::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?;
     let count = |pred: fn(&Outcome) -> bool| finished.iter().filter(|f| pred(&f.outcome)).count();
     let ran = count(|o| *o == Outcome::Ran);
+    let restored = count(|o| *o == Outcome::Restored);
     let fresh = count(|o| *o == Outcome::UpToDate);
     let failed = count(|o| matches!(o, Outcome::Failed(_)));
     let skipped = count(|o| matches!(o, Outcome::Skipped(_)));
+    let restored = if restored > 0 {
+        format!("{restored} restored from the run cache, ")
+    } else {
+        String::new()
+    };
     println!(
-        "{ran} ran, {fresh} up to date, {failed} failed, {skipped} skipped in {}",
+        "{ran} ran, {restored}{fresh} up to date, {failed} failed, {skipped} skipped in {}",
         secs(start.elapsed())
     );
     let sig = engine::STOP.load(std::sync::atomic::Ordering::SeqCst);
@@ -294,6 +377,127 @@ fn cmd_run(
     } else {
         EXIT_OK
     })
+}
+
+fn cmd_gc(file: &Path, all_commits: bool, dry_run: bool) -> Result<u8, u8> {
+    let p = load(file)?;
+    let ctx = Ctx::new(&p, false);
+    let mut keep: Vec<crate::lock::StageLock> = LockFile::read(&p.lock_path())
+        .stages
+        .into_values()
+        .collect();
+    if all_commits {
+        let dir = std::fs::canonicalize(&p.dir).unwrap_or_else(|_| p.dir.clone());
+        let name = p
+            .lock_path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let revs = std::process::Command::new("git")
+            .args(["rev-list", "--all", "--", &name])
+            .current_dir(&dir)
+            .output();
+        match revs {
+            Ok(o) if o.status.success() => {
+                for rev in String::from_utf8_lossy(&o.stdout).lines() {
+                    match crate::diff::lock_at(&p, rev.trim()) {
+                        Ok(l) => keep.extend(l.stages.into_values()),
+                        Err(e) => tracing::debug!("{e}"),
+                    }
+                }
+            }
+            _ => {
+                return Err(usage(
+                    "--all-commits: the pipeline is not in a git repository",
+                ));
+            }
+        }
+    }
+    let (n, bytes) = ctx
+        .cache
+        .gc(&keep, dry_run)
+        .map_err(|e| usage(format!("run cache {}: {e}", ctx.cache.root().display())))?;
+    println!(
+        "{} {n} file{} ({:.1} MB) from the run cache {}",
+        if dry_run { "would remove" } else { "removed" },
+        if n == 1 { "" } else { "s" },
+        bytes as f64 / 1e6,
+        ctx.cache.root().display()
+    );
+    Ok(EXIT_OK)
+}
+
+fn cmd_diff(
+    file: &Path,
+    rev: &str,
+    rev2: Option<&str>,
+    format: DiffFormat,
+    fail_on: &[String],
+) -> Result<u8, u8> {
+    use crate::diff::{self, FailOn, Side};
+    let rules: Vec<FailOn> = fail_on
+        .iter()
+        .map(|r| FailOn::parse(r))
+        .collect::<Result<_, _>>()
+        .map_err(usage)?;
+    let p = load(file)?;
+    let ctx = Ctx::new(&p, false);
+    let old = Side {
+        label: rev.to_owned(),
+        lock: diff::lock_at(&p, rev).map_err(usage)?,
+        worktree: false,
+    };
+    let new = match rev2 {
+        Some(r) => Side {
+            label: r.to_owned(),
+            lock: diff::lock_at(&p, r).map_err(usage)?,
+            worktree: false,
+        },
+        None => Side {
+            label: "working tree".to_owned(),
+            lock: LockFile::read(&p.lock_path()),
+            worktree: true,
+        },
+    };
+    let report = diff::compare(&p, &ctx.cache, &old, &new);
+    match format {
+        DiffFormat::Text => print!("{}", diff::text(&report)),
+        DiffFormat::Markdown => print!("{}", diff::markdown(&report)),
+        DiffFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|_| EXIT_INTERNAL)?
+        ),
+    }
+    let mut code = EXIT_OK;
+    for rule in &rules {
+        match rule.measure(&report) {
+            None if report.missing.is_empty() => {
+                // Nothing of that name changed or was compared: no change crosses the limit.
+                eprintln!(
+                    "agingflow diff: --fail-on `{}`: nothing named `{}` changed",
+                    rule.name, rule.name
+                );
+            }
+            None => {
+                eprintln!(
+                    "agingflow diff: --fail-on `{}`: outputs are missing from the run cache, so the rule cannot be decided",
+                    rule.name
+                );
+                code = EXIT_DATA;
+            }
+            Some(v) if rule.crossed(v) => {
+                eprintln!(
+                    "agingflow diff: --fail-on `{} {} {}`: largest |change| {v} crosses the limit",
+                    rule.name,
+                    if rule.or_equal { ">=" } else { ">" },
+                    rule.limit
+                );
+                code = EXIT_DATA;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(code)
 }
 
 fn cmd_plan(file: &Path, sel: &Selection, json: bool) -> Result<u8, u8> {
@@ -312,6 +516,12 @@ fn cmd_plan(file: &Path, sel: &Selection, json: bool) -> Result<u8, u8> {
             for r in &s.reasons {
                 println!("{:<11}   {r}", "");
             }
+            if s.action == "restore" {
+                println!(
+                    "{:<11}   restored from cache: a run with this key is stored, nothing runs",
+                    ""
+                );
+            }
         }
     }
     Ok(EXIT_OK)
@@ -321,11 +531,11 @@ fn cmd_status(file: &Path, json: bool) -> Result<u8, u8> {
     let p = load(file)?;
     let ctx = Ctx::new(&p, false);
     let plan = engine::plan(&ctx, &Selection::default()).map_err(usage)?;
-    let stale = plan.iter().any(|s| s.action == "run");
+    let stale = plan.iter().any(|s| matches!(s.action, "run" | "restore"));
     if json {
         let stages: Vec<_> = plan
             .iter()
-            .map(|s| serde_json::json!({"stage": s.stage, "up_to_date": s.action != "run", "reasons": s.reasons}))
+            .map(|s| serde_json::json!({"stage": s.stage, "up_to_date": !matches!(s.action, "run" | "restore"), "reasons": s.reasons}))
             .collect();
         let doc = serde_json::json!({ "pipeline": p.name, "up_to_date": !stale, "stages": stages });
         println!(
@@ -334,7 +544,7 @@ fn cmd_status(file: &Path, json: bool) -> Result<u8, u8> {
         );
     } else {
         for s in &plan {
-            let word = if s.action == "run" {
+            let word = if matches!(s.action, "run" | "restore") {
                 "stale"
             } else {
                 "up to date"

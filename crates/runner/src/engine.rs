@@ -19,10 +19,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::builtin;
+use crate::cache::{Cache, Hit};
 use crate::checks::{self, CheckResult};
 use crate::hash;
 use crate::lock::{FileHash, LockFile, StageLock};
-use crate::pipeline::{Action, Pipeline, Stage, WithValue, expand, normalize};
+use crate::pipeline::{Action, Pipeline, PortRef, Stage, WithValue, expand, normalize};
 
 /// The environment variable a stage appends the paths it read to (see `stage_cli::report_read`).
 pub const READS_ENV: &str = "AGINGFLOW_READS";
@@ -194,6 +195,8 @@ pub struct Ctx<'a> {
     /// What `deps` globs never match (state folder, lock file, every stage's output), resolved
     /// once.
     not_deps: std::sync::OnceLock<(PathBuf, PathBuf, Vec<PathBuf>)>,
+    /// The run cache below the output directory.
+    pub cache: Cache,
 }
 
 static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -214,6 +217,7 @@ impl<'a> Ctx<'a> {
             protected: Vec::new(),
             default_timeout: None,
             not_deps: std::sync::OnceLock::new(),
+            cache: Cache::new(&p.outdir_abs()),
         };
         ctx.protect_inputs();
         ctx
@@ -452,6 +456,37 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
+    /// The key of a run of `stage` as it would start now (argv, binary, `with`, deps), its inputs
+    /// hashed by `input_hash`: what the run cache is looked up by.
+    pub fn key_entry(
+        &self,
+        stage: &Stage,
+        input_hash: &dyn Fn(&PortRef) -> Option<String>,
+    ) -> Result<StageLock, String> {
+        let (name, program) = self.program(stage)?;
+        let binary = self.binary_hash(&program).map(|h| FileHash {
+            path: name,
+            blake3: h,
+        });
+        let mut inputs = BTreeMap::new();
+        for (port, r) in &stage.inputs {
+            let path = self.p.output_path(r).unwrap_or_default();
+            let h = input_hash(r).ok_or_else(|| {
+                format!("input `{port}` ({path}) is missing: run its stage first")
+            })?;
+            inputs.insert(port.clone(), FileHash { path, blake3: h });
+        }
+        Ok(StageLock {
+            argv: argv_final(self, stage),
+            binary,
+            with: stage.with.clone(),
+            inputs,
+            deps: self.deps(stage)?,
+            reads: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        })
+    }
+
     /// The reasons a stage is stale against its lock entry (empty: up to date).
     pub fn staleness(&self, stage: &Stage, locked: Option<&StageLock>) -> Vec<Reason> {
         let Some(old) = locked else {
@@ -640,6 +675,8 @@ impl Drop for FileLock {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Ran,
+    /// The outputs of an earlier run with the same key, restored from the run cache.
+    Restored,
     UpToDate,
     Failed(String),
     Skipped(String),
@@ -650,7 +687,7 @@ impl Outcome {
     fn ok(&self) -> bool {
         matches!(
             self,
-            Outcome::Ran | Outcome::UpToDate | Outcome::NotSelected
+            Outcome::Ran | Outcome::Restored | Outcome::UpToDate | Outcome::NotSelected
         )
     }
 }
@@ -691,12 +728,13 @@ pub fn run_stage(ctx: &Ctx, stage: &Stage, forced: bool) -> Outcome {
     if stop_signal() != 0 {
         return Outcome::Skipped("the run was stopped".into());
     }
-    execute(ctx, stage, lock.stages.get(&stage.name))
+    execute(ctx, stage, lock.stages.get(&stage.name), forced)
 }
 
 /// Hashes of a stage's inputs and deps taken before it starts, compared with their hashes after it
 /// ends: a file changed while the stage ran fails the stage, so the lock never records a hash of
 /// data the outputs were not made from.
+#[derive(Clone)]
 struct Before {
     inputs: BTreeMap<String, FileHash>,
     deps: BTreeMap<String, String>,
@@ -718,13 +756,21 @@ fn hash_inputs(ctx: &Ctx, stage: &Stage) -> Result<Before, String> {
     })
 }
 
-fn execute(ctx: &Ctx, stage: &Stage, locked: Option<&StageLock>) -> Outcome {
+fn execute(ctx: &Ctx, stage: &Stage, locked: Option<&StageLock>, forced: bool) -> Outcome {
     let n = STAGING_COUNTER.fetch_add(1, Ordering::Relaxed);
     let id = format!("{}-{}-{n}", stage.name, std::process::id());
     let staging_rel = ctx.p.in_outdir(&format!(".agingflow/staging/{id}"));
     let staging = ctx.abs(&staging_rel);
     let reads_file = ctx.state_dir("staging").join(format!("{id}.reads"));
-    let result = execute_in(ctx, stage, locked, &staging, &staging_rel, &reads_file);
+    let result = execute_in(
+        ctx,
+        stage,
+        locked,
+        forced,
+        &staging,
+        &staging_rel,
+        &reads_file,
+    );
     let _ = guard::remove_scratch(&staging);
     let _ = guard::remove_scratch(&reads_file);
     result
@@ -794,6 +840,7 @@ fn execute_in(
     ctx: &Ctx,
     stage: &Stage,
     locked: Option<&StageLock>,
+    forced: bool,
     staging: &Path,
     staging_rel: &str,
     reads_file: &Path,
@@ -815,6 +862,31 @@ fn execute_in(
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    // A run with this key seen before (and whose reads still hold) is restored, not run.
+    if !forced {
+        let key = match record(ctx, stage, before.clone(), BTreeMap::new(), BTreeMap::new()) {
+            Ok(k) => k,
+            Err(e) => return fail(e),
+        };
+        let hash_now = |p: &str| hash::file(&ctx.abs(p)).ok();
+        if let Some(hit) = ctx.cache.lookup(&key, &hash_now) {
+            match restore(ctx, stage, locked, staging, key, &hit) {
+                Ok(o) => return o,
+                // A cache that cannot be used is no failure: the stage runs.
+                Err(e) => {
+                    tracing::warn!("{}: {e}; running the stage instead", stage.name);
+                    let _ = guard::remove_scratch(staging);
+                    for rel in stage.outputs.values() {
+                        if let Some(dir) = staging.join(rel).parent()
+                            && let Err(e) = guard::create_dirs(dir)
+                        {
+                            return fail(e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
     let staged = |port: &str| normalize(&Path::new(staging_rel).join(&stage.outputs[port]));
     let argv = ctx.argv(stage, &staged);
     let log_path = ctx.log_path(&stage.name);
@@ -876,27 +948,14 @@ fn execute_in(
             ));
         }
     }
-    if !ctx.no_checks && !stage.checks.is_empty() {
-        let results = evaluate_checks(stage, |port| staging.join(&stage.outputs[port]));
-        let failed: Vec<_> = results.iter().filter(|r| !r.outcome.passed).collect();
-        if !failed.is_empty() {
-            let kept = ctx.state_dir("failed").join(&stage.name);
-            let _ = guard::rename_scratch(staging, &kept);
-            let mut msg = String::from("checks failed:");
-            for r in failed {
-                msg.push_str(&format!(
-                    "\n    {}: {}: {}",
-                    r.port,
-                    r.expect,
-                    r.outcome.detail.trim_end()
-                ));
-            }
-            msg.push_str(&format!(
-                "\n    outputs kept for inspection in {}",
-                ctx.rel(&kept)
-            ));
-            return fail(msg);
-        }
+    if let Some(mut msg) = failed_checks(ctx, stage, staging, "checks failed:") {
+        let kept = ctx.state_dir("failed").join(&stage.name);
+        let _ = guard::rename_scratch(staging, &kept);
+        msg.push_str(&format!(
+            "\n    outputs kept for inspection in {}",
+            ctx.rel(&kept)
+        ));
+        return fail(msg);
     }
     // What the stage read must not have changed while it ran.
     let after = match hash_inputs(ctx, stage) {
@@ -953,11 +1012,29 @@ fn execute_in(
         Ok(e) => e,
         Err(e) => return fail(e),
     };
-    // Outputs and lock entry are one commit: every output moves into place, then the lock is
-    // written; when any step fails, the outputs moved so far are put back.
+    // Into the run cache before the outputs move (a cache that cannot take them is a warning).
+    if let Err(e) = ctx
+        .cache
+        .store(&stage.name, &entry, staging, &stage.outputs)
+    {
+        tracing::warn!("{}: {e}", stage.name);
+    }
+    commit(ctx, stage, locked, staging, entry, Outcome::Ran)
+}
+
+/// Outputs and lock entry are one commit: every output moves into place, then the lock is
+/// written; when any step fails, the outputs moved so far are put back. `done` on success.
+fn commit(
+    ctx: &Ctx,
+    stage: &Stage,
+    locked: Option<&StageLock>,
+    staging: &Path,
+    entry: StageLock,
+    done: Outcome,
+) -> Outcome {
     let applied = match commit_outputs(ctx, stage, locked, staging, &entry) {
         Ok(a) => a,
-        Err(e) => return fail(e),
+        Err(e) => return Outcome::Failed(e),
     };
     match ctx.update_lock(|l| {
         l.version = 1;
@@ -965,13 +1042,71 @@ fn execute_in(
     }) {
         Ok(()) => {
             applied.finish();
-            Outcome::Ran
+            done
         }
         Err(e) => {
             applied.rollback();
-            fail(format!("{e}; the previous outputs were restored"))
+            Outcome::Failed(format!("{e}; the previous outputs were restored"))
         }
     }
+}
+
+/// The message of the stage's failed checks on the outputs in `staging`, after `header`; None
+/// when all pass or checks are off.
+fn failed_checks(ctx: &Ctx, stage: &Stage, staging: &Path, header: &str) -> Option<String> {
+    if ctx.no_checks || stage.checks.is_empty() {
+        return None;
+    }
+    let results = evaluate_checks(stage, |port| staging.join(&stage.outputs[port]));
+    let failed: Vec<_> = results.iter().filter(|r| !r.outcome.passed).collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let mut msg = String::from(header);
+    for r in failed {
+        msg.push_str(&format!(
+            "\n    {}: {}: {}",
+            r.port,
+            r.expect,
+            r.outcome.detail.trim_end()
+        ));
+    }
+    Some(msg)
+}
+
+/// Places the outputs of a cached run in `staging`, evaluates the stage's checks on them and
+/// commits them with their lock entry, as a run would. `Err` when the cache could not supply
+/// them (the stage then runs); a failed check or commit is the stage's failure.
+fn restore(
+    ctx: &Ctx,
+    stage: &Stage,
+    locked: Option<&StageLock>,
+    staging: &Path,
+    key: StageLock,
+    hit: &Hit,
+) -> Result<Outcome, String> {
+    ctx.cache.materialize(hit, staging, &stage.outputs)?;
+    if let Some(msg) = failed_checks(
+        ctx,
+        stage,
+        staging,
+        "checks failed on the outputs restored from the run cache:",
+    ) {
+        return Ok(Outcome::Failed(msg));
+    }
+    let entry = StageLock {
+        reads: hit.record.reads.clone(),
+        outputs: hit.record.outputs.clone(),
+        ..key
+    };
+    Ok(commit(
+        ctx,
+        stage,
+        locked,
+        staging,
+        entry,
+        Outcome::Restored,
+    ))
 }
 
 fn secs_text(d: Duration) -> String {
@@ -1271,11 +1406,15 @@ impl Selection {
 }
 
 /// What `run` would do, without running: a stage downstream of one that will run is marked with
-/// an `upstream` reason (it runs unless the upstream output comes out byte-identical).
+/// an `upstream` reason (it runs unless the upstream output comes out byte-identical). A stale
+/// stage whose key (with the outputs its upstream stages would restore) is in the run cache is
+/// planned as `restore`.
 pub fn plan(ctx: &Ctx, sel: &Selection) -> Result<Vec<Planned>, String> {
     let selected = sel.stages(ctx.p)?;
     let lock = LockFile::read(&ctx.p.lock_path());
     let mut will_run: HashSet<String> = HashSet::new();
+    // Stage name to the outputs (port to hash) it would restore.
+    let mut will_restore: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     let mut out = Vec::new();
     for stage in ctx.p.topo_order() {
         if !selected.contains(&stage.name) {
@@ -1287,14 +1426,26 @@ pub fn plan(ctx: &Ctx, sel: &Selection) -> Result<Vec<Planned>, String> {
             continue;
         }
         let mut reasons = Vec::new();
-        if sel.forced(&stage.name) {
+        let forced = sel.forced(&stage.name);
+        if forced {
             reasons.push(Reason::Forced);
         }
+        let current = |r: &PortRef| {
+            hash::path(&ctx.abs(&ctx.p.output_path(r).unwrap_or_default()))
+                .ok()
+                .flatten()
+        };
+        // An upstream restore that brings back the bytes there now changes nothing here.
         let mut upstream: Vec<&str> = stage
             .inputs
             .values()
+            .filter(|r| {
+                will_run.contains(&r.stage)
+                    || will_restore
+                        .get(&r.stage)
+                        .is_some_and(|o| o.get(&r.port) != current(r).as_ref())
+            })
             .map(|r| r.stage.as_str())
-            .filter(|s| will_run.contains(*s))
             .collect();
         upstream.sort();
         upstream.dedup();
@@ -1311,11 +1462,31 @@ pub fn plan(ctx: &Ctx, sel: &Selection) -> Result<Vec<Planned>, String> {
         reasons.extend(upstream.iter().map(|s| Reason::Upstream {
             stage: s.to_string(),
         }));
-        let action = if reasons.is_empty() {
+        let mut action = if reasons.is_empty() {
             "up-to-date"
         } else {
             "run"
         };
+        if action == "run" && !forced && !upstream.iter().any(|u| will_run.contains(*u)) {
+            let input_hash = |r: &PortRef| match will_restore.get(&r.stage) {
+                Some(o) => o.get(&r.port).cloned(),
+                None => current(r),
+            };
+            let hash_now = |p: &str| hash::file(&ctx.abs(p)).ok();
+            if let Ok(key) = ctx.key_entry(stage, &input_hash)
+                && let Some(hit) = ctx.cache.lookup(&key, &hash_now)
+            {
+                action = "restore";
+                will_restore.insert(
+                    stage.name.clone(),
+                    hit.record
+                        .outputs
+                        .iter()
+                        .map(|(port, f)| (port.clone(), f.blake3.clone()))
+                        .collect(),
+                );
+            }
+        }
         if action == "run" {
             will_run.insert(stage.name.clone());
         }

@@ -30,18 +30,26 @@ pub fn path(path: &Path) -> io::Result<Option<String>> {
     }
     let mut entries = Vec::new();
     walk(path, "", &mut entries)?;
-    entries.sort();
+    Ok(Some(tree(&entries)))
+}
+
+/// The hash of a directory from its listing (relative path, content hash or `link:target`), in
+/// any order: `tree:` and the BLAKE3 of the sorted lines.
+pub fn tree(entries: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = entries.iter().collect();
+    sorted.sort();
     let mut h = blake3::Hasher::new();
-    for (rel, hash) in entries {
+    for (rel, hash) in sorted {
         h.update(rel.as_bytes());
         h.update(b"\0");
         h.update(hash.as_bytes());
         h.update(b"\n");
     }
-    Ok(Some(format!("tree:{}", h.finalize().to_hex())))
+    format!("tree:{}", h.finalize().to_hex())
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> io::Result<()> {
+/// Every file below `dir`: relative path and content hash, or `link:target` for a symlink.
+pub fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -1,0 +1,243 @@
+//! The run cache and `agingflow diff` on a real pipeline: an option switched back restores every
+//! output without running a stage, `plan` says so, `gc` prunes, and `diff` between two commits of
+//! a real git repository shows the changed betas and gates on `--fail-on`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use tests::{agingflow, outputs};
+
+const PIPELINE: &str = r#"version: 1
+name: cached
+outdir: out
+stages:
+  ingest:
+    uses: ingest
+    with: { manifest: campaign/campaign.yaml }
+    outputs: { relaxation-raw: relaxation_raw.parquet, indentation-raw: indentation_raw.parquet }
+  clean:
+    uses: clean
+    inputs: { relaxation-raw: ingest.relaxation-raw }
+    outputs: { relaxation-clean: relaxation_clean.parquet, relaxation-tests: relaxation_tests.parquet }
+  kww-fit:
+    uses: kww-fit
+    inputs: { relaxation-clean: clean.relaxation-clean }
+    with: { bootstrap: 100, model: kww_offset }
+    outputs: { kww-fits: kww_fits.parquet, aging-law: aging_law.parquet }
+  activation-energy:
+    uses: activation-energy
+    inputs: { kww-fits: kww-fit.kww-fits }
+    outputs: { activation-energy: activation_energy.parquet }
+  report:
+    uses: report
+    inputs: { kww-fits: kww-fit.kww-fits, aging-law: kww-fit.aging-law, activation-energy: activation-energy.activation-energy }
+    outputs: { report-dir: report }
+"#;
+
+fn setup(dir: &Path) {
+    tests::small_campaign(&dir.join("campaign"));
+    std::fs::write(dir.join("p.yaml"), PIPELINE).unwrap();
+}
+
+fn edit(dir: &Path, from: &str, to: &str) {
+    let p = dir.join("p.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "{from} not in the pipeline");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn switching_an_option_back_restores_every_output_without_running_a_stage() {
+    let d = tempfile::tempdir().unwrap();
+    setup(d.path());
+    let first = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    let want = outputs(d.path());
+    let lock_100 = std::fs::read(d.path().join("p.lock")).unwrap();
+
+    edit(d.path(), "bootstrap: 100", "bootstrap: 200");
+    let second = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(second.code, Some(0), "{second:?}");
+    assert!(
+        second.stages("ran").contains(&"kww-fit".to_string()),
+        "{}",
+        second.stdout
+    );
+    assert!(outputs(d.path()) != want, "bootstrap 200 changes the SEs");
+
+    edit(d.path(), "bootstrap: 200", "bootstrap: 100");
+    let plan = agingflow(d.path(), &["plan", "p.yaml"]);
+    assert_eq!(plan.code, Some(0), "{plan:?}");
+    assert!(
+        plan.stages("restore").contains(&"kww-fit".to_string())
+            && plan.stdout.contains("restored from cache"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stages("run").is_empty(), "{}", plan.stdout);
+    let third = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(third.code, Some(0), "{third:?}");
+    assert!(third.stages("ran").is_empty(), "{}", third.stdout);
+    assert!(
+        third.stages("restored").contains(&"kww-fit".to_string()),
+        "{}",
+        third.stdout
+    );
+    assert_eq!(plan.stages("restore"), third.stages("restored"));
+    assert!(
+        outputs(d.path()) == want,
+        "restored outputs differ from the first run"
+    );
+    assert_eq!(std::fs::read(d.path().join("p.lock")).unwrap(), lock_100);
+    let status = agingflow(d.path(), &["status", "p.yaml"]);
+    assert_eq!(status.code, Some(0), "{}", status.stdout);
+
+    // A damaged object is never used: the stage runs again and gives the same bytes.
+    let objects = d.path().join("out/.agingflow/cache/objects");
+    let kww = blake3::hash(&want["kww_fits.parquet"]).to_hex().to_string();
+    let obj = objects.join(&kww[..2]).join(&kww);
+    assert!(obj.is_file(), "kww_fits stored under its hash");
+    edit(d.path(), "bootstrap: 100", "bootstrap: 200");
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    let mut bytes = std::fs::read(&obj).unwrap();
+    bytes[100] ^= 0xFF;
+    std::fs::remove_file(&obj).unwrap();
+    std::fs::write(&obj, &bytes).unwrap();
+    edit(d.path(), "bootstrap: 200", "bootstrap: 100");
+    let fourth = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(fourth.code, Some(0), "{fourth:?}");
+    assert!(
+        fourth.stages("ran").contains(&"kww-fit".to_string()),
+        "{}",
+        fourth.stdout
+    );
+    assert!(outputs(d.path()) == want);
+    assert_eq!(
+        blake3::hash(&std::fs::read(&obj).unwrap())
+            .to_hex()
+            .to_string(),
+        kww,
+        "the damaged object was replaced by the rerun"
+    );
+
+    // gc keeps what the lock file names: the bootstrap-200 outputs go, the rest stays usable.
+    let gc = agingflow(d.path(), &["gc", "p.yaml"]);
+    assert_eq!(gc.code, Some(0), "{gc:?}");
+    assert!(gc.stdout.contains("removed "), "{}", gc.stdout);
+    assert!(!gc.stdout.contains("removed 0 files"), "{}", gc.stdout);
+    std::fs::remove_file(d.path().join("out/kww_fits.parquet")).unwrap();
+    let fifth = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(
+        fifth.stages("restored"),
+        vec!["kww-fit".to_string()],
+        "{}",
+        fifth.stdout
+    );
+    assert!(outputs(d.path()) == want);
+}
+
+/// `agingflow diff OLD NEW -p p.yaml EXTRA...`.
+fn diff(dir: &Path, extra: &[&str]) -> tests::Run {
+    let mut args = vec!["diff", "HEAD~1", "HEAD", "-p", "p.yaml"];
+    args.extend_from_slice(extra);
+    agingflow(dir, &args)
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn diff_between_commits_shows_the_changed_betas_and_gates() {
+    if Command::new("git").arg("--version").output().is_err() {
+        eprintln!("skipped: no git on this machine");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    setup(d.path());
+    std::fs::write(d.path().join(".gitignore"), "out/\n").unwrap();
+    git(d.path(), &["init", "-q"]);
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    git(d.path(), &["add", "."]);
+    git(d.path(), &["commit", "-q", "-m", "kww_offset"]);
+
+    // Nothing changed yet: the working tree equals HEAD.
+    let same = agingflow(d.path(), &["diff", "-p", "p.yaml"]);
+    assert_eq!(same.code, Some(0), "{same:?}");
+    assert!(same.stdout.contains("no result changed"), "{}", same.stdout);
+
+    edit(d.path(), "model: kww_offset", "model: kww");
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    git(d.path(), &["commit", "-q", "-am", "plain kww"]);
+
+    let text = diff(d.path(), &[]);
+    assert_eq!(text.code, Some(0), "{text:?}");
+    assert!(
+        text.stdout.contains("kww_fits (kww-fit.kww-fits)") && text.stdout.contains("  beta "),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("missing:"), "{}", text.stdout);
+
+    let json = diff(d.path(), &["--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let beta = doc["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["table"] == "kww_fits")
+        .flat_map(|t| t["columns"].as_array().unwrap().iter())
+        .find(|c| c["column"] == "beta")
+        .expect("beta compared")
+        .clone();
+    let largest = beta["max_abs_change"].as_f64().unwrap();
+    assert!(
+        beta["changed"].as_u64().unwrap() > 0 && largest > 0.0,
+        "{beta}"
+    );
+    // The largest change equals the one computed from the two tables directly.
+    let md = diff(d.path(), &["--markdown"]);
+    assert!(
+        md.stdout.contains("| `kww_fits` | `beta` |"),
+        "{}",
+        md.stdout
+    );
+
+    let below = format!("beta > {}", largest * 1.5);
+    let above = format!("beta > {}", largest * 0.5);
+    let pass = diff(d.path(), &["--fail-on", &below]);
+    assert_eq!(pass.code, Some(0), "{pass:?}");
+    let gate = diff(d.path(), &["--fail-on", &above]);
+    assert_eq!(gate.code, Some(1), "{gate:?}");
+    assert!(gate.stderr.contains("crosses the limit"), "{}", gate.stderr);
+
+    // Without the cache, the old outputs are said to be missing, not guessed.
+    std::fs::remove_dir_all(d.path().join("out/.agingflow/cache")).unwrap();
+    let gone = diff(d.path(), &[]);
+    assert!(
+        gone.stdout.contains("missing: kww-fit.kww-fits at HEAD~1"),
+        "{}",
+        gone.stdout
+    );
+    let undecided = diff(d.path(), &["--fail-on", &below]);
+    assert_eq!(undecided.code, Some(1), "{undecided:?}");
+}
