@@ -241,3 +241,163 @@ fn diff_between_commits_shows_the_changed_betas_and_gates() {
     let undecided = diff(d.path(), &["--fail-on", &below]);
     assert_eq!(undecided.code, Some(1), "{undecided:?}");
 }
+
+/// The pipeline above with the stages whose items go through the item cache.
+const SPECTRUM_STAGE: &str = r#"  indentation-stats:
+    uses: indentation-stats
+    inputs: { indentation-raw: ingest.indentation-raw }
+    outputs: { indents: indents.parquet, tau-c-stats: tau_c_stats.parquet }
+  spectrum:
+    uses: spectrum
+    inputs: { relaxation-clean: clean.relaxation-clean, kww-fits: kww-fit.kww-fits }
+    with: { bootstrap: 20 }
+    outputs: { spectra: spectra.parquet, spectrum-moments: spectrum_moments.parquet, spectrum-series: spectrum_series.parquet }
+"#;
+
+/// Changes the last stress value of one raw DMA file (the first, in name order, that is UTF-8
+/// text with tab-separated numbers), so one test's curve changes.
+fn perturb_one_test(campaign: &Path) -> String {
+    let mut files: Vec<_> = walk(&campaign.join("dma"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let last = text
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned();
+        let mut cols: Vec<String> = last.split('\t').map(str::to_owned).collect();
+        let Some(v) = cols.get(2).and_then(|c| c.trim().parse::<f64>().ok()) else {
+            continue;
+        };
+        cols[2] = format!("{:.8}", v * 0.98);
+        std::fs::write(&f, text.replacen(&last, &cols.join("\t"), 1)).unwrap();
+        return f.display().to_string();
+    }
+    panic!("no UTF-8 tab-separated DMA file to change");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn stage_log(dir: &Path, stage: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("out/.agingflow/logs/{stage}.log"))).unwrap()
+}
+
+#[test]
+fn one_changed_curve_is_the_only_one_the_spectrum_recomputes_and_the_bytes_match_a_fresh_run() {
+    let d = tempfile::tempdir().unwrap();
+    tests::small_campaign(&d.path().join("campaign"));
+    std::fs::write(
+        d.path().join("p.yaml"),
+        format!("{PIPELINE}{SPECTRUM_STAGE}"),
+    )
+    .unwrap();
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    let log = stage_log(d.path(), "spectrum");
+    let n = log
+        .lines()
+        .find_map(|l| {
+            l.split(" of ")
+                .nth(1)?
+                .split(" curves from the item cache")
+                .next()
+        })
+        .expect("the item cache is reported")
+        .trim()
+        .parse::<usize>()
+        .unwrap();
+    assert!(
+        log.contains(&format!("0 of {n} curves from the item cache")),
+        "{log}"
+    );
+
+    // Forced: every curve comes from the item cache, the same bytes out.
+    let before = outputs(d.path());
+    assert_eq!(
+        agingflow(d.path(), &["run", "p.yaml", "--force", "spectrum"]).code,
+        Some(0)
+    );
+    assert!(
+        stage_log(d.path(), "spectrum").contains(&format!("{n} of {n} curves from the item cache"))
+    );
+    assert!(outputs(d.path()) == before);
+    let all = |stage: &str, what: &str| {
+        let log = stage_log(d.path(), stage);
+        log.lines()
+            .find_map(|l| {
+                let (a, b) = l.split_once(" of ")?;
+                let total = b.strip_suffix(&format!(" {what} from the item cache"))?;
+                Some((
+                    a.rsplit(' ').next()?.parse::<usize>().ok()?,
+                    total.parse::<usize>().ok()?,
+                ))
+            })
+            .unwrap_or_else(|| panic!("{stage}: no item-cache line in {log}"))
+    };
+    assert_eq!(
+        agingflow(
+            d.path(),
+            &[
+                "run",
+                "p.yaml",
+                "--force",
+                "kww-fit",
+                "--force",
+                "indentation-stats"
+            ]
+        )
+        .code,
+        Some(0)
+    );
+    let (hit, total) = all("indentation-stats", "indents");
+    assert!(total > 0 && hit == total, "{hit} of {total}");
+    assert_eq!(all("kww-fit", "curves"), (n, n));
+    assert!(outputs(d.path()) == before);
+
+    // One raw file changed: one curve recomputed, and the outputs equal a from-scratch run.
+    perturb_one_test(&d.path().join("campaign"));
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stages("ran").contains(&"spectrum".to_string()),
+        "{}",
+        r.stdout
+    );
+    let log = stage_log(d.path(), "spectrum");
+    assert!(
+        log.contains(&format!("{} of {n} curves from the item cache", n - 1)),
+        "{log}"
+    );
+    assert_eq!(all("kww-fit", "curves"), (n - 1, n));
+    let fresh = tempfile::tempdir().unwrap();
+    tests::small_campaign(&fresh.path().join("campaign"));
+    perturb_one_test(&fresh.path().join("campaign"));
+    std::fs::write(
+        fresh.path().join("p.yaml"),
+        format!("{PIPELINE}{SPECTRUM_STAGE}"),
+    )
+    .unwrap();
+    assert_eq!(agingflow(fresh.path(), &["run", "p.yaml"]).code, Some(0));
+    let (a, b) = (outputs(d.path()), outputs(fresh.path()));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(b[k] == *v, "{k} differs from a from-scratch run");
+    }
+}

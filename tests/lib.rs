@@ -121,6 +121,11 @@ pub fn demo_fits(d: &Path) {
 /// A small simulated campaign in `dir`: the demo's truth at three aging times and two
 /// temperatures, 8 indents per group (campaign.yaml, dma/, indents/, truth.json).
 pub fn small_campaign(dir: &Path) {
+    small_campaign_of(dir, None);
+}
+
+/// [`small_campaign`] with the glass renamed (another campaign of "another glass").
+pub fn small_campaign_of(dir: &Path, material: Option<&str>) {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
     let mut spec = simulate::read_spec(&demo.join("truth-spec.yaml")).expect("the demo spec");
     let m = &mut spec.materials[0];
@@ -134,6 +139,9 @@ pub fn small_campaign(dir: &Path) {
     let i = m.indentation.as_mut().expect("the demo has indentation");
     i.groups.truncate(3);
     i.indents_per_group = 8;
+    if let Some(name) = material {
+        m.name = name.to_owned();
+    }
     simulate::simulate(&spec, dir, 1, &|_| {}).expect("the small campaign is written");
 }
 

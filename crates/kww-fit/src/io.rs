@@ -17,11 +17,15 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     let progress = Progress::new("curves", 0);
     let mut rows: Vec<KwwFit> = Vec::new();
     let mut batch: Vec<RelaxationClean> = Vec::with_capacity(BATCH);
+    // A curve's fit depends on the curve and the fit options: the key of its item-cache entry.
+    let cache = tables::items::ItemCache::from_env();
+    let options = format!("{:?}", p.fit);
+    let reused = std::sync::atomic::AtomicUsize::new(0);
     let flush = |batch: &mut Vec<RelaxationClean>, rows: &mut Vec<KwwFit>| {
         rows.extend(
             batch
                 .par_iter()
-                .map(|c| fit_curve(c, &p.fit))
+                .map(|c| cache.row_of("kww-fit", &options, c, &reused, || fit_curve(c, &p.fit)))
                 .collect::<Vec<_>>(),
         );
         progress.add(batch.len());
@@ -35,6 +39,13 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     }
     flush(&mut batch, &mut rows);
     progress.finish();
+    if cache.enabled() {
+        tracing::info!(
+            "{} of {} curves from the item cache",
+            reused.load(std::sync::atomic::Ordering::Relaxed),
+            rows.len()
+        );
+    }
     // The strain of each test becomes its group's nominal strain (a grouping key downstream).
     let strains: Vec<Option<f64>> = rows.iter().map(|r| r.strain).collect();
     for (r, e) in rows.iter_mut().zip(tables::nominal_strains(&strains)) {

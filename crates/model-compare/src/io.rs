@@ -1,6 +1,7 @@
 //! The disk side of model-compare.
 
-use tables::{KwwFit, Provenance, read_rows, write_rows};
+use tables::items::{ItemCache, KeyBuilder};
+use tables::{KwwFit, ModelCurve, ModelFit, Provenance, read_rows, write_rows};
 
 use crate::{CompareError, Params, compare, measured};
 
@@ -14,6 +15,9 @@ pub fn run(p: &Params) -> Result<usize, CompareError> {
     let groups = measured(&fits);
     let (mut curves, mut model_fits) = (Vec::new(), Vec::new());
     let mut compared = 0;
+    // A series' result depends only on its measured points: the key of its item-cache entry.
+    let cache = ItemCache::from_env();
+    let mut reused = 0;
     for (key, m) in &groups {
         let (label, t) = (key.label(), key.temperature_k());
         let mut distinct = m.aging_time_s.clone();
@@ -25,7 +29,27 @@ pub fn run(p: &Params) -> Result<usize, CompareError> {
             );
             continue;
         }
-        let (c, f) = compare(key, m);
+        let item = cache.enabled().then(|| {
+            KeyBuilder::new("model-compare")
+                .text(&format!("{MIN_AGING_TIMES} {key:?} {m:?}"))
+                .finish()
+        });
+        let cached = item
+            .as_deref()
+            .and_then(|k| cache.get_rows2::<ModelCurve, ModelFit>(k));
+        let (c, f) = match cached {
+            Some(hit) => {
+                reused += 1;
+                hit
+            }
+            None => {
+                let (c, f) = compare(key, m);
+                if let Some(k) = &item {
+                    cache.put_rows2(k, &c, &f);
+                }
+                (c, f)
+            }
+        };
         if let Some(best) = f.iter().find(|f| f.rank == 1) {
             tracing::info!(
                 "{label} at {t} K: {} ranks first (AICc {:.1}, chi2/df {:.2}, p = {:.3})",
@@ -38,6 +62,9 @@ pub fn run(p: &Params) -> Result<usize, CompareError> {
         curves.extend(c);
         model_fits.extend(f);
         compared += 1;
+    }
+    if cache.enabled() {
+        tracing::info!("{reused} of {compared} series from the item cache");
     }
     let prov = Provenance::new(
         "model-compare",

@@ -8,33 +8,38 @@ use tables::{CurveTable, RowTable};
 use crate::{Inputs, Params, ReportError, figures, page, plot, summary};
 
 fn read_opt<T: RowTable>(
-    path: &Option<PathBuf>,
+    paths: &[PathBuf],
     inp: &mut Inputs,
 ) -> Result<Option<Vec<T>>, ReportError> {
-    let Some(p) = path else { return Ok(None) };
-    if !p.exists() {
-        tracing::warn!("{} is absent: the report says what is missing", p.display());
-        return Ok(None);
-    }
-    let (rows, meta) = tables::read_rows::<T>(p)?;
-    inp.provenance
-        .push((T::NAME.to_owned(), p.display().to_string(), hash(p)?, meta));
-    Ok(Some(rows))
+    read_each(paths, inp, T::NAME, |p| tables::read_rows::<T>(p))
 }
 
 fn read_curves_opt<T: CurveTable>(
-    path: &Option<PathBuf>,
+    paths: &[PathBuf],
     inp: &mut Inputs,
 ) -> Result<Option<Vec<T>>, ReportError> {
-    let Some(p) = path else { return Ok(None) };
-    if !p.exists() {
-        tracing::warn!("{} is absent: the report says what is missing", p.display());
-        return Ok(None);
+    read_each(paths, inp, T::NAME, |p| tables::read_curves::<T>(p))
+}
+
+/// The rows of every file given for one table, in order (None when none exists).
+fn read_each<T>(
+    paths: &[PathBuf],
+    inp: &mut Inputs,
+    name: &str,
+    read: impl Fn(&Path) -> Result<(Vec<T>, tables::FileMeta), tables::TableError>,
+) -> Result<Option<Vec<T>>, ReportError> {
+    let mut all: Option<Vec<T>> = None;
+    for p in paths {
+        if !p.exists() {
+            tracing::warn!("{} is absent: the report says what is missing", p.display());
+            continue;
+        }
+        let (rows, meta) = read(p)?;
+        inp.provenance
+            .push((name.to_owned(), p.display().to_string(), hash(p)?, meta));
+        all.get_or_insert_with(Vec::new).extend(rows);
     }
-    let (rows, meta) = tables::read_curves::<T>(p)?;
-    inp.provenance
-        .push((T::NAME.to_owned(), p.display().to_string(), hash(p)?, meta));
-    Ok(Some(rows))
+    Ok(all)
 }
 
 fn hash(p: &Path) -> Result<String, ReportError> {

@@ -43,23 +43,25 @@ pub struct Inputs {
     pub provenance: Vec<(String, String, String, FileMeta)>,
 }
 
+/// Every input is a list of paths: empty when absent, several when a pipeline gathers the
+/// tables of several campaigns (a `foreach` reduce); their rows are read in the order given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
-    pub kww_fits: Option<PathBuf>,
-    pub aging_law: Option<PathBuf>,
-    pub relaxation_clean: Option<PathBuf>,
-    pub indentation_raw: Option<PathBuf>,
-    pub indents: Option<PathBuf>,
-    pub tau_c_stats: Option<PathBuf>,
-    pub activation_energy: Option<PathBuf>,
-    pub model_curves: Option<PathBuf>,
-    pub model_fits: Option<PathBuf>,
-    pub transitions: Option<PathBuf>,
-    pub dma_sweeps: Option<PathBuf>,
-    pub dsc_raw: Option<PathBuf>,
-    pub spectra: Option<PathBuf>,
-    pub spectrum_moments: Option<PathBuf>,
-    pub spectrum_series: Option<PathBuf>,
+    pub kww_fits: Vec<PathBuf>,
+    pub aging_law: Vec<PathBuf>,
+    pub relaxation_clean: Vec<PathBuf>,
+    pub indentation_raw: Vec<PathBuf>,
+    pub indents: Vec<PathBuf>,
+    pub tau_c_stats: Vec<PathBuf>,
+    pub activation_energy: Vec<PathBuf>,
+    pub model_curves: Vec<PathBuf>,
+    pub model_fits: Vec<PathBuf>,
+    pub transitions: Vec<PathBuf>,
+    pub dma_sweeps: Vec<PathBuf>,
+    pub dsc_raw: Vec<PathBuf>,
+    pub spectra: Vec<PathBuf>,
+    pub spectrum_moments: Vec<PathBuf>,
+    pub spectrum_series: Vec<PathBuf>,
     /// The pipeline file and lock file, for the provenance section (optional).
     pub pipeline: Option<PathBuf>,
     pub lock: Option<PathBuf>,

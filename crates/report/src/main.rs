@@ -13,54 +13,56 @@ use stage_cli::{CommonArgs, StageError};
 /// distributions, mean tau_c and FWHM, E_a with the beta-relaxation band, the model scenarios, a
 /// table of every fit with flags highlighted, provenance), summary.json, summary.md, and each
 /// figure as figures/NAME.svg and .png. Any input may be absent: the page says what is missing.
+/// Every input may be given several times (the tables of several campaigns, from a pipeline's
+/// `foreach`): the rows of all files are read, in the order given.
 #[derive(Parser, Debug)]
 #[command(name = "agingflow-report", version)]
 struct Args {
     /// Input: kww_fits
     #[arg(long, value_name = "PATH")]
-    kww_fits: Option<PathBuf>,
+    kww_fits: Vec<PathBuf>,
     /// Input: aging_law
     #[arg(long, value_name = "PATH")]
-    aging_law: Option<PathBuf>,
+    aging_law: Vec<PathBuf>,
     /// Input: relaxation_clean
     #[arg(long, value_name = "PATH")]
-    relaxation_clean: Option<PathBuf>,
+    relaxation_clean: Vec<PathBuf>,
     /// Input: indentation_raw (the P-h curves for Fig. 2a)
     #[arg(long, value_name = "PATH")]
-    indentation_raw: Option<PathBuf>,
+    indentation_raw: Vec<PathBuf>,
     /// Input: indents
     #[arg(long, value_name = "PATH")]
-    indents: Option<PathBuf>,
+    indents: Vec<PathBuf>,
     /// Input: tau_c_stats
     #[arg(long, value_name = "PATH")]
-    tau_c_stats: Option<PathBuf>,
+    tau_c_stats: Vec<PathBuf>,
     /// Input: activation_energy
     #[arg(long, value_name = "PATH")]
-    activation_energy: Option<PathBuf>,
+    activation_energy: Vec<PathBuf>,
     /// Input: model_curves
     #[arg(long, value_name = "PATH")]
-    model_curves: Option<PathBuf>,
+    model_curves: Vec<PathBuf>,
     /// Input: model_fits
     #[arg(long, value_name = "PATH")]
-    model_fits: Option<PathBuf>,
+    model_fits: Vec<PathBuf>,
     /// Input: transitions (the thermal stage: T_g, alpha and beta peaks)
     #[arg(long, value_name = "PATH")]
-    transitions: Option<PathBuf>,
+    transitions: Vec<PathBuf>,
     /// Input: dma_sweeps (E''/E''_max curves for Fig. 3b)
     #[arg(long, value_name = "PATH")]
-    dma_sweeps: Option<PathBuf>,
+    dma_sweeps: Vec<PathBuf>,
     /// Input: dsc_raw (the DSC curves for Fig. S1)
     #[arg(long, value_name = "PATH")]
-    dsc_raw: Option<PathBuf>,
+    dsc_raw: Vec<PathBuf>,
     /// Input: spectra (the measured D(ln tau) for Fig. 4a)
     #[arg(long, value_name = "PATH")]
-    spectra: Option<PathBuf>,
+    spectra: Vec<PathBuf>,
     /// Input: spectrum_moments (per curve centre and width)
     #[arg(long, value_name = "PATH")]
-    spectrum_moments: Option<PathBuf>,
+    spectrum_moments: Vec<PathBuf>,
     /// Input: spectrum_series (centre and width per aging time, KWW and scenarios, Fig. 4b)
     #[arg(long, value_name = "PATH")]
-    spectrum_series: Option<PathBuf>,
+    spectrum_series: Vec<PathBuf>,
     /// The pipeline file, named in the provenance section
     #[arg(long, value_name = "PATH")]
     pipeline: Option<PathBuf>,

@@ -294,9 +294,15 @@ impl Cache {
     }
 
     /// Removes every run record and object not in `keep` (run records by key and id, and the
-    /// objects and trees they name), and the temporary files of killed runs. Returns the number
+    /// objects and trees they name), every item cache outside `keep_items` (those of the current
+    /// stage binaries), and the temporary files of killed runs. Returns the number
     /// of files and bytes removed (or that would be, with `dry_run`).
-    pub fn gc(&self, keep: &[StageLock], dry_run: bool) -> io::Result<(usize, u64)> {
+    pub fn gc(
+        &self,
+        keep: &[StageLock],
+        keep_items: &[PathBuf],
+        dry_run: bool,
+    ) -> io::Result<(usize, u64)> {
         let mut keep_runs: BTreeSet<PathBuf> = BTreeSet::new();
         let mut keep_files: BTreeSet<PathBuf> = BTreeSet::new();
         for entry in keep {
@@ -327,7 +333,12 @@ impl Cache {
         let (mut n, mut bytes) = (0usize, 0u64);
         for f in all {
             let in_runs = f.starts_with(self.root.join("runs"));
-            let keep = if in_runs {
+            let keep = if f.starts_with(self.root.join("items")) {
+                keep_items.iter().any(|d| f.starts_with(d))
+                    && !f
+                        .file_name()
+                        .is_some_and(|n| guard::is_scratch_name(&n.to_string_lossy()))
+            } else if in_runs {
                 keep_runs.contains(&f)
             } else {
                 keep_files.contains(&f)
@@ -437,7 +448,7 @@ mod tests {
         std::fs::write(&obj, b"table bytez").unwrap();
         assert!(cache.lookup(&entry("x", &[]), &|_| None).is_none());
         // gc keeping nothing empties the cache.
-        let (n, _) = cache.gc(&[], false).unwrap();
+        let (n, _) = cache.gc(&[], &[], false).unwrap();
         assert!(n >= 5, "{n}");
         let mut left = Vec::new();
         list_files(cache.root(), &mut left).unwrap();
@@ -461,7 +472,7 @@ mod tests {
         assert!(cache.lookup(&key, &|_| Some("h2".into())).is_none());
         assert!(cache.lookup(&key, &|_| None).is_none());
         // gc keeping this entry removes nothing.
-        let (n, _) = cache.gc(&[e], true).unwrap();
+        let (n, _) = cache.gc(&[e], &[], true).unwrap();
         assert_eq!(n, 0);
     }
 }

@@ -413,9 +413,14 @@ fn cmd_gc(file: &Path, all_commits: bool, dry_run: bool) -> Result<u8, u8> {
             }
         }
     }
+    let items: Vec<PathBuf> = p
+        .stages
+        .iter()
+        .filter_map(|s| ctx.item_cache_dir(s))
+        .collect();
     let (n, bytes) = ctx
         .cache
-        .gc(&keep, dry_run)
+        .gc(&keep, &items, dry_run)
         .map_err(|e| usage(format!("run cache {}: {e}", ctx.cache.root().display())))?;
     println!(
         "{} {n} file{} ({:.1} MB) from the run cache {}",

@@ -23,7 +23,7 @@ use crate::cache::{Cache, Hit};
 use crate::checks::{self, CheckResult};
 use crate::hash;
 use crate::lock::{FileHash, LockFile, StageLock};
-use crate::pipeline::{Action, Pipeline, PortRef, Stage, WithValue, expand, normalize};
+use crate::pipeline::{Action, Pipeline, PortRef, Stage, WithValue, expand, normalize, port_base};
 
 /// The environment variable a stage appends the paths it read to (see `stage_cli::report_read`).
 pub const READS_ENV: &str = "AGINGFLOW_READS";
@@ -350,11 +350,20 @@ impl<'a> Ctx<'a> {
                 .and_then(|r| self.p.output_path(r))
                 .unwrap_or_default()
         };
+        // Every file feeding a port: one, or the parts of a reduce (`PORT@ITEM`) in item order.
+        let inputs_of = |port: &str| -> Vec<String> {
+            stage
+                .inputs
+                .iter()
+                .filter(|(k, _)| k.as_str() == port || port_base(k) == port)
+                .filter_map(|(_, r)| self.p.output_path(r))
+                .collect()
+        };
         match &stage.action {
             Action::Uses(b) => {
                 let mut argv = vec![builtin::binary_name(b)];
                 for port in stage.inputs.keys() {
-                    argv.push(format!("--{port}"));
+                    argv.push(format!("--{}", port_base(port)));
                     argv.push(input(port));
                 }
                 for port in stage.outputs.keys() {
@@ -377,9 +386,18 @@ impl<'a> Ctx<'a> {
             }
             Action::Run(argv) => argv
                 .iter()
-                .map(|a| {
-                    expand(a, |kind, name| match kind {
-                        "inputs" => Some(input(name)),
+                .flat_map(|a| {
+                    // `${inputs.PORT}` alone in an argument gives one argument per file.
+                    if let Some(name) = a
+                        .strip_prefix("${inputs.")
+                        .and_then(|r| r.strip_suffix('}'))
+                        && !stage.inputs.contains_key(name)
+                    {
+                        return inputs_of(name);
+                    }
+                    vec![expand(a, |kind, name| match kind {
+                        "inputs" if stage.inputs.contains_key(name) => Some(input(name)),
+                        "inputs" => Some(inputs_of(name).join(" ")),
                         "outputs" => Some(out(name)),
                         "with" => stage.with.get(name).map(|v| match v {
                             WithValue::Bool(b) => b.to_string(),
@@ -387,7 +405,7 @@ impl<'a> Ctx<'a> {
                             WithValue::List(l) => l.join(","),
                         }),
                         _ => None,
-                    })
+                    })]
                 })
                 .collect(),
         }
@@ -454,6 +472,20 @@ impl<'a> Ctx<'a> {
                     .map_err(|e| format!("{}: {e}", f.display()))
             })
             .collect()
+    }
+
+    /// The item cache of a stage (per curve results its binary reuses across runs):
+    /// `<outdir>/.agingflow/cache/items/<stage>/<binary hash>`, so another binary starts afresh.
+    pub fn item_cache_dir(&self, stage: &Stage) -> Option<PathBuf> {
+        let (_, program) = self.program(stage).ok()?;
+        let h = self.binary_hash(&program)?;
+        Some(
+            self.cache
+                .root()
+                .join("items")
+                .join(&stage.name)
+                .join(h.get(..16).unwrap_or(&h)),
+        )
     }
 
     /// The key of a run of `stage` as it would start now (argv, binary, `with`, deps), its inputs
@@ -899,6 +931,9 @@ fn execute_in(
         Err(e) => return fail(format!("cannot open {}: {e}", log_path.display())),
     };
     let mut cmd = Command::new(&program);
+    if let Some(dir) = ctx.item_cache_dir(stage) {
+        cmd.env(tables::items::ENV, dir);
+    }
     cmd.args(argv.iter().skip(1))
         .current_dir(&ctx.p.dir)
         .env(READS_ENV, reads_file)

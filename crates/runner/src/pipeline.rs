@@ -1,7 +1,7 @@
 //! The pipeline file (CONTRACT.md section 2): its model, and validation that reports every error at
 //! once with file, line and column before anything runs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -309,7 +309,7 @@ const TOP_KEYS: &[&str] = &[
     "stages",
 ];
 const STAGE_KEYS: &[&str] = &[
-    "uses", "run", "with", "inputs", "outputs", "deps", "checks", "timeout",
+    "uses", "run", "with", "inputs", "outputs", "deps", "checks", "timeout", "foreach",
 ];
 
 /// A duration as written in a pipeline file: seconds as a number, or `90s`, `10m`, `2h`.
@@ -498,10 +498,12 @@ impl Validator {
             self.error(root.pos(), "missing `stages`");
             return None;
         };
-        let stage_entries = self.map(stages_node, "`stages`", None)?;
-        if stage_entries.is_empty() {
+        let written = self.map(stages_node, "`stages`", None)?;
+        if written.is_empty() {
             self.error(stages_node.pos(), "`stages` is empty");
         }
+        let expanded = self.expand_foreach(written, dir);
+        let stage_entries = &expanded;
         let mut stages = Vec::new();
         for (key, node) in stage_entries {
             if let Some(s) = self.stage(key, node, &params, &outdir) {
@@ -527,6 +529,222 @@ impl Validator {
         })
     }
 
+    /// Expands every stage with `foreach:` (a list, or `{ glob: PATTERN }` relative to the
+    /// pipeline folder) into one stage `NAME@ITEM` per item, `${item}` (the item; for a glob, the
+    /// path component the first wildcard matched) and `${item.path}` (the item; for a glob, the
+    /// matched path) replaced in every value; then every input `STAGE@*.PORT` (a reduce) into one
+    /// input `PORT@ITEM` per expansion of STAGE.
+    fn expand_foreach(&mut self, entries: &[(Key, Node)], dir: &Path) -> Vec<(Key, Node)> {
+        let mut out = Vec::new();
+        let mut items_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, node) in entries {
+            let Node::Map {
+                entries: fields,
+                pos,
+            } = node
+            else {
+                out.push((key.clone(), node.clone()));
+                continue;
+            };
+            let Some((_, each)) = fields.iter().find(|(k, _)| k.name == "foreach") else {
+                out.push((key.clone(), node.clone()));
+                continue;
+            };
+            let rest: Vec<(Key, Node)> = fields
+                .iter()
+                .filter(|(k, _)| k.name != "foreach")
+                .cloned()
+                .collect();
+            let body = Node::Map {
+                entries: rest,
+                pos: *pos,
+            };
+            let Some(items) = self.foreach_items(each, dir, &key.name) else {
+                continue;
+            };
+            for item in &items {
+                out.push((
+                    Key {
+                        name: format!("{}@{}", key.name, item.name),
+                        pos: key.pos,
+                    },
+                    substitute(&body, item),
+                ));
+            }
+            items_of.insert(
+                key.name.clone(),
+                items.into_iter().map(|i| i.name).collect(),
+            );
+        }
+        for (_, node) in &mut out {
+            let Node::Map {
+                entries: fields, ..
+            } = node
+            else {
+                continue;
+            };
+            for (k, v) in fields.iter_mut() {
+                if k.name != "inputs" {
+                    continue;
+                }
+                let Node::Map { entries: ports, .. } = v else {
+                    continue;
+                };
+                let mut expanded = Vec::new();
+                for (port, r) in ports.drain(..) {
+                    let reduce = r
+                        .as_str()
+                        .and_then(|t| t.split_once(".").map(|(a, b)| (a.to_owned(), b.to_owned())))
+                        .and_then(|(st, op)| st.strip_suffix("@*").map(|b| (b.to_owned(), op)));
+                    let Some((base, op)) = reduce else {
+                        expanded.push((port, r));
+                        continue;
+                    };
+                    match items_of.get(&base) {
+                        Some(items) => {
+                            for item in items {
+                                expanded.push((
+                                    Key {
+                                        name: format!("{}@{item}", port.name),
+                                        pos: port.pos,
+                                    },
+                                    Node::Scalar {
+                                        value: format!("{base}@{item}.{op}"),
+                                        quoted: true,
+                                        pos: r.pos(),
+                                    },
+                                ));
+                            }
+                        }
+                        None => self.error(
+                            r.pos(),
+                            format!(
+                                "input `{}` = `{base}@*.{op}`: stage `{base}` has no `foreach`, so there is nothing to gather",
+                                port.name
+                            ),
+                        ),
+                    }
+                }
+                *ports = expanded;
+            }
+        }
+        out
+    }
+
+    fn foreach_items(&mut self, node: &Node, dir: &Path, stage: &str) -> Option<Vec<Item>> {
+        let what = format!("`foreach` of stage `{stage}`");
+        let items: Vec<Item> = match node {
+            Node::Seq { items, .. } => {
+                let mut out = Vec::new();
+                for n in items {
+                    match n.scalar_text() {
+                        Some(t) if !matches!(n, Node::Seq { .. } | Node::Map { .. }) => {
+                            out.push(Item {
+                                name: t.to_owned(),
+                                path: t.to_owned(),
+                            })
+                        }
+                        _ => self.error(
+                            n.pos(),
+                            format!(
+                                "{what}: items must be strings or numbers, found {}",
+                                n.kind()
+                            ),
+                        ),
+                    }
+                }
+                out
+            }
+            Node::Map { .. } => {
+                let entries = self.map(node, &what, Some(&["glob"]))?;
+                let pattern_node = entries
+                    .iter()
+                    .find(|(k, _)| k.name == "glob")
+                    .map(|(_, n)| n);
+                let Some(pattern_node) = pattern_node else {
+                    self.error(
+                        node.pos(),
+                        format!("{what}: a mapping needs `glob: PATTERN`"),
+                    );
+                    return None;
+                };
+                let pattern = self.string(pattern_node, "`glob`")?;
+                let wild = Path::new(&pattern)
+                    .components()
+                    .position(|c| c.as_os_str().to_string_lossy().contains(['*', '?', '[']));
+                let Some(wild) = wild else {
+                    self.error(
+                        pattern_node.pos(),
+                        format!("{what}: `{pattern}` has no wildcard (`*`, `?`, `[...]`)"),
+                    );
+                    return None;
+                };
+                let full = dir.join(&pattern);
+                let matched = match glob::glob(&full.to_string_lossy()) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.error(
+                            pattern_node.pos(),
+                            format!("{what}: bad glob `{pattern}`: {e}"),
+                        );
+                        return None;
+                    }
+                };
+                let mut paths: Vec<String> = matched
+                    .flatten()
+                    .filter_map(|p| p.strip_prefix(dir).ok().map(normalize))
+                    .collect();
+                paths.sort();
+                if paths.is_empty() {
+                    self.error(
+                        pattern_node.pos(),
+                        format!("{what}: `{pattern}` matches nothing in {}", dir.display()),
+                    );
+                }
+                paths
+                    .into_iter()
+                    .map(|path| Item {
+                        name: path.split('/').nth(wild).unwrap_or_default().to_owned(),
+                        path,
+                    })
+                    .collect()
+            }
+            _ => {
+                self.error(
+                    node.pos(),
+                    format!(
+                        "{what} must be a list or `{{ glob: PATTERN }}`, found {}",
+                        node.kind()
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut seen = HashSet::new();
+        for i in &items {
+            if i.name.is_empty()
+                || !i
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                self.error(
+                    node.pos(),
+                    format!(
+                        "{what}: item `{}` may hold only letters, digits, `-`, `_` and `.` (it names stage `{stage}@{}`)",
+                        i.name, i.name
+                    ),
+                );
+            } else if !seen.insert(i.name.clone()) {
+                self.error(node.pos(), format!("{what}: item `{}` comes twice", i.name));
+            }
+        }
+        if items.is_empty() && matches!(node, Node::Seq { .. }) {
+            self.error(node.pos(), format!("{what} is empty"));
+        }
+        Some(items)
+    }
+
     fn stage(
         &mut self,
         key: &Key,
@@ -535,8 +753,10 @@ impl Validator {
         outdir: &str,
     ) -> Option<Stage> {
         let name = key.name.clone();
-        if name.is_empty()
-            || !name
+        // `NAME@ITEM` comes from `foreach`, which checked ITEM.
+        let base = name.split('@').next().unwrap_or_default();
+        if base.is_empty()
+            || !base
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
@@ -739,7 +959,7 @@ impl Validator {
                     && let Node::Map { entries, .. } = n
                 {
                     for (k, _) in entries {
-                        if !b.inputs.iter().any(|(p, _)| *p == k.name) {
+                        if !b.inputs.iter().any(|(p, _)| *p == port_base(&k.name)) {
                             let known: Vec<_> = b.inputs.iter().map(|(p, _)| *p).collect();
                             self.error(
                                 k.pos,
@@ -754,7 +974,7 @@ impl Validator {
                     }
                 }
                 for (port, required) in b.inputs {
-                    if *required && !inputs.contains_key(*port) {
+                    if *required && !inputs.keys().any(|k| port_base(k) == *port) {
                         self.error(
                             key.pos,
                             format!("{what} (uses: {}) needs input `{port}`", b.name),
@@ -792,7 +1012,7 @@ impl Validator {
                     for (kind, pname) in placeholders(arg) {
                         // `params` and unknown kinds were reported when params were expanded.
                         let known = match kind.as_str() {
-                            "inputs" => inputs.contains_key(&pname),
+                            "inputs" => inputs.keys().any(|k| port_base(k) == pname),
                             "outputs" => outputs.contains_key(&pname),
                             "with" => with.contains_key(&pname),
                             _ => true,
@@ -1039,6 +1259,43 @@ fn output_value_pos(entries: &[(Key, Node)], stage: &str, port: &str) -> Option<
     port_value_pos(entries, stage, "outputs", port)
 }
 
+/// The port an input key feeds: `kww-fits@glassA` (one part of a reduce) feeds `kww-fits`.
+pub fn port_base(key: &str) -> &str {
+    key.split('@').next().unwrap_or(key)
+}
+
+/// One value of a stage's `foreach`.
+struct Item {
+    /// The `@` suffix of the stage and `${item}`.
+    name: String,
+    /// `${item.path}`: the matched path of a glob (the item itself for a list).
+    path: String,
+}
+
+/// A copy of `node` with `${item.path}` and `${item}` replaced in every scalar.
+fn substitute(node: &Node, item: &Item) -> Node {
+    match node {
+        Node::Scalar { value, quoted, pos } => Node::Scalar {
+            value: value
+                .replace("${item.path}", &item.path)
+                .replace("${item}", &item.name),
+            quoted: *quoted,
+            pos: *pos,
+        },
+        Node::Seq { items, pos } => Node::Seq {
+            items: items.iter().map(|n| substitute(n, item)).collect(),
+            pos: *pos,
+        },
+        Node::Map { entries, pos } => Node::Map {
+            entries: entries
+                .iter()
+                .map(|(k, n)| (k.clone(), substitute(n, item)))
+                .collect(),
+            pos: *pos,
+        },
+    }
+}
+
 /// The `${kind.name}` placeholders in a string.
 pub fn placeholders(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -1134,5 +1391,84 @@ mod tests {
                 ("outputs".into(), "b".into())
             ]
         );
+    }
+
+    const FOREACH: &str = r#"version: 1
+stages:
+  fit:
+    foreach: [glassA, glassB]
+    run: [sh, -c, 'cp "$0" "$1"', "data/${item}.txt", "${outputs.o}"]
+    outputs: { o: "${item}/fit.txt" }
+  sum:
+    run: [cat, "${inputs.all}", "${outputs.o}"]
+    inputs: { all: "fit@*.o" }
+    outputs: { o: sum.txt }
+"#;
+
+    #[test]
+    fn foreach_expands_stages_and_gathers_their_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = parse(FOREACH, &dir.path().join("p.yaml"), dir.path()).unwrap();
+        let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["fit@glassA", "fit@glassB", "sum"]);
+        let a = p.stage("fit@glassA").unwrap();
+        assert_eq!(a.outputs["o"], "glassA/fit.txt");
+        let Action::Run(argv) = &a.action else {
+            panic!("run stage")
+        };
+        assert_eq!(argv[3], "data/glassA.txt");
+        let sum = p.stage("sum").unwrap();
+        let gathered: Vec<(&str, &str)> = sum
+            .inputs
+            .iter()
+            .map(|(k, r)| (k.as_str(), r.stage.as_str()))
+            .collect();
+        assert_eq!(
+            gathered,
+            [("all@glassA", "fit@glassA"), ("all@glassB", "fit@glassB")]
+        );
+        assert_eq!(port_base("all@glassA"), "all");
+    }
+
+    #[test]
+    fn foreach_errors_name_their_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = FOREACH
+            .replace("[glassA, glassB]", "[glassA, glassA, \"a b\"]")
+            .replace("fit@*.o", "nofe@*.o");
+        let e = parse(&bad, &dir.path().join("p.yaml"), dir.path()).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("item `glassA` comes twice"), "{text}");
+        assert!(text.contains("item `a b` may hold only"), "{text}");
+        assert!(text.contains("stage `nofe` has no `foreach`"), "{text}");
+        let glob = FOREACH.replace("[glassA, glassB]", "{ glob: \"none/*/x.yaml\" }");
+        let e = parse(&glob, &dir.path().join("p.yaml"), dir.path()).unwrap_err();
+        assert!(e.to_string().contains("matches nothing"), "{e}");
+    }
+
+    #[test]
+    fn a_foreach_glob_names_items_by_the_matched_component() {
+        let dir = tempfile::tempdir().unwrap();
+        for g in ["vit1", "pvc"] {
+            std::fs::create_dir_all(dir.path().join("campaigns").join(g)).unwrap();
+            std::fs::write(
+                dir.path().join("campaigns").join(g).join("campaign.yaml"),
+                "",
+            )
+            .unwrap();
+        }
+        let text = FOREACH
+            .replace(
+                "[glassA, glassB]",
+                "{ glob: \"campaigns/*/campaign.yaml\" }",
+            )
+            .replace("data/${item}.txt", "${item.path}");
+        let p = parse(&text, &dir.path().join("p.yaml"), dir.path()).unwrap();
+        let s = p.stage("fit@pvc").expect("pvc expanded");
+        let Action::Run(argv) = &s.action else {
+            panic!("run stage")
+        };
+        assert_eq!(argv[3], "campaigns/pvc/campaign.yaml");
+        assert!(p.stage("fit@vit1").is_some());
     }
 }

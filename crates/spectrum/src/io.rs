@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 use stage_cli::Progress;
+use tables::items::{ItemCache, KeyBuilder};
 use tables::{
-    CurveReader, KwwFit, ModelFit, Provenance, RelaxationClean, read_rows, write_curves, write_rows,
+    CurveReader, KwwFit, ModelFit, Provenance, RelaxationClean, Spectrum, SpectrumMoments,
+    read_rows, write_curves, write_rows,
 };
 
 use crate::{Params, SpectrumError, analyse};
@@ -36,11 +38,23 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     };
     let by_id: HashMap<&str, &KwwFit> = fits.iter().map(|f| (f.test_id.as_str(), f)).collect();
     let reader = CurveReader::<RelaxationClean>::open(&p.relaxation_clean)?;
+    let compute = |c: &RelaxationClean, fit: Option<&KwwFit>| {
+        let (s, mut r) = analyse(c, fit, c.strain, &p.spectrum);
+        if p.kww_fits.is_some() && fit.is_none() {
+            r.flags = join_flag(&r.flags, "no_kww_fit");
+        }
+        (s, r)
+    };
     let progress = Progress::new("curves", 0);
     let mut curves = Vec::new();
     let mut rows = Vec::new();
     let mut raw_strains = Vec::new();
     let mut batch: Vec<RelaxationClean> = Vec::with_capacity(BATCH);
+    // A curve's rows depend on the curve, its KWW fit (or whether kww-fits was given) and the
+    // options: that is the key of its entry in the runner's item cache.
+    let cache = ItemCache::from_env();
+    let options = format!("{:?} kww_fits:{}", p.spectrum, p.kww_fits.is_some());
+    let reused = std::sync::atomic::AtomicUsize::new(0);
     let mut flush = |batch: &mut Vec<RelaxationClean>| {
         let done: Vec<_> = batch
             .par_iter()
@@ -53,11 +67,27 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
                     Some(Some(f)) => Some(f),
                     _ => None,
                 };
-                let (s, mut r) = analyse(c, fit, c.strain, &p.spectrum);
-                if p.kww_fits.is_some() && fit.is_none() {
-                    r.flags = join_flag(&r.flags, "no_kww_fit");
+                let key = cache.enabled().then(|| {
+                    KeyBuilder::new("spectrum")
+                        .text(&options)
+                        .curve(c)
+                        .and_then(|k| k.rows(fit.map(std::slice::from_ref).unwrap_or(&[])))
+                        .map(KeyBuilder::finish)
+                        .ok()
+                });
+                if let Some(k) = key.flatten().as_deref() {
+                    if let Some((mut rows, curves)) = cache.get::<SpectrumMoments, Spectrum>(k)
+                        && rows.len() == 1
+                        && curves.len() <= 1
+                    {
+                        reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return (curves.into_iter().next(), rows.remove(0));
+                    }
+                    let (s, r) = compute(c, fit);
+                    cache.put(k, std::slice::from_ref(&r), s.as_slice());
+                    return (s, r);
                 }
-                (s, r)
+                compute(c, fit)
             })
             .collect();
         for (s, r) in done {
@@ -76,6 +106,13 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     }
     flush(&mut batch);
     progress.finish();
+    if cache.enabled() {
+        tracing::info!(
+            "{} of {} curves from the item cache",
+            reused.load(std::sync::atomic::Ordering::Relaxed),
+            rows.len()
+        );
+    }
     // The strain of each test becomes its group's nominal strain, as in kww_fits.
     let nominal = tables::nominal_strains(&raw_strains);
     for ((r, c), e) in rows.iter_mut().zip(curves.iter_mut()).zip(nominal) {

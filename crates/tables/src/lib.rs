@@ -10,6 +10,7 @@ mod coerce;
 mod column;
 mod defs;
 mod io;
+pub mod items;
 mod series;
 pub mod table;
 
