@@ -444,6 +444,25 @@ pub fn link_or_copy(src: &Path, target: &Path) -> Result<(), GuardError> {
     moved
 }
 
+/// Writes `bytes` to `target` atomically (a temporary name renamed into place) but without
+/// syncing to disk first: for cache entries that carry their own hash and are verified before
+/// every use, where a crash may lose an entry but never make a wrong one usable.
+pub fn write_cache_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    check(target)?;
+    let (dir, name) = split(target)?;
+    let tmp = beside(&dir, &name, "tmp");
+    let written = std::fs::write(&tmp, bytes)
+        .map_err(|e| write_error(target, e))
+        .and_then(|()| {
+            std::fs::rename(&tmp, target)
+                .map_err(|e| GuardError::io("cannot move into place", target, e))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// Creates (or truncates) a log file that is written as it goes: checked, not atomic.
 pub fn create_log(target: &Path) -> Result<File, GuardError> {
     check(target)?;

@@ -5,8 +5,9 @@
 //! stage run by hand has none and computes everything.
 //!
 //! An entry is `<key[..2]>/<key>`: the BLAKE3 of the payload (32 bytes) then the payload, Arrow
-//! IPC streams of the rows. It is written under a temporary name and renamed into place, and its
-//! hash is checked before use; an entry that does not check out is recomputed and replaced.
+//! IPC streams of the rows. It is written under a temporary name and renamed into place (not
+//! synced: a crash may lose an entry, never make a wrong one usable), and its hash is checked
+//! before use; an entry that does not check out is recomputed and replaced.
 //! Decoding is lossless, so cached rows give the same output bytes as computed ones.
 
 use std::io::Cursor;
@@ -144,10 +145,12 @@ impl ItemCache {
             }
             let mut out = blake3::hash(&payload).as_bytes().to_vec();
             out.extend(payload);
-            if let Some(d) = path.parent() {
+            if let Some(d) = path.parent()
+                && !d.is_dir()
+            {
                 guard::create_dirs(d).map_err(|e| e.to_string())?;
             }
-            guard::write_file(&path, &out).map_err(|e| e.to_string())
+            guard::write_cache_file(&path, &out).map_err(|e| e.to_string())
         });
         if let Err(e) = written {
             tracing::debug!("item cache {}: {e}", path.display());
