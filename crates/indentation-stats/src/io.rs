@@ -2,7 +2,6 @@
 
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::items::ItemCache;
 use tables::{CurveReader, Indent, IndentationRaw, Provenance, write_rows};
 
 use crate::stats::group_stats;
@@ -17,17 +16,13 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
     let progress = Progress::new("indents", 0);
     let mut rows: Vec<Indent> = Vec::new();
     let mut batch: Vec<IndentationRaw> = Vec::with_capacity(BATCH);
-    // An indent's row depends on its curve and the options: the key of its item-cache entry.
-    let cache = ItemCache::from_env();
-    let options = format!("{:?}", p.options);
-    let reused = std::sync::atomic::AtomicUsize::new(0);
-    let one = |c: &IndentationRaw| -> Indent {
-        cache.row_of("indentation-stats", &options, c, &reused, || {
-            analyze(c, &p.options)
-        })
-    };
     let analyse = |batch: &mut Vec<IndentationRaw>, rows: &mut Vec<Indent>| {
-        rows.extend(batch.par_iter().map(one).collect::<Vec<_>>());
+        rows.extend(
+            batch
+                .par_iter()
+                .map(|c| analyze(c, &p.options))
+                .collect::<Vec<_>>(),
+        );
         progress.add(batch.len());
         batch.clear();
     };
@@ -39,13 +34,6 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
     }
     analyse(&mut batch, &mut rows);
     progress.finish();
-    if cache.enabled() {
-        tracing::info!(
-            "{} of {} indents from the item cache",
-            reused.load(std::sync::atomic::Ordering::Relaxed),
-            rows.len()
-        );
-    }
     if rows.is_empty() {
         tracing::warn!("indentation_raw holds no indent: empty indents and tau_c_stats written");
     }
