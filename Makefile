@@ -60,6 +60,7 @@ bench: SHELL := /bin/bash
 bench: .SHELLFLAGS := -o pipefail -c
 bench: release bench-venv
 	mkdir -p target/bench-out
+	rm -rf build/demo/.agingflow/cache
 	$(AGINGFLOW) run pipelines/demo.yaml --force-all 2>&1 | tee target/bench-out/demo.txt
 	$(CARGO) bench -p runner --bench runner | tee target/bench-out/runner.txt
 	$(CARGO) bench -p ingest --bench ingest | tee target/bench-out/ingest.txt
