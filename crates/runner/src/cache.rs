@@ -359,7 +359,8 @@ impl Cache {
     }
 }
 
-fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+/// Every file below `dir` (symlinks listed, not followed), absolute.
+pub(crate) fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_dir() {

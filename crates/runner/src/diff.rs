@@ -84,9 +84,13 @@ fn locate(p: &Pipeline, cache: &Cache, side: &Side, path: &str, h: &str) -> Opti
         let abs = p.dir.join(path);
         if hash::path(&abs).ok().flatten().as_deref() == Some(h) {
             if abs.is_dir() {
-                let mut files = BTreeMap::new();
-                list(&abs, "", &mut files);
-                return Some(Bytes::Tree(files));
+                let mut files = Vec::new();
+                crate::cache::list_files(&abs, &mut files).ok()?;
+                let rel = |f: &PathBuf| {
+                    let r = f.strip_prefix(&abs).ok()?.to_string_lossy().into_owned();
+                    Some((r, f.clone()))
+                };
+                return Some(Bytes::Tree(files.iter().filter_map(rel).collect()));
             }
             return Some(Bytes::File(abs));
         }
@@ -95,22 +99,6 @@ fn locate(p: &Pipeline, cache: &Cache, side: &Side, path: &str, h: &str) -> Opti
         cache.tree(h).map(Bytes::Tree)
     } else {
         cache.object(h).map(Bytes::File)
-    }
-}
-
-fn list(dir: &Path, prefix: &str, out: &mut BTreeMap<String, PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            list(&e.path(), &rel, out);
-        } else {
-            out.insert(rel, e.path());
-        }
     }
 }
 

@@ -38,26 +38,25 @@ impl KeyBuilder {
     }
 
     /// Adds a text (options, a version), length-prefixed.
-    pub fn text(mut self, t: &str) -> Self {
-        self.0.update(&(t.len() as u64).to_le_bytes());
-        self.0.update(t.as_bytes());
-        self
+    pub fn text(self, t: &str) -> Self {
+        self.part(t.as_bytes())
     }
 
-    /// Adds rows (their Arrow encoding), or a marker for none.
-    pub fn rows<T: RowTable>(mut self, rows: &[T]) -> Result<Self, TableError> {
-        let bytes = ipc(&[T::to_batch(rows)?])?;
-        self.0.update(&(bytes.len() as u64).to_le_bytes());
-        self.0.update(&bytes);
-        Ok(self)
+    /// Adds rows (their Arrow encoding; an empty slice is a part of its own).
+    pub fn rows<T: RowTable>(self, rows: &[T]) -> Result<Self, TableError> {
+        Ok(self.part(&ipc(&[T::to_batch(rows)?])?))
     }
 
     /// Adds one curve (its Arrow encoding).
-    pub fn curve<T: CurveTable>(mut self, curve: &T) -> Result<Self, TableError> {
-        let bytes = ipc(&[curve.to_batch()?])?;
+    pub fn curve<T: CurveTable>(self, curve: &T) -> Result<Self, TableError> {
+        Ok(self.part(&ipc(&[curve.to_batch()?])?))
+    }
+
+    /// Adds bytes, length-prefixed.
+    fn part(mut self, bytes: &[u8]) -> Self {
         self.0.update(&(bytes.len() as u64).to_le_bytes());
-        self.0.update(&bytes);
-        Ok(self)
+        self.0.update(bytes);
+        self
     }
 
     pub fn finish(self) -> String {
