@@ -369,6 +369,34 @@ fn one_changed_curve_is_the_only_one_the_spectrum_recomputes_and_the_bytes_match
         "{log}"
     );
     assert_eq!(all("kww-fit", "curves"), (n - 1, n));
+    // Upstream: ingest rebuilt the relaxation table from its groups (the changed file's group
+    // read again) and kept the indentation table; clean cleaned one row group again.
+    let counts = |log: &str, after: &str, before: &str| -> (usize, usize) {
+        log.lines()
+            .find_map(|l| {
+                let rest = l.split(after).nth(1)?;
+                let (a, b) = rest.split_once(" of ")?;
+                Some((
+                    a.trim().parse().ok()?,
+                    b.split(before).next()?.trim().parse().ok()?,
+                ))
+            })
+            .unwrap_or_else(|| panic!("no `{after}… of …{before}` line in {log}"))
+    };
+    let ingest = stage_log(d.path(), "ingest");
+    let (unchanged, files) = counts(&ingest, "relaxation files: ", " files in unchanged groups");
+    assert!(unchanged < files, "the changed file was read: {ingest}");
+    assert!(
+        ingest.contains("indentation files: all")
+            && ingest.contains("the table is the one the last run wrote"),
+        "{ingest}"
+    );
+    let (same, groups) = counts(
+        &stage_log(d.path(), "clean"),
+        "INFO ",
+        " row groups unchanged",
+    );
+    assert_eq!(same + 1, groups, "clean: one row group cleaned again");
     let fresh = tempfile::tempdir().unwrap();
     tests::small_campaign(&fresh.path().join("campaign"));
     perturb_one_test(&fresh.path().join("campaign"));

@@ -283,6 +283,9 @@ fn a_full_disk_fails_the_stage_and_keeps_the_previous_outputs() {
             vec![0u8; (free.saturating_sub(64 * 1024)) as usize],
         )
         .unwrap();
+        // Without its item cache, so that ingest writes its tables again rather than linking
+        // the ones it kept.
+        std::fs::remove_dir_all(out.join(".agingflow/cache/items/ingest")).unwrap();
         let r = agingflow(dir.path(), &["run", "p.yaml", "--force", "ingest"]);
         assert_eq!(r.code, Some(1), "{r:?}");
         assert!(r.stdout.contains("failed      ingest"), "{}", r.stdout);

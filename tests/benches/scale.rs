@@ -237,18 +237,45 @@ fn perturb(dir: &Path, col: usize) -> PathBuf {
     panic!("no raw file to change below {}", dir.display());
 }
 
-/// After the full run: one DMA file changed, then one indent file, each followed by a plain run;
-/// the end-to-end time and which stages ran (the item caches serve the unchanged curves).
+/// Adds one relaxation test: a copy of the manifest's first DMA file under a new name, its entry
+/// inserted after the first one (so every later entry moves down a line).
+fn add_dma_file(campaign: &Path) -> PathBuf {
+    let manifest = campaign.join("campaign.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let start = text.find("relaxation:\n- file: ").unwrap() + "relaxation:\n".len();
+    let end = start + 2 + text[start + 2..].find("\n- ").unwrap() + 1;
+    let entry = &text[start..end];
+    let rel = entry.lines().next().unwrap()["- file: ".len()..].trim();
+    let new_rel = rel.replace(".txt", "_added.txt");
+    std::fs::copy(campaign.join(rel), campaign.join(&new_rel)).unwrap();
+    let new_text = format!(
+        "{}{}{}",
+        &text[..end],
+        entry.replacen(rel, &new_rel, 1),
+        &text[end..]
+    );
+    std::fs::write(&manifest, new_text).unwrap();
+    campaign.join(new_rel)
+}
+
+/// After the full run: one DMA file added, one changed, then one indent file changed, each
+/// followed by a plain run; the end-to-end time and which stages ran (the caches serve the
+/// unchanged files, row groups and curves).
 fn incremental(bins: &Path, work: &Path, campaign: &Path, out: &mut String) {
     let _ = writeln!(
         out,
         "\n### x1, incremental: one raw file changed after the full run, then `agingflow run -j 2`\n\n| change | end to end (s) | stages run (wall s) |\n|---|---|---|"
     );
     for (what, dir, col) in [
-        ("one DMA file", campaign.join("dma"), 2),
-        ("one indent file", campaign.join("indents"), 1),
+        ("one DMA file added", campaign.to_path_buf(), 0),
+        ("one DMA file changed", campaign.join("dma"), 2),
+        ("one indent file changed", campaign.join("indents"), 1),
     ] {
-        let f = perturb(&dir, col);
+        let f = if col == 0 {
+            add_dma_file(&dir)
+        } else {
+            perturb(&dir, col)
+        };
         let t = Instant::now();
         let o = Command::new(bins.join("agingflow"))
             .args(["run", "pipeline.yaml", "-j", "2"])

@@ -1,34 +1,67 @@
-//! The disk side of clean: stream raw curves in batches, clean them in parallel, write both tables.
+//! The disk side of clean: read raw curves a row group at a time, clean them in parallel (or take
+//! what was kept for an unchanged row group), write both tables.
 
 use rayon::prelude::*;
-use tables::{CurveReader, CurveWriter, Provenance, RelaxationClean, RelaxationRaw, write_rows};
+use stage_cli::Progress;
+use tables::items::{ItemCache, KeyBuilder};
+use tables::segments::RowGroups;
+use tables::{CurveWriter, Provenance, RelaxationClean, RelaxationRaw, RelaxationTest, write_rows};
 
 use crate::{CleanError, Params, clean_curve};
 
-const BATCH: usize = 128;
-
 /// Cleans every test; returns (tests ok, tests flagged).
+///
+/// Under the runner (issue 18) the cleaned curves and test rows of a row group whose bytes are
+/// unchanged (its key, see [`RowGroups`]) under the same options come from the item cache, so a
+/// campaign grown by one file cleans that file's row group only; the output is the same as from
+/// scratch. Memory holds one row group of raw curves.
 pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
     tables::start_stage(&[&p.relaxation_clean, &p.relaxation_tests])?;
     let prov = Provenance::new(
         "clean",
         serde_json::json!({ "resample": p.options.resample, "min_points": p.options.min_points }),
     );
-    let reader = CurveReader::<RelaxationRaw>::open(&p.relaxation_raw)?;
+    let groups = RowGroups::<RelaxationRaw>::open(&p.relaxation_raw)?;
+    let cache = ItemCache::from_env();
+    let options = prov.params.to_string();
     let mut writer = CurveWriter::<RelaxationClean>::create(&p.relaxation_clean, &prov)?;
+    let progress = Progress::new("row groups of tests", groups.keys().len());
     let mut tests = Vec::new();
-    let mut batch: Vec<RelaxationRaw> = Vec::with_capacity(BATCH);
-    let mut flush = |batch: &mut Vec<RelaxationRaw>,
-                     tests: &mut Vec<tables::RelaxationTest>|
-     -> Result<(), CleanError> {
-        let done: Vec<_> = batch
-            .par_iter()
-            .map(|r| clean_curve(r, &p.options))
-            .collect();
-        for (c, t) in done {
-            if !c.time_s.is_empty() {
-                writer.push(&c)?;
+    let mut reused = 0;
+    for (i, key) in groups.keys().iter().enumerate() {
+        let k = cache.enabled().then(|| {
+            KeyBuilder::new("clean row group")
+                .text(&options)
+                .text(key)
+                .finish()
+        });
+        let kept = k
+            .as_ref()
+            .and_then(|k| cache.get::<RelaxationTest, RelaxationClean>(k));
+        let (done_tests, curves) = match kept {
+            Some(kept) => {
+                reused += 1;
+                kept
             }
+            None => {
+                let raw = groups.read(i)?;
+                let done: Vec<(RelaxationClean, RelaxationTest)> =
+                    raw.par_iter().map(|r| clean_curve(r, &p.options)).collect();
+                let (curves, done_tests): (Vec<_>, Vec<_>) = done.into_iter().unzip();
+                let curves: Vec<RelaxationClean> = curves
+                    .into_iter()
+                    .filter(|c| !c.time_s.is_empty())
+                    .collect();
+                if let Some(k) = &k {
+                    cache.put(k, &done_tests, &curves);
+                }
+                (done_tests, curves)
+            }
+        };
+        for c in &curves {
+            writer.push(c)?;
+        }
+        for t in &done_tests {
             if t.status != "ok" {
                 tracing::warn!(
                     "{}: {}{}",
@@ -41,18 +74,17 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                     }
                 );
             }
-            tests.push(t);
         }
-        batch.clear();
-        Ok(())
-    };
-    for raw in reader {
-        batch.push(raw?);
-        if batch.len() == BATCH {
-            flush(&mut batch, &mut tests)?;
-        }
+        tests.extend(done_tests);
+        progress.add(1);
     }
-    flush(&mut batch, &mut tests)?;
+    progress.finish();
+    if cache.enabled() {
+        tracing::info!(
+            "{reused} of {} row groups unchanged: their tests were not cleaned again",
+            groups.keys().len()
+        );
+    }
     writer.finish()?;
     let ok = tests.iter().filter(|t| t.status == "ok").count();
     let flagged = tests.len() - ok;

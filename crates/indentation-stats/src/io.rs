@@ -1,47 +1,82 @@
-//! The disk side: stream indents in batches, analyse them in parallel, write both tables.
+//! The disk side: read indents a row group at a time, analyse them in parallel (or take the rows
+//! kept for an unchanged row group), write both tables.
 
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::{CurveReader, Indent, IndentationRaw, Provenance, write_rows};
+use tables::items::{ItemCache, KeyBuilder};
+use tables::segments::RowGroups;
+use tables::{CurveTable, Indent, IndentationRaw, Provenance, RowTable, write_rows};
 
 use crate::stats::group_stats;
 use crate::{Params, StatsError, analyze};
 
-const BATCH: usize = 512;
-
 /// Returns (indents with a pop-in, censored, not analysed).
+///
+/// Under the runner (issue 18) the rows of a row group whose bytes are unchanged (its key, see
+/// [`RowGroups`]) under the same options come from the item cache: changing one indent file
+/// analyses the indents of its row group only. The output is the same as from scratch.
 pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
     tables::start_stage(&[&p.indents, &p.tau_c_stats])?;
-    let reader = CurveReader::<IndentationRaw>::open(&p.indentation_raw)?;
-    let progress = Progress::new("indents", 0);
-    let mut rows: Vec<Indent> = Vec::new();
-    let mut batch: Vec<IndentationRaw> = Vec::with_capacity(BATCH);
-    let analyse = |batch: &mut Vec<IndentationRaw>, rows: &mut Vec<Indent>| {
-        rows.extend(
-            batch
-                .par_iter()
-                .map(|c| analyze(c, &p.options))
-                .collect::<Vec<_>>(),
-        );
-        progress.add(batch.len());
-        batch.clear();
-    };
-    for c in reader {
-        batch.push(c?);
-        if batch.len() == BATCH {
-            analyse(&mut batch, &mut rows);
-        }
-    }
-    analyse(&mut batch, &mut rows);
-    progress.finish();
-    if rows.is_empty() {
-        tracing::warn!("indentation_raw holds no indent: empty indents and tau_c_stats written");
-    }
     let o = &p.options;
     let prov = Provenance::new(
         "indentation-stats",
         serde_json::json!({"contact_load_un": o.contact_load_un, "burst_sigmas": o.burst_sigmas, "min_burst_nm": o.min_burst_nm, "min_hertz_points": o.min_hertz_points}),
     );
+    let groups = RowGroups::<IndentationRaw>::open(&p.indentation_raw)?;
+    let cache = ItemCache::from_env();
+    let options = prov.params.to_string();
+    let progress = Progress::new("row groups of indents", groups.keys().len());
+    let mut rows: Vec<Indent> = Vec::new();
+    let mut reused = 0;
+    for (i, key) in groups.keys().iter().enumerate() {
+        let k = cache.enabled().then(|| {
+            KeyBuilder::new("indentation-stats row group")
+                .text(&options)
+                .text(key)
+                .finish()
+        });
+        if let Some(k) = &k
+            && let Some((kept, _)) = cache.get::<Indent, IndentationRaw>(k)
+        {
+            rows.extend(kept);
+            reused += 1;
+            progress.add(1);
+            continue;
+        }
+        let curves = groups.read(i)?;
+        let done: Vec<Indent> = curves.par_iter().map(|c| analyze(c, o)).collect();
+        if let Some(k) = &k {
+            cache.put::<Indent, IndentationRaw>(k, &done, &[]);
+        }
+        rows.extend(done);
+        progress.add(1);
+    }
+    progress.finish();
+    if cache.enabled() {
+        tracing::info!(
+            "{reused} of {} row groups unchanged: their indents were not analysed again",
+            groups.keys().len()
+        );
+    }
+    // Row groups are read one by one: the key order across them is checked here.
+    if let Some(w) = rows
+        .windows(2)
+        .find(|w| w[0].cmp_key(&w[1]) != std::cmp::Ordering::Less)
+    {
+        return Err(tables::TableError::Unsorted {
+            path: p.indentation_raw.clone(),
+            table: IndentationRaw::NAME.into(),
+            keys: IndentationRaw::KEYS.join(", "),
+            detail: format!(
+                "indent `{}` comes after `{}`",
+                w[1].indent_id, w[0].indent_id
+            ),
+        }
+        .into());
+    }
+    if rows.is_empty() {
+        tracing::warn!("indentation_raw holds no indent: empty indents and tau_c_stats written");
+    }
     let stats = group_stats(&rows);
     let ok = rows.iter().filter(|r| r.status == "ok").count();
     let censored = rows.iter().filter(|r| r.status == "censored").count();

@@ -1,21 +1,18 @@
 //! The disk side of ingest: read each raw file, report it to the runner, parse and extract in
 //! parallel a batch at a time, and stream the curves into the tables in key order.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use campaign::{Campaign, Item};
 use formats::{FormatError, ReadOptions, parse, parse_auto};
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::{
-    CurveTable, CurveWriter, DmaSweepRaw, DscRaw, IndentationRaw, Provenance, RelaxationRaw,
-};
+use tables::items::{ItemCache, KeyBuilder};
+use tables::segments::SegmentWriter;
+use tables::{CurveTable, DmaSweepRaw, DscRaw, IndentationRaw, Provenance, RelaxationRaw};
 
 use crate::extract::{self, Notes, declared_format};
 use crate::{IngestError, Params, Summary};
-
-/// Files read and extracted at once; bounds memory to this many curves.
-const BATCH: usize = 64;
 
 fn read_parse(item: &Item) -> Result<(formats::Parsed, u64), String> {
     let bytes = guard::read_input(&item.path, "a raw file the manifest names")
@@ -40,9 +37,6 @@ fn located(item: &Item, e: &FormatError) -> String {
     }
 }
 
-/// A file's curves, what extraction noticed and its size, or the error naming it.
-type FileResult<T> = Result<(Vec<T>, Notes, u64), String>;
-
 /// Turns one parsed file into its curves (one, or one per sheet of a G200 workbook).
 type Extractor<T> = fn(&Item, &formats::Parsed) -> Result<(Vec<T>, Notes), FormatError>;
 
@@ -61,12 +55,250 @@ fn dma_sweep(item: &Item, p: &formats::Parsed) -> Result<(Vec<DmaSweepRaw>, Note
     extract::dma_sweep(item, p).map(|(c, n)| (vec![c], n))
 }
 
+/// The key of one file in ingest's table cache: the file's content hash and its manifest entry
+/// (all of it but the line it is on, which only error messages use). The reader's version is the
+/// cache folder's (one per binary).
+fn file_key(item: &Item, content: &str) -> String {
+    let entry = Item {
+        line: 0,
+        ..item.clone()
+    };
+    KeyBuilder::new("ingest file")
+        .text(&format!("{entry:?}"))
+        .text(content)
+        .finish()
+}
+
+/// One kind's table: written and not yet in place, or found whole in ingest's table cache.
+enum Pending<T: CurveTable> {
+    Written {
+        writer: Box<SegmentWriter<T>>,
+        /// Where to keep the finished table (cache path, and the sidecar's counts and warnings).
+        store: Option<(PathBuf, serde_json::Value)>,
+    },
+    Cached(PathBuf),
+}
+
+impl<T: CurveTable> Pending<T> {
+    /// Moves the table into place at `out` (and keeps a written one in the table cache).
+    fn commit(self, out: &Path) -> Result<(), IngestError> {
+        match self {
+            Pending::Cached(from) => Ok(guard::link_or_copy(&from, out)?),
+            Pending::Written { writer, store } => {
+                let hash = writer.finish()?;
+                if let Some((entry, mut side)) = store {
+                    // The table is ingest's own output: a failure to keep it costs a rebuild
+                    // next time, nothing else.
+                    side["blake3"] = serde_json::Value::String(hash.to_hex().to_string());
+                    if let Err(e) = keep_table(out, &entry, &side) {
+                        tracing::debug!("ingest table cache {}: {e}", entry.display());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The table cache entry of one kind: `<item cache>/tables/<table>-<key>.parquet`, with a sidecar
+/// `.json` holding the file's hash, the counts and the warnings of the run that wrote it.
+fn table_entry(cache: &ItemCache, table: &str, key: &str) -> Option<PathBuf> {
+    Some(
+        cache
+            .dir()?
+            .join("tables")
+            .join(format!("{table}-{key}.parquet")),
+    )
+}
+
+fn sidecar(entry: &Path) -> PathBuf {
+    entry.with_extension("json")
+}
+
+/// Links the finished table into the cache, writes its sidecar, and removes the table's older
+/// entries (the run cache keeps older outputs; this cache only spares rebuilding the current one).
+fn keep_table(out: &Path, entry: &Path, side: &serde_json::Value) -> Result<(), String> {
+    let dir = entry.parent().ok_or("no folder")?;
+    guard::create_dirs(dir).map_err(|e| e.to_string())?;
+    guard::link_or_copy(out, entry).map_err(|e| e.to_string())?;
+    guard::write_cache_file(&sidecar(entry), side.to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let name = entry.file_name().map(|n| n.to_string_lossy().into_owned());
+    let prefix = name
+        .as_deref()
+        .and_then(|n| n.split_once('-'))
+        .map(|(t, _)| format!("{t}-"));
+    if let (Some(prefix), Ok(listing)) = (prefix, std::fs::read_dir(dir)) {
+        for e in listing.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let stem = n.trim_end_matches(".parquet").trim_end_matches(".json");
+            let mine = name.as_deref().map(|m| m.trim_end_matches(".parquet"));
+            if n.starts_with(&prefix) && Some(stem) != mine {
+                let _ = guard::remove_scratch(&e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The cached table at `entry` when its sidecar is there and the file hashes to what it says.
+fn cached_table(entry: &Path) -> Option<serde_json::Value> {
+    let side: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sidecar(entry)).ok()?).ok()?;
+    let want = side["blake3"].as_str()?;
+    let got = stage_cli::hashes::stage_file_hash(entry).ok()?;
+    (got.to_hex().as_str() == want).then_some(side)
+}
+
+/// What [`ingest_kind`] gives: the unfinished table, then (curves, points, skipped, bytes).
+type KindResult<T> = Result<(Pending<T>, usize, usize, usize, u64), IngestError>;
+
+/// A group of files ends after a file whose id hashes to 0 modulo this (about this many files a
+/// group, wherever a file is added or removed: only its own group changes), or at [`MAX_GROUP`].
+const GROUP_MEAN: u8 = 16;
+const MAX_GROUP: usize = 64;
+
+/// The groups of consecutive items whose curves make one segment of the table.
+fn groups(items: &[Item]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, item) in items.iter().enumerate() {
+        let cut = blake3::hash(item.id.as_bytes()).as_bytes()[0].is_multiple_of(GROUP_MEAN);
+        if cut || i + 1 - start == MAX_GROUP || i + 1 == items.len() {
+            out.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    out
+}
+
+/// One group's share of the table: its encoded segment (none after a failure), counts, the
+/// warnings to log and the files that failed.
+struct Group {
+    segment: Option<Vec<u8>>,
+    curves: usize,
+    points: usize,
+    bytes: u64,
+    warnings: Vec<String>,
+    errors: Vec<String>,
+    cached: bool,
+}
+
+/// The counts and warnings of a group as stored beside its segment: `curves points bytes`, then
+/// one warning a line.
+fn group_text(g: &Group) -> String {
+    let mut t = format!("{} {} {}", g.curves, g.points, g.bytes);
+    for w in &g.warnings {
+        t.push('\n');
+        t.push_str(&w.replace('\n', " "));
+    }
+    t
+}
+
+fn group_of_text(segment: Vec<u8>, text: &str) -> Option<Group> {
+    let mut lines = text.split('\n');
+    let mut n = lines.next()?.split(' ');
+    let curves = n.next()?.parse().ok()?;
+    let points = n.next()?.parse().ok()?;
+    let bytes = n.next()?.parse().ok()?;
+    Some(Group {
+        segment: Some(segment),
+        curves,
+        points,
+        bytes,
+        warnings: lines.map(str::to_owned).collect(),
+        errors: Vec::new(),
+        cached: true,
+    })
+}
+
+/// Parses and extracts the files of one group and encodes their curves (or takes the segment
+/// stored under the group's key).
+fn one_group<T: CurveTable>(
+    items: &[Item],
+    hashes: Option<&[(String, blake3::Hash)]>,
+    key: Option<&str>,
+    cache: &ItemCache,
+    prov: &Provenance,
+    skip_bad: bool,
+    extract: Extractor<T>,
+) -> Result<Group, IngestError> {
+    if let Some(k) = key
+        && let Some(mut parts) = cache.get_bytes(k)
+        && parts.len() == 2
+        && let Ok(text) = String::from_utf8(parts.pop().unwrap_or_default())
+        && let Some(g) = group_of_text(parts.pop().unwrap_or_default(), &text)
+    {
+        for (item, h) in items.iter().zip(hashes.into_iter().flatten()) {
+            stage_cli::report_read_hash(&item.path, h.1);
+        }
+        return Ok(g);
+    }
+    let mut g = Group {
+        segment: None,
+        curves: 0,
+        points: 0,
+        bytes: 0,
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        cached: false,
+    };
+    let mut curves: Vec<T> = Vec::new();
+    for item in items {
+        let done = read_parse(item).and_then(|(parsed, n)| {
+            let (c, notes) = extract(item, &parsed).map_err(|e| located(item, &e))?;
+            Ok((c, notes, n))
+        });
+        match done {
+            Ok((file_curves, notes, n)) => {
+                for w in &notes.warnings {
+                    g.warnings.push(format!("{}: {w}", item.path.display()));
+                }
+                if notes.dropped_rows > 0 {
+                    g.warnings.push(format!(
+                        "{}: {} rows without a needed value were dropped",
+                        item.path.display(),
+                        notes.dropped_rows
+                    ));
+                }
+                for c in &file_curves {
+                    g.points += c.len()?;
+                }
+                g.curves += file_curves.len();
+                g.bytes += n;
+                curves.extend(file_curves);
+            }
+            Err(e) => {
+                if skip_bad {
+                    g.warnings.push(format!("skipped {e}"));
+                }
+                g.errors.push(e);
+            }
+        }
+    }
+    if g.errors.is_empty() || skip_bad {
+        let segment = tables::segments::encode_segment(&curves, prov)?;
+        // Only a group whose every file was read is kept: a failed file is tried again.
+        if let (Some(k), true) = (key, g.errors.is_empty()) {
+            cache.put_bytes(k, &[&segment, group_text(&g).as_bytes()]);
+        }
+        g.segment = Some(segment);
+    }
+    Ok(g)
+}
+
 /// Reads one kind of item into one table, returning the unfinished table (committed by the
 /// caller once every kind has succeeded, so a failed run leaves no table behind) and (curves,
 /// points, skipped, bytes).
 ///
-/// Batches of files are parsed in parallel; a writer thread encodes the previous batch meanwhile,
-/// in key order, so memory holds at most three batches of curves.
+/// The table is the segments of groups of consecutive files (see [`groups`]) spliced in order.
+/// Under the runner (issue 18) a group whose files are all unchanged (content, manifest entry) is
+/// not read again: its segment comes from the item cache, keyed by the files' hashes. When no
+/// file of the kind changed, the table is the one the last run wrote, kept hard-linked in the
+/// cache and verified by its hash. The table's bytes are those of a run from scratch either way.
+///
+/// Windows of groups are parsed in parallel; a writer thread splices the previous window's
+/// segments meanwhile, so memory holds at most three windows.
 fn ingest_kind<T: CurveTable + 'static>(
     items: &[Item],
     out: &Path,
@@ -74,79 +306,150 @@ fn ingest_kind<T: CurveTable + 'static>(
     skip_bad: bool,
     label: &str,
     extract: Extractor<T>,
-) -> Result<(CurveWriter<T>, usize, usize, usize, u64), IngestError> {
-    let mut writer = CurveWriter::<T>::create(out, prov)?;
+) -> KindResult<T> {
+    let cache = ItemCache::from_env();
+    // Content hashes through the runner's memo: an unchanged file is not read at all.
+    let hashes: Option<Vec<(String, blake3::Hash)>> = cache
+        .enabled()
+        .then(|| {
+            items
+                .par_iter()
+                .map(|i| {
+                    stage_cli::hashes::stage_file_hash(&i.path)
+                        .ok()
+                        .map(|h| (h.to_hex().to_string(), h))
+                })
+                .collect()
+        })
+        .flatten();
+    let keys: Option<Vec<String>> = hashes.as_ref().map(|h| {
+        items
+            .iter()
+            .zip(h)
+            .map(|(i, h)| file_key(i, &h.0))
+            .collect()
+    });
+    let params = prov.params.to_string();
+    let keyed = |what: &str, keys: &[String]| {
+        keys.iter()
+            .fold(KeyBuilder::new(what).text(T::NAME).text(&params), |k, f| {
+                k.text(f)
+            })
+            .finish()
+    };
+    let entry = keys
+        .as_ref()
+        .and_then(|k| table_entry(&cache, T::NAME, &keyed("ingest table", k)));
+    if let (Some(entry), Some(hashes)) = (&entry, &hashes)
+        && let Some(side) = cached_table(entry)
+    {
+        for (item, h) in items.iter().zip(hashes) {
+            stage_cli::report_read_hash(&item.path, h.1);
+        }
+        for w in side["warnings"].as_array().into_iter().flatten() {
+            tracing::warn!("{}", w.as_str().unwrap_or_default());
+        }
+        tracing::info!(
+            "{label}: all {} files unchanged: the table is the one the last run wrote",
+            items.len()
+        );
+        let n = |k: &str| side[k].as_u64().unwrap_or(0);
+        return Ok((
+            Pending::Cached(entry.clone()),
+            n("curves") as usize,
+            n("points") as usize,
+            n("skipped") as usize,
+            n("bytes"),
+        ));
+    }
+    let mut writer = SegmentWriter::<T>::create(out, prov)?;
     let progress = Progress::new(label, items.len());
-    let mut errors = Vec::new();
-    let (mut curves, mut bytes) = (0, 0);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
-    let (writer, points) =
-        std::thread::scope(|scope| -> Result<(CurveWriter<T>, usize), IngestError> {
-            let write = scope.spawn(
-                move || -> Result<(CurveWriter<T>, usize), tables::TableError> {
-                    let mut points = 0;
-                    for batch in rx {
-                        for curve in batch {
-                            points += curve.len()?;
-                            writer.push(&curve)?;
-                        }
-                    }
-                    Ok((writer, points))
-                },
-            );
-            for batch in items.chunks(BATCH) {
-                let done: Vec<FileResult<T>> = batch
-                    .par_iter()
-                    .map(|item| {
-                        let (parsed, n) = read_parse(item)?;
-                        let (curve, notes) =
-                            extract(item, &parsed).map_err(|e| located(item, &e))?;
-                        Ok((curve, notes, n))
-                    })
-                    .collect();
-                progress.add(batch.len());
-                let mut good = Vec::with_capacity(batch.len());
-                for (item, r) in batch.iter().zip(done) {
-                    match r {
-                        Ok((file_curves, notes, n)) => {
-                            for w in &notes.warnings {
-                                tracing::warn!("{}: {w}", item.path.display());
-                            }
-                            if notes.dropped_rows > 0 {
-                                tracing::warn!(
-                                    "{}: {} rows without a needed value were dropped",
-                                    item.path.display(),
-                                    notes.dropped_rows
-                                );
-                            }
-                            curves += file_curves.len();
-                            good.extend(file_curves);
-                            bytes += n;
-                        }
-                        Err(e) => {
-                            if skip_bad {
-                                tracing::warn!("skipped {e}");
-                            }
-                            errors.push(e);
-                        }
-                    }
-                }
-                // After a failure (without skipping) the rest is only parsed, to report every error.
-                if (errors.is_empty() || skip_bad) && tx.send(good).is_err() {
-                    break;
+    let groups = groups(items);
+    let window = (2 * rayon::current_num_threads()).max(8);
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let (mut curves, mut points, mut bytes, mut reused) = (0, 0, 0, 0);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    let writer = std::thread::scope(|scope| -> Result<SegmentWriter<T>, IngestError> {
+        let write = scope.spawn(move || -> Result<SegmentWriter<T>, tables::TableError> {
+            for segments in rx {
+                for s in segments {
+                    writer.append(s)?;
                 }
             }
-            drop(tx);
-            let (w, points) = write
-                .join()
-                .map_err(|_| tables::TableError::Internal("the writer thread panicked".into()))??;
-            Ok((w, points))
-        })?;
+            Ok(writer)
+        });
+        for batch in groups.chunks(window) {
+            let done: Vec<Result<Group, IngestError>> = batch
+                .par_iter()
+                .map(|r| {
+                    let key = keys.as_ref().map(|k| keyed("ingest group", &k[r.clone()]));
+                    one_group(
+                        &items[r.clone()],
+                        hashes.as_ref().map(|h| &h[r.clone()]),
+                        key.as_deref(),
+                        &cache,
+                        prov,
+                        skip_bad,
+                        extract,
+                    )
+                })
+                .collect();
+            let mut segments = Vec::with_capacity(done.len());
+            for (r, g) in batch.iter().zip(done) {
+                let g = g?;
+                progress.add(r.len());
+                for w in &g.warnings {
+                    tracing::warn!("{w}");
+                }
+                warnings.extend(g.warnings);
+                if g.cached {
+                    reused += r.len();
+                }
+                errors.extend(g.errors);
+                curves += g.curves;
+                points += g.points;
+                bytes += g.bytes;
+                segments.extend(g.segment);
+            }
+            // After a failure (without skipping) the rest is only parsed, to report every error.
+            if (errors.is_empty() || skip_bad) && tx.send(segments).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        Ok(write
+            .join()
+            .map_err(|_| tables::TableError::Internal("the writer thread panicked".into()))??)
+    })?;
     progress.finish();
     if !errors.is_empty() && !skip_bad {
         return Err(IngestError::Files(errors));
     }
-    Ok((writer, curves, points, errors.len(), bytes))
+    if cache.enabled() {
+        tracing::info!(
+            "{label}: {reused} of {} files in unchanged groups (not read again)",
+            items.len()
+        );
+    }
+    let store = entry.map(|e| {
+        (
+            e,
+            serde_json::json!({
+                "curves": curves, "points": points, "skipped": errors.len(),
+                "bytes": bytes, "warnings": warnings,
+            }),
+        )
+    });
+    Ok((
+        Pending::Written {
+            writer: Box::new(writer),
+            store,
+        },
+        curves,
+        points,
+        errors.len(),
+        bytes,
+    ))
 }
 
 /// The indentation items in the order of the curves they give. A G200 workbook gives one indent
@@ -319,13 +622,13 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
         return Err(IngestError::NothingUsable);
     }
     // Every kind succeeded: the tables are committed together.
-    w_relax.finish()?;
-    w_indent.finish()?;
-    if let Some(w) = w_dsc {
-        w.finish()?;
+    w_relax.commit(&p.relaxation_raw)?;
+    w_indent.commit(&p.indentation_raw)?;
+    if let (Some(w), Some(out)) = (w_dsc, &p.dsc_raw) {
+        w.commit(out)?;
     }
-    if let Some(w) = w_dma {
-        w.finish()?;
+    if let (Some(w), Some(out)) = (w_dma, &p.dma_sweeps_raw) {
+        w.commit(out)?;
     }
     Ok(Summary {
         relaxation_tests: tests,

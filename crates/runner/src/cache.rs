@@ -224,7 +224,7 @@ impl Cache {
                     return Some((r.clone(), Source::Link(target.to_owned())));
                 }
                 let obj = self.object_path(h);
-                (hash::file(&obj).ok()? == *h).then(|| (r.clone(), Source::Object(obj)))
+                (hash::file_verified(&obj).ok()? == *h).then(|| (r.clone(), Source::Object(obj)))
             })
             .collect();
         checked
@@ -233,7 +233,7 @@ impl Cache {
     /// The bytes of one file output stored under `file_hash`, verified (for `diff`).
     pub fn object(&self, file_hash: &str) -> Option<PathBuf> {
         let obj = self.object_path(file_hash);
-        (hash::file(&obj).ok()? == file_hash).then_some(obj)
+        (hash::file_verified(&obj).ok()? == file_hash).then_some(obj)
     }
 
     /// The files of a directory output (relative path to object), verified (for `diff`).

@@ -352,6 +352,7 @@ fn cmd_run(
         let _ = out.flush();
     };
     let finished = engine::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?;
+    ctx.save_memo();
     let count = |pred: fn(&Outcome) -> bool| finished.iter().filter(|f| pred(&f.outcome)).count();
     let ran = count(|o| *o == Outcome::Ran);
     let restored = count(|o| *o == Outcome::Restored);

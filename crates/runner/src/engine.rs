@@ -197,6 +197,9 @@ pub struct Ctx<'a> {
     not_deps: std::sync::OnceLock<(PathBuf, PathBuf, Vec<PathBuf>)>,
     /// The run cache below the output directory.
     pub cache: Cache,
+    /// The hash memo (`<outdir>/.agingflow/cache/hashes`), consulted by every hash this
+    /// invocation takes and saved by [`Ctx::save_memo`].
+    memo: std::sync::Arc<stage_cli::hashes::HashMemo>,
 }
 
 static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -218,7 +221,9 @@ impl<'a> Ctx<'a> {
             default_timeout: None,
             not_deps: std::sync::OnceLock::new(),
             cache: Cache::new(&p.outdir_abs()),
+            memo: std::sync::Arc::new(stage_cli::hashes::HashMemo::load(&Self::memo_path(p))),
         };
+        hash::use_memo(ctx.memo.clone());
         ctx.protect_inputs();
         ctx
     }
@@ -271,6 +276,27 @@ impl<'a> Ctx<'a> {
                 "agingflow's state folder",
             ),
         ];
+    }
+
+    fn memo_path(p: &Pipeline) -> PathBuf {
+        p.outdir_abs()
+            .join(".agingflow")
+            .join("cache")
+            .join("hashes")
+    }
+
+    /// Saves the hash memo (a failure only costs hashing again next time: logged).
+    pub fn save_memo(&self) {
+        let path = Self::memo_path(self.p);
+        let saved = self.memo.save(|path, bytes| {
+            if let Some(d) = path.parent() {
+                guard::create_dirs(d).map_err(std::io::Error::other)?;
+            }
+            guard::write_cache_file(path, bytes).map_err(std::io::Error::other)
+        });
+        if let Err(e) = saved {
+            tracing::debug!("hash memo {}: {e}", path.display());
+        }
     }
 
     /// Writes a file the user asked for (a JUnit report): never a protected path.
@@ -934,6 +960,10 @@ fn execute_in(
     if let Some(dir) = ctx.item_cache_dir(stage) {
         cmd.env(tables::items::ENV, dir);
     }
+    let memo = Ctx::memo_path(ctx.p);
+    if memo.is_file() {
+        cmd.env(stage_cli::hashes::MEMO_ENV, memo);
+    }
     cmd.args(argv.iter().skip(1))
         .current_dir(&ctx.p.dir)
         .env(READS_ENV, reads_file)
@@ -1030,7 +1060,9 @@ fn execute_in(
         {
             return fail(e.to_string());
         }
-        let hash = match hash::path(&out) {
+        // The stage has exited: nothing writes its outputs any more, so their hashes are
+        // remembered (see `hash::path_settled`).
+        let hash = match hash::path_settled(&out) {
             Ok(Some(h)) => h,
             Ok(None) => return fail(format!("output `{port}` vanished")),
             Err(e) => return fail(format!("cannot hash output `{port}`: {e}")),

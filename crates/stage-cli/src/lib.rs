@@ -17,6 +17,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub mod hashes;
+
 pub use anyhow;
 pub use clap;
 pub use tracing;
@@ -213,6 +215,15 @@ pub fn report_read_bytes(path: &Path, bytes: &[u8]) {
     guard::protect(path, "a file this stage read");
     if let Some(list) = std::env::var_os(READS_ENV) {
         report_read_to(Path::new(&list), path, Some(blake3::hash(bytes)));
+    }
+}
+
+/// [`report_read`] for a file whose hash the stage knows without reading it (from the runner's
+/// memo, see [`hashes`]): a stage that reuses what it computed from the file earlier.
+pub fn report_read_hash(path: &Path, hash: blake3::Hash) {
+    guard::protect(path, "a file this stage read");
+    if let Some(list) = std::env::var_os(READS_ENV) {
+        report_read_to(Path::new(&list), path, Some(hash));
     }
 }
 

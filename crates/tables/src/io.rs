@@ -64,7 +64,7 @@ impl FileMeta {
     }
 }
 
-fn writer_properties(
+pub(crate) fn writer_properties(
     table: &str,
     schema: &SchemaRef,
     prov: &Provenance,
@@ -96,6 +96,25 @@ fn writer_properties(
     Ok(builder.build())
 }
 
+/// The temporary file of a table about to be written at `path`, after the checks: a file already
+/// at the target is replaced only when agingflow wrote it (after the check that it is no input,
+/// which says more).
+pub(crate) fn prepare_target(path: &Path) -> Result<(AtomicFile, File), TableError> {
+    guard::check(path)?;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) && !is_agingflow_table(path) {
+        return Err(TableError::NotOurs {
+            path: path.to_owned(),
+        });
+    }
+    Ok(AtomicFile::create(path)?)
+}
+
+/// The file below a buffered writer, flushed (a failure names the table being written).
+pub(crate) fn unbuffer<W: std::io::Write>(buf: BufWriter<W>, path: &Path) -> Result<W, TableError> {
+    buf.into_inner()
+        .map_err(|e| TableError::Guard(guard::write_error(path, e.into_error())))
+}
+
 /// A Parquet file being written atomically.
 struct TableFile {
     atomic: AtomicFile,
@@ -109,15 +128,7 @@ impl TableFile {
         schema: SchemaRef,
         prov: &Provenance,
     ) -> Result<Self, TableError> {
-        // A file already at the target is replaced only when agingflow wrote it (after the
-        // check that it is no input, which says more).
-        guard::check(path)?;
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) && !is_agingflow_table(path) {
-            return Err(TableError::NotOurs {
-                path: path.to_owned(),
-            });
-        }
-        let (atomic, file) = AtomicFile::create(path)?;
+        let (atomic, file) = prepare_target(path)?;
         let props = writer_properties(table, &schema, prov)?;
         let writer =
             ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
@@ -140,10 +151,7 @@ impl TableFile {
             .writer
             .into_inner()
             .map_err(|source| TableError::write(&path, source))?;
-        let file = buf
-            .into_inner()
-            .map_err(|e| TableError::Guard(guard::write_error(&path, e.into_error())))?;
-        Ok(self.atomic.commit(file)?)
+        Ok(self.atomic.commit(unbuffer(buf, &path)?)?)
     }
 }
 
@@ -253,6 +261,16 @@ fn open_checked(
             path: path.to_owned(),
             source,
         })?;
+    build_checked(builder, path, table, columns)
+}
+
+/// [`open_checked`] from a builder (one row group of a file whose metadata is loaded once).
+pub(crate) fn build_checked(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    path: &Path,
+    table: &str,
+    columns: &[ColumnDef],
+) -> Result<(ParquetRecordBatchReader, FileMeta), TableError> {
     let meta = file_meta(builder.metadata().file_metadata().key_value_metadata());
     if let Some(found) = meta.get("agingflow.table")
         && found != table
@@ -376,9 +394,18 @@ pub struct CurveReader<T: CurveTable> {
 
 impl<T: CurveTable> CurveReader<T> {
     pub fn open(path: &Path) -> Result<Self, TableError> {
+        let (reader, meta) = open_checked(path, T::NAME, &T::columns())?;
+        Ok(Self::from_reader(reader, meta, path))
+    }
+
+    /// The curves of a reader already checked by [`build_checked`].
+    pub(crate) fn from_reader(
+        reader: ParquetRecordBatchReader,
+        meta: FileMeta,
+        path: &Path,
+    ) -> Self {
         let columns = T::columns();
-        let (reader, meta) = open_checked(path, T::NAME, &columns)?;
-        Ok(CurveReader {
+        CurveReader {
             reader,
             columns,
             path: path.to_owned(),
@@ -390,7 +417,7 @@ impl<T: CurveTable> CurveReader<T> {
             seen: HashSet::new(),
             rows_read: 0,
             last_curve: None,
-        })
+        }
     }
 
     fn unsorted(&self, detail: String) -> TableError {

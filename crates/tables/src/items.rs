@@ -117,6 +117,11 @@ impl ItemCache {
         self.dir.is_some()
     }
 
+    /// The cache folder, when there is one (a stage keeping larger entries of its own there).
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     fn path(&self, key: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
         Some(dir.join(key.get(..2).unwrap_or("00")).join(key))
@@ -135,22 +140,41 @@ impl ItemCache {
     /// Stores encoded parts under `key` (a failure to store is not an error of the stage: it is
     /// logged and the item is computed again next time).
     fn put_parts(&self, key: &str, parts: Result<Vec<Vec<u8>>, TableError>) {
-        let Some(path) = self.path(key) else { return };
-        let written = parts.map_err(|e| e.to_string()).and_then(|parts| {
-            let mut payload = Vec::new();
-            for bytes in parts {
-                payload.extend((bytes.len() as u64).to_le_bytes());
-                payload.extend(bytes);
+        match parts {
+            Ok(parts) => {
+                let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                self.put_bytes(key, &refs);
             }
-            let mut out = blake3::hash(&payload).as_bytes().to_vec();
-            out.extend(payload);
+            Err(e) => tracing::debug!("item cache {key}: {e}"),
+        }
+    }
+
+    /// The byte parts stored for `key`, when present and intact (a stage's own encoding).
+    pub fn get_bytes(&self, key: &str) -> Option<Vec<Vec<u8>>> {
+        self.get_parts(key)
+    }
+
+    /// Stores byte parts under `key` (a failure to store is not an error of the stage: it is
+    /// logged and the item is computed again next time).
+    pub fn put_bytes(&self, key: &str, parts: &[&[u8]]) {
+        let Some(path) = self.path(key) else { return };
+        let len = 32 + parts.iter().map(|p| 8 + p.len()).sum::<usize>();
+        let mut out = Vec::with_capacity(len);
+        out.extend([0u8; 32]);
+        for bytes in parts {
+            out.extend((bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
+        let sum = blake3::hash(&out[32..]);
+        out[..32].copy_from_slice(sum.as_bytes());
+        let written = (|| {
             if let Some(d) = path.parent()
                 && !d.is_dir()
             {
-                guard::create_dirs(d).map_err(|e| e.to_string())?;
+                guard::create_dirs(d)?;
             }
-            guard::write_cache_file(&path, &out).map_err(|e| e.to_string())
-        });
+            guard::write_cache_file(&path, &out)
+        })();
         if let Err(e) = written {
             tracing::debug!("item cache {}: {e}", path.display());
         }

@@ -11,6 +11,7 @@ mod column;
 mod defs;
 mod io;
 pub mod items;
+pub mod segments;
 mod series;
 pub mod table;
 

@@ -1,0 +1,330 @@
+//! Curve tables assembled from encoded segments (issue 18): a segment is a complete Parquet file
+//! of a few curves, encoded once; a table is its segments' row groups spliced in order, their
+//! bytes copied, not decoded and encoded again. A stage that keeps segments under a key of what
+//! they were made from (ingest: the files of a group) rebuilds a grown table by encoding only the
+//! new segment. A table is always written this way, from scratch too, so both give the same bytes.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use guard::AtomicFile;
+use parquet::arrow::ArrowWriter;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::TypePtr;
+
+use crate::CurveReader;
+use crate::io::{build_checked, prepare_target, unbuffer, writer_properties};
+use crate::table::{CurveTable, schema_of};
+use crate::{Provenance, TableError};
+
+/// Encodes curves (in key order, each key once) as one segment: a Parquet file of the table.
+pub fn encode_segment<T: CurveTable>(
+    curves: &[T],
+    prov: &Provenance,
+) -> Result<Vec<u8>, TableError> {
+    let schema = schema_of(&T::columns());
+    let props = writer_properties(T::NAME, &schema, prov)?;
+    let internal = |e: parquet::errors::ParquetError| TableError::Internal(e.to_string());
+    let mut w = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(internal)?;
+    let mut last: Option<T> = None;
+    for c in curves {
+        if let Some(l) = &last
+            && l.cmp_key(c) != std::cmp::Ordering::Less
+        {
+            return Err(TableError::OutOfOrder {
+                path: PathBuf::from("a segment"),
+                table: T::NAME.to_owned(),
+                previous: l.id().to_owned(),
+                id: c.id().to_owned(),
+            });
+        }
+        if c.len()? > 0 {
+            w.write(&c.to_batch()?).map_err(internal)?;
+        }
+        last = Some(c.meta());
+    }
+    w.into_inner().map_err(internal)
+}
+
+fn metadata(bytes: &Bytes) -> Result<ParquetMetaData, TableError> {
+    ParquetMetaDataReader::new()
+        .with_page_index_policy(PageIndexPolicy::Optional)
+        .parse_and_finish(bytes)
+        .map_err(|e| TableError::Internal(format!("a segment does not read back: {e}")))
+}
+
+/// A file being written, hashed on the way (BLAKE3 of every byte written).
+struct Hashing {
+    file: File,
+    hasher: blake3::Hasher,
+}
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A curve table being written from segments, atomically like every table.
+pub struct SegmentWriter<T: CurveTable> {
+    atomic: AtomicFile,
+    writer: SerializedFileWriter<BufWriter<Hashing>>,
+    schema: TypePtr,
+    _t: PhantomData<T>,
+}
+
+impl<T: CurveTable> SegmentWriter<T> {
+    /// Starts the table at `path` (the checks of every table write: never an input, never a file
+    /// agingflow did not write). Its schema and key-value metadata are those of an empty segment,
+    /// whatever segments follow.
+    pub fn create(path: &Path, prov: &Provenance) -> Result<Self, TableError> {
+        let (atomic, file) = prepare_target(path)?;
+        let empty = Bytes::from(encode_segment::<T>(&[], prov)?);
+        let meta = metadata(&empty)?;
+        let fm = meta.file_metadata();
+        let schema = fm.schema_descr().root_schema_ptr();
+        let mut props = writer_properties(T::NAME, &schema_of(&T::columns()), prov)?;
+        props = props
+            .into_builder()
+            .set_key_value_metadata(fm.key_value_metadata().cloned())
+            .build();
+        let hashing = Hashing {
+            file,
+            hasher: blake3::Hasher::new(),
+        };
+        let writer = SerializedFileWriter::new(
+            BufWriter::with_capacity(1 << 20, hashing),
+            schema.clone(),
+            Arc::new(props),
+        )
+        .map_err(|source| TableError::write(path, source))?;
+        Ok(SegmentWriter {
+            atomic,
+            writer,
+            schema,
+            _t: PhantomData,
+        })
+    }
+
+    /// Appends the row groups of one segment (written by [`encode_segment`] for this table).
+    pub fn append(&mut self, segment: Vec<u8>) -> Result<(), TableError> {
+        let bytes = Bytes::from(segment);
+        let meta = metadata(&bytes)?;
+        if meta.file_metadata().schema_descr().root_schema_ptr() != self.schema {
+            return Err(TableError::Internal(format!(
+                "a segment of another schema than table `{}`",
+                T::NAME
+            )));
+        }
+        let path = self.atomic.target().to_owned();
+        let err = |source| TableError::write(&path, source);
+        let pages = meta.page_index();
+        for (g, rg) in meta.row_groups().iter().enumerate() {
+            let mut out = self.writer.next_row_group().map_err(err)?;
+            for (c, column) in rg.columns().iter().enumerate() {
+                let close = ColumnCloseResult {
+                    bytes_written: column.compressed_size() as u64,
+                    rows_written: rg.num_rows() as u64,
+                    metadata: column.clone(),
+                    bloom_filter: None,
+                    column_index: pages.and_then(|p| p.column_index(g, c)).cloned(),
+                    offset_index: pages.and_then(|p| p.offset_index(g, c)).cloned(),
+                };
+                out.append_column(&bytes, close).map_err(err)?;
+            }
+            out.close().map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the file and moves it into place; the BLAKE3 hash of its bytes.
+    pub fn finish(self) -> Result<blake3::Hash, TableError> {
+        let path = self.atomic.target().to_owned();
+        let buf = self
+            .writer
+            .into_inner()
+            .map_err(|source| TableError::write(&path, source))?;
+        let file = unbuffer(buf, &path)?;
+        let hash = file.hasher.finalize();
+        self.atomic.commit(file.file)?;
+        Ok(hash)
+    }
+}
+
+/// A curve table read a row group at a time, each with a key: the BLAKE3 of the table's Arrow
+/// schema and of the row group's bytes as stored (compressed, so hashing reads them only once,
+/// never decodes). Two row groups with one key hold the same curves, so a stage may keep what it
+/// computed from a row group under its key (issue 18): with the segments ingest writes, a grown
+/// campaign changes only the row groups of the files that changed.
+pub struct RowGroups<T: CurveTable> {
+    path: PathBuf,
+    file: File,
+    meta: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    keys: Vec<String>,
+    _t: PhantomData<T>,
+}
+
+impl<T: CurveTable> RowGroups<T> {
+    /// Opens the table, checks its schema (as every read does) and hashes its row groups.
+    pub fn open(path: &Path) -> Result<Self, TableError> {
+        use rayon::prelude::*;
+        use std::os::unix::fs::FileExt;
+        let file = guard::open_input(path, "an input table")?;
+        let parquet = |source| TableError::Parquet {
+            path: path.to_owned(),
+            source,
+        };
+        let meta =
+            parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
+                .map_err(parquet)?;
+        let rows = RowGroups {
+            path: path.to_owned(),
+            file,
+            meta,
+            keys: Vec::new(),
+            _t: PhantomData,
+        };
+        // The schema check of every read, on no row group.
+        rows.reader(Vec::new())?;
+        let schema = format!("{:?}", rows.meta.schema());
+        let keys = rows
+            .meta
+            .metadata()
+            .row_groups()
+            .par_iter()
+            .map(|rg| {
+                let (mut start, mut end) = (u64::MAX, 0u64);
+                for c in rg.columns() {
+                    let (s, n) = c.byte_range();
+                    start = start.min(s);
+                    end = end.max(s + n);
+                }
+                let mut h = blake3::Hasher::new();
+                h.update(schema.as_bytes());
+                if start < end {
+                    let mut buf = vec![0u8; (end - start) as usize];
+                    rows.file
+                        .read_exact_at(&mut buf, start)
+                        .map_err(|source| TableError::Io {
+                            path: path.to_owned(),
+                            source,
+                        })?;
+                    h.update(&buf);
+                }
+                Ok(h.finalize().to_hex().to_string())
+            })
+            .collect::<Result<Vec<String>, TableError>>()?;
+        Ok(RowGroups { keys, ..rows })
+    }
+
+    fn reader(&self, groups: Vec<usize>) -> Result<CurveReader<T>, TableError> {
+        let file = self.file.try_clone().map_err(|source| TableError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
+                file,
+                self.meta.clone(),
+            )
+            .with_row_groups(groups);
+        let (reader, meta) = build_checked(builder, &self.path, T::NAME, &T::columns())?;
+        Ok(CurveReader::from_reader(reader, meta, &self.path))
+    }
+
+    /// The key of each row group, in file order.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The curves of row group `i` (checked as every read: rows of a curve together, in order).
+    pub fn read(&self, i: usize) -> Result<Vec<T>, TableError> {
+        self.reader(vec![i])?.collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RelaxationRaw, read_curves};
+
+    fn curve(id: &str, n: usize) -> RelaxationRaw {
+        RelaxationRaw {
+            test_id: id.into(),
+            material: "PVC".into(),
+            temperature_k: 300.0,
+            aging_time_s: 60.0,
+            strain: Some(0.01),
+            time_s: (0..n).map(|i| i as f64).collect(),
+            stress_mpa: (0..n).map(|i| Some(10.0 - i as f64 * 0.01)).collect(),
+            temperature_meas_k: vec![Some(300.0); n],
+            strain_meas: vec![None; n],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn spliced_segments_read_back_as_the_curves_and_give_the_same_bytes_every_time() {
+        let d = tempfile::tempdir().unwrap();
+        let prov = Provenance::new("test", serde_json::json!({}));
+        let curves: Vec<RelaxationRaw> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| curve(id, 50 + 30 * i))
+            .collect();
+        let write = |name: &str| {
+            let path = d.path().join(name);
+            let mut w = SegmentWriter::<RelaxationRaw>::create(&path, &prov).unwrap();
+            for part in [&curves[..2], &curves[2..3], &curves[3..]] {
+                w.append(encode_segment(part, &prov).unwrap()).unwrap();
+            }
+            let h = w.finish().unwrap();
+            assert_eq!(h, blake3::hash(&std::fs::read(&path).unwrap()));
+            path
+        };
+        let (a, b) = (write("a.parquet"), write("b.parquet"));
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        let (back, meta) = read_curves::<RelaxationRaw>(&a).unwrap();
+        assert_eq!(back, curves);
+        assert_eq!(meta.get("agingflow.table"), Some("relaxation_raw"));
+        // Out of order within a segment is refused; an empty table has the table's schema.
+        assert!(encode_segment(&[curves[1].clone(), curves[0].clone()], &prov).is_err());
+        let empty = d.path().join("empty.parquet");
+        SegmentWriter::<RelaxationRaw>::create(&empty, &prov)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert!(read_curves::<RelaxationRaw>(&empty).unwrap().0.is_empty());
+        // Row groups read one at a time, keyed by their bytes: the same segment, the same key.
+        let groups = RowGroups::<RelaxationRaw>::open(&a).unwrap();
+        assert_eq!(groups.keys().len(), 3);
+        assert_eq!(groups.read(1).unwrap(), curves[2..3].to_vec());
+        assert_eq!(groups.read(2).unwrap(), curves[3..].to_vec());
+        let c = d.path().join("c.parquet");
+        let mut w = SegmentWriter::<RelaxationRaw>::create(&c, &prov).unwrap();
+        let mut changed = curves[2].clone();
+        changed.time_s[3] += 1e-9;
+        w.append(encode_segment(&curves[..2], &prov).unwrap())
+            .unwrap();
+        w.append(encode_segment(&[changed], &prov).unwrap())
+            .unwrap();
+        w.append(encode_segment(&curves[3..], &prov).unwrap())
+            .unwrap();
+        w.finish().unwrap();
+        let other = RowGroups::<RelaxationRaw>::open(&c).unwrap();
+        assert_eq!(other.keys()[0], groups.keys()[0]);
+        assert_ne!(other.keys()[1], groups.keys()[1]);
+        assert_eq!(other.keys()[2], groups.keys()[2]);
+    }
+}
