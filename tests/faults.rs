@@ -54,9 +54,40 @@ fn valid_lock(dir: &Path) -> serde_yaml::Value {
 }
 
 /// Every object of the run cache holds the bytes its name says (a killed write leaves only a
-/// temporary name, never a wrong object), and every tree listing hashes to its name.
+/// temporary name, never a wrong object), every tree listing hashes to its name, every item
+/// cache entry carries the hash of its payload, and every table ingest kept matches the hash its
+/// sidecar names (a table without a sidecar is never used).
 fn cache_intact(dir: &Path, trial: usize) {
     let cache = dir.join("out/.agingflow/cache");
+    let mut items = vec![cache.join("items")];
+    while let Some(d) = items.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                items.push(p);
+            } else if name.contains(".agingflow-tmp.") || name.ends_with(".json") {
+            } else if name.ends_with(".parquet") {
+                let Ok(side) = std::fs::read(p.with_extension("json")) else {
+                    continue;
+                };
+                let side: serde_json::Value = serde_json::from_slice(&side).unwrap();
+                assert_eq!(
+                    side["blake3"].as_str(),
+                    Some(blake3::hash(&std::fs::read(&p).unwrap()).to_hex().as_str()),
+                    "trial {trial}: kept table {} differs from its sidecar",
+                    p.display()
+                );
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                assert!(
+                    bytes.len() >= 32 && blake3::hash(&bytes[32..]).as_bytes() == &bytes[..32],
+                    "trial {trial}: item cache entry {} damaged",
+                    p.display()
+                );
+            }
+        }
+    }
     let mut todo = vec![cache.join("objects"), cache.join("trees")];
     while let Some(d) = todo.pop() {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {

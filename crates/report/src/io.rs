@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use tables::{CurveTable, RowTable};
 
 use crate::{Inputs, Params, ReportError, figures, page, plot, summary};
@@ -193,6 +195,95 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// One figure at one width: its files' stem and bytes.
+struct Drawn {
+    stem: String,
+    svg: String,
+    pdf: Option<Vec<u8>>,
+    png: Option<Vec<u8>>,
+    warnings: Vec<String>,
+    cached: bool,
+}
+
+/// Draws one figure at one width as SVG, PDF and PNG (the last two from the item cache when this
+/// SVG was rendered before).
+fn draw(
+    name: &str,
+    f: &plot::Figure,
+    suffix: &str,
+    width_mm: f64,
+    cache: &tables::items::ItemCache,
+    opts: &resvg::usvg::Options<'static>,
+) -> Drawn {
+    let stem = format!("figures/{name}{suffix}");
+    let svg = plot::svg(f, width_mm);
+    let key = cache.enabled().then(|| {
+        tables::items::KeyBuilder::new("report figure")
+            .text(&svg)
+            .finish()
+    });
+    if let Some(k) = &key
+        && let Some(mut parts) = cache.get_bytes(k)
+        && parts.len() == 2
+    {
+        let png = parts.pop().filter(|b| !b.is_empty());
+        let pdf = parts.pop().filter(|b| !b.is_empty());
+        let mut warnings = Vec::new();
+        if pdf.is_none() {
+            warnings.push(format!("figure {name} could not be written as PDF"));
+        }
+        if png.is_none() {
+            warnings.push(format!("figure {name} could not be rendered to PNG"));
+        }
+        return Drawn {
+            stem,
+            svg,
+            pdf,
+            png,
+            warnings,
+            cached: true,
+        };
+    }
+    let mut warnings = Vec::new();
+    let (pdf, png) = match resvg::usvg::Tree::from_str(&svg, opts) {
+        Ok(tree) => {
+            let pdf = pdf(&tree);
+            if pdf.is_none() {
+                warnings.push(format!("figure {name} could not be written as PDF"));
+            }
+            let png = png(&tree);
+            if png.is_none() {
+                warnings.push(format!("figure {name} could not be rendered to PNG"));
+            }
+            (pdf, png)
+        }
+        Err(_) => {
+            warnings.push(format!(
+                "figure {name} could not be parsed back for PDF and PNG"
+            ));
+            (None, None)
+        }
+    };
+    if let Some(k) = &key {
+        let empty: &[u8] = &[];
+        cache.put_bytes(
+            k,
+            &[
+                pdf.as_deref().unwrap_or(empty),
+                png.as_deref().unwrap_or(empty),
+            ],
+        );
+    }
+    Drawn {
+        stem,
+        svg,
+        pdf,
+        png,
+        warnings,
+        cached: false,
+    }
+}
+
 /// Builds the report directory; returns the number of figures drawn.
 pub fn run(p: &Params) -> Result<usize, ReportError> {
     tables::start_stage(&[&p.report_dir])?;
@@ -257,34 +348,46 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
     write("summary.json", format!("{json}\n").as_bytes())?;
     write("summary.md", summary::markdown(&summary).as_bytes())?;
-    let mut drawn = 0;
-    let opts = usvg_options();
-    for e in &entries {
-        if let Some(f) = &e.figure {
+    // Each figure at both widths, drawn in parallel and written in order. Under the runner
+    // (issue 18) the PDF and PNG of an SVG drawn before come from the item cache (key: the SVG's
+    // bytes), so a rerun renders only the figures whose data changed.
+    let cache = tables::items::ItemCache::from_env();
+    let jobs: Vec<(&str, &plot::Figure, &str, f64)> = entries
+        .iter()
+        .filter_map(|e| Some((e.name, e.figure.as_ref()?)))
+        .flat_map(|(name, f)| {
             // NAME.* at double-column width (175 mm), NAME.85mm.* at single-column width.
-            for (suffix, width_mm) in [
-                ("", plot::DOUBLE_COLUMN_MM),
-                (".85mm", plot::SINGLE_COLUMN_MM),
-            ] {
-                let stem = format!("figures/{}{suffix}", e.name);
-                let s = plot::svg(f, width_mm);
-                write(&format!("{stem}.svg"), s.as_bytes())?;
-                let Ok(tree) = resvg::usvg::Tree::from_str(&s, &opts) else {
-                    tracing::warn!("figure {} could not be parsed back for PDF and PNG", e.name);
-                    continue;
-                };
-                match pdf(&tree) {
-                    Some(bytes) => write(&format!("{stem}.pdf"), &bytes)?,
-                    None => tracing::warn!("figure {} could not be written as PDF", e.name),
-                }
-                match png(&tree) {
-                    Some(bytes) => write(&format!("{stem}.png"), &bytes)?,
-                    None => tracing::warn!("figure {} could not be rendered to PNG", e.name),
-                }
-            }
-            drawn += 1;
+            [
+                (name, f, "", plot::DOUBLE_COLUMN_MM),
+                (name, f, ".85mm", plot::SINGLE_COLUMN_MM),
+            ]
+        })
+        .collect();
+    let opts = usvg_options();
+    let drawn_files: Vec<Drawn> = jobs
+        .par_iter()
+        .map(|(name, f, suffix, width_mm)| draw(name, f, suffix, *width_mm, &cache, &opts))
+        .collect();
+    for d in &drawn_files {
+        write(&format!("{}.svg", d.stem), d.svg.as_bytes())?;
+        for w in &d.warnings {
+            tracing::warn!("{w}");
+        }
+        if let Some(b) = &d.pdf {
+            write(&format!("{}.pdf", d.stem), b)?;
+        }
+        if let Some(b) = &d.png {
+            write(&format!("{}.png", d.stem), b)?;
         }
     }
+    let reused = drawn_files.iter().filter(|d| d.cached).count();
+    if cache.enabled() {
+        tracing::info!(
+            "{reused} of {} figure files unchanged: their PDF and PNG were not rendered again",
+            drawn_files.len()
+        );
+    }
+    let drawn = drawn_files.len() / 2;
     dir.commit()?;
     Ok(drawn)
 }

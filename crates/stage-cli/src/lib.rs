@@ -212,24 +212,27 @@ pub fn report_read(path: &Path) {
 
 /// [`report_read`] for a file whose bytes the stage holds: their hash is what it read.
 pub fn report_read_bytes(path: &Path, bytes: &[u8]) {
-    guard::protect(path, "a file this stage read");
-    if let Some(list) = std::env::var_os(READS_ENV) {
-        report_read_to(Path::new(&list), path, Some(blake3::hash(bytes)));
-    }
+    report_read_hash(path, blake3::hash(bytes));
 }
 
 /// [`report_read`] for a file whose hash the stage knows without reading it (from the runner's
 /// memo, see [`hashes`]): a stage that reuses what it computed from the file earlier.
 pub fn report_read_hash(path: &Path, hash: blake3::Hash) {
-    guard::protect(path, "a file this stage read");
+    let resolved = guard::protect_resolved(path, "a file this stage read");
     if let Some(list) = std::env::var_os(READS_ENV) {
-        report_read_to(Path::new(&list), path, Some(hash));
+        let abs = resolved.unwrap_or_else(|| guard::resolve(path));
+        report_line(Path::new(&list), &abs, path, Some(hash));
     }
 }
 
 /// Appends `path`, made absolute, and its hash to the list file `list`.
 pub fn report_read_to(list: &Path, path: &Path, hash: Option<blake3::Hash>) {
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    report_line(list, &abs, path, hash);
+}
+
+/// Appends the read of `path` (resolved: `abs`) to the list file.
+fn report_line(list: &Path, abs: &Path, path: &Path, hash: Option<blake3::Hash>) {
     let _guard = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let line = match hash {
         Some(h) => format!("{}\t{}", abs.display(), h.to_hex()),
