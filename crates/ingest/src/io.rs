@@ -1,6 +1,7 @@
 //! The disk side of ingest: read each raw file, report it to the runner, parse and extract in
 //! parallel a batch at a time, and stream the curves into the tables in key order.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use campaign::{Campaign, Item};
@@ -8,7 +9,7 @@ use formats::{FormatError, ReadOptions, parse, parse_auto};
 use rayon::prelude::*;
 use stage_cli::Progress;
 use tables::items::{ItemCache, KeyBuilder};
-use tables::segments::SegmentWriter;
+use tables::segments::{OldTable, SegmentWriter};
 use tables::{CurveTable, DmaSweepRaw, DscRaw, IndentationRaw, Provenance, RelaxationRaw};
 
 use crate::extract::{self, Notes, declared_format};
@@ -150,6 +151,48 @@ fn cached_table(entry: &Path) -> Option<serde_json::Value> {
     (got.to_hex().as_str() == want).then_some(side)
 }
 
+/// The table of a kind the last run kept (any key), verified by its hash, with its groups: key
+/// to (first row group, row groups, the group's counts and warnings).
+struct Previous {
+    table: OldTable,
+    groups: HashMap<String, (usize, usize, Group)>,
+}
+
+fn previous_table(cache: &ItemCache, table: &str) -> Option<Previous> {
+    let dir = cache.dir()?.join("tables");
+    let entry = std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
+        let n = e.file_name().to_string_lossy().into_owned();
+        (n.starts_with(&format!("{table}-")) && n.ends_with(".parquet")).then(|| e.path())
+    })?;
+    let side = cached_table(&entry)?;
+    let old = OldTable::open(&entry).ok()?;
+    let mut groups = HashMap::new();
+    let mut start = 0;
+    for g in side["groups"].as_array()? {
+        let n = g["row_groups"].as_u64()? as usize;
+        let num = |k: &str| g[k].as_u64();
+        let info = Group {
+            segment: None,
+            old: Some(start..start + n),
+            curves: num("curves")? as usize,
+            points: num("points")? as usize,
+            bytes: num("bytes")?,
+            warnings: g["warnings"]
+                .as_array()?
+                .iter()
+                .filter_map(|w| w.as_str().map(str::to_owned))
+                .collect(),
+            errors: Vec::new(),
+            cached: true,
+        };
+        if let Some(k) = g["key"].as_str().filter(|k| !k.is_empty()) {
+            groups.insert(k.to_owned(), (start, n, info));
+        }
+        start += n;
+    }
+    (start == old.row_groups()).then_some(Previous { table: old, groups })
+}
+
 /// What [`ingest_kind`] gives: the unfinished table, then (curves, points, skipped, bytes).
 type KindResult<T> = Result<(Pending<T>, usize, usize, usize, u64), IngestError>;
 
@@ -174,8 +217,11 @@ fn groups(items: &[Item]) -> Vec<std::ops::Range<usize>> {
 
 /// One group's share of the table: its encoded segment (none after a failure), counts, the
 /// warnings to log and the files that failed.
+#[derive(Clone)]
 struct Group {
     segment: Option<Vec<u8>>,
+    /// The row groups of the previous table that hold this group, when unchanged.
+    old: Option<std::ops::Range<usize>>,
     curves: usize,
     points: usize,
     bytes: u64,
@@ -184,58 +230,36 @@ struct Group {
     cached: bool,
 }
 
-/// The counts and warnings of a group as stored beside its segment: `curves points bytes`, then
-/// one warning a line.
-fn group_text(g: &Group) -> String {
-    let mut t = format!("{} {} {}", g.curves, g.points, g.bytes);
-    for w in &g.warnings {
-        t.push('\n');
-        t.push_str(&w.replace('\n', " "));
-    }
-    t
-}
-
-fn group_of_text(segment: Vec<u8>, text: &str) -> Option<Group> {
-    let mut lines = text.split('\n');
-    let mut n = lines.next()?.split(' ');
-    let curves = n.next()?.parse().ok()?;
-    let points = n.next()?.parse().ok()?;
-    let bytes = n.next()?.parse().ok()?;
-    Some(Group {
-        segment: Some(segment),
-        curves,
-        points,
-        bytes,
-        warnings: lines.map(str::to_owned).collect(),
-        errors: Vec::new(),
-        cached: true,
+/// A group as the sidecar of a kept table lists it.
+fn group_json(key: &str, row_groups: usize, g: &Group) -> serde_json::Value {
+    serde_json::json!({
+        "key": key, "row_groups": row_groups, "curves": g.curves, "points": g.points,
+        "bytes": g.bytes, "warnings": g.warnings,
     })
 }
 
-/// Parses and extracts the files of one group and encodes their curves (or takes the segment
-/// stored under the group's key).
+/// Parses and extracts the files of one group and encodes their curves, or takes the group's
+/// row groups from the previous table when it holds the group unchanged (same key).
 fn one_group<T: CurveTable>(
     items: &[Item],
     hashes: Option<&[(String, blake3::Hash)]>,
     key: Option<&str>,
-    cache: &ItemCache,
+    previous: Option<&Previous>,
     prov: &Provenance,
     skip_bad: bool,
     extract: Extractor<T>,
 ) -> Result<Group, IngestError> {
-    if let Some(k) = key
-        && let Some(mut parts) = cache.get_bytes(k)
-        && parts.len() == 2
-        && let Ok(text) = String::from_utf8(parts.pop().unwrap_or_default())
-        && let Some(g) = group_of_text(parts.pop().unwrap_or_default(), &text)
+    if let (Some(k), Some(prev)) = (key, previous)
+        && let Some((_, _, g)) = prev.groups.get(k)
     {
         for (item, h) in items.iter().zip(hashes.into_iter().flatten()) {
             stage_cli::report_read_hash(&item.path, h.1);
         }
-        return Ok(g);
+        return Ok(g.clone());
     }
     let mut g = Group {
         segment: None,
+        old: None,
         curves: 0,
         points: 0,
         bytes: 0,
@@ -277,12 +301,7 @@ fn one_group<T: CurveTable>(
         }
     }
     if g.errors.is_empty() || skip_bad {
-        let segment = tables::segments::encode_segment(&curves, prov)?;
-        // Only a group whose every file was read is kept: a failed file is tried again.
-        if let (Some(k), true) = (key, g.errors.is_empty()) {
-            cache.put_bytes(k, &[&segment, group_text(&g).as_bytes()]);
-        }
-        g.segment = Some(segment);
+        g.segment = Some(tables::segments::encode_segment(&curves, prov)?);
     }
     Ok(g)
 }
@@ -365,62 +384,95 @@ fn ingest_kind<T: CurveTable + 'static>(
     let mut writer = SegmentWriter::<T>::create(out, prov)?;
     let progress = Progress::new(label, items.len());
     let groups = groups(items);
+    // The table the last run kept: the row groups of its unchanged groups are taken as they are.
+    let previous = keys.as_ref().and_then(|_| previous_table(&cache, T::NAME));
     let window = (2 * rayon::current_num_threads()).max(8);
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
     let (mut curves, mut points, mut bytes, mut reused) = (0, 0, 0, 0);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
-    let writer = std::thread::scope(|scope| -> Result<SegmentWriter<T>, IngestError> {
-        let write = scope.spawn(move || -> Result<SegmentWriter<T>, tables::TableError> {
-            for segments in rx {
-                for s in segments {
-                    writer.append(s)?;
+    // What the sidecar of the new table lists, group by group (key none: not to be reused).
+    let mut listed: Vec<(Option<String>, Group)> = Vec::new();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Piece>>(1);
+    let old = previous.as_ref().map(|p| &p.table);
+    let (writer, counts) = std::thread::scope(
+        |scope| -> Result<(SegmentWriter<T>, Vec<usize>), IngestError> {
+            let write = scope.spawn(
+                move || -> Result<(SegmentWriter<T>, Vec<usize>), tables::TableError> {
+                    let mut counts = Vec::new();
+                    for pieces in rx {
+                        for piece in pieces {
+                            counts.push(match (piece, old) {
+                                (Piece::New(s), _) => writer.append(s)?,
+                                (Piece::Old(r), Some(old)) => {
+                                    let n = r.len();
+                                    writer.append_old(old, r)?;
+                                    n
+                                }
+                                (Piece::Old(_), None) => {
+                                    return Err(tables::TableError::Internal(
+                                        "row groups of no previous table".into(),
+                                    ));
+                                }
+                            });
+                        }
+                    }
+                    Ok((writer, counts))
+                },
+            );
+            for batch in groups.chunks(window) {
+                let done: Vec<(Option<String>, Result<Group, IngestError>)> = batch
+                    .par_iter()
+                    .map(|r| {
+                        let key = keys.as_ref().map(|k| keyed("ingest group", &k[r.clone()]));
+                        let g = one_group(
+                            &items[r.clone()],
+                            hashes.as_ref().map(|h| &h[r.clone()]),
+                            key.as_deref(),
+                            previous.as_ref(),
+                            prov,
+                            skip_bad,
+                            extract,
+                        );
+                        (key, g)
+                    })
+                    .collect();
+                let mut pieces = Vec::with_capacity(done.len());
+                for (r, (key, g)) in batch.iter().zip(done) {
+                    let mut g = g?;
+                    progress.add(r.len());
+                    for w in &g.warnings {
+                        tracing::warn!("{w}");
+                    }
+                    warnings.extend(g.warnings.iter().cloned());
+                    if g.cached {
+                        reused += r.len();
+                    }
+                    curves += g.curves;
+                    points += g.points;
+                    bytes += g.bytes;
+                    let piece = match (g.segment.take(), g.old.take()) {
+                        (Some(s), _) => Some(Piece::New(s)),
+                        (None, Some(r)) => Some(Piece::Old(r)),
+                        (None, None) => None,
+                    };
+                    if let Some(piece) = piece {
+                        pieces.push(piece);
+                        // Only a group whose every file was read may be reused.
+                        listed.push((key.filter(|_| g.errors.is_empty()), g.clone()));
+                    }
+                    errors.extend(g.errors);
+                }
+                // After a failure (without skipping) the rest is only parsed, to report every
+                // error.
+                if (errors.is_empty() || skip_bad) && tx.send(pieces).is_err() {
+                    break;
                 }
             }
-            Ok(writer)
-        });
-        for batch in groups.chunks(window) {
-            let done: Vec<Result<Group, IngestError>> = batch
-                .par_iter()
-                .map(|r| {
-                    let key = keys.as_ref().map(|k| keyed("ingest group", &k[r.clone()]));
-                    one_group(
-                        &items[r.clone()],
-                        hashes.as_ref().map(|h| &h[r.clone()]),
-                        key.as_deref(),
-                        &cache,
-                        prov,
-                        skip_bad,
-                        extract,
-                    )
-                })
-                .collect();
-            let mut segments = Vec::with_capacity(done.len());
-            for (r, g) in batch.iter().zip(done) {
-                let g = g?;
-                progress.add(r.len());
-                for w in &g.warnings {
-                    tracing::warn!("{w}");
-                }
-                warnings.extend(g.warnings);
-                if g.cached {
-                    reused += r.len();
-                }
-                errors.extend(g.errors);
-                curves += g.curves;
-                points += g.points;
-                bytes += g.bytes;
-                segments.extend(g.segment);
-            }
-            // After a failure (without skipping) the rest is only parsed, to report every error.
-            if (errors.is_empty() || skip_bad) && tx.send(segments).is_err() {
-                break;
-            }
-        }
-        drop(tx);
-        Ok(write
-            .join()
-            .map_err(|_| tables::TableError::Internal("the writer thread panicked".into()))??)
-    })?;
+            drop(tx);
+            Ok(write
+                .join()
+                .map_err(|_| tables::TableError::Internal("the writer thread panicked".into()))??)
+        },
+    )?;
     progress.finish();
     if !errors.is_empty() && !skip_bad {
         return Err(IngestError::Files(errors));
@@ -432,11 +484,16 @@ fn ingest_kind<T: CurveTable + 'static>(
         );
     }
     let store = entry.map(|e| {
+        let groups: Vec<serde_json::Value> = listed
+            .iter()
+            .zip(&counts)
+            .map(|((key, g), n)| group_json(key.as_deref().unwrap_or(""), *n, g))
+            .collect();
         (
             e,
             serde_json::json!({
                 "curves": curves, "points": points, "skipped": errors.len(),
-                "bytes": bytes, "warnings": warnings,
+                "bytes": bytes, "warnings": warnings, "groups": groups,
             }),
         )
     });
@@ -450,6 +507,14 @@ fn ingest_kind<T: CurveTable + 'static>(
         errors.len(),
         bytes,
     ))
+}
+
+/// What the writer thread appends for one group.
+enum Piece {
+    /// A segment encoded now.
+    New(Vec<u8>),
+    /// Row groups of the previous table.
+    Old(std::ops::Range<usize>),
 }
 
 /// The indentation items in the order of the curves they give. A G200 workbook gives one indent

@@ -117,10 +117,39 @@ impl<T: CurveTable> SegmentWriter<T> {
         })
     }
 
-    /// Appends the row groups of one segment (written by [`encode_segment`] for this table).
-    pub fn append(&mut self, segment: Vec<u8>) -> Result<(), TableError> {
+    /// Appends the row groups of one segment (written by [`encode_segment`] for this table);
+    /// returns how many.
+    pub fn append(&mut self, segment: Vec<u8>) -> Result<usize, TableError> {
         let bytes = Bytes::from(segment);
         let meta = metadata(&bytes)?;
+        let n = meta.num_row_groups();
+        self.splice(&bytes, &meta, 0..n)?;
+        Ok(n)
+    }
+
+    /// Appends row groups `groups` of a table written before (by this writer, for this table).
+    pub fn append_old(
+        &mut self,
+        old: &OldTable,
+        groups: std::ops::Range<usize>,
+    ) -> Result<(), TableError> {
+        if groups.end > old.meta.num_row_groups() {
+            return Err(TableError::Internal(format!(
+                "{}: has {} row groups, not {}",
+                old.path.display(),
+                old.meta.num_row_groups(),
+                groups.end
+            )));
+        }
+        self.splice(&old.file, &old.meta, groups)
+    }
+
+    fn splice<R: parquet::file::reader::ChunkReader>(
+        &mut self,
+        reader: &R,
+        meta: &ParquetMetaData,
+        groups: std::ops::Range<usize>,
+    ) -> Result<(), TableError> {
         if meta.file_metadata().schema_descr().root_schema_ptr() != self.schema {
             return Err(TableError::Internal(format!(
                 "a segment of another schema than table `{}`",
@@ -130,7 +159,8 @@ impl<T: CurveTable> SegmentWriter<T> {
         let path = self.atomic.target().to_owned();
         let err = |source| TableError::write(&path, source);
         let pages = meta.page_index();
-        for (g, rg) in meta.row_groups().iter().enumerate() {
+        for g in groups {
+            let rg = meta.row_group(g);
             let mut out = self.writer.next_row_group().map_err(err)?;
             for (c, column) in rg.columns().iter().enumerate() {
                 let close = ColumnCloseResult {
@@ -141,7 +171,7 @@ impl<T: CurveTable> SegmentWriter<T> {
                     column_index: pages.and_then(|p| p.column_index(g, c)).cloned(),
                     offset_index: pages.and_then(|p| p.offset_index(g, c)).cloned(),
                 };
-                out.append_column(&bytes, close).map_err(err)?;
+                out.append_column(reader, close).map_err(err)?;
             }
             out.close().map_err(err)?;
         }
@@ -159,6 +189,40 @@ impl<T: CurveTable> SegmentWriter<T> {
         let hash = file.hasher.finalize();
         self.atomic.commit(file.file)?;
         Ok(hash)
+    }
+}
+
+/// A table written before (by [`SegmentWriter`]) whose row groups a new one may take as they are.
+pub struct OldTable {
+    path: PathBuf,
+    file: File,
+    meta: ParquetMetaData,
+}
+
+impl OldTable {
+    /// Opens the table at `path` and reads its metadata (the caller has verified its bytes).
+    pub fn open(path: &Path) -> Result<Self, TableError> {
+        let file = File::open(path).map_err(|source| TableError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let meta = ParquetMetaDataReader::new()
+            .with_page_index_policy(PageIndexPolicy::Optional)
+            .parse_and_finish(&file)
+            .map_err(|source| TableError::Parquet {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(OldTable {
+            path: path.to_owned(),
+            file,
+            meta,
+        })
+    }
+
+    /// How many row groups it has.
+    pub fn row_groups(&self) -> usize {
+        self.meta.num_row_groups()
     }
 }
 
@@ -322,6 +386,17 @@ mod tests {
         w.append(encode_segment(&curves[3..], &prov).unwrap())
             .unwrap();
         w.finish().unwrap();
+        // Row groups taken from an old table as they are give the same bytes as their segments.
+        let e = d.path().join("e.parquet");
+        let old = OldTable::open(&a).unwrap();
+        assert_eq!(old.row_groups(), 3);
+        let mut w = SegmentWriter::<RelaxationRaw>::create(&e, &prov).unwrap();
+        w.append_old(&old, 0..2).unwrap();
+        w.append(encode_segment(&curves[3..], &prov).unwrap())
+            .unwrap();
+        assert!(w.append_old(&old, 2..4).is_err());
+        w.finish().unwrap();
+        assert_eq!(std::fs::read(&e).unwrap(), std::fs::read(&a).unwrap());
         let other = RowGroups::<RelaxationRaw>::open(&c).unwrap();
         assert_eq!(other.keys()[0], groups.keys()[0]);
         assert_ne!(other.keys()[1], groups.keys()[1]);
