@@ -342,6 +342,8 @@ pub fn resolve_with(
     allow_outside: bool,
 ) -> Result<Campaign, ManifestErrors> {
     let real_dir = guard::resolve(dir);
+    // Thousands of files in few folders: each folder resolved once.
+    let resolver = guard::Resolver::new();
     let mut errors = Vec::new();
     let mut err_note: Vec<String> = Vec::new();
     let mut items: Vec<Item> = Vec::new();
@@ -567,7 +569,7 @@ pub fn resolve_with(
                             v.sort_by_key(|p| (p.components().count(), p.clone()));
                             let mut real = std::collections::HashSet::new();
                             let before = v.len();
-                            v.retain(|p| real.insert(guard::resolve(p)));
+                            v.retain(|p| real.insert(resolver.resolve(p)));
                             if v.len() < before {
                                 err_note.push(format!(
                                     "{what}: glob `{g}` reaches {} file(s) more than once (a symlink loop?); each is read once",
@@ -585,7 +587,7 @@ pub fn resolve_with(
                 }
             };
             for p in paths {
-                let real = guard::resolve(&p);
+                let real = resolver.resolve(&p);
                 if !real.starts_with(&real_dir) && !allow_outside {
                     err(format!(
                         "{what}: `{}` lies outside the manifest's folder; move it in, or allow it with `--allow-outside`",

@@ -28,22 +28,25 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
     let progress = Progress::new("row groups of tests", groups.keys().len());
     let mut tests = Vec::new();
     let mut reused = 0;
-    for (i, key) in groups.keys().iter().enumerate() {
-        let k = cache.enabled().then(|| {
-            KeyBuilder::new("clean row group")
-                .text(&options)
-                .text(key)
-                .finish()
-        });
-        let kept = k
-            .as_ref()
-            .and_then(|k| cache.get::<RelaxationTest, RelaxationClean>(k));
-        let (done_tests, curves) = match kept {
-            Some(kept) => {
-                reused += 1;
-                kept
-            }
-            None => {
+    // A few row groups at a time in parallel (each read and cleaned on its own), written in file
+    // order: memory stays a few row groups' worth.
+    let all: Vec<usize> = (0..groups.keys().len()).collect();
+    for window in all.chunks(2 * rayon::current_num_threads()) {
+        let done: Vec<(Vec<RelaxationTest>, Vec<RelaxationClean>, bool)> = window
+            .par_iter()
+            .map(|&i| {
+                let k = cache.enabled().then(|| {
+                    KeyBuilder::new("clean row group")
+                        .text(&options)
+                        .text(&groups.keys()[i])
+                        .finish()
+                });
+                if let Some((tests, curves)) = k
+                    .as_ref()
+                    .and_then(|k| cache.get::<RelaxationTest, RelaxationClean>(k))
+                {
+                    return Ok((tests, curves, true));
+                }
                 let raw = groups.read(i)?;
                 let done: Vec<(RelaxationClean, RelaxationTest)> =
                     raw.par_iter().map(|r| clean_curve(r, &p.options)).collect();
@@ -55,28 +58,25 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                 if let Some(k) = &k {
                     cache.put(k, &done_tests, &curves);
                 }
-                (done_tests, curves)
+                Ok((done_tests, curves, false))
+            })
+            .collect::<Result<_, tables::TableError>>()?;
+        for (done_tests, curves, kept) in done {
+            reused += usize::from(kept);
+            for c in &curves {
+                writer.push(c)?;
             }
-        };
-        for c in &curves {
-            writer.push(c)?;
-        }
-        for t in &done_tests {
-            if t.status != "ok" {
-                tracing::warn!(
-                    "{}: {}{}",
-                    t.test_id,
-                    t.status,
-                    if t.flags.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", t.flags)
-                    }
-                );
+            for t in done_tests.iter().filter(|t| t.status != "ok") {
+                let flags = if t.flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", t.flags)
+                };
+                tracing::warn!("{}: {}{flags}", t.test_id, t.status);
             }
+            tests.extend(done_tests);
+            progress.add(1);
         }
-        tests.extend(done_tests);
-        progress.add(1);
     }
     progress.finish();
     if cache.enabled() {

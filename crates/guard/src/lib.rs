@@ -163,7 +163,10 @@ pub fn protect_resolved(path: &Path, what: &str) -> Option<PathBuf> {
     {
         return None;
     }
-    let p = Protected::new(path, what);
+    let p = Protected {
+        path: INPUTS.resolve(path),
+        what: what.to_owned(),
+    };
     let resolved = p.path.clone();
     let mut reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
     reg.given.insert(path.to_owned());
@@ -228,6 +231,8 @@ pub fn start_run() {
     reg.list.clear();
     reg.seen.clear();
     reg.given.clear();
+    drop(reg);
+    INPUTS.forget();
 }
 
 /// The absolute form of `path` with every symlink of its existing part resolved and `.`/`..`
@@ -261,6 +266,59 @@ pub fn resolve(path: &Path) -> PathBuf {
         }
     }
 }
+
+/// [`resolve`] for many files in few folders: each folder is resolved once (kept for the life of
+/// the `Resolver`), each file costs one `lstat`. A file that is itself a symlink, or does not
+/// exist, goes the way of [`resolve`]. `realpath` reads every component of every path (a
+/// `readlink` each): for the 12 000 raw files of a scaled campaign that was 0.9 s of CPU per run.
+#[derive(Default)]
+pub struct Resolver {
+    dirs: Mutex<std::collections::HashMap<PathBuf, Option<PathBuf>>>,
+}
+
+impl Resolver {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets the folders resolved so far.
+    pub fn forget(&self) {
+        self.dirs.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The same path as [`resolve`] gives.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        let abs = if path.is_absolute() {
+            fold(path)
+        } else {
+            fold(
+                &std::env::current_dir()
+                    .unwrap_or_else(|_| PathBuf::from("/"))
+                    .join(path),
+            )
+        };
+        let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+            return resolve(&abs);
+        };
+        let is_plain = std::fs::symlink_metadata(&abs).is_ok_and(|m| !m.file_type().is_symlink());
+        if !is_plain {
+            return resolve(&abs);
+        }
+        let dir = {
+            let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+            dirs.entry(parent.to_owned())
+                .or_insert_with(|| std::fs::canonicalize(parent).ok())
+                .clone()
+        };
+        match dir {
+            Some(d) => d.join(name),
+            None => resolve(&abs),
+        }
+    }
+}
+
+/// The resolver [`protect`] uses for the inputs a stage registers (one stage run, one process).
+static INPUTS: std::sync::LazyLock<Resolver> = std::sync::LazyLock::new(Resolver::new);
 
 /// `path` relative to `base` (both absolute and resolved), with `..` where it lies outside and
 /// `/` between parts.

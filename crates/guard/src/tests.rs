@@ -205,3 +205,33 @@ fn only_scratch_paths_are_removed() {
     remove_scratch(&s).unwrap();
     assert!(!s.exists());
 }
+
+#[test]
+fn the_folder_caching_resolver_gives_what_resolve_gives() {
+    let d = dir();
+    let real = d.path().join("real");
+    std::fs::create_dir_all(real.join("sub")).unwrap();
+    std::fs::write(real.join("sub/a.txt"), "a").unwrap();
+    std::fs::write(real.join("b.txt"), "b").unwrap();
+    std::os::unix::fs::symlink(&real, d.path().join("via")).unwrap();
+    std::os::unix::fs::symlink(real.join("b.txt"), real.join("sub/link.txt")).unwrap();
+    let r = Resolver::new();
+    for p in [
+        d.path().join("via/sub/a.txt"),
+        d.path().join("via/sub/../b.txt"),
+        d.path().join("via/sub/link.txt"),
+        d.path().join("via/sub/missing.txt"),
+        d.path().join("via/none/missing.txt"),
+        d.path().join("via/sub"),
+        real.join("sub/a.txt"),
+    ] {
+        // Twice: the second time from the folders kept.
+        assert_eq!(r.resolve(&p), resolve(&p), "{}", p.display());
+        assert_eq!(r.resolve(&p), resolve(&p), "{}", p.display());
+    }
+    let canonical = std::fs::canonicalize(&real).unwrap();
+    assert_eq!(
+        r.resolve(&d.path().join("via/sub/link.txt")),
+        canonical.join("b.txt")
+    );
+}

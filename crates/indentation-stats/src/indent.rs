@@ -37,6 +37,37 @@ impl Default for IndentOptions {
     }
 }
 
+/// The median of `x[i - half ..= i + half]` (clipped to the ends) for every `i`: the same values
+/// as sorting each window, from one sorted window updated by one insertion and one removal a step.
+fn running_median(x: &[f64], half: usize) -> Vec<f64> {
+    let n = x.len();
+    let mut window: Vec<f64> = Vec::with_capacity(2 * half + 1);
+    let place = |w: &[f64], v: f64| w.partition_point(|u| u.total_cmp(&v).is_lt());
+    let (mut a, mut b) = (0, 0);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        while b < (i + half + 1).min(n) {
+            let at = place(&window, x[b]);
+            window.insert(at, x[b]);
+            b += 1;
+        }
+        while a < i.saturating_sub(half) {
+            // The first element not below x[a] is x[a] itself (equal under total_cmp means the
+            // same bits).
+            let at = place(&window, x[a]);
+            window.remove(at);
+            a += 1;
+        }
+        let m = window.len();
+        out.push(if m % 2 == 1 {
+            window[m / 2]
+        } else {
+            0.5 * (window[m / 2 - 1] + window[m / 2])
+        });
+    }
+    out
+}
+
 /// The first pop-in of a loading curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Popin {
@@ -71,13 +102,7 @@ pub fn first_popin(depth: &[f64], load: &[f64], opts: &IndentOptions) -> Option<
     let dh: Vec<f64> = h.windows(2).map(|w| w[1] - w[0]).collect();
     let dp: Vec<f64> = p.windows(2).map(|w| w[1] - w[0]).collect();
     let n = dh.len();
-    let half = 10;
-    let baseline: Vec<f64> = (0..n)
-        .map(|i| {
-            let (a, b) = (i.saturating_sub(half), (i + half + 1).min(n));
-            median(&mut dh[a..b].to_vec())
-        })
-        .collect();
+    let baseline = running_median(&dh, 10);
     let e: Vec<f64> = dh.iter().zip(&baseline).map(|(d, b)| d - b).collect();
     let sigma = 1.4826 * median(&mut e.iter().map(|x| x.abs()).collect::<Vec<_>>());
     let dp_typ = median(&mut dp.clone());
@@ -261,5 +286,38 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
             finish(row, "ok", &mut flags)
         }
         None => finish(row, "censored", &mut flags),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_median_is_the_median_of_each_sorted_window() {
+        // Rounded values so that windows hold ties, and both zeros.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state % 41) as f64 - 20.0) * 0.25
+        };
+        for n in [0usize, 1, 2, 5, 20, 21, 22, 200] {
+            let mut x: Vec<f64> = (0..n).map(|_| next()).collect();
+            if n > 3 {
+                x[1] = -0.0;
+                x[2] = 0.0;
+            }
+            for half in [0usize, 1, 10] {
+                let fast = running_median(&x, half);
+                assert_eq!(fast.len(), n);
+                for (i, got) in fast.iter().enumerate() {
+                    let (a, b) = (i.saturating_sub(half), (i + half + 1).min(n));
+                    let want = median(&mut x[a..b].to_vec());
+                    assert_eq!(got.to_bits(), want.to_bits(), "n {n} half {half} i {i}");
+                }
+            }
+        }
     }
 }

@@ -26,31 +26,33 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
     let cache = ItemCache::from_env();
     let options = prov.params.to_string();
     let progress = Progress::new("row groups of indents", groups.keys().len());
-    let mut rows: Vec<Indent> = Vec::new();
-    let mut reused = 0;
-    for (i, key) in groups.keys().iter().enumerate() {
-        let k = cache.enabled().then(|| {
-            KeyBuilder::new("indentation-stats row group")
-                .text(&options)
-                .text(key)
-                .finish()
-        });
-        if let Some(k) = &k
-            && let Some((kept, _)) = cache.get::<Indent, IndentationRaw>(k)
-        {
-            rows.extend(kept);
-            reused += 1;
+    // Row groups in parallel (each read and analysed on its own), kept in file order.
+    let done: Vec<(Vec<Indent>, bool)> = (0..groups.keys().len())
+        .into_par_iter()
+        .map(|i| {
+            let k = cache.enabled().then(|| {
+                KeyBuilder::new("indentation-stats row group")
+                    .text(&options)
+                    .text(&groups.keys()[i])
+                    .finish()
+            });
+            if let Some(k) = &k
+                && let Some((kept, _)) = cache.get::<Indent, IndentationRaw>(k)
+            {
+                progress.add(1);
+                return Ok((kept, true));
+            }
+            let curves = groups.read(i)?;
+            let done: Vec<Indent> = curves.par_iter().map(|c| analyze(c, o)).collect();
+            if let Some(k) = &k {
+                cache.put::<Indent, IndentationRaw>(k, &done, &[]);
+            }
             progress.add(1);
-            continue;
-        }
-        let curves = groups.read(i)?;
-        let done: Vec<Indent> = curves.par_iter().map(|c| analyze(c, o)).collect();
-        if let Some(k) = &k {
-            cache.put::<Indent, IndentationRaw>(k, &done, &[]);
-        }
-        rows.extend(done);
-        progress.add(1);
-    }
+            Ok((done, false))
+        })
+        .collect::<Result<_, tables::TableError>>()?;
+    let reused = done.iter().filter(|(_, kept)| *kept).count();
+    let rows: Vec<Indent> = done.into_iter().flat_map(|(rows, _)| rows).collect();
     progress.finish();
     if cache.enabled() {
         tracing::info!(

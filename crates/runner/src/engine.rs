@@ -1258,6 +1258,7 @@ fn reads_of(
     let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
     let lines: Vec<&str> = listed.lines().filter(|l| !l.trim().is_empty()).collect();
     // Paths made relative (symlinks resolved) on all cores: a campaign reports thousands.
+    let resolver = guard::Resolver::new();
     let parsed: Vec<(String, Option<String>)> = lines
         .par_iter()
         .map(|line| {
@@ -1265,7 +1266,8 @@ fn reads_of(
                 Some((p, h)) => (p, Some(h.trim().to_owned())),
                 None => (*line, None),
             };
-            (ctx.rel(&ctx.p.dir.join(path.trim())), hash)
+            let real = resolver.resolve(&ctx.p.dir.join(path.trim()));
+            (relative_to(&real, &ctx.root), hash)
         })
         .collect();
     for (rel, hash) in parsed {

@@ -265,8 +265,8 @@ fn open_checked(
 }
 
 /// [`open_checked`] from a builder (one row group of a file whose metadata is loaded once).
-pub(crate) fn build_checked(
-    builder: ParquetRecordBatchReaderBuilder<File>,
+pub(crate) fn build_checked<R: parquet::file::reader::ChunkReader + 'static>(
+    builder: ParquetRecordBatchReaderBuilder<R>,
     path: &Path,
     table: &str,
     columns: &[ColumnDef],

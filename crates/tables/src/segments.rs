@@ -233,7 +233,7 @@ impl OldTable {
 /// campaign changes only the row groups of the files that changed.
 pub struct RowGroups<T: CurveTable> {
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
     meta: parquet::arrow::arrow_reader::ArrowReaderMetadata,
     keys: Vec<String>,
     _t: PhantomData<T>,
@@ -254,7 +254,7 @@ impl<T: CurveTable> RowGroups<T> {
                 .map_err(parquet)?;
         let rows = RowGroups {
             path: path.to_owned(),
-            file,
+            file: Arc::new(file),
             meta,
             keys: Vec::new(),
             _t: PhantomData,
@@ -293,13 +293,9 @@ impl<T: CurveTable> RowGroups<T> {
     }
 
     fn reader(&self, groups: Vec<usize>) -> Result<CurveReader<T>, TableError> {
-        let file = self.file.try_clone().map_err(|source| TableError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
         let builder =
             parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
-                file,
+                Positional(self.file.clone()),
                 self.meta.clone(),
             )
             .with_row_groups(groups);
@@ -313,8 +309,53 @@ impl<T: CurveTable> RowGroups<T> {
     }
 
     /// The curves of row group `i` (checked as every read: rows of a curve together, in order).
+    /// Row groups may be read from several threads at once.
     pub fn read(&self, i: usize) -> Result<Vec<T>, TableError> {
         self.reader(vec![i])?.collect()
+    }
+}
+
+/// A file read by position (`pread`): readers made from it keep their own offsets, so several
+/// threads can read row groups of one open file at once (parquet's reader for `File` seeks the
+/// one offset all clones of a descriptor share).
+struct Positional(Arc<File>);
+
+/// A reader of [`Positional`] from an offset of its own.
+struct PositionalRead {
+    file: Arc<File>,
+    at: u64,
+}
+
+impl std::io::Read for PositionalRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl parquet::file::reader::Length for Positional {
+    fn len(&self) -> u64 {
+        self.0.metadata().map_or(0, |m| m.len())
+    }
+}
+
+impl parquet::file::reader::ChunkReader for Positional {
+    type T = std::io::BufReader<PositionalRead>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(std::io::BufReader::new(PositionalRead {
+            file: self.0.clone(),
+            at: start,
+        }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; length];
+        self.0.read_exact_at(&mut buf, start)?;
+        Ok(buf.into())
     }
 }
 
@@ -401,5 +442,39 @@ mod tests {
         assert_eq!(other.keys()[0], groups.keys()[0]);
         assert_ne!(other.keys()[1], groups.keys()[1]);
         assert_eq!(other.keys()[2], groups.keys()[2]);
+    }
+
+    #[test]
+    fn row_groups_read_from_many_threads_at_once_are_the_curves_written() {
+        use rayon::prelude::*;
+        let d = tempfile::tempdir().unwrap();
+        let prov = Provenance::new("test", serde_json::json!({}));
+        let path = d.path().join("many.parquet");
+        let mut w = SegmentWriter::<RelaxationRaw>::create(&path, &prov).unwrap();
+        let parts: Vec<Vec<RelaxationRaw>> = (0..64)
+            .map(|g| {
+                (0..3)
+                    .map(|i| curve(&format!("g{g:02}_{i}"), 200 + 7 * g + i))
+                    .collect()
+            })
+            .collect();
+        for part in &parts {
+            w.append(encode_segment(part, &prov).unwrap()).unwrap();
+        }
+        w.finish().unwrap();
+        let groups = RowGroups::<RelaxationRaw>::open(&path).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(8)
+            .build()
+            .unwrap();
+        for _ in 0..4 {
+            let back: Vec<Vec<RelaxationRaw>> = pool.install(|| {
+                (0..parts.len())
+                    .into_par_iter()
+                    .map(|i| groups.read(i).unwrap())
+                    .collect()
+            });
+            assert_eq!(back, parts);
+        }
     }
 }
