@@ -115,8 +115,9 @@ impl Protected {
 struct Registry {
     list: Vec<Protected>,
     seen: std::collections::BTreeMap<PathBuf, usize>,
-    /// The paths as given to [`protect`], so that protecting one again costs no resolving.
-    given: std::collections::HashSet<PathBuf>,
+    /// The paths as given to [`protect`] and as resolved, so that protecting one again (or
+    /// asking where it resolves) costs no resolving.
+    given: std::collections::HashMap<PathBuf, PathBuf>,
 }
 
 impl Registry {
@@ -152,16 +153,16 @@ pub fn protect(path: &Path, what: &str) {
     protect_resolved(path, what);
 }
 
-/// [`protect`], returning the path resolved (absolute, symlinks resolved), or `None` when `path`
-/// was protected before and is not resolved again.
-pub fn protect_resolved(path: &Path, what: &str) -> Option<PathBuf> {
-    if PROTECTED
+/// [`protect`], returning the path resolved (absolute, symlinks resolved; as resolved when first
+/// protected).
+pub fn protect_resolved(path: &Path, what: &str) -> PathBuf {
+    if let Some(r) = PROTECTED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .given
-        .contains(path)
+        .get(path)
     {
-        return None;
+        return r.clone();
     }
     let p = Protected {
         path: INPUTS.resolve(path),
@@ -169,13 +170,13 @@ pub fn protect_resolved(path: &Path, what: &str) -> Option<PathBuf> {
     };
     let resolved = p.path.clone();
     let mut reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
-    reg.given.insert(path.to_owned());
+    reg.given.insert(path.to_owned(), resolved.clone());
     if !reg.seen.contains_key(&p.path) {
         let i = reg.list.len();
         reg.seen.insert(p.path.clone(), i);
         reg.list.push(p);
     }
-    Some(resolved)
+    resolved
 }
 
 /// Opens an input file for reading and protects it (see [`protect`]). A path that is not a

@@ -187,6 +187,8 @@ pub struct Ctx<'a> {
     binaries: Mutex<HashMap<PathBuf, String>>,
     pub no_checks: bool,
     lock_mutex: Mutex<()>,
+    /// The lock file as last read or written here (parsing and emitting it is not free).
+    pub locks: crate::lock::LockCache,
     /// Paths no output may be, contain or lie inside, beyond those registered with
     /// `guard::protect` (the lock file and `.agingflow/`, which the runner itself writes).
     protected: Vec<guard::Protected>,
@@ -217,6 +219,7 @@ impl<'a> Ctx<'a> {
             binaries: Mutex::new(HashMap::new()),
             no_checks,
             lock_mutex: Mutex::new(()),
+            locks: Default::default(),
             protected: Vec::new(),
             default_timeout: None,
             not_deps: std::sync::OnceLock::new(),
@@ -233,7 +236,7 @@ impl<'a> Ctx<'a> {
     /// keeps the lock file and the state folder apart for the output checks.
     fn protect_inputs(&mut self) {
         guard::protect(&self.p.file, "the pipeline file");
-        let lock = LockFile::read(&self.p.lock_path());
+        let lock = self.locks.read(&self.p.lock_path());
         for s in &self.p.stages {
             if let Ok(files) = self.dep_files(s) {
                 for f in files {
@@ -677,10 +680,10 @@ impl<'a> Ctx<'a> {
         let _in_process = self.lock_mutex.lock().unwrap_or_else(|p| p.into_inner());
         let _across = FileLock::acquire(&self.state_dir("locks").join("lockfile.lock"))?;
         let path = self.p.lock_path();
-        let mut lock = LockFile::read(&path);
+        let mut lock = self.locks.read(&path);
         f(&mut lock);
         lock.stages.retain(|name, _| self.p.stage(name).is_some());
-        lock.write(&path).map_err(|e| e.to_string())
+        self.locks.write(&lock, &path).map_err(|e| e.to_string())
     }
 }
 
@@ -762,7 +765,7 @@ pub fn run_stage(ctx: &Ctx, stage: &Stage, forced: bool) -> Outcome {
         return Outcome::Failed(e);
     }
     // Decided again under the lock: another runner may have just run this stage.
-    let lock = LockFile::read(&ctx.p.lock_path());
+    let lock = ctx.locks.read(&ctx.p.lock_path());
     let reasons = ctx.staleness(stage, lock.stages.get(&stage.name));
     if let Some(Reason::InputMissing { port, path }) = reasons
         .iter()
@@ -1489,7 +1492,7 @@ impl Selection {
 /// planned as `restore`.
 pub fn plan(ctx: &Ctx, sel: &Selection) -> Result<Vec<Planned>, String> {
     let selected = sel.stages(ctx.p)?;
-    let lock = LockFile::read(&ctx.p.lock_path());
+    let lock = ctx.locks.read(&ctx.p.lock_path());
     let mut will_run: HashSet<String> = HashSet::new();
     // Stage name to the outputs (port to hash) it would restore.
     let mut will_restore: HashMap<String, BTreeMap<String, String>> = HashMap::new();

@@ -220,8 +220,7 @@ pub fn report_read_bytes(path: &Path, bytes: &[u8]) {
 pub fn report_read_hash(path: &Path, hash: blake3::Hash) {
     let resolved = guard::protect_resolved(path, "a file this stage read");
     if let Some(list) = std::env::var_os(READS_ENV) {
-        let abs = resolved.unwrap_or_else(|| guard::resolve(path));
-        report_line(Path::new(&list), &abs, path, Some(hash));
+        report_line(Path::new(&list), &resolved, path, Some(hash));
     }
 }
 
