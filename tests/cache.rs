@@ -412,3 +412,108 @@ fn one_changed_curve_is_the_only_one_the_spectrum_recomputes_and_the_bytes_match
         assert!(b[k] == *v, "{k} differs from a from-scratch run");
     }
 }
+
+const PARTS_PIPELINE: &str = r#"version: 1
+name: parts
+outdir: out
+stages:
+  ingest:
+    uses: ingest
+    with: { manifest: campaign/campaign.yaml, parts: true }
+    outputs: { relaxation-raw: relaxation_raw, indentation-raw: indentation_raw }
+    checks:
+      - table: relaxation-raw
+        expect: "count >= 100"
+  clean:
+    uses: clean
+    inputs: { relaxation-raw: ingest.relaxation-raw }
+    outputs: { relaxation-clean: relaxation_clean.parquet, relaxation-tests: relaxation_tests.parquet }
+  indentation-stats:
+    uses: indentation-stats
+    inputs: { indentation-raw: ingest.indentation-raw }
+    outputs: { indents: indents.parquet, tau-c-stats: tau_c_stats.parquet }
+"#;
+
+/// The small campaign with 8 replicates a point (48 relaxation files: several groups).
+fn grown_campaign(dir: &Path) {
+    let mut spec = tests::small_spec();
+    spec.materials[0].relaxation.as_mut().unwrap().replicates = 8;
+    simulate::simulate(&spec, dir, 1, &|_| {}).unwrap();
+}
+
+/// The part files of a table folder and their inodes.
+fn part_inodes(folder: &Path) -> Vec<(String, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut v: Vec<(String, u64)> = std::fs::read_dir(folder)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("part-"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().ino(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn table_folders_take_unchanged_parts_as_they_are_and_match_a_fresh_run() {
+    let d = tempfile::tempdir().unwrap();
+    grown_campaign(&d.path().join("campaign"));
+    std::fs::write(d.path().join("p.yaml"), PARTS_PIPELINE).unwrap();
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let relax = d.path().join("out/relaxation_raw");
+    let before = part_inodes(&relax);
+    assert!(before.len() >= 2, "groups of files give parts: {before:?}");
+    // The stages downstream read the folder as one table: the same rows as the file layout.
+    let (curves, _) = tables::read_curves::<tables::RelaxationRaw>(&relax).unwrap();
+    let file = d.path().join("whole.parquet");
+    let ind = d.path().join("whole_ind.parquet");
+    let r = tests::command("agingflow-ingest")
+        .args(["--manifest", "campaign/campaign.yaml", "--relaxation-raw"])
+        .arg(&file)
+        .arg("--indentation-raw")
+        .arg(&ind)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        tables::read_curves::<tables::RelaxationRaw>(&file)
+            .unwrap()
+            .0,
+        curves
+    );
+
+    // One DMA file changed: one part written again, the others linked as they were.
+    perturb_one_test(&d.path().join("campaign"));
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let after = part_inodes(&relax);
+    assert_eq!(
+        before.iter().map(|p| &p.0).collect::<Vec<_>>(),
+        after.iter().map(|p| &p.0).collect::<Vec<_>>()
+    );
+    let rewritten = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| a.1 != b.1)
+        .count();
+    assert_eq!(rewritten, 1, "{before:?} -> {after:?}");
+    let ingest = stage_log(d.path(), "ingest");
+    assert!(ingest.contains("indentation files: "), "{ingest}");
+    let fresh = tempfile::tempdir().unwrap();
+    grown_campaign(&fresh.path().join("campaign"));
+    perturb_one_test(&fresh.path().join("campaign"));
+    std::fs::write(fresh.path().join("p.yaml"), PARTS_PIPELINE).unwrap();
+    assert_eq!(agingflow(fresh.path(), &["run", "p.yaml"]).code, Some(0));
+    let (a, b) = (outputs(d.path()), outputs(fresh.path()));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(b[k] == *v, "{k} differs from a from-scratch run");
+    }
+}

@@ -32,6 +32,7 @@ fn own_clean(d: &Path) -> PathBuf {
         dsc_raw: None,
         dma_sweeps_raw: None,
         skip_bad_files: false,
+        parts: false,
         allow_outside: false,
     })
     .unwrap();

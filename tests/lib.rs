@@ -99,6 +99,7 @@ pub fn demo_fits(d: &Path) {
         dsc_raw: Some(d.join("dsc.parquet")),
         dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
+        parts: false,
         allow_outside: false,
     })
     .expect("ingest of the demo");
@@ -126,6 +127,15 @@ pub fn small_campaign(dir: &Path) {
 
 /// [`small_campaign`] with the glass renamed (another campaign of "another glass").
 pub fn small_campaign_of(dir: &Path, material: Option<&str>) {
+    let mut spec = small_spec();
+    if let Some(name) = material {
+        spec.materials[0].name = name.to_owned();
+    }
+    simulate::simulate(&spec, dir, 1, &|_| {}).expect("the small campaign is written");
+}
+
+/// The truth spec of [`small_campaign`], for a test that changes it further.
+pub fn small_spec() -> simulate::spec::TruthSpec {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
     let mut spec = simulate::read_spec(&demo.join("truth-spec.yaml")).expect("the demo spec");
     let m = &mut spec.materials[0];
@@ -139,10 +149,7 @@ pub fn small_campaign_of(dir: &Path, material: Option<&str>) {
     let i = m.indentation.as_mut().expect("the demo has indentation");
     i.groups.truncate(3);
     i.indents_per_group = 8;
-    if let Some(name) = material {
-        m.name = name.to_owned();
-    }
-    simulate::simulate(&spec, dir, 1, &|_| {}).expect("the small campaign is written");
+    spec
 }
 
 /// Every file under `dir`/out except the runner's state (`.agingflow`), with its bytes.

@@ -58,8 +58,8 @@ outdir: out
 stages:
   ingest:
     uses: ingest
-    with: {{ manifest: {m}, verbose: true }}
-    outputs: {{ relaxation-raw: relaxation_raw.parquet, indentation-raw: indentation_raw.parquet }}
+    with: {{ manifest: {m}, parts: true, verbose: true }}
+    outputs: {{ relaxation-raw: relaxation_raw, indentation-raw: indentation_raw }}
   clean:
     uses: clean
     inputs: {{ relaxation-raw: ingest.relaxation-raw }}

@@ -168,6 +168,8 @@ pub struct Item {
     /// `test_id` or `indent_id`: the path relative to the manifest without extension, or `id:`.
     pub id: String,
     pub path: PathBuf,
+    /// `path` absolute with every symlink resolved (see `guard::resolve`): what ingest protects.
+    pub real: PathBuf,
     /// The path relative to the manifest, with `/`.
     pub rel: String,
     pub material: String,
@@ -612,6 +614,7 @@ pub fn resolve_with(
                     kind,
                     id,
                     path: p,
+                    real,
                     rel,
                     material: e.material.clone(),
                     tg_k,

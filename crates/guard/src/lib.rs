@@ -153,6 +153,24 @@ pub fn protect(path: &Path, what: &str) {
     protect_resolved(path, what);
 }
 
+/// [`protect`] for a path the caller has just resolved (with [`resolve`] or a [`Resolver`]):
+/// `real` is registered as it is. A manifest's thousands of raw files are resolved once.
+pub fn protect_as(path: &Path, real: &Path, what: &str) {
+    let mut reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
+    if reg.given.contains_key(path) {
+        return;
+    }
+    reg.given.insert(path.to_owned(), real.to_owned());
+    if !reg.seen.contains_key(real) {
+        let i = reg.list.len();
+        reg.seen.insert(real.to_owned(), i);
+        reg.list.push(Protected {
+            path: real.to_owned(),
+            what: what.to_owned(),
+        });
+    }
+}
+
 /// [`protect`], returning the path resolved (absolute, symlinks resolved; as resolved when first
 /// protected).
 pub fn protect_resolved(path: &Path, what: &str) -> PathBuf {
@@ -275,6 +293,8 @@ pub fn resolve(path: &Path) -> PathBuf {
 #[derive(Default)]
 pub struct Resolver {
     dirs: Mutex<std::collections::HashMap<PathBuf, Option<PathBuf>>>,
+    /// The working directory, read once (relative paths are resolved against it).
+    cwd: Mutex<Option<PathBuf>>,
 }
 
 impl Resolver {
@@ -285,6 +305,7 @@ impl Resolver {
     /// Forgets the folders resolved so far.
     pub fn forget(&self) {
         self.dirs.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.cwd.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The same path as [`resolve`] gives.
@@ -292,11 +313,15 @@ impl Resolver {
         let abs = if path.is_absolute() {
             fold(path)
         } else {
-            fold(
-                &std::env::current_dir()
-                    .unwrap_or_else(|_| PathBuf::from("/"))
-                    .join(path),
-            )
+            let cwd = self
+                .cwd
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(|| {
+                    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+                })
+                .clone();
+            fold(&cwd.join(path))
         };
         let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
             return resolve(&abs);
@@ -751,6 +776,19 @@ impl StagedDir {
                 .map_err(|e| GuardError::io("cannot create folder", dir, e))?;
         }
         std::fs::write(&path, bytes).map_err(|e| write_error(&self.target.join(rel), e))
+    }
+
+    /// Puts the file `src` (agingflow's own, a cache entry say) at `rel` inside the staged
+    /// directory: a hard link where the file system allows, else a copy.
+    pub fn link(&self, rel: &Path, src: &Path) -> Result<(), GuardError> {
+        if rel.components().any(|c| !matches!(c, Component::Normal(_)))
+            || rel.parent() != Some(Path::new(""))
+        {
+            return Err(GuardError::NotAName {
+                path: rel.to_owned(),
+            });
+        }
+        link_or_copy(src, &self.tmp.join(rel))
     }
 
     /// Marks the directory and moves it into place, replacing agingflow's previous one.

@@ -212,6 +212,7 @@ fn the_demo_campaign_narrows_then_broadens() {
         dsc_raw: Some(d.join("dsc.parquet")),
         dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
+        parts: false,
         allow_outside: false,
     })
     .unwrap();
@@ -357,6 +358,7 @@ fn a_keysight_g200_workbook_gives_one_indent_per_sheet() {
         dsc_raw: None,
         dma_sweeps_raw: None,
         skip_bad_files: false,
+        parts: false,
         allow_outside: true,
     })
     .unwrap();

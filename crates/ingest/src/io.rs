@@ -1,7 +1,7 @@
 //! The disk side of ingest: read each raw file, report it to the runner, parse and extract in
 //! parallel a batch at a time, and stream the curves into the tables in key order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use campaign::{Campaign, Item};
@@ -62,6 +62,7 @@ fn dma_sweep(item: &Item, p: &formats::Parsed) -> Result<(Vec<DmaSweepRaw>, Note
 fn file_key(item: &Item, content: &str) -> String {
     let entry = Item {
         line: 0,
+        real: PathBuf::new(),
         ..item.clone()
     };
     KeyBuilder::new("ingest file")
@@ -78,6 +79,20 @@ enum Pending<T: CurveTable> {
         store: Option<(PathBuf, serde_json::Value)>,
     },
     Cached(PathBuf),
+    /// A table folder (`--parts`), built beside its target; the kept parts this run did not use
+    /// are pruned after the commit.
+    Parts {
+        staged: guard::StagedDir,
+        prune: Option<Prune>,
+        _t: std::marker::PhantomData<T>,
+    },
+}
+
+/// The kept parts of one table: folder, file-name prefix, the ones this run used.
+struct Prune {
+    dir: PathBuf,
+    prefix: String,
+    used: HashSet<PathBuf>,
 }
 
 impl<T: CurveTable> Pending<T> {
@@ -85,6 +100,22 @@ impl<T: CurveTable> Pending<T> {
     fn commit(self, out: &Path) -> Result<(), IngestError> {
         match self {
             Pending::Cached(from) => Ok(guard::link_or_copy(&from, out)?),
+            Pending::Parts { staged, prune, .. } => {
+                staged.commit()?;
+                if let Some(p) = prune
+                    && let Ok(listing) = std::fs::read_dir(&p.dir)
+                {
+                    for e in listing.flatten() {
+                        let path = e.path();
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let part = path.with_extension("parquet");
+                        if name.starts_with(&p.prefix) && !p.used.contains(&part) {
+                            let _ = guard::remove_scratch(&path);
+                        }
+                    }
+                }
+                Ok(())
+            }
             Pending::Written { writer, store } => {
                 let hash = writer.finish()?;
                 if let Some((entry, mut side)) = store {
@@ -170,20 +201,9 @@ fn previous_table(cache: &ItemCache, table: &str) -> Option<Previous> {
     let mut start = 0;
     for g in side["groups"].as_array()? {
         let n = g["row_groups"].as_u64()? as usize;
-        let num = |k: &str| g[k].as_u64();
         let info = Group {
-            segment: None,
             old: Some(start..start + n),
-            curves: num("curves")? as usize,
-            points: num("points")? as usize,
-            bytes: num("bytes")?,
-            warnings: g["warnings"]
-                .as_array()?
-                .iter()
-                .filter_map(|w| w.as_str().map(str::to_owned))
-                .collect(),
-            errors: Vec::new(),
-            cached: true,
+            ..group_from_json(g)?
         };
         if let Some(k) = g["key"].as_str().filter(|k| !k.is_empty()) {
             groups.insert(k.to_owned(), (start, n, info));
@@ -191,6 +211,43 @@ fn previous_table(cache: &ItemCache, table: &str) -> Option<Previous> {
         start += n;
     }
     (start == old.row_groups()).then_some(Previous { table: old, groups })
+}
+
+/// Content hashes of the items through the runner's memo (an unchanged file is not read at all)
+/// and each item's key ([`file_key`]); none without the item cache.
+type FileKeys = (Option<Vec<(String, blake3::Hash)>>, Option<Vec<String>>);
+
+fn file_keys(cache: &ItemCache, items: &[Item]) -> FileKeys {
+    let hashes: Option<Vec<(String, blake3::Hash)>> = cache
+        .enabled()
+        .then(|| {
+            items
+                .par_iter()
+                .map(|i| {
+                    stage_cli::hashes::stage_file_hash(&i.path)
+                        .ok()
+                        .map(|h| (h.to_hex().to_string(), h))
+                })
+                .collect()
+        })
+        .flatten();
+    let keys = hashes.as_ref().map(|h| {
+        items
+            .iter()
+            .zip(h)
+            .map(|(i, h)| file_key(i, &h.0))
+            .collect()
+    });
+    (hashes, keys)
+}
+
+/// The key of a group of files (or of a whole kind: `what` tells) under ingest's options.
+fn group_key<T: CurveTable>(what: &str, params: &str, keys: &[String]) -> String {
+    keys.iter()
+        .fold(KeyBuilder::new(what).text(T::NAME).text(params), |k, f| {
+            k.text(f)
+        })
+        .finish()
 }
 
 /// What [`ingest_kind`] gives: the unfinished table, then (curves, points, skipped, bytes).
@@ -235,6 +292,25 @@ fn group_json(key: &str, row_groups: usize, g: &Group) -> serde_json::Value {
     serde_json::json!({
         "key": key, "row_groups": row_groups, "curves": g.curves, "points": g.points,
         "bytes": g.bytes, "warnings": g.warnings,
+    })
+}
+
+/// A group as [`group_json`] lists it, marked as taken from the cache.
+fn group_from_json(g: &serde_json::Value) -> Option<Group> {
+    let num = |k: &str| g[k].as_u64();
+    Some(Group {
+        segment: None,
+        old: None,
+        curves: num("curves")? as usize,
+        points: num("points")? as usize,
+        bytes: num("bytes")?,
+        warnings: g["warnings"]
+            .as_array()?
+            .iter()
+            .filter_map(|w| w.as_str().map(str::to_owned))
+            .collect(),
+        errors: Vec::new(),
+        cached: true,
     })
 }
 
@@ -327,35 +403,9 @@ fn ingest_kind<T: CurveTable + 'static>(
     extract: Extractor<T>,
 ) -> KindResult<T> {
     let cache = ItemCache::from_env();
-    // Content hashes through the runner's memo: an unchanged file is not read at all.
-    let hashes: Option<Vec<(String, blake3::Hash)>> = cache
-        .enabled()
-        .then(|| {
-            items
-                .par_iter()
-                .map(|i| {
-                    stage_cli::hashes::stage_file_hash(&i.path)
-                        .ok()
-                        .map(|h| (h.to_hex().to_string(), h))
-                })
-                .collect()
-        })
-        .flatten();
-    let keys: Option<Vec<String>> = hashes.as_ref().map(|h| {
-        items
-            .iter()
-            .zip(h)
-            .map(|(i, h)| file_key(i, &h.0))
-            .collect()
-    });
+    let (hashes, keys) = file_keys(&cache, items);
     let params = prov.params.to_string();
-    let keyed = |what: &str, keys: &[String]| {
-        keys.iter()
-            .fold(KeyBuilder::new(what).text(T::NAME).text(&params), |k, f| {
-                k.text(f)
-            })
-            .finish()
-    };
+    let keyed = |what: &str, keys: &[String]| group_key::<T>(what, &params, keys);
     let entry = keys
         .as_ref()
         .and_then(|k| table_entry(&cache, T::NAME, &keyed("ingest table", k)));
@@ -509,6 +559,164 @@ fn ingest_kind<T: CurveTable + 'static>(
     ))
 }
 
+/// A kept part (`<item cache>/parts/<table>-<group key>.parquet`) with its sidecar, verified by
+/// the hash the sidecar gives: the group's counts and warnings.
+fn kept_part(part: &Path) -> Option<Group> {
+    let side: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sidecar(part)).ok()?).ok()?;
+    let got = stage_cli::hashes::stage_file_hash(part).ok()?;
+    (got.to_hex().as_str() == side["blake3"].as_str()?)
+        .then(|| group_from_json(&side["group"]))
+        .flatten()
+}
+
+/// Where one part of a table folder comes from.
+enum PartSource {
+    /// A kept part, linked into the folder.
+    Kept(PathBuf),
+    /// Written into the folder now (no item cache, or a group with a file skipped).
+    Written,
+    /// None: the group failed (the run fails).
+    None,
+}
+
+/// [`ingest_kind`] for a table folder (`--parts`): one part per group of files, in order. Under
+/// the runner each part is kept in the item cache by its group's key, so a group whose files are
+/// unchanged is not read and its part is linked as it is: a grown campaign writes the parts of
+/// the groups that changed. The folder's bytes are those of a run from scratch either way.
+fn ingest_parts<T: CurveTable + 'static>(
+    items: &[Item],
+    out: &Path,
+    prov: &Provenance,
+    skip_bad: bool,
+    label: &str,
+    extract: Extractor<T>,
+) -> KindResult<T> {
+    let cache = ItemCache::from_env();
+    let (hashes, keys) = file_keys(&cache, items);
+    let params = prov.params.to_string();
+    let kept_dir = cache.dir().map(|d| d.join("parts"));
+    if let Some(d) = &kept_dir {
+        guard::create_dirs(d)?;
+    }
+    let staged = guard::StagedDir::create(out)?;
+    let progress = Progress::new(label, items.len());
+    let groups = groups(items);
+    let window = (2 * rayon::current_num_threads()).max(8);
+    let (mut errors, mut used) = (Vec::new(), HashSet::new());
+    let (mut curves, mut points, mut bytes, mut reused, mut n_parts) = (0, 0, 0, 0, 0);
+    for batch in groups.chunks(window) {
+        let first = n_parts;
+        let done: Vec<Result<(Group, PartSource), IngestError>> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(j, r)| {
+                let kept = keys.as_ref().zip(kept_dir.as_ref()).map(|(k, d)| {
+                    let key = group_key::<T>("ingest group", &params, &k[r.clone()]);
+                    d.join(format!("{}-{key}.parquet", T::NAME))
+                });
+                let item_hashes = hashes.as_ref().map(|h| &h[r.clone()]);
+                if let Some(path) = &kept
+                    && let Some(g) = kept_part(path)
+                {
+                    for (item, h) in items[r.clone()]
+                        .iter()
+                        .zip(item_hashes.into_iter().flatten())
+                    {
+                        stage_cli::report_read_hash(&item.path, h.1);
+                    }
+                    return Ok((g, PartSource::Kept(path.clone())));
+                }
+                let mut g = one_group(
+                    &items[r.clone()],
+                    item_hashes,
+                    None,
+                    None,
+                    prov,
+                    skip_bad,
+                    extract,
+                )?;
+                let Some(segment) = g.segment.take() else {
+                    return Ok((g, PartSource::None));
+                };
+                // Only a group whose every file was read is kept.
+                let keep = kept.filter(|_| g.errors.is_empty());
+                let target = keep
+                    .clone()
+                    .unwrap_or_else(|| staged.path().join(tables::part_name(first + j)));
+                let mut w = SegmentWriter::<T>::create(&target, prov)?;
+                w.append(segment)?;
+                let hash = w.finish()?;
+                Ok(match keep {
+                    Some(path) => {
+                        let side = serde_json::json!({
+                            "blake3": hash.to_hex().to_string(),
+                            "group": group_json("", 0, &g),
+                        });
+                        guard::write_cache_file(&sidecar(&path), side.to_string().as_bytes())?;
+                        (g, PartSource::Kept(path))
+                    }
+                    None => (g, PartSource::Written),
+                })
+            })
+            .collect();
+        for (r, d) in batch.iter().zip(done) {
+            let (g, source) = d?;
+            progress.add(r.len());
+            for w in &g.warnings {
+                tracing::warn!("{w}");
+            }
+            if g.cached {
+                reused += r.len();
+            }
+            curves += g.curves;
+            points += g.points;
+            bytes += g.bytes;
+            match source {
+                PartSource::Kept(path) => {
+                    staged.link(Path::new(&tables::part_name(n_parts)), &path)?;
+                    used.insert(path);
+                    n_parts += 1;
+                }
+                PartSource::Written => n_parts += 1,
+                PartSource::None => {}
+            }
+            errors.extend(g.errors);
+        }
+        // After a failure (without skipping) the rest is only parsed, to report every error.
+    }
+    progress.finish();
+    if !errors.is_empty() && !skip_bad {
+        return Err(IngestError::Files(errors));
+    }
+    if n_parts == 0 {
+        // An empty table: one part with the table's schema and no row.
+        SegmentWriter::<T>::create(&staged.path().join(tables::part_name(0)), prov)?.finish()?;
+    }
+    if cache.enabled() {
+        tracing::info!(
+            "{label}: {reused} of {} files in unchanged groups (not read again)",
+            items.len()
+        );
+    }
+    let prune = kept_dir.map(|dir| Prune {
+        dir,
+        prefix: format!("{}-", T::NAME),
+        used,
+    });
+    Ok((
+        Pending::Parts {
+            staged,
+            prune,
+            _t: std::marker::PhantomData,
+        },
+        curves,
+        points,
+        errors.len(),
+        bytes,
+    ))
+}
+
 /// What the writer thread appends for one group.
 enum Piece {
     /// A segment encoded now.
@@ -598,7 +806,7 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
             &[]
         })
     {
-        guard::protect(&item.path, "a raw file the manifest names");
+        guard::protect_as(&item.path, &item.real, "a raw file the manifest names");
     }
     let params = serde_json::json!({ "campaign": campaign.manifest.campaign, "skip_bad_files": p.skip_bad_files });
     let prov = Provenance::new("ingest", params);
@@ -618,7 +826,12 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
     let (relax, indent) = rayon::join(
         || {
             let items = &campaign.relaxation;
-            ingest_kind::<RelaxationRaw>(
+            let kind = if p.parts {
+                ingest_parts::<RelaxationRaw>
+            } else {
+                ingest_kind::<RelaxationRaw>
+            };
+            kind(
                 items,
                 &p.relaxation_raw,
                 &prov,
@@ -629,7 +842,12 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
         },
         || {
             let items = &indentation_order(&campaign.indentation);
-            ingest_kind::<IndentationRaw>(
+            let kind = if p.parts {
+                ingest_parts::<IndentationRaw>
+            } else {
+                ingest_kind::<IndentationRaw>
+            };
+            kind(
                 items,
                 &p.indentation_raw,
                 &prov,

@@ -24,6 +24,9 @@ pub struct Params {
     pub dma_sweeps_raw: Option<PathBuf>,
     /// Skip files that cannot be read (with a warning) instead of failing.
     pub skip_bad_files: bool,
+    /// Write relaxation_raw and indentation_raw as table folders of parts, one per group of
+    /// files (see [`tables::part_name`]).
+    pub parts: bool,
     /// Accept raw files outside the manifest's folder.
     pub allow_outside: bool,
 }

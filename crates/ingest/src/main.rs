@@ -39,6 +39,11 @@ struct Args {
     /// Skip files that cannot be read, with a warning, instead of failing the run
     #[arg(long)]
     skip_bad_files: bool,
+    /// Write relaxation_raw and indentation_raw as table folders: part files
+    /// part-000000.parquet, ... (one per group of about 16 raw files, in row order), read by every
+    /// stage as one table. A campaign that grows by a file then rewrites one part, not the table
+    #[arg(long)]
+    parts: bool,
     /// Accept raw files outside the manifest's folder (`../`, absolute paths); refused
     /// otherwise, so that a manifest cannot make agingflow read any file on the machine
     #[arg(long)]
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         dsc_raw: a.dsc_raw,
         dma_sweeps_raw: a.dma_sweeps_raw,
         skip_bad_files: a.skip_bad_files,
+        parts: a.parts,
         allow_outside: a.allow_outside,
     };
     stage_cli::run(&a.common, || {

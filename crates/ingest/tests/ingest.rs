@@ -20,6 +20,7 @@ fn params(manifest: &Path, out: &Path) -> Params {
         dsc_raw: Some(out.join("dsc_raw.parquet")),
         dma_sweeps_raw: Some(out.join("dma_sweeps_raw.parquet")),
         skip_bad_files: false,
+        parts: false,
         allow_outside: false,
     }
 }

@@ -273,6 +273,7 @@ fn the_demo_campaign_end_to_end() {
         dsc_raw: Some(d.join("dsc.parquet")),
         dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
+        parts: false,
         allow_outside: false,
     })
     .unwrap();

@@ -44,9 +44,22 @@ fn read_each<T>(
     Ok(all)
 }
 
+/// The BLAKE3 of an input table's file; of a table folder, the BLAKE3 of its lines
+/// `part name<TAB>part hash` in order.
 fn hash(p: &Path) -> Result<String, ReportError> {
-    let bytes = guard::read_input(p, "an input table")?;
-    Ok(blake3::hash(&bytes).to_hex().to_string())
+    let file = |p: &Path| -> Result<String, ReportError> {
+        let bytes = guard::read_input(p, "an input table")?;
+        Ok(blake3::hash(&bytes).to_hex().to_string())
+    };
+    let Some(parts) = tables::table_parts(p)? else {
+        return file(p);
+    };
+    let mut lines = String::new();
+    for part in &parts {
+        let name = part.file_name().unwrap_or_default().to_string_lossy();
+        lines.push_str(&format!("{name}\t{}\n", file(part)?));
+    }
+    Ok(blake3::hash(lines.as_bytes()).to_hex().to_string())
 }
 
 /// The lock file's hash without this stage's own entry (which changes after every report run),

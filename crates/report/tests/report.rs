@@ -19,6 +19,7 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
         dsc_raw: Some(d.join("dsc.parquet")),
         dma_sweeps_raw: Some(d.join("dma.parquet")),
         skip_bad_files: false,
+        parts: false,
         allow_outside: false,
     })
     .unwrap();

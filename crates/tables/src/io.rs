@@ -249,6 +249,44 @@ pub fn write_curves<T: CurveTable>(
     w.finish()
 }
 
+/// The name of part `i` of a table stored as a folder (issue 18): `part-000000.parquet`, ...
+/// Each part is a table of the same kind; the parts in name order are the table's rows in order.
+/// ingest writes its raw tables so with `--parts`, one part per group of raw files, so that a
+/// campaign that grows rewrites only the part of the group that changed.
+pub fn part_name(i: usize) -> String {
+    format!("part-{i:06}.parquet")
+}
+
+/// The part files of a table folder in order, or `None` when `path` is not a folder. A folder
+/// with no part is an error (ingest writes one empty part for an empty table).
+pub fn table_parts(path: &Path) -> Result<Option<Vec<PathBuf>>, TableError> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(None);
+    }
+    let io = |source| TableError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut parts = Vec::new();
+    for e in std::fs::read_dir(path).map_err(io)? {
+        let name = e.map_err(io)?.file_name().to_string_lossy().into_owned();
+        if name.starts_with("part-") && name.ends_with(".parquet") {
+            parts.push(path.join(name));
+        }
+    }
+    if parts.is_empty() {
+        return Err(guard::GuardError::Input {
+            path: path.to_owned(),
+            problem:
+                "is a directory, not a file, nor a table folder (no part-NNNNNN.parquet in it)"
+                    .into(),
+        }
+        .into());
+    }
+    parts.sort();
+    Ok(Some(parts))
+}
+
 /// Opens a table file and checks that every expected column is there with its type.
 fn open_checked(
     path: &Path,
@@ -390,12 +428,23 @@ pub struct CurveReader<T: CurveTable> {
     seen: HashSet<String>,
     rows_read: usize,
     last_curve: Option<T>,
+    /// The parts of a table folder still to read (see [`part_name`]).
+    rest: VecDeque<PathBuf>,
 }
 
 impl<T: CurveTable> CurveReader<T> {
+    /// Opens a table file, or a table folder (its parts read in order as one table, the curve
+    /// order checked across them; the metadata is the first part's).
     pub fn open(path: &Path) -> Result<Self, TableError> {
-        let (reader, meta) = open_checked(path, T::NAME, &T::columns())?;
-        Ok(Self::from_reader(reader, meta, path))
+        let mut rest: VecDeque<PathBuf> = match table_parts(path)? {
+            Some(parts) => parts.into(),
+            None => VecDeque::from([path.to_owned()]),
+        };
+        let first = rest.pop_front().unwrap_or_else(|| path.to_owned());
+        let (reader, meta) = open_checked(&first, T::NAME, &T::columns())?;
+        let mut r = Self::from_reader(reader, meta, &first);
+        r.rest = rest;
+        Ok(r)
     }
 
     /// The curves of a reader already checked by [`build_checked`].
@@ -417,6 +466,7 @@ impl<T: CurveTable> CurveReader<T> {
             seen: HashSet::new(),
             rows_read: 0,
             last_curve: None,
+            rest: VecDeque::new(),
         }
     }
 
@@ -494,6 +544,13 @@ impl<T: CurveTable> CurveReader<T> {
     fn fill(&mut self) -> Result<(), TableError> {
         while self.ready.is_empty() && !self.done {
             match next_batch(&mut self.reader, &self.path)? {
+                None if !self.rest.is_empty() => {
+                    let next = self.rest.pop_front().unwrap_or_default();
+                    let (reader, _) = open_checked(&next, T::NAME, &self.columns)?;
+                    self.reader = reader;
+                    self.path = next;
+                    self.rows_read = 0;
+                }
                 None => {
                     self.done = true;
                     if let Some(p) = self.partial.take() {
@@ -554,8 +611,24 @@ pub struct AnyTable {
     pub meta: FileMeta,
 }
 
-/// Reads any Parquet file as record batches, with no schema check.
+/// Reads any Parquet file as record batches, with no schema check; a table folder as its parts'
+/// batches in order (schema and metadata of the first part).
 pub fn read_any(path: &Path) -> Result<AnyTable, TableError> {
+    if let Some(parts) = table_parts(path)? {
+        let mut all: Option<AnyTable> = None;
+        for part in parts {
+            let t = read_any_file(&part)?;
+            match &mut all {
+                Some(a) => a.batches.extend(t.batches),
+                None => all = Some(t),
+            }
+        }
+        return all.ok_or_else(|| TableError::Internal("a table folder with no part".into()));
+    }
+    read_any_file(path)
+}
+
+fn read_any_file(path: &Path) -> Result<AnyTable, TableError> {
     let file = guard::open_input(path, "a table")?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TableError::Parquet {

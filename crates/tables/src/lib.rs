@@ -20,8 +20,8 @@ use std::path::PathBuf;
 pub use column::{Col, repeat};
 pub use defs::*;
 pub use io::{
-    AnyTable, CurveReader, CurveWriter, FileMeta, Provenance, is_agingflow_table, read_any,
-    read_curves, read_rows, start_stage, write_curves, write_rows,
+    AnyTable, CurveReader, CurveWriter, FileMeta, Provenance, is_agingflow_table, part_name,
+    read_any, read_curves, read_rows, start_stage, table_parts, write_curves, write_rows,
 };
 pub use series::{SeriesKey, nominal_strains};
 pub use table::{ColumnDef, CurveTable, RowTable, schema_of};

@@ -232,78 +232,101 @@ impl OldTable {
 /// computed from a row group under its key (issue 18): with the segments ingest writes, a grown
 /// campaign changes only the row groups of the files that changed.
 pub struct RowGroups<T: CurveTable> {
-    path: PathBuf,
-    file: Arc<File>,
-    meta: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    /// The table's files: one, or the parts of a table folder in order.
+    parts: Vec<PartFile>,
+    /// Row group `i` of the table: (part, row group within it).
+    index: Vec<(usize, usize)>,
     keys: Vec<String>,
     _t: PhantomData<T>,
 }
 
+/// One file of a [`RowGroups`].
+struct PartFile {
+    path: PathBuf,
+    file: Arc<File>,
+    meta: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    /// The Arrow schema as text, the first part of every row group's key.
+    schema: String,
+}
+
 impl<T: CurveTable> RowGroups<T> {
-    /// Opens the table, checks its schema (as every read does) and hashes its row groups.
+    /// Opens the table (a file, or a table folder: its parts' row groups in order), checks its
+    /// schema (as every read does) and hashes its row groups.
     pub fn open(path: &Path) -> Result<Self, TableError> {
         use rayon::prelude::*;
-        use std::os::unix::fs::FileExt;
-        let file = guard::open_input(path, "an input table")?;
-        let parquet = |source| TableError::Parquet {
-            path: path.to_owned(),
-            source,
-        };
-        let meta =
-            parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
-                .map_err(parquet)?;
-        let rows = RowGroups {
-            path: path.to_owned(),
-            file: Arc::new(file),
-            meta,
+        let paths = crate::io::table_parts(path)?.unwrap_or_else(|| vec![path.to_owned()]);
+        let mut rows = RowGroups {
+            parts: Vec::with_capacity(paths.len()),
+            index: Vec::new(),
             keys: Vec::new(),
             _t: PhantomData,
         };
-        // The schema check of every read, on no row group.
-        rows.reader(Vec::new())?;
-        let schema = format!("{:?}", rows.meta.schema());
+        for (p, part) in paths.iter().enumerate() {
+            let file = guard::open_input(part, "an input table")?;
+            let meta =
+                parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
+                    .map_err(|source| TableError::Parquet {
+                        path: part.clone(),
+                        source,
+                    })?;
+            let n = meta.metadata().num_row_groups();
+            rows.index.extend((0..n).map(|g| (p, g)));
+            rows.parts.push(PartFile {
+                path: part.clone(),
+                file: Arc::new(file),
+                schema: format!("{:?}", meta.schema()),
+                meta,
+            });
+            // The schema check of every read, on no row group.
+            rows.reader(p, Vec::new())?;
+        }
         let keys = rows
-            .meta
-            .metadata()
-            .row_groups()
+            .index
             .par_iter()
-            .map(|rg| {
-                let (mut start, mut end) = (u64::MAX, 0u64);
-                for c in rg.columns() {
-                    let (s, n) = c.byte_range();
-                    start = start.min(s);
-                    end = end.max(s + n);
-                }
-                let mut h = blake3::Hasher::new();
-                h.update(schema.as_bytes());
-                if start < end {
-                    let mut buf = vec![0u8; (end - start) as usize];
-                    rows.file
-                        .read_exact_at(&mut buf, start)
-                        .map_err(|source| TableError::Io {
-                            path: path.to_owned(),
-                            source,
-                        })?;
-                    h.update(&buf);
-                }
-                Ok(h.finalize().to_hex().to_string())
-            })
+            .map(|&(p, g)| rows.key(p, g))
             .collect::<Result<Vec<String>, TableError>>()?;
         Ok(RowGroups { keys, ..rows })
     }
 
-    fn reader(&self, groups: Vec<usize>) -> Result<CurveReader<T>, TableError> {
-        let builder =
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
-                Positional(self.file.clone()),
-                self.meta.clone(),
-            )
-            .with_row_groups(groups);
-        let (reader, meta) = build_checked(builder, &self.path, T::NAME, &T::columns())?;
-        Ok(CurveReader::from_reader(reader, meta, &self.path))
+    /// blake3 of the Arrow schema and of the row group's stored bytes.
+    fn key(&self, p: usize, g: usize) -> Result<String, TableError> {
+        use std::os::unix::fs::FileExt;
+        let part = &self.parts[p];
+        let rg = part.meta.metadata().row_group(g);
+        let (mut start, mut end) = (u64::MAX, 0u64);
+        for c in rg.columns() {
+            let (s, n) = c.byte_range();
+            start = start.min(s);
+            end = end.max(s + n);
+        }
+        let mut h = blake3::Hasher::new();
+        h.update(part.schema.as_bytes());
+        if start < end {
+            let mut buf = vec![0u8; (end - start) as usize];
+            part.file
+                .read_exact_at(&mut buf, start)
+                .map_err(|source| TableError::Io {
+                    path: part.path.clone(),
+                    source,
+                })?;
+            h.update(&buf);
+        }
+        Ok(h.finalize().to_hex().to_string())
     }
 
-    /// The key of each row group, in file order.
+    fn reader(&self, p: usize, groups: Vec<usize>) -> Result<CurveReader<T>, TableError> {
+        let part = &self.parts[p];
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
+                Positional(part.file.clone()),
+                part.meta.clone(),
+            )
+            .with_row_groups(groups);
+        let (reader, meta) = build_checked(builder, &part.path, T::NAME, &T::columns())?;
+        Ok(CurveReader::from_reader(reader, meta, &part.path))
+    }
+
+    /// The key of each row group, in table order.
     pub fn keys(&self) -> &[String] {
         &self.keys
     }
@@ -311,7 +334,8 @@ impl<T: CurveTable> RowGroups<T> {
     /// The curves of row group `i` (checked as every read: rows of a curve together, in order).
     /// Row groups may be read from several threads at once.
     pub fn read(&self, i: usize) -> Result<Vec<T>, TableError> {
-        self.reader(vec![i])?.collect()
+        let (p, g) = self.index[i];
+        self.reader(p, vec![g])?.collect()
     }
 }
 
@@ -476,5 +500,39 @@ mod tests {
             });
             assert_eq!(back, parts);
         }
+    }
+
+    #[test]
+    fn a_table_folder_reads_as_its_parts_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let prov = Provenance::new("test", serde_json::json!({}));
+        let dir = d.path().join("t");
+        std::fs::create_dir(&dir).unwrap();
+        let curves: Vec<RelaxationRaw> = (0..5).map(|i| curve(&format!("c{i}"), 40 + i)).collect();
+        let part = |i: usize, cs: &[RelaxationRaw]| {
+            let mut w =
+                SegmentWriter::<RelaxationRaw>::create(&dir.join(crate::part_name(i)), &prov)
+                    .unwrap();
+            w.append(encode_segment(cs, &prov).unwrap()).unwrap();
+            w.finish().unwrap();
+        };
+        part(0, &curves[..2]);
+        part(1, &curves[2..]);
+        std::fs::write(dir.join(".agingflow-output"), "x").unwrap();
+        assert_eq!(read_curves::<RelaxationRaw>(&dir).unwrap().0, curves);
+        let groups = RowGroups::<RelaxationRaw>::open(&dir).unwrap();
+        assert_eq!(groups.keys().len(), 2);
+        assert_eq!(groups.read(1).unwrap(), curves[2..].to_vec());
+        let any = crate::read_any(&dir).unwrap();
+        let rows: usize = any.batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, curves.iter().map(|c| c.time_s.len()).sum::<usize>());
+        // Parts out of key order are refused, naming the part.
+        part(2, &curves[..1]);
+        let err = read_curves::<RelaxationRaw>(&dir).unwrap_err().to_string();
+        assert!(err.contains("part-000002.parquet"), "{err}");
+        // A folder with no part is an error, not an empty table.
+        let empty = d.path().join("e");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(read_curves::<RelaxationRaw>(&empty).is_err());
     }
 }
