@@ -237,6 +237,7 @@ impl<'a> Ctx<'a> {
     fn protect_inputs(&mut self) {
         guard::protect(&self.p.file, "the pipeline file");
         let lock = self.locks.read(&self.p.lock_path());
+        let resolver = guard::Resolver::new();
         for s in &self.p.stages {
             if let Ok(files) = self.dep_files(s) {
                 for f in files {
@@ -267,8 +268,12 @@ impl<'a> Ctx<'a> {
                 }
             }
             if let Some(l) = lock.stages.get(&s.name) {
-                for read in l.reads.keys() {
-                    guard::protect(&self.abs(read), &format!("a file stage `{}` read", s.name));
+                // Thousands for an ingest: resolved on all cores, each folder once.
+                let what = format!("a file stage `{}` read", s.name);
+                let paths: Vec<PathBuf> = l.reads.keys().map(|r| self.abs(r)).collect();
+                let real: Vec<PathBuf> = paths.par_iter().map(|p| resolver.resolve(p)).collect();
+                for (p, r) in paths.iter().zip(&real) {
+                    guard::protect_as(p, r, &what);
                 }
             }
         }

@@ -192,7 +192,8 @@ pub fn cpu_time_s() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-static READS_LOCK: Mutex<()> = Mutex::new(());
+/// The read list as last opened: its path and the open file.
+static READS_LOCK: Mutex<Option<(std::path::PathBuf, std::fs::File)>> = Mutex::new(None);
 
 /// Tells the runner that this stage read `path` (a raw file named by a manifest, say), so that a
 /// change to that file makes the stage stale. Does nothing when the stage runs on its own.
@@ -232,16 +233,26 @@ pub fn report_read_to(list: &Path, path: &Path, hash: Option<blake3::Hash>) {
 
 /// Appends the read of `path` (resolved: `abs`) to the list file.
 fn report_line(list: &Path, abs: &Path, path: &Path, hash: Option<blake3::Hash>) {
-    let _guard = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let mut open = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let line = match hash {
-        Some(h) => format!("{}\t{}", abs.display(), h.to_hex()),
-        None => abs.display().to_string(),
+        Some(h) => format!("{}\t{}\n", abs.display(), h.to_hex()),
+        None => format!("{}\n", abs.display()),
     };
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(list)
-        .and_then(|mut f| writeln!(f, "{line}"));
+    // The list stays open (one write a line, unbuffered: nothing is lost if the stage dies):
+    // ingest reports 12 000 files.
+    let file = match open.take().filter(|(p, _)| p == list) {
+        Some(kept) => Ok(kept),
+        None => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(list)
+            .map(|f| (list.to_owned(), f)),
+    };
+    let written = file.and_then(|(p, mut f)| {
+        let r = f.write_all(line.as_bytes());
+        *open = Some((p, f));
+        r
+    });
     if let Err(e) = written {
         tracing::warn!(
             "cannot record read of {} in {}: {e}",
