@@ -64,6 +64,19 @@ fn reads_id(reads: &BTreeMap<String, String>) -> String {
     blake3::hash(&bytes).to_hex()[..32].to_owned()
 }
 
+/// A run record's file name: `<paths>-<reads>.json`, the hash of the paths read, then of the
+/// paths with their hashes. The records of one set of paths that can hold now are the one named
+/// by the current hashes: a lookup parses one record a set of paths, not every record (an
+/// ingest's record lists 12 000 reads, 1.5 MB of JSON, and every edit of a raw file adds one).
+fn record_name(reads: &BTreeMap<String, String>) -> String {
+    let mut h = blake3::Hasher::new();
+    for p in reads.keys() {
+        h.update(p.as_bytes());
+        h.update(b"\n");
+    }
+    format!("{}-{}.json", &h.finalize().to_hex()[..16], reads_id(reads))
+}
+
 fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
     format!("run cache: {what} {}: {e}", path.display())
 }
@@ -154,7 +167,7 @@ impl Cache {
         };
         let dir = self.runs_dir(&run_key(entry));
         guard::create_dirs(&dir).map_err(|e| e.to_string())?;
-        let path = dir.join(format!("{}.json", reads_id(&entry.reads)));
+        let path = dir.join(record_name(&entry.reads));
         let text =
             serde_json::to_vec_pretty(&record).map_err(|e| io_err("cannot encode", &path, e))?;
         guard::write_file(&path, &text).map_err(|e| e.to_string())
@@ -176,17 +189,44 @@ impl Cache {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         names.sort();
+        let parse = |p: &Path| -> Option<RunRecord> {
+            serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+        };
+        let mut sets_tried: BTreeSet<String> = BTreeSet::new();
         names.into_iter().find_map(|p| {
-            let text = std::fs::read(&p).ok()?;
-            let record: RunRecord = serde_json::from_slice(&text).ok()?;
-            let reads_hold = record
-                .reads
-                .par_iter()
-                .all(|(path, h)| hash_now(path).as_deref() == Some(h.as_str()));
-            if !reads_hold {
+            let set = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.split_once('-'))
+                .map(|(set, _)| set.to_owned());
+            let Some(set) = set else {
+                // A record of an older name: its reads checked one by one.
+                let record = parse(&p)?;
+                let reads_hold = record
+                    .reads
+                    .par_iter()
+                    .all(|(path, h)| hash_now(path).as_deref() == Some(h.as_str()));
+                return if reads_hold {
+                    self.verified(record)
+                } else {
+                    None
+                };
+            };
+            if !sets_tried.insert(set) {
                 return None;
             }
-            self.verified(record)
+            // The paths of this set, hashed now; the record that holds is the one so named.
+            let first = parse(&p)?;
+            let now: BTreeMap<String, String> = first
+                .reads
+                .par_iter()
+                .map(|(path, _)| hash_now(path).map(|h| (path.clone(), h)))
+                .collect::<Option<_>>()?;
+            let named = dir.join(record_name(&now));
+            let record = if named == p { first } else { parse(&named)? };
+            (record.reads == now)
+                .then(|| self.verified(record))
+                .flatten()
         })
     }
 
@@ -307,7 +347,7 @@ impl Cache {
         let mut keep_files: BTreeSet<PathBuf> = BTreeSet::new();
         for entry in keep {
             let dir = self.runs_dir(&run_key(entry));
-            keep_runs.insert(dir.join(format!("{}.json", reads_id(&entry.reads))));
+            keep_runs.insert(dir.join(record_name(&entry.reads)));
             for out in entry.outputs.values() {
                 match self.tree_path(&out.blake3) {
                     None => {
@@ -475,5 +515,53 @@ mod tests {
         // gc keeping this entry removes nothing.
         let (n, _) = cache.gc(&[e], &[], true).unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn among_many_records_of_one_key_the_one_whose_reads_hold_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::new(&d.path().join("out"));
+        let staging = d.path().join("staging");
+        std::fs::create_dir_all(&staging).unwrap();
+        let rels = BTreeMap::from([("t".to_string(), "t".to_string())]);
+        // Ten edits of one raw file (one set of paths), and a run that read another file too.
+        let mut stored = Vec::new();
+        for i in 0..10 {
+            // A new file each time (the objects are hard links of the staged outputs).
+            let _ = std::fs::remove_file(staging.join("t"));
+            std::fs::write(staging.join("t"), format!("out {i}")).unwrap();
+            let th = hash::file(&staging.join("t")).unwrap();
+            let mut e = entry("x", &[("t", "out/t", &th)]);
+            e.reads.insert("raw/a.txt".into(), format!("a{i}"));
+            e.reads.insert("raw/b.txt".into(), "b".into());
+            cache.store("s", &e, &staging, &rels).unwrap();
+            stored.push(e);
+        }
+        std::fs::remove_file(staging.join("t")).unwrap();
+        std::fs::write(staging.join("t"), b"with c").unwrap();
+        let th = hash::file(&staging.join("t")).unwrap();
+        let mut other = entry("x", &[("t", "out/t", &th)]);
+        other.reads.insert("raw/c.txt".into(), "c".into());
+        cache.store("s", &other, &staging, &rels).unwrap();
+        let key = entry("x", &[]);
+        for (i, e) in stored.iter().enumerate() {
+            let hit = cache
+                .lookup(&key, &|p| match p {
+                    "raw/a.txt" => Some(format!("a{i}")),
+                    "raw/b.txt" => Some("b".into()),
+                    _ => None,
+                })
+                .expect("the record of edit i");
+            assert_eq!(hit.record.outputs, e.outputs);
+        }
+        let hit = cache
+            .lookup(&key, &|p| (p == "raw/c.txt").then(|| "c".into()))
+            .expect("the record of the other set of reads");
+        assert_eq!(hit.record.outputs, other.outputs);
+        assert!(
+            cache
+                .lookup(&key, &|p| Some(format!("{p} changed")))
+                .is_none()
+        );
     }
 }
