@@ -346,6 +346,8 @@ pub fn resolve_with(
     let real_dir = guard::resolve(dir);
     // Thousands of files in few folders: each folder resolved once.
     let resolver = guard::Resolver::new();
+    // Glob matches as resolved for the duplicate check, not resolved again below.
+    let mut resolved: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut errors = Vec::new();
     let mut err_note: Vec<String> = Vec::new();
     let mut items: Vec<Item> = Vec::new();
@@ -571,7 +573,14 @@ pub fn resolve_with(
                             v.sort_by_key(|p| (p.components().count(), p.clone()));
                             let mut real = std::collections::HashSet::new();
                             let before = v.len();
-                            v.retain(|p| real.insert(resolver.resolve(p)));
+                            v.retain(|p| {
+                                let r = resolver.resolve(p);
+                                let first = real.insert(r.clone());
+                                if first {
+                                    resolved.insert(p.clone(), r);
+                                }
+                                first
+                            });
                             if v.len() < before {
                                 err_note.push(format!(
                                     "{what}: glob `{g}` reaches {} file(s) more than once (a symlink loop?); each is read once",
@@ -589,7 +598,7 @@ pub fn resolve_with(
                 }
             };
             for p in paths {
-                let real = resolver.resolve(&p);
+                let real = resolved.remove(&p).unwrap_or_else(|| resolver.resolve(&p));
                 if !real.starts_with(&real_dir) && !allow_outside {
                     err(format!(
                         "{what}: `{}` lies outside the manifest's folder; move it in, or allow it with `--allow-outside`",

@@ -607,6 +607,8 @@ fn ingest_parts<T: CurveTable + 'static>(
     let (mut curves, mut points, mut bytes, mut reused, mut n_parts) = (0, 0, 0, 0, 0);
     for batch in groups.chunks(window) {
         let first = n_parts;
+        // After a failure (without skipping) the rest is only parsed, to report every error.
+        let write = errors.is_empty() || skip_bad;
         let done: Vec<Result<(Group, PartSource), IngestError>> = batch
             .par_iter()
             .enumerate()
@@ -636,7 +638,7 @@ fn ingest_parts<T: CurveTable + 'static>(
                     skip_bad,
                     extract,
                 )?;
-                let Some(segment) = g.segment.take() else {
+                let Some(segment) = g.segment.take().filter(|_| write) else {
                     return Ok((g, PartSource::None));
                 };
                 // Only a group whose every file was read is kept.
@@ -683,7 +685,6 @@ fn ingest_parts<T: CurveTable + 'static>(
             }
             errors.extend(g.errors);
         }
-        // After a failure (without skipping) the rest is only parsed, to report every error.
     }
     progress.finish();
     if !errors.is_empty() && !skip_bad {
@@ -715,6 +716,18 @@ fn ingest_parts<T: CurveTable + 'static>(
         errors.len(),
         bytes,
     ))
+}
+
+/// How one kind's table is written: [`ingest_parts`] or [`ingest_kind`].
+type KindWriter<T> = fn(&[Item], &Path, &Provenance, bool, &str, Extractor<T>) -> KindResult<T>;
+
+/// The writer of one kind: a table folder with `--parts`, else one file.
+fn writer_of<T: CurveTable + 'static>(parts: bool) -> KindWriter<T> {
+    if parts {
+        ingest_parts::<T>
+    } else {
+        ingest_kind::<T>
+    }
 }
 
 /// What the writer thread appends for one group.
@@ -826,12 +839,7 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
     let (relax, indent) = rayon::join(
         || {
             let items = &campaign.relaxation;
-            let kind = if p.parts {
-                ingest_parts::<RelaxationRaw>
-            } else {
-                ingest_kind::<RelaxationRaw>
-            };
-            kind(
+            writer_of::<RelaxationRaw>(p.parts)(
                 items,
                 &p.relaxation_raw,
                 &prov,
@@ -842,12 +850,7 @@ pub fn run(p: &Params) -> Result<Summary, IngestError> {
         },
         || {
             let items = &indentation_order(&campaign.indentation);
-            let kind = if p.parts {
-                ingest_parts::<IndentationRaw>
-            } else {
-                ingest_kind::<IndentationRaw>
-            };
-            kind(
+            writer_of::<IndentationRaw>(p.parts)(
                 items,
                 &p.indentation_raw,
                 &prov,
