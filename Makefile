@@ -2,7 +2,7 @@
 CARGO ?= cargo
 AGINGFLOW := target/release/agingflow
 
-.PHONY: all build release test run lint bench bench-venv fmt clean fixtures browser-test fuzz coverage
+.PHONY: all build release test test-slurm run lint bench bench-venv fmt clean fixtures browser-test fuzz coverage
 
 all: build
 
@@ -15,6 +15,11 @@ release:
 ## test: build every binary (the end-to-end tests run them), then every test
 test: build
 	$(CARGO) test --workspace
+
+## test-slurm: the Slurm executor against a real single-node cluster started by hand (installs
+## Debian's slurm-wlm with apt-get if sbatch is absent; skips, saying why, where it cannot)
+test-slurm: build
+	bash .ci/test-slurm
 
 ## run: the demo pipeline on the shipped fixtures, release build
 run: release

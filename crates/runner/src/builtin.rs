@@ -115,3 +115,24 @@ pub fn names() -> String {
 pub fn binary_name(stage: &str) -> String {
     format!("agingflow-{stage}")
 }
+
+/// What a stage asks a cluster for when neither it nor the pipeline says (`resources:`): sized
+/// from the scaled-campaign benchmark (bench/scale.md: peak memory at most 180 MB at 2.8 GB of raw
+/// files, spectrum the longest at 80 s of CPU) with room for campaigns a hundred times larger.
+/// `name` is a built-in stage, or "" for a `run:` stage. No partition: the cluster's default.
+pub fn default_resources(name: &str) -> crate::pipeline::Resources {
+    let (cpus, memory_gb, hours) = match name {
+        "ingest" | "indentation-stats" | "kww-fit" | "model-compare" | "simulate" => (2, 4, 4),
+        "spectrum" => (2, 4, 12),
+        "report" => (1, 4, 1),
+        "clean" | "thermal" => (1, 2, 2),
+        "activation-energy" => (1, 1, 1),
+        _ => (1, 2, 4),
+    };
+    crate::pipeline::Resources {
+        cpus: Some(cpus),
+        memory_mb: Some(memory_gb * 1024),
+        time: Some(std::time::Duration::from_secs(hours * 3600)),
+        partition: None,
+    }
+}

@@ -62,6 +62,28 @@ pub enum Command {
         /// and fails like any other
         #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
         timeout: Option<std::time::Duration>,
+        /// Where stages run: `local` (child processes, -j at once) or `slurm` (one sbatch job per
+        /// stale stage, a job array per `foreach` stage, chained with afterok dependencies; needs
+        /// sbatch, squeue and scancel, and a file system shared with the cluster's nodes)
+        /// [default: the pipeline file's `executor:`, else local]
+        #[arg(long, value_enum, value_name = "EXECUTOR")]
+        executor: Option<pipeline::Executor>,
+    },
+    /// Run one stage inside a Slurm job (what `run --executor slurm` submits)
+    #[command(hide = true)]
+    Job {
+        #[command(flatten)]
+        file: FileArg,
+        /// The stage; several for a job array (the task's is the SLURM_ARRAY_TASK_ID-th)
+        #[arg(long, required = true, value_name = "STAGE")]
+        stage: Vec<String>,
+        /// Run this stage even if it is up to date (repeatable)
+        #[arg(long, value_name = "STAGE")]
+        force: Vec<String>,
+        #[arg(long)]
+        no_checks: bool,
+        #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
     },
     /// Say what `run` would do and why, without running anything
     Plan {
@@ -253,14 +275,25 @@ fn dispatch(command: Command) -> u8 {
             keep_going,
             no_checks,
             timeout,
+            executor,
         } => cmd_run(
             &file.file,
             &select.selection(),
-            jobs,
-            keep_going,
+            RunOptions {
+                jobs,
+                keep_going,
+                no_checks,
+                timeout,
+                executor,
+            },
+        ),
+        Command::Job {
+            file,
+            stage,
+            force,
             no_checks,
             timeout,
-        ),
+        } => cmd_job(&file.file, &stage, &force, no_checks, timeout),
         Command::Plan { file, select, json } => cmd_plan(&file.file, &select.selection(), json),
         Command::Status { file, json } => cmd_status(&file.file, json),
         Command::Why { stage, file } => cmd_why(&file.file, &stage),
@@ -300,22 +333,53 @@ fn secs(d: std::time::Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn cmd_run(
-    file: &Path,
-    sel: &Selection,
+/// The options of `run`.
+struct RunOptions {
     jobs: Option<usize>,
     keep_going: bool,
     no_checks: bool,
     timeout: Option<std::time::Duration>,
-) -> Result<u8, u8> {
-    let p = load(file)?;
-    // SIGTERM and SIGINT stop the running stages (their process groups), start no new one, and
-    // end with the summary and exit code 128 + signal.
+    executor: Option<pipeline::Executor>,
+}
+
+/// SIGTERM and SIGINT set [`engine::STOP`]: running stages are stopped (their process groups, or
+/// their Slurm jobs), no new one starts.
+fn stop_on_signals() {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         if let Err(e) = signal_hook::flag::register_usize(sig, engine::STOP.clone(), sig as usize) {
             eprintln!("agingflow: cannot install the handler of signal {sig}: {e}");
         }
     }
+}
+
+fn cmd_job(
+    file: &Path,
+    stages: &[String],
+    force: &[String],
+    no_checks: bool,
+    timeout: Option<std::time::Duration>,
+) -> Result<u8, u8> {
+    let p = load(file)?;
+    stop_on_signals();
+    let opts = crate::slurm::JobOptions {
+        no_checks,
+        timeout,
+        allow_outside: ALLOW_OUTSIDE.load(std::sync::atomic::Ordering::Relaxed),
+    };
+    Ok(crate::slurm::job_main(&p, stages, force, &opts))
+}
+
+fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
+    let RunOptions {
+        jobs,
+        keep_going,
+        no_checks,
+        timeout,
+        executor,
+    } = o;
+    let p = load(file)?;
+    // SIGTERM and SIGINT end the run with the summary and exit code 128 + signal.
+    stop_on_signals();
     let mut ctx = Ctx::new(&p, no_checks);
     ctx.default_timeout = timeout;
     let jobs = jobs.unwrap_or_else(|| {
@@ -351,7 +415,24 @@ fn cmd_run(
         );
         let _ = out.flush();
     };
-    let finished = engine::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?;
+    let finished = match executor.unwrap_or(p.executor) {
+        pipeline::Executor::Local => {
+            engine::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?
+        }
+        pipeline::Executor::Slurm => {
+            let opts = crate::slurm::JobOptions {
+                no_checks,
+                timeout,
+                allow_outside: ALLOW_OUTSIDE.load(std::sync::atomic::Ordering::Relaxed),
+            };
+            let (finished, overhead) =
+                crate::slurm::run(&ctx, sel, keep_going, &opts, &print).map_err(usage)?;
+            if let Some(line) = overhead.summary() {
+                println!("{line}");
+            }
+            finished
+        }
+    };
     ctx.save_memo();
     let count = |pred: fn(&Outcome) -> bool| finished.iter().filter(|f| pred(&f.outcome)).count();
     let ran = count(|o| *o == Outcome::Ran);

@@ -32,7 +32,7 @@ pub const READS_ENV: &str = "AGINGFLOW_READS";
 /// handlers `commands::run` installs; running stages are then stopped and no new one starts.
 pub static STOP: LazyLock<Arc<AtomicUsize>> = LazyLock::new(|| Arc::new(AtomicUsize::new(0)));
 
-fn stop_signal() -> usize {
+pub(crate) fn stop_signal() -> usize {
     STOP.load(Ordering::SeqCst)
 }
 
@@ -317,7 +317,7 @@ impl<'a> Ctx<'a> {
         self.p.dir.join(rel)
     }
 
-    fn state_dir(&self, sub: &str) -> PathBuf {
+    pub(crate) fn state_dir(&self, sub: &str) -> PathBuf {
         self.p.outdir_abs().join(".agingflow").join(sub)
     }
 
@@ -327,7 +327,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A path relative to the pipeline directory (with `..` where it lies outside).
-    fn rel(&self, path: &Path) -> String {
+    pub(crate) fn rel(&self, path: &Path) -> String {
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| self.p.dir.join(path));
         relative_to(&abs, &self.root)
     }
@@ -1332,8 +1332,11 @@ fn argv_final(ctx: &Ctx, stage: &Stage) -> Vec<String> {
     ctx.argv(stage, &|port| ctx.p.in_outdir(&stage.outputs[port]))
 }
 
-/// Removes the staging folders and read lists of runs whose process is gone (killed runs).
-fn clean_stale_staging(ctx: &Ctx) {
+/// Removes the staging folders and read lists of killed runs. A staging folder exists only while
+/// its stage's lock (`locks/<stage>.lock`) is held, so one whose lock can be taken now is stale.
+/// The lock, not the process id in the name, decides: under the Slurm executor the stage may run
+/// on another node, where that process id means nothing here.
+pub(crate) fn clean_stale_staging(ctx: &Ctx) {
     let dir = ctx.state_dir("staging");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
@@ -1343,14 +1346,16 @@ fn clean_stale_staging(ctx: &Ctx) {
         let stem = name.strip_suffix(".reads").unwrap_or(&name);
         // `<stage>-<pid>-<n>`
         let mut parts = stem.rsplitn(3, '-');
-        let (_, pid) = (parts.next(), parts.next());
-        let Some(pid) = pid.and_then(|p| p.parse::<i32>().ok()) else {
+        let (_, pid, stage) = (parts.next(), parts.next(), parts.next());
+        let (Some(_), Some(stage)) = (pid.and_then(|p| p.parse::<i32>().ok()), stage) else {
             continue;
         };
-        let alive = pid == std::process::id() as i32
-            || rustix::process::Pid::from_raw(pid)
-                .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
-        if !alive {
+        let lock = ctx.state_dir("locks").join(format!("{stage}.lock"));
+        let in_use = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&lock)
+            .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        if !in_use {
             tracing::debug!("removing stale staging {name}");
             let _ = guard::remove_scratch(&e.path());
         }
@@ -1359,7 +1364,7 @@ fn clean_stale_staging(ctx: &Ctx) {
 
 /// Whether the runner can write the lock file beside the pipeline file: found before any stage
 /// runs, not after its outputs moved.
-fn check_writable(ctx: &Ctx) -> Result<(), String> {
+pub(crate) fn check_writable(ctx: &Ctx) -> Result<(), String> {
     let lock = ctx.p.lock_path();
     let probe = lock.with_file_name(format!(
         ".{}.agingflow-tmp.probe.{}",
@@ -1486,7 +1491,7 @@ impl Selection {
         parts.join(" ")
     }
 
-    fn forced(&self, name: &str) -> bool {
+    pub(crate) fn forced(&self, name: &str) -> bool {
         self.force_all || self.force.iter().any(|f| f == name)
     }
 }

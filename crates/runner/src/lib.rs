@@ -11,4 +11,5 @@ pub mod engine;
 pub mod hash;
 pub mod lock;
 pub mod pipeline;
+pub mod slurm;
 pub mod yaml;

@@ -23,6 +23,72 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     /// Stage name to its index in `stages`.
     pub index: HashMap<String, usize>,
+    /// `executor:`: where stages run (`run --executor` overrides it).
+    pub executor: Executor,
+    /// Top-level `resources:`: what every stage asks a cluster for, unless it says otherwise.
+    pub resources: Resources,
+}
+
+/// Where a run's stages execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Executor {
+    /// Child processes of the runner, on this machine.
+    #[default]
+    Local,
+    /// Batch jobs of a Slurm cluster (`sbatch`), on a file system shared with this machine.
+    Slurm,
+}
+
+/// What a stage asks a cluster for (`resources:`); never part of a stage's key, since no output
+/// depends on it. Unset fields fall back to the pipeline's `resources:`, then to the stage's
+/// defaults (`builtin::default_resources`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// CPUs of the job's one task (`--cpus-per-task`); also the stage's worker threads there.
+    pub cpus: Option<u32>,
+    /// Memory of the job in MiB (`--mem`).
+    pub memory_mb: Option<u64>,
+    /// Time limit (`--time`), whole minutes rounded up.
+    pub time: Option<Duration>,
+    /// Partition (`--partition`).
+    pub partition: Option<String>,
+}
+
+impl Resources {
+    /// Each field of `self`, else of `fallback`.
+    pub fn or(&self, fallback: &Resources) -> Resources {
+        Resources {
+            cpus: self.cpus.or(fallback.cpus),
+            memory_mb: self.memory_mb.or(fallback.memory_mb),
+            time: self.time.or(fallback.time),
+            partition: self
+                .partition
+                .clone()
+                .or_else(|| fallback.partition.clone()),
+        }
+    }
+}
+
+/// A memory size as written in a pipeline file: MiB as a whole number, or with a unit `K`, `M`,
+/// `G` or `T` (binary, as Slurm reads them): `500M`, `4G`, `1.5G`. None unless positive.
+pub fn parse_memory_mb(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1.0 / 1024.0,
+                'M' => 1.0,
+                'G' => 1024.0,
+                'T' => 1024.0 * 1024.0,
+                _ => return None,
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    let mb = (v * mult).ceil();
+    (1.0..1e12).contains(&mb).then_some(mb as u64)
 }
 
 /// Options that change what a pipeline file may say.
@@ -82,6 +148,8 @@ pub struct Stage {
     pub checks: Vec<CheckSpec>,
     /// `timeout:`: the stage fails when it runs longer.
     pub timeout: Option<Duration>,
+    /// `resources:` as written for this stage (see [`Pipeline::resources_of`]).
+    pub resources: Resources,
 }
 
 impl Pipeline {
@@ -108,6 +176,16 @@ impl Pipeline {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         self.dir.join(format!("{stem}.lock"))
+    }
+
+    /// What `stage` asks a cluster for: its own `resources:`, then the pipeline's, then its
+    /// defaults.
+    pub fn resources_of(&self, stage: &Stage) -> Resources {
+        let defaults = match &stage.action {
+            Action::Uses(b) => builtin::default_resources(b),
+            Action::Run(_) => builtin::default_resources(""),
+        };
+        stage.resources.or(&self.resources).or(&defaults)
     }
 
     /// The absolute output directory.
@@ -307,10 +385,22 @@ const TOP_KEYS: &[&str] = &[
     "outdir_outside",
     "params",
     "stages",
+    "executor",
+    "resources",
 ];
 const STAGE_KEYS: &[&str] = &[
-    "uses", "run", "with", "inputs", "outputs", "deps", "checks", "timeout", "foreach",
+    "uses",
+    "run",
+    "with",
+    "inputs",
+    "outputs",
+    "deps",
+    "checks",
+    "timeout",
+    "foreach",
+    "resources",
 ];
+const RESOURCE_KEYS: &[&str] = &["cpus", "memory", "time", "partition"];
 
 /// A duration as written in a pipeline file: seconds as a number, or `90s`, `10m`, `2h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -494,6 +584,27 @@ impl Validator {
             }
         }
 
+        let executor = match get("executor") {
+            None => Executor::Local,
+            Some(n) => match n.as_str() {
+                Some("local") => Executor::Local,
+                Some("slurm") => Executor::Slurm,
+                _ => {
+                    self.error(
+                        n.pos(),
+                        format!(
+                            "`executor` must be `local` or `slurm`, found `{}`",
+                            n.scalar_text().unwrap_or(n.kind())
+                        ),
+                    );
+                    Executor::Local
+                }
+            },
+        };
+        let resources = get("resources")
+            .map(|n| self.resources(n, "the pipeline's `resources`"))
+            .unwrap_or_default();
+
         let Some(stages_node) = get("stages") else {
             self.error(root.pos(), "missing `stages`");
             return None;
@@ -526,7 +637,65 @@ impl Validator {
             outdir,
             stages,
             index,
+            executor,
+            resources,
         })
+    }
+
+    /// A `resources:` mapping: `cpus` (a whole number >= 1), `memory` (`4G`, `500M`, MiB),
+    /// `time` (a duration), `partition` (a name, or several with commas).
+    fn resources(&mut self, node: &Node, what: &str) -> Resources {
+        let mut r = Resources::default();
+        for (k, v) in self
+            .map(node, what, Some(RESOURCE_KEYS))
+            .unwrap_or_default()
+        {
+            let text = v.scalar_text().filter(|_| v.scalar() != Some(Scalar::Null));
+            match k.name.as_str() {
+                "cpus" => match text.and_then(|t| t.trim().parse::<u32>().ok()) {
+                    Some(c) if c >= 1 => r.cpus = Some(c),
+                    _ => self.error(
+                        v.pos(),
+                        format!("`cpus` in {what} must be a whole number of at least 1"),
+                    ),
+                },
+                "memory" => match text.and_then(parse_memory_mb) {
+                    Some(m) => r.memory_mb = Some(m),
+                    None => self.error(
+                        v.pos(),
+                        format!(
+                            "`memory` in {what} must be a size: MiB, or with a unit as `500M`, `4G`"
+                        ),
+                    ),
+                },
+                "time" => match text.and_then(parse_duration) {
+                    Some(t) => r.time = Some(t),
+                    None => self.error(
+                        v.pos(),
+                        format!(
+                            "`time` in {what} must be a positive duration: seconds, or `90s`, `10m`, `2h`"
+                        ),
+                    ),
+                },
+                "partition" => match text {
+                    Some(p)
+                        if !p.is_empty()
+                            && p.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-_.,".contains(c)) =>
+                    {
+                        r.partition = Some(p.to_owned())
+                    }
+                    _ => self.error(
+                        v.pos(),
+                        format!(
+                            "`partition` in {what} must be a partition name (letters, digits, `-`, `_`, `.`; several with `,`)"
+                        ),
+                    ),
+                },
+                _ => {}
+            }
+        }
+        r
     }
 
     /// Expands every stage with `foreach:` (a list, or `{ glob: PATTERN }` relative to the
@@ -931,6 +1100,10 @@ impl Validator {
             t
         });
 
+        let resources = get("resources")
+            .map(|n| self.resources(n, &format!("`resources` of {what}")))
+            .unwrap_or_default();
+
         let mut checks = Vec::new();
         if let Some(n) = get("checks") {
             match n {
@@ -1039,6 +1212,7 @@ impl Validator {
             deps,
             checks,
             timeout,
+            resources,
         })
     }
 
@@ -1428,6 +1602,68 @@ stages:
             [("all@glassA", "fit@glassA"), ("all@glassB", "fit@glassB")]
         );
         assert_eq!(port_base("all@glassA"), "all");
+    }
+
+    #[test]
+    fn executor_and_resources_are_read_and_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = FOREACH
+            .replace(
+                "version: 1\n",
+                "version: 1\nexecutor: slurm\nresources: { memory: 1.5G, partition: short }\n",
+            )
+            .replace(
+                "    outputs: { o: sum.txt }",
+                "    outputs: { o: sum.txt }\n    resources: { cpus: 4, time: 90m, memory: 300 }",
+            );
+        let p = parse(&text, &dir.path().join("p.yaml"), dir.path()).unwrap();
+        assert_eq!(p.executor, Executor::Slurm);
+        let sum = p.resources_of(p.stage("sum").unwrap());
+        assert_eq!(sum.cpus, Some(4));
+        assert_eq!(
+            sum.memory_mb,
+            Some(300),
+            "the stage's own over the pipeline's"
+        );
+        assert_eq!(sum.time, Some(Duration::from_secs(5400)));
+        assert_eq!(sum.partition.as_deref(), Some("short"));
+        let fit = p.resources_of(p.stage("fit@glassA").unwrap());
+        assert_eq!(fit.memory_mb, Some(1536), "the pipeline's over the default");
+        assert_eq!(fit.cpus, Some(1), "a run stage's default");
+        // Resources are no part of a stage's key: the same argv, with and without.
+        let plain = parse(FOREACH, &dir.path().join("p.yaml"), dir.path()).unwrap();
+        assert_eq!(plain.executor, Executor::Local);
+        assert_eq!(
+            plain.stage("sum").unwrap().action,
+            p.stage("sum").unwrap().action
+        );
+    }
+
+    #[test]
+    fn bad_executor_and_resources_are_reported_where_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = FOREACH
+            .replace("version: 1\n", "version: 1\nexecutor: kubernetes\n")
+            .replace(
+                "    outputs: { o: sum.txt }",
+                "    outputs: { o: sum.txt }\n    resources: { cpus: 0, memory: lots, time: -1, partition: \"a b\", gpus: 1 }",
+            );
+        let e = parse(&text, &dir.path().join("p.yaml"), dir.path()).unwrap_err();
+        let t = e.to_string();
+        for want in [
+            "p.yaml:2:11: error: `executor` must be `local` or `slurm`, found `kubernetes`",
+            "`cpus` in `resources` of stage `sum` must be a whole number",
+            "`memory` in `resources` of stage `sum` must be a size",
+            "`time` in `resources` of stage `sum` must be a positive duration",
+            "`partition` in `resources` of stage `sum` must be a partition name",
+            "unknown key `gpus` in `resources` of stage `sum`",
+        ] {
+            assert!(t.contains(want), "missing `{want}` in:\n{t}");
+        }
+        assert_eq!(parse_memory_mb("4G"), Some(4096));
+        assert_eq!(parse_memory_mb("512k"), Some(1));
+        assert_eq!(parse_memory_mb("0"), None);
+        assert_eq!(parse_memory_mb("2X"), None);
     }
 
     #[test]

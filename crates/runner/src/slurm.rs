@@ -1,0 +1,1103 @@
+//! The Slurm executor (`run --executor slurm`): every stage that will run becomes a batch job.
+//!
+//! The runner plans as it does locally, then submits one `sbatch` job per stage that will run (a
+//! job array per `foreach` stage), each with `--dependency=afterok:` on the jobs of the stages it
+//! reads from and `--kill-on-invalid-dep=yes`, so the cluster starts a stage as soon as its
+//! inputs are committed and never starts one whose upstream failed. A job runs `agingflow job
+//! PIPELINE --stage NAME`, which is the local executor's [`engine::run_stage`] for that one stage:
+//! the per-stage lock, staleness decided again under it, staging, checks, the run cache, outputs
+//! moved into place and the lock file updated only on success. So every invariant of a local run
+//! holds on the cluster, and a stage whose job runs twice runs its binary once (the second finds
+//! it up to date). The job writes its outcome to `<outdir>/.agingflow/slurm/outcomes/<stage>.json`;
+//! Slurm's own output of the job goes to `<outdir>/.agingflow/logs/slurm-<job>.out`, the stage's to
+//! `<stage>.log` as locally.
+//!
+//! The runner watches the outcome files (every 0.2 s) and the queue (`squeue -h -t all -r -j IDS`,
+//! every 2 s; `sacct` needs an accounting daemon). The ids it submitted are recorded in
+//! `<outdir>/.agingflow/slurm/jobs.json` as soon as `sbatch` answers, so a runner killed with
+//! SIGKILL leaves jobs that the next run adopts (still pending or running, for a stage it would
+//! run) or cancels (any other). SIGINT or SIGTERM cancels every job of the run (`scancel`) and
+//! waits until none is left in the queue. No shell string is built from pipeline values: `sbatch`
+//! gets an argv, and the batch script holds the job's argv single-quoted word by word.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{self, Ctx, Finished, Outcome, Selection};
+use crate::pipeline::{Executor, Pipeline, Stage};
+
+/// How often the outcome files are looked at.
+const OUTCOME_POLL: Duration = Duration::from_millis(200);
+/// How often the queue is asked (once for all the run's jobs).
+const QUEUE_POLL: Duration = Duration::from_secs(2);
+/// How long a cancelled run waits for its jobs to leave the queue.
+const CANCEL_WAIT: Duration = Duration::from_secs(120);
+
+/// Options of a run that its jobs must repeat.
+#[derive(Debug, Clone, Default)]
+pub struct JobOptions {
+    pub no_checks: bool,
+    pub timeout: Option<Duration>,
+    pub allow_outside: bool,
+}
+
+/// One job or job array the runner submitted (or adopted), as recorded in `jobs.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct JobRecord {
+    /// The job id (of the array, for an array).
+    id: String,
+    /// Its stages: one, or one per array task in task order.
+    stages: Vec<String>,
+    array: bool,
+}
+
+impl JobRecord {
+    /// The handle of stage `k` of this job: `ID` or `ID_K`.
+    fn handle(&self, k: usize) -> String {
+        if self.array {
+            format!("{}_{k}", self.id)
+        } else {
+            self.id.clone()
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct JobsFile {
+    jobs: Vec<JobRecord>,
+}
+
+/// What a job says when its stage ends (`outcomes/<stage>.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobOutcome {
+    /// `ID` or `ID_K` of the job that ran it.
+    pub job: String,
+    /// `ran`, `restored`, `up-to-date`, `failed` or `skipped`.
+    pub outcome: String,
+    #[serde(default)]
+    pub message: String,
+    /// Unix seconds when the job's process started and ended.
+    pub started: f64,
+    pub ended: f64,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn outcome_word(o: &Outcome) -> (&'static str, String) {
+    match o {
+        Outcome::Ran => ("ran", String::new()),
+        Outcome::Restored => ("restored", String::new()),
+        Outcome::UpToDate | Outcome::NotSelected => ("up-to-date", String::new()),
+        Outcome::Failed(m) => ("failed", m.clone()),
+        Outcome::Skipped(m) => ("skipped", m.clone()),
+    }
+}
+
+fn outcome_of(o: &JobOutcome) -> Outcome {
+    match o.outcome.as_str() {
+        "ran" => Outcome::Ran,
+        "restored" => Outcome::Restored,
+        "up-to-date" => Outcome::UpToDate,
+        "skipped" => Outcome::Skipped(o.message.clone()),
+        _ => Outcome::Failed(o.message.clone()),
+    }
+}
+
+/// A word for a POSIX shell, single-quoted: nothing in it is expanded.
+pub fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r#"'\''"#))
+}
+
+/// The batch script of a job: the job's argv, each word quoted; the stage's worker threads set to
+/// the CPUs Slurm gave the task.
+pub fn batch_script(argv: &[String], what: &str) -> String {
+    let words: Vec<String> = argv.iter().map(|w| sh_quote(w)).collect();
+    format!(
+        "#!/bin/sh\n# Written by agingflow for {}.\nRAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\nexport RAYON_NUM_THREADS\nexec {}\n",
+        what.replace('\n', " "),
+        words.join(" ")
+    )
+}
+
+/// A job name's characters: letters, digits, `-`, `_`, `.`; anything else `_`.
+fn job_name(tag: &str, unit: &str) -> String {
+    let clean: String = unit
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("af-{tag}-{clean}")
+}
+
+/// Minutes for `--time`, rounded up.
+fn minutes(d: Duration) -> u64 {
+    d.as_secs().div_ceil(60).max(1)
+}
+
+/// A Slurm client command, with its standard output on success or a message naming it.
+fn slurm(program: &str, args: &[String]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run `{program}` ({e}): the slurm executor needs Slurm's client commands (sbatch, squeue, scancel) on PATH"
+            )
+        })?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A job's state as `squeue` says it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueState {
+    pub state: String,
+    pub reason: String,
+    /// The job's name (`af-<tag>-<stage>` for agingflow's).
+    pub name: String,
+}
+
+impl QueueState {
+    /// Whether the job may still run (or is running).
+    pub fn alive(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "PENDING"
+                | "RUNNING"
+                | "CONFIGURING"
+                | "COMPLETING"
+                | "SUSPENDED"
+                | "REQUEUED"
+                | "REQUEUE_HOLD"
+                | "REQUEUE_FED"
+                | "RESIZING"
+                | "SIGNALING"
+                | "STAGE_OUT"
+                | "STOPPED"
+                | "RESV_DEL_HOLD"
+        )
+    }
+}
+
+/// The `squeue -o` format [`parse_queue`] reads.
+const QUEUE_FORMAT: &str = "%i|%T|%j|%r";
+
+/// `squeue -h -t all -r -o '%i|%T|%j|%r'` output: handle (`ID` or `ID_K`) to state.
+pub fn parse_queue(text: &str) -> HashMap<String, QueueState> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().splitn(4, '|');
+            let (id, state) = (f.next()?.trim(), f.next()?.trim());
+            if id.is_empty() || state.is_empty() {
+                return None;
+            }
+            let name = f.next().unwrap_or("").trim().to_owned();
+            Some((
+                id.to_owned(),
+                QueueState {
+                    state: state.to_owned(),
+                    name,
+                    reason: f.next().unwrap_or("").trim().to_owned(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The states of the jobs `ids` (job or array ids): one `squeue` call. Ids Slurm no longer knows
+/// are absent (`squeue` fails when it knows none of them).
+fn queue(ids: &[String]) -> Result<HashMap<String, QueueState>, String> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let args: Vec<String> = [
+        "-h",
+        "-t",
+        "all",
+        "-r",
+        "-o",
+        QUEUE_FORMAT,
+        "-j",
+        &ids.join(","),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    match slurm("squeue", &args) {
+        Ok(text) => Ok(parse_queue(&text)),
+        Err(e) if e.contains("Invalid job id") => Ok(HashMap::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Cancels the jobs (handles `ID` or `ID_K`); `pending_only` leaves running ones alone.
+fn cancel(handles: &[String], pending_only: bool) {
+    if handles.is_empty() {
+        return;
+    }
+    let mut args: Vec<String> = Vec::new();
+    if pending_only {
+        args.extend(["--state".to_owned(), "PENDING".to_owned()]);
+    }
+    args.extend(handles.iter().cloned());
+    if let Err(e) = slurm("scancel", &args) {
+        tracing::warn!("{e}");
+    }
+}
+
+/// The run's state below `<outdir>/.agingflow/slurm`.
+struct State<'a> {
+    ctx: &'a Ctx<'a>,
+    dir: PathBuf,
+    /// Every job of this run (submitted or adopted), in submission order.
+    jobs: Vec<JobRecord>,
+}
+
+impl State<'_> {
+    fn jobs_path(&self) -> PathBuf {
+        self.dir.join("jobs.json")
+    }
+
+    fn outcome_path(dir: &Path, stage: &str) -> PathBuf {
+        dir.join("outcomes").join(format!("{stage}.json"))
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let text = serde_json::to_vec_pretty(&JobsFile {
+            jobs: self.jobs.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+        guard::write_file(&self.jobs_path(), &text).map_err(|e| e.to_string())
+    }
+
+    fn previous(&self) -> Vec<JobRecord> {
+        std::fs::read(self.jobs_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<JobsFile>(&b).ok())
+            .map(|f| f.jobs)
+            .unwrap_or_default()
+    }
+
+    /// The outcome a job wrote for `stage`, if it is the job `handle`'s.
+    fn outcome(&self, stage: &str, handle: &str) -> Option<JobOutcome> {
+        let bytes = std::fs::read(Self::outcome_path(&self.dir, stage)).ok()?;
+        let o: JobOutcome = serde_json::from_slice(&bytes).ok()?;
+        (o.job == handle).then_some(o)
+    }
+}
+
+/// What became of each stage, reported as it is settled.
+struct Book<'r> {
+    finished: Vec<Finished>,
+    done: HashMap<String, Outcome>,
+    report: &'r (dyn Fn(&Finished) + Sync),
+}
+
+impl Book<'_> {
+    fn settle(&mut self, name: &str, o: Outcome, elapsed: Duration) {
+        if o != Outcome::NotSelected {
+            let f = Finished {
+                stage: name.to_owned(),
+                outcome: o.clone(),
+                elapsed,
+            };
+            (self.report)(&f);
+            self.finished.push(f);
+        }
+        self.done.insert(name.to_owned(), o);
+    }
+}
+
+/// A stage of this run on the cluster.
+struct Tracked {
+    handle: String,
+    /// Its job's record (index into `State::jobs`).
+    job: usize,
+    submitted: f64,
+    /// The queue said it ended without an outcome (once: the file may lag on a shared FS).
+    ended_quietly: bool,
+    /// A job of an earlier run (not counted in the overhead: its submission time is unknown).
+    adopted: bool,
+}
+
+/// Per job: from ready (submitted, or the last upstream job ended) to start, and from end to the
+/// runner noticing it.
+#[derive(Debug, Default, Clone)]
+pub struct Overhead {
+    pub start_latency_s: Vec<f64>,
+    pub notice_latency_s: Vec<f64>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        f64::NAN
+    } else {
+        s[s.len() / 2]
+    }
+}
+
+impl Overhead {
+    /// One line for the run's summary.
+    pub fn summary(&self) -> Option<String> {
+        if self.start_latency_s.is_empty() {
+            return None;
+        }
+        let max = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::max);
+        Some(format!(
+            "slurm: {} jobs; ready (submitted, or upstream ended) to start: median {:.2} s, max {:.2} s; end to the runner's notice: median {:.2} s, max {:.2} s",
+            self.start_latency_s.len(),
+            median(&self.start_latency_s),
+            max(&self.start_latency_s),
+            median(&self.notice_latency_s),
+            max(&self.notice_latency_s),
+        ))
+    }
+}
+
+/// The stages that read outputs of `name`, transitively, among `among`.
+fn dependents(p: &Pipeline, name: &str, among: &HashSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut todo = vec![name.to_owned()];
+    while let Some(n) = todo.pop() {
+        for c in p.children(&n) {
+            if seen.insert(c.name.clone()) {
+                todo.push(c.name.clone());
+                if among.contains(&c.name) {
+                    out.push(c.name.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The units of submission among `to_submit` (in topological order): a `foreach` stage's
+/// expansions together as one array, when none reads another; every other stage alone.
+fn units(p: &Pipeline, to_submit: &[&Stage]) -> Vec<Vec<String>> {
+    let mut by_template: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for s in to_submit {
+        let template = match s.name.split_once('@') {
+            Some((t, _)) => t,
+            None => s.name.as_str(),
+        };
+        if !by_template.contains_key(template) {
+            order.push(template);
+        }
+        by_template
+            .entry(template)
+            .or_default()
+            .push(s.name.clone());
+    }
+    let mut out = Vec::new();
+    for t in order {
+        let members = by_template.remove(t).unwrap_or_default();
+        let set: HashSet<&String> = members.iter().collect();
+        let inner = members.iter().any(|m| {
+            p.stage(m)
+                .is_some_and(|s| s.inputs.values().any(|r| set.contains(&r.stage)))
+        });
+        if members.len() > 1 && !inner && members.iter().all(|m| m.contains('@')) {
+            out.push(members);
+        } else {
+            out.extend(members.into_iter().map(|m| vec![m]));
+        }
+    }
+    out
+}
+
+/// Runs the selected stages as Slurm jobs; the counterpart of [`engine::run`].
+pub fn run(
+    ctx: &Ctx,
+    sel: &Selection,
+    keep_going: bool,
+    opts: &JobOptions,
+    report: &(dyn Fn(&Finished) + Sync),
+) -> Result<(Vec<Finished>, Overhead), String> {
+    let p = ctx.p;
+    guard::create_dirs(&ctx.state_dir("staging"))
+        .map_err(|e| format!("cannot create the output directory: {e}"))?;
+    engine::check_writable(ctx)?;
+    engine::clean_stale_staging(ctx);
+    let dir = ctx.state_dir("slurm");
+    guard::create_dirs(&dir.join("outcomes")).map_err(|e| e.to_string())?;
+    guard::create_dirs(&ctx.state_dir("logs")).map_err(|e| e.to_string())?;
+    // Answers at once where Slurm's commands are missing, before anything is submitted.
+    slurm("squeue", &["--version".to_owned()])?;
+
+    let pipeline_abs = std::path::absolute(&p.file).map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find agingflow itself: {e}"))?;
+    // Names this output folder's jobs, however its path is spelled.
+    let real = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+    let tag: String = blake3::hash(real.to_string_lossy().as_bytes()).to_hex()[..8].to_owned();
+
+    let planned = engine::plan(ctx, sel)?;
+    let mut book = Book {
+        finished: Vec::new(),
+        done: HashMap::new(),
+        report,
+    };
+    let mut to_run: Vec<&Stage> = Vec::new();
+    for pl in &planned {
+        match pl.action {
+            "skip" => book.settle(&pl.stage, Outcome::NotSelected, Duration::ZERO),
+            "up-to-date" => book.settle(&pl.stage, Outcome::UpToDate, Duration::ZERO),
+            _ => {
+                if let Some(s) = p.stage(&pl.stage) {
+                    to_run.push(s);
+                }
+            }
+        }
+    }
+    let to_run_names: HashSet<String> = to_run.iter().map(|s| s.name.clone()).collect();
+
+    let mut state = State {
+        ctx,
+        dir: dir.clone(),
+        jobs: Vec::new(),
+    };
+    let mut tracked: BTreeMap<String, Tracked> = BTreeMap::new();
+
+    // Jobs of a killed run: adopted where they would run a stage this run runs, else cancelled.
+    // Only jobs that carry this output folder's name: a recorded id may belong to someone else
+    // by now (a cluster whose ids started again).
+    let previous = state.previous();
+    let ids: Vec<String> = previous.iter().map(|j| j.id.clone()).collect();
+    let q = queue(&ids)?;
+    let prefix = format!("af-{tag}-");
+    let mut to_cancel: Vec<String> = Vec::new();
+    for job in previous {
+        let mut adopt: Vec<(usize, String)> = Vec::new();
+        for (k, stage) in job.stages.iter().enumerate() {
+            let h = job.handle(k);
+            let alive = q
+                .get(&h)
+                .is_some_and(|s| s.alive() && s.name.starts_with(&prefix));
+            if !alive {
+                continue;
+            }
+            if to_run_names.contains(stage) && !tracked.contains_key(stage) {
+                adopt.push((k, h));
+            } else {
+                to_cancel.push(h);
+            }
+        }
+        if adopt.is_empty() {
+            continue;
+        }
+        let idx = state.jobs.len();
+        state.jobs.push(job.clone());
+        for (k, h) in adopt {
+            tracing::info!(
+                "{}: adopting Slurm job {h} of an earlier run",
+                job.stages[k]
+            );
+            tracked.insert(
+                job.stages[k].clone(),
+                Tracked {
+                    handle: h,
+                    job: idx,
+                    submitted: unix_now(),
+                    ended_quietly: false,
+                    adopted: true,
+                },
+            );
+        }
+    }
+    // Jobs of this pipeline the record does not hold (a runner killed between sbatch and the
+    // record): cancelled. A stage's lock makes a second job of it harmless anyway.
+    if let Ok(text) = slurm(
+        "squeue",
+        &["--me", "-h", "-r", "-o", QUEUE_FORMAT].map(String::from),
+    ) {
+        let known: HashSet<String> = state
+            .jobs
+            .iter()
+            .flat_map(|j| (0..j.stages.len()).map(|k| j.handle(k)))
+            .collect();
+        let mut mine: Vec<(String, QueueState)> = parse_queue(&text).into_iter().collect();
+        mine.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, qs) in mine {
+            if qs.name.starts_with(&prefix)
+                && qs.alive()
+                && !known.contains(&id)
+                && !to_cancel.contains(&id)
+            {
+                to_cancel.push(id);
+            }
+        }
+    }
+    if !to_cancel.is_empty() {
+        tracing::info!(
+            "cancelling {} Slurm job(s) of an earlier run: {}",
+            to_cancel.len(),
+            to_cancel.join(" ")
+        );
+        cancel(&to_cancel, false);
+    }
+    state.save()?;
+
+    // Submission: a unit once every upstream stage it reads has a job (or needs none).
+    let to_submit: Vec<&Stage> = to_run
+        .iter()
+        .copied()
+        .filter(|s| !tracked.contains_key(&s.name))
+        .collect();
+    let mut pending_units = units(p, &to_submit);
+    let mut stop_submitting = false;
+    while !pending_units.is_empty() {
+        let ready = pending_units.iter().position(|u| {
+            u.iter().all(|m| {
+                p.stage(m).is_some_and(|s| {
+                    s.inputs.values().all(|r| {
+                        !to_run_names.contains(&r.stage)
+                            || tracked.contains_key(&r.stage)
+                            || book.done.contains_key(&r.stage)
+                    })
+                })
+            })
+        });
+        let Some(i) = ready else {
+            return Err("internal: no stage can be submitted (a cycle?)".into());
+        };
+        let unit = pending_units.remove(i);
+        // An upstream that already failed (at submission) leaves nothing to run.
+        let bad = unit.iter().find_map(|m| {
+            p.stage(m)?.inputs.values().find_map(|r| {
+                book.done
+                    .get(&r.stage)
+                    .filter(|o| {
+                        !matches!(
+                            o,
+                            Outcome::Ran
+                                | Outcome::Restored
+                                | Outcome::UpToDate
+                                | Outcome::NotSelected
+                        )
+                    })
+                    .map(|_| r.stage.clone())
+            })
+        });
+        if stop_submitting || engine::stop_signal() != 0 || bad.is_some() {
+            let why = match bad {
+                Some(b) => format!("upstream `{b}` did not succeed"),
+                None if engine::stop_signal() != 0 => "the run was stopped by a signal".into(),
+                None => "the run stopped after a failure (use --keep-going)".into(),
+            };
+            for m in &unit {
+                book.settle(m, Outcome::Skipped(why.clone()), Duration::ZERO);
+            }
+            continue;
+        }
+        let mut after: Vec<String> = unit
+            .iter()
+            .filter_map(|m| p.stage(m))
+            .flat_map(|s| s.inputs.values())
+            .filter_map(|r| tracked.get(&r.stage).map(|t| t.handle.clone()))
+            .collect();
+        after.sort();
+        after.dedup();
+        match submit(ctx, &exe, &pipeline_abs, &tag, &unit, &after, sel, opts) {
+            Ok(id) => {
+                let rec = JobRecord {
+                    id,
+                    stages: unit.clone(),
+                    array: unit.len() > 1,
+                };
+                let idx = state.jobs.len();
+                for (k, m) in unit.iter().enumerate() {
+                    tracked.insert(
+                        m.clone(),
+                        Tracked {
+                            handle: rec.handle(k),
+                            job: idx,
+                            submitted: unix_now(),
+                            ended_quietly: false,
+                            adopted: false,
+                        },
+                    );
+                }
+                state.jobs.push(rec);
+                if let Err(e) = state.save() {
+                    tracing::warn!("cannot record the run's Slurm jobs: {e}");
+                }
+            }
+            Err(e) => {
+                for m in &unit {
+                    book.settle(m, Outcome::Failed(e.clone()), Duration::ZERO);
+                }
+                if !keep_going {
+                    stop_submitting = true;
+                }
+            }
+        }
+    }
+    if stop_submitting && !keep_going {
+        // A submission failed: what is queued and not yet running is not started.
+        let handles: Vec<String> = tracked.values().map(|t| t.handle.clone()).collect();
+        cancel(&handles, true);
+    }
+
+    // Watching: outcome files often, the queue now and then.
+    let mut overhead = Overhead::default();
+    let mut ended_at: HashMap<String, f64> = HashMap::new();
+    let mut last_queue: Option<Instant> = None;
+    let mut stopping = false;
+    loop {
+        let open: Vec<String> = tracked
+            .keys()
+            .filter(|n| !book.done.contains_key(*n))
+            .cloned()
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        let sig = engine::stop_signal();
+        if sig != 0 && !stopping {
+            stopping = true;
+            let handles: Vec<String> = open.iter().map(|n| tracked[n].handle.clone()).collect();
+            tracing::info!("signal {sig}: cancelling {} Slurm job(s)", handles.len());
+            let before = queue(&job_ids(&state, &open, &tracked)).unwrap_or_default();
+            cancel(&handles, false);
+            wait_gone(&state, &open, &tracked);
+            for n in &open {
+                let t = &tracked[n];
+                let never_started = before.get(&t.handle).is_some_and(|s| s.state == "PENDING");
+                let o = match state.outcome(n, &t.handle) {
+                    Some(o) => outcome_of(&o),
+                    None if never_started => {
+                        Outcome::Skipped("the run was stopped by a signal".into())
+                    }
+                    None => Outcome::Failed(format!(
+                        "stopped: the runner got signal {sig}; its Slurm job {} was cancelled",
+                        t.handle
+                    )),
+                };
+                book.settle(n, o, Duration::ZERO);
+            }
+            continue;
+        }
+        let mut newly_failed: Vec<String> = Vec::new();
+        for n in &open {
+            let t = &tracked[n];
+            if let Some(o) = state.outcome(n, &t.handle) {
+                let now = unix_now();
+                let ready = p
+                    .stage(n)
+                    .map(|s| {
+                        s.inputs
+                            .values()
+                            .filter_map(|r| ended_at.get(&r.stage).copied())
+                            .fold(t.submitted, f64::max)
+                    })
+                    .unwrap_or(t.submitted);
+                if !t.adopted {
+                    overhead.start_latency_s.push((o.started - ready).max(0.0));
+                    overhead.notice_latency_s.push((now - o.ended).max(0.0));
+                }
+                ended_at.insert(n.clone(), o.ended);
+                let outcome = outcome_of(&o);
+                if !matches!(
+                    outcome,
+                    Outcome::Ran | Outcome::Restored | Outcome::UpToDate
+                ) {
+                    newly_failed.push(n.clone());
+                }
+                book.settle(
+                    n,
+                    outcome,
+                    Duration::from_secs_f64((o.ended - o.started).max(0.0)),
+                );
+            }
+        }
+        let queue_due = last_queue.is_none_or(|t| t.elapsed() >= QUEUE_POLL);
+        if queue_due {
+            last_queue = Some(Instant::now());
+            let open: Vec<String> = tracked
+                .keys()
+                .filter(|n| !book.done.contains_key(*n))
+                .cloned()
+                .collect();
+            match queue(&job_ids(&state, &open, &tracked)) {
+                Ok(q) => {
+                    for n in &open {
+                        let alive = q.get(&tracked[n].handle).is_some_and(QueueState::alive);
+                        if alive {
+                            continue;
+                        }
+                        let Some(t) = tracked.get_mut(n) else {
+                            continue;
+                        };
+                        if !t.ended_quietly {
+                            // Once more after the next look at the outcome files.
+                            t.ended_quietly = true;
+                            continue;
+                        }
+                        if let Some(o) = state.outcome(n, &t.handle) {
+                            // Settled on the next pass over the outcome files.
+                            let _ = o;
+                            continue;
+                        }
+                        let how = match q.get(&t.handle) {
+                            Some(s) if s.reason == "DependencyNeverSatisfied" => {
+                                book.settle(
+                                    n,
+                                    Outcome::Skipped("an upstream job did not succeed".into()),
+                                    Duration::ZERO,
+                                );
+                                continue;
+                            }
+                            Some(s) => format!("ended {} ({})", s.state, s.reason),
+                            None => "is no longer known to Slurm".to_owned(),
+                        };
+                        let log = ctx.rel(&slurm_log(ctx, &state.jobs[t.job], &t.handle));
+                        book.settle(
+                            n,
+                            Outcome::Failed(format!(
+                                "Slurm job {} {how} without an outcome; log: {log}",
+                                t.handle
+                            )),
+                            Duration::ZERO,
+                        );
+                        newly_failed.push(n.clone());
+                    }
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        // A failure: its dependents will never start (Slurm cancels them, and so does this),
+        // and without --keep-going nothing queued starts either.
+        for f in newly_failed {
+            let open: HashSet<String> = tracked
+                .keys()
+                .filter(|n| !book.done.contains_key(*n))
+                .cloned()
+                .collect();
+            let deps = dependents(p, &f, &open);
+            let handles: Vec<String> = deps.iter().map(|d| tracked[d].handle.clone()).collect();
+            cancel(&handles, false);
+            for d in deps {
+                book.settle(
+                    &d,
+                    Outcome::Skipped(format!("upstream `{f}` did not succeed")),
+                    Duration::ZERO,
+                );
+            }
+            if !keep_going {
+                let open: Vec<String> = tracked
+                    .keys()
+                    .filter(|n| !book.done.contains_key(*n))
+                    .cloned()
+                    .collect();
+                let q = queue(&job_ids(&state, &open, &tracked)).unwrap_or_default();
+                let pending: Vec<String> = open
+                    .iter()
+                    .filter(|n| {
+                        q.get(&tracked[*n].handle)
+                            .is_some_and(|s| s.state == "PENDING")
+                    })
+                    .cloned()
+                    .collect();
+                let handles: Vec<String> =
+                    pending.iter().map(|n| tracked[n].handle.clone()).collect();
+                cancel(&handles, true);
+                for n in pending {
+                    book.settle(
+                        &n,
+                        Outcome::Skipped(
+                            "the run stopped after a failure (use --keep-going)".into(),
+                        ),
+                        Duration::ZERO,
+                    );
+                }
+            }
+        }
+        std::thread::sleep(OUTCOME_POLL);
+    }
+    // Stages never submitted (their upstream failed at submission) were settled above; the
+    // record is kept until the next run, which finds every job ended.
+    let _ = state.ctx;
+    Ok((book.finished, overhead))
+}
+
+/// The job (or array) ids of the `open` stages, each once.
+fn job_ids(state: &State, open: &[String], tracked: &BTreeMap<String, Tracked>) -> Vec<String> {
+    let mut ids: Vec<String> = open
+        .iter()
+        .map(|n| state.jobs[tracked[n].job].id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Waits until none of the `open` stages' jobs is alive in the queue (or [`CANCEL_WAIT`]).
+fn wait_gone(state: &State, open: &[String], tracked: &BTreeMap<String, Tracked>) {
+    let start = Instant::now();
+    let ids = job_ids(state, open, tracked);
+    while start.elapsed() < CANCEL_WAIT {
+        match queue(&ids) {
+            Ok(q) => {
+                if !open
+                    .iter()
+                    .any(|n| q.get(&tracked[n].handle).is_some_and(QueueState::alive))
+                {
+                    return;
+                }
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    tracing::warn!(
+        "some Slurm jobs were still in the queue {} s after scancel",
+        CANCEL_WAIT.as_secs()
+    );
+}
+
+/// Where Slurm writes the job's own output (`--output`).
+fn slurm_log(ctx: &Ctx, job: &JobRecord, handle: &str) -> PathBuf {
+    let _ = job;
+    ctx.state_dir("logs").join(format!("slurm-{handle}.out"))
+}
+
+/// Submits one unit (a stage, or a `foreach` stage's expansions as an array); its job id.
+#[allow(clippy::too_many_arguments)]
+fn submit(
+    ctx: &Ctx,
+    exe: &Path,
+    pipeline: &Path,
+    tag: &str,
+    unit: &[String],
+    after: &[String],
+    sel: &Selection,
+    opts: &JobOptions,
+) -> Result<String, String> {
+    let p = ctx.p;
+    let stages: Vec<&Stage> = unit.iter().filter_map(|n| p.stage(n)).collect();
+    let mut argv: Vec<String> = vec![
+        exe.to_string_lossy().into_owned(),
+        "job".into(),
+        pipeline.to_string_lossy().into_owned(),
+    ];
+    if opts.allow_outside {
+        argv.push("--allow-outside".into());
+    }
+    for s in &stages {
+        argv.extend(["--stage".into(), s.name.clone()]);
+        if sel.forced(&s.name) {
+            argv.extend(["--force".into(), s.name.clone()]);
+        }
+    }
+    if opts.no_checks {
+        argv.push("--no-checks".into());
+    }
+    if let Some(t) = opts.timeout {
+        argv.extend(["--timeout".into(), format!("{}s", t.as_secs_f64())]);
+    }
+    let unit_name = match unit {
+        [one] => one.clone(),
+        _ => format!(
+            "{}@*",
+            unit[0].split_once('@').map(|(t, _)| t).unwrap_or(&unit[0])
+        ),
+    };
+    let script = p
+        .outdir_abs()
+        .join(".agingflow/slurm")
+        .join(format!("{}.sh", unit_name.replace(['/', '*'], "_")));
+    let what = format!("stage(s) {} of {}", unit.join(", "), pipeline.display());
+    guard::write_file(&script, batch_script(&argv, &what).as_bytes()).map_err(|e| e.to_string())?;
+    // The largest request of the unit's stages (they share a template).
+    let mut res = p.resources_of(stages[0]);
+    for s in &stages[1..] {
+        let r = p.resources_of(s);
+        res.cpus = res.cpus.max(r.cpus);
+        res.memory_mb = res.memory_mb.max(r.memory_mb);
+        res.time = res.time.max(r.time);
+    }
+    let logs = ctx.state_dir("logs");
+    let mut args: Vec<String> = vec![
+        "--parsable".into(),
+        format!("--job-name={}", job_name(tag, &unit_name)),
+        format!("--chdir={}", p.dir.display()),
+        "--kill-on-invalid-dep=yes".into(),
+        "--ntasks=1".into(),
+    ];
+    if unit.len() > 1 {
+        args.push(format!("--array=0-{}", unit.len() - 1));
+        args.push(format!("--output={}/slurm-%A_%a.out", logs.display()));
+    } else {
+        args.push(format!("--output={}/slurm-%j.out", logs.display()));
+    }
+    if let Some(c) = res.cpus {
+        args.push(format!("--cpus-per-task={c}"));
+    }
+    if let Some(m) = res.memory_mb {
+        args.push(format!("--mem={m}M"));
+    }
+    if let Some(t) = res.time {
+        args.push(format!("--time={}", minutes(t)));
+    }
+    if let Some(part) = &res.partition {
+        args.push(format!("--partition={part}"));
+    }
+    if !after.is_empty() {
+        args.push(format!("--dependency=afterok:{}", after.join(":")));
+    }
+    args.push(script.to_string_lossy().into_owned());
+    let out = slurm("sbatch", &args).map_err(|e| format!("cannot submit: {e}"))?;
+    // `--parsable`: `ID` or `ID;CLUSTER`.
+    let id = out.trim().split(';').next().unwrap_or_default().to_owned();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("sbatch answered `{}`, not a job id", out.trim()));
+    }
+    tracing::info!(
+        "submitted {} as Slurm job {id}{}",
+        unit.join(", "),
+        if after.is_empty() {
+            String::new()
+        } else {
+            format!(" after {}", after.join(", "))
+        }
+    );
+    Ok(id)
+}
+
+/// `agingflow job`: runs one stage of a pipeline inside a Slurm job (the array task's, when
+/// several are named) as the local executor runs it, and writes its outcome for the runner.
+/// Exit 0 when the stage ran, was restored or was up to date; 1 otherwise.
+pub fn job_main(p: &Pipeline, stages: &[String], forced: &[String], opts: &JobOptions) -> u8 {
+    let started = unix_now();
+    let (name, handle) = match stages {
+        [one] => (
+            one.clone(),
+            std::env::var("SLURM_JOB_ID").unwrap_or_else(|_| "local".into()),
+        ),
+        _ => {
+            let k: Option<usize> = std::env::var("SLURM_ARRAY_TASK_ID")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            let Some(k) = k.filter(|k| *k < stages.len()) else {
+                eprintln!(
+                    "agingflow job: several stages need SLURM_ARRAY_TASK_ID below {}",
+                    stages.len()
+                );
+                return stage_cli::EXIT_USAGE;
+            };
+            let array = std::env::var("SLURM_ARRAY_JOB_ID").unwrap_or_else(|_| "local".into());
+            (stages[k].clone(), format!("{array}_{k}"))
+        }
+    };
+    let Some(stage) = p.stage(&name) else {
+        eprintln!(
+            "agingflow job: no stage `{name}` in {} (the pipeline changed since the job was submitted?)",
+            p.file.display()
+        );
+        return stage_cli::EXIT_USAGE;
+    };
+    debug_assert!(p.executor == Executor::Slurm || p.executor == Executor::Local);
+    let mut ctx = Ctx::new(p, opts.no_checks);
+    ctx.default_timeout = opts.timeout;
+    if let Err(e) = guard::create_dirs(&ctx.state_dir("staging")) {
+        eprintln!("agingflow job: {e}");
+        return stage_cli::EXIT_INTERNAL;
+    }
+    let outcome = engine::run_stage(&ctx, stage, forced.contains(&name));
+    ctx.save_memo();
+    let (word, message) = outcome_word(&outcome);
+    println!(
+        "{word} {name}{}",
+        if message.is_empty() {
+            String::new()
+        } else {
+            format!(": {message}")
+        }
+    );
+    let o = JobOutcome {
+        job: handle,
+        outcome: word.to_owned(),
+        message,
+        started,
+        ended: unix_now(),
+    };
+    let path = State::outcome_path(&ctx.state_dir("slurm"), &name);
+    let written = serde_json::to_vec(&o)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            if let Some(d) = path.parent() {
+                guard::create_dirs(d).map_err(|e| e.to_string())?;
+            }
+            guard::write_file(&path, &b).map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        eprintln!("agingflow job: cannot write the outcome: {e}");
+        return stage_cli::EXIT_INTERNAL;
+    }
+    if matches!(
+        outcome,
+        Outcome::Ran | Outcome::Restored | Outcome::UpToDate
+    ) {
+        stage_cli::EXIT_OK
+    } else {
+        stage_cli::EXIT_DATA
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_quoted_for_the_shell() {
+        assert_eq!(sh_quote("plain"), "'plain'");
+        assert_eq!(sh_quote("it's $(rm -rf ~)"), r#"'it'\''s $(rm -rf ~)'"#);
+        let s = batch_script(&["/bin/agingflow".into(), "a b".into(), "`x`".into()], "t");
+        assert!(s.ends_with("exec '/bin/agingflow' 'a b' '`x`'\n"), "{s}");
+    }
+
+    #[test]
+    fn the_queue_is_read_per_task() {
+        let q = parse_queue(
+            "12|RUNNING|af-x-a|None\n13_0|COMPLETED|af-x-b|None\n13_1|PENDING|af-x-b|Dependency\n\n",
+        );
+        assert!(q["12"].alive());
+        assert!(!q["13_0"].alive());
+        assert_eq!(q["13_1"].reason, "Dependency");
+        assert!(q["13_1"].alive());
+        assert_eq!(q["12"].name, "af-x-a");
+        assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn job_names_and_minutes() {
+        assert_eq!(job_name("abcd", "fit@glass A"), "af-abcd-fit_glass_A");
+        assert_eq!(minutes(Duration::from_secs(61)), 2);
+        assert_eq!(minutes(Duration::from_secs(1)), 1);
+    }
+}
