@@ -41,13 +41,6 @@ fn setup(dir: &Path) {
     std::fs::write(dir.join("p.yaml"), PIPELINE).unwrap();
 }
 
-fn edit(dir: &Path, from: &str, to: &str) {
-    let p = dir.join("p.yaml");
-    let text = std::fs::read_to_string(&p).unwrap();
-    assert!(text.contains(from), "{from} not in the pipeline");
-    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
-}
-
 #[test]
 fn switching_an_option_back_restores_every_output_without_running_a_stage() {
     let d = tempfile::tempdir().unwrap();
@@ -57,7 +50,7 @@ fn switching_an_option_back_restores_every_output_without_running_a_stage() {
     let want = outputs(d.path());
     let lock_100 = std::fs::read(d.path().join("p.lock")).unwrap();
 
-    edit(d.path(), "bootstrap: 100", "bootstrap: 200");
+    tests::edit(d.path(), "bootstrap: 100", "bootstrap: 200");
     let second = agingflow(d.path(), &["run", "p.yaml"]);
     assert_eq!(second.code, Some(0), "{second:?}");
     assert!(
@@ -67,7 +60,7 @@ fn switching_an_option_back_restores_every_output_without_running_a_stage() {
     );
     assert!(outputs(d.path()) != want, "bootstrap 200 changes the SEs");
 
-    edit(d.path(), "bootstrap: 200", "bootstrap: 100");
+    tests::edit(d.path(), "bootstrap: 200", "bootstrap: 100");
     let plan = agingflow(d.path(), &["plan", "p.yaml"]);
     assert_eq!(plan.code, Some(0), "{plan:?}");
     assert!(
@@ -99,13 +92,13 @@ fn switching_an_option_back_restores_every_output_without_running_a_stage() {
     let kww = blake3::hash(&want["kww_fits.parquet"]).to_hex().to_string();
     let obj = objects.join(&kww[..2]).join(&kww);
     assert!(obj.is_file(), "kww_fits stored under its hash");
-    edit(d.path(), "bootstrap: 100", "bootstrap: 200");
+    tests::edit(d.path(), "bootstrap: 100", "bootstrap: 200");
     assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
     let mut bytes = std::fs::read(&obj).unwrap();
     bytes[100] ^= 0xFF;
     std::fs::remove_file(&obj).unwrap();
     std::fs::write(&obj, &bytes).unwrap();
-    edit(d.path(), "bootstrap: 200", "bootstrap: 100");
+    tests::edit(d.path(), "bootstrap: 200", "bootstrap: 100");
     let fourth = agingflow(d.path(), &["run", "p.yaml"]);
     assert_eq!(fourth.code, Some(0), "{fourth:?}");
     assert!(
@@ -185,7 +178,7 @@ fn diff_between_commits_shows_the_changed_betas_and_gates() {
     assert_eq!(same.code, Some(0), "{same:?}");
     assert!(same.stdout.contains("no result changed"), "{}", same.stdout);
 
-    edit(d.path(), "model: kww_offset", "model: kww");
+    tests::edit(d.path(), "model: kww_offset", "model: kww");
     assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
     git(d.path(), &["commit", "-q", "-am", "plain kww"]);
 

@@ -176,3 +176,11 @@ pub fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// Replaces the first `from` in `dir`/p.yaml by `to` (a test's pipeline file changed between runs).
+pub fn edit(dir: &Path, from: &str, to: &str) {
+    let p = dir.join("p.yaml");
+    let text = std::fs::read_to_string(&p).expect("the pipeline file is readable");
+    assert!(text.contains(from), "{from} not in the pipeline");
+    std::fs::write(&p, text.replacen(from, to, 1)).expect("the pipeline file is writable");
+}

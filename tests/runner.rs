@@ -48,13 +48,6 @@ fn run(dir: &Path, extra: &[&str]) -> Run {
     agingflow(dir, &args)
 }
 
-fn edit(dir: &Path, from: &str, to: &str) {
-    let p = dir.join("p.yaml");
-    let text = std::fs::read_to_string(&p).unwrap();
-    assert!(text.contains(from), "{from} not in the pipeline");
-    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
-}
-
 fn names(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -87,7 +80,7 @@ fn a_second_run_with_nothing_changed_runs_nothing() {
 fn a_changed_with_value_reruns_its_stage_and_descendants_only() {
     let d = setup(DIAMOND);
     assert_eq!(run(d.path(), &[]).code, Some(0));
-    edit(d.path(), "mode: upper", "mode: lower");
+    tests::edit(d.path(), "mode: upper", "mode: lower");
     let plan = agingflow(d.path(), &["plan", "p.yaml", "--json"]);
     assert_eq!(plan.code, Some(0), "{plan:?}");
     let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
@@ -135,7 +128,7 @@ fn a_changed_with_value_reruns_its_stage_and_descendants_only() {
     );
 
     // A param no stage uses changes no key.
-    edit(d.path(), "unused: 1", "unused: 2");
+    tests::edit(d.path(), "unused: 1", "unused: 2");
     let r = run(d.path(), &[]);
     assert!(r.stages("ran").is_empty(), "{}", r.stdout);
 }
@@ -188,7 +181,7 @@ fn byte_identical_output_stops_propagation() {
     let d = setup(DIAMOND);
     assert_eq!(run(d.path(), &[]).code, Some(0));
     // `level` changes src's key but not what it writes.
-    edit(d.path(), "level: \"1\"", "level: \"2\"");
+    tests::edit(d.path(), "level: \"1\"", "level: \"2\"");
     let r = run(d.path(), &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert_eq!(r.stages("ran"), names(&["src"]));
@@ -209,12 +202,12 @@ fn a_failed_or_killed_stage_leaves_outputs_and_lock_untouched() {
     let before_lock = lock_entry(d.path(), "upper");
 
     // upper now writes half its output and is killed with SIGKILL; side changes too.
-    edit(
+    tests::edit(
         d.path(),
         r#"'if [ "$2" = upper ]"#,
         r#"'printf partial > "$1"; kill -9 $$; if [ "$2" = upper ]"#,
     );
-    edit(d.path(), "echo side", "echo side2");
+    tests::edit(d.path(), "echo side", "echo side2");
     let r = run(d.path(), &["--keep-going", "-j", "1"]);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert_eq!(r.stages("failed"), names(&["upper"]));
@@ -237,7 +230,7 @@ fn a_failed_or_killed_stage_leaves_outputs_and_lock_untouched() {
     assert!(staging.is_empty(), "staging cleaned: {staging:?}");
 
     // A plain non-zero exit, without --keep-going: the run stops and says where the log is.
-    edit(
+    tests::edit(
         d.path(),
         "printf partial > \"$1\"; kill -9 $$;",
         "echo broken >&2; exit 3;",
@@ -493,7 +486,7 @@ fn check_evaluates_rules_and_writes_junit() {
     );
 
     // With --no-checks it lands; `check` then reports, writes JUnit and exits 1.
-    edit(d.path(), "bad: \"0\"", "bad: \"2\"");
+    tests::edit(d.path(), "bad: \"0\"", "bad: \"2\"");
     let r = run(d.path(), &["--no-checks"]);
     assert_eq!(r.code, Some(0), "{r:?}");
     let c = agingflow(d.path(), &["check", "p.yaml", "--junit", "junit.xml"]);

@@ -124,7 +124,9 @@ fn the_demo_on_slurm_matches_a_local_run_with_the_same_lock_file() {
     let cluster_dir = tempfile::tempdir().unwrap();
     demo_checkout(local.path());
     demo_checkout(cluster_dir.path());
+    let t = Instant::now();
     let r = agingflow(&local.path().join("pipelines"), &["run", "demo.yaml"]);
+    let took_local = t.elapsed();
     assert_eq!(r.code, Some(0), "local run: {r:?}");
     let t = Instant::now();
     let s = agingflow(
@@ -135,8 +137,9 @@ fn the_demo_on_slurm_matches_a_local_run_with_the_same_lock_file() {
     assert_eq!(s.code, Some(0), "slurm run: {s:?}");
     assert_eq!(s.stages("ran").len(), r.stages("ran").len(), "{}", s.stdout);
     eprintln!(
-        "demo through Slurm in {:.1} s: {}",
+        "demo through Slurm in {:.1} s (locally {:.1} s, -j 2); {}",
         took.as_secs_f64(),
+        took_local.as_secs_f64(),
         overhead_line(&s).unwrap_or_default()
     );
     let (a, b) = (
@@ -187,7 +190,7 @@ const FOREACH: &str = r#"version: 1
 name: glasses
 outdir: out
 executor: slurm
-resources: { cpus: 1, memory: 1G, time: 10m }
+resources: { cpus: 1, mem_mb: 1024, time_min: 10 }
 stages:
   ingest:
     foreach: { glob: "campaigns/*/campaign.yaml" }
@@ -254,7 +257,7 @@ const CHAIN: &str = r#"version: 1
 name: chain
 outdir: out
 executor: slurm
-resources: { cpus: 1, memory: 100M }
+resources: { cpus: 1, mem_mb: 100 }
 stages:
   upper:
     run: [sh, -c, 'echo upper >> ../runs.txt; sleep 0; tr a-z A-Z < "$0" > "$1"', data/raw.txt, "${outputs.o}"]
@@ -273,13 +276,6 @@ fn chain(dir: &Path, text: &str) {
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::write(dir.join("data/raw.txt"), "hello glass\n").unwrap();
     std::fs::write(dir.join("p.yaml"), text).unwrap();
-}
-
-fn edit(dir: &Path, from: &str, to: &str) {
-    let p = dir.join("p.yaml");
-    let text = std::fs::read_to_string(&p).unwrap();
-    assert!(text.contains(from), "{from} not in the pipeline");
-    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
 }
 
 fn runs(dir: &Path) -> Vec<String> {
@@ -312,8 +308,8 @@ fn a_failed_job_runs_no_dependent_and_leaves_the_outputs() {
     let before = std::fs::read(d.join("out/upper.txt")).unwrap();
     let lock_before = std::fs::read_to_string(d.join("p.lock")).unwrap();
 
-    edit(&d, "sleep 0;", "echo broken >&2; exit 3;");
-    edit(&d, r#"echo side > "$0""#, r#"echo side2 > "$0""#);
+    tests::edit(&d, "sleep 0;", "echo broken >&2; exit 3;");
+    tests::edit(&d, r#"echo side > "$0""#, r#"echo side2 > "$0""#);
     let r = agingflow(&d, &["run", "p.yaml", "--keep-going"]);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert_eq!(r.stages("failed"), ["upper"]);
@@ -341,7 +337,7 @@ fn a_failed_job_runs_no_dependent_and_leaves_the_outputs() {
     assert!(alive_jobs(&d).is_empty());
 
     // Without --keep-going the same failure also stops the run.
-    edit(&d, r#"echo side2 > "$0""#, r#"echo side3 > "$0""#);
+    tests::edit(&d, r#"echo side2 > "$0""#, r#"echo side3 > "$0""#);
     let r = agingflow(&d, &["run", "p.yaml"]);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert_eq!(r.stages("failed"), ["upper"]);

@@ -46,9 +46,9 @@ pub enum Executor {
 pub struct Resources {
     /// CPUs of the job's one task (`--cpus-per-task`); also the stage's worker threads there.
     pub cpus: Option<u32>,
-    /// Memory of the job in MiB (`--mem`).
+    /// Memory of the job in MiB (`mem_mb`, `--mem`).
     pub memory_mb: Option<u64>,
-    /// Time limit (`--time`), whole minutes rounded up.
+    /// Time limit (`time_min`, `--time`), whole minutes rounded up.
     pub time: Option<Duration>,
     /// Partition (`--partition`).
     pub partition: Option<String>,
@@ -67,28 +67,6 @@ impl Resources {
                 .or_else(|| fallback.partition.clone()),
         }
     }
-}
-
-/// A memory size as written in a pipeline file: MiB as a whole number, or with a unit `K`, `M`,
-/// `G` or `T` (binary, as Slurm reads them): `500M`, `4G`, `1.5G`. None unless positive.
-pub fn parse_memory_mb(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let (num, mult) = match t.char_indices().last()? {
-        (i, c) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1.0 / 1024.0,
-                'M' => 1.0,
-                'G' => 1024.0,
-                'T' => 1024.0 * 1024.0,
-                _ => return None,
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1.0),
-    };
-    let v: f64 = num.trim().parse().ok()?;
-    let mb = (v * mult).ceil();
-    (1.0..1e12).contains(&mb).then_some(mb as u64)
 }
 
 /// Options that change what a pipeline file may say.
@@ -400,7 +378,7 @@ const STAGE_KEYS: &[&str] = &[
     "foreach",
     "resources",
 ];
-const RESOURCE_KEYS: &[&str] = &["cpus", "memory", "time", "partition"];
+const RESOURCE_KEYS: &[&str] = &["cpus", "mem_mb", "time_min", "partition"];
 
 /// A duration as written in a pipeline file: seconds as a number, or `90s`, `10m`, `2h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -642,8 +620,9 @@ impl Validator {
         })
     }
 
-    /// A `resources:` mapping: `cpus` (a whole number >= 1), `memory` (`4G`, `500M`, MiB),
-    /// `time` (a duration), `partition` (a name, or several with commas).
+    /// A `resources:` mapping (CONTRACT.md section 6): `cpus` (a whole number >= 1), `mem_mb`
+    /// (MiB, a whole number >= 1), `time_min` (minutes, > 0), `partition` (a name, or several
+    /// with commas).
     fn resources(&mut self, node: &Node, what: &str) -> Resources {
         let mut r = Resources::default();
         for (k, v) in self
@@ -659,22 +638,20 @@ impl Validator {
                         format!("`cpus` in {what} must be a whole number of at least 1"),
                     ),
                 },
-                "memory" => match text.and_then(parse_memory_mb) {
-                    Some(m) => r.memory_mb = Some(m),
-                    None => self.error(
+                "mem_mb" => match text.and_then(|t| t.trim().parse::<u64>().ok()) {
+                    Some(m) if m >= 1 => r.memory_mb = Some(m),
+                    _ => self.error(
                         v.pos(),
-                        format!(
-                            "`memory` in {what} must be a size: MiB, or with a unit as `500M`, `4G`"
-                        ),
+                        format!("`mem_mb` in {what} must be a whole number of MiB, at least 1"),
                     ),
                 },
-                "time" => match text.and_then(parse_duration) {
-                    Some(t) => r.time = Some(t),
-                    None => self.error(
+                "time_min" => match text.and_then(|t| t.trim().parse::<f64>().ok()) {
+                    Some(m) if m > 0.0 && m < 1e8 => {
+                        r.time = Some(Duration::from_secs_f64(m * 60.0))
+                    }
+                    _ => self.error(
                         v.pos(),
-                        format!(
-                            "`time` in {what} must be a positive duration: seconds, or `90s`, `10m`, `2h`"
-                        ),
+                        format!("`time_min` in {what} must be a positive number of minutes"),
                     ),
                 },
                 "partition" => match text {
@@ -1610,11 +1587,11 @@ stages:
         let text = FOREACH
             .replace(
                 "version: 1\n",
-                "version: 1\nexecutor: slurm\nresources: { memory: 1.5G, partition: short }\n",
+                "version: 1\nexecutor: slurm\nresources: { mem_mb: 1536, partition: short }\n",
             )
             .replace(
                 "    outputs: { o: sum.txt }",
-                "    outputs: { o: sum.txt }\n    resources: { cpus: 4, time: 90m, memory: 300 }",
+                "    outputs: { o: sum.txt }\n    resources: { cpus: 4, time_min: 90, mem_mb: 300 }",
             );
         let p = parse(&text, &dir.path().join("p.yaml"), dir.path()).unwrap();
         assert_eq!(p.executor, Executor::Slurm);
@@ -1646,24 +1623,20 @@ stages:
             .replace("version: 1\n", "version: 1\nexecutor: kubernetes\n")
             .replace(
                 "    outputs: { o: sum.txt }",
-                "    outputs: { o: sum.txt }\n    resources: { cpus: 0, memory: lots, time: -1, partition: \"a b\", gpus: 1 }",
+                "    outputs: { o: sum.txt }\n    resources: { cpus: 0, mem_mb: 4G, time_min: -1, partition: \"a b\", gpus: 1 }",
             );
         let e = parse(&text, &dir.path().join("p.yaml"), dir.path()).unwrap_err();
         let t = e.to_string();
         for want in [
             "p.yaml:2:11: error: `executor` must be `local` or `slurm`, found `kubernetes`",
             "`cpus` in `resources` of stage `sum` must be a whole number",
-            "`memory` in `resources` of stage `sum` must be a size",
-            "`time` in `resources` of stage `sum` must be a positive duration",
+            "`mem_mb` in `resources` of stage `sum` must be a whole number of MiB",
+            "`time_min` in `resources` of stage `sum` must be a positive number of minutes",
             "`partition` in `resources` of stage `sum` must be a partition name",
             "unknown key `gpus` in `resources` of stage `sum`",
         ] {
             assert!(t.contains(want), "missing `{want}` in:\n{t}");
         }
-        assert_eq!(parse_memory_mb("4G"), Some(4096));
-        assert_eq!(parse_memory_mb("512k"), Some(1));
-        assert_eq!(parse_memory_mb("0"), None);
-        assert_eq!(parse_memory_mb("2X"), None);
     }
 
     #[test]
