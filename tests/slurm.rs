@@ -443,3 +443,53 @@ fn rustix_kill(pid: u32, sig: &str) {
         .success();
     assert!(ok, "kill -{sig} {pid}");
 }
+
+#[test]
+fn a_job_killed_under_slurm_is_reported_with_its_state_and_exit_code() {
+    if !cluster() {
+        return;
+    }
+    let (_t, d) = work();
+    chain(&d, &CHAIN.replace("sleep 0;", "sleep 60;"));
+    let child = start_and_wait_running(&d);
+    let jobs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("out/.agingflow/slurm/jobs.json")).unwrap())
+            .unwrap();
+    let upper = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["stages"] == serde_json::json!(["upper"]))
+        .and_then(|j| j["id"].as_str())
+        .unwrap()
+        .to_owned();
+    // The job's processes die at once (as on a node failure or the OOM killer): no outcome.
+    let ok = Command::new("scancel")
+        .args(["--signal=KILL", "--full", &upper])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("failed") && l.contains("upper"))
+        .unwrap_or_else(|| panic!("upper failed: {stdout}"));
+    assert!(
+        line.contains(&format!("Slurm job {upper} ended"))
+            && line.contains("without an outcome")
+            && line.contains(&format!("log: out/.agingflow/logs/slurm-{upper}.out")),
+        "{line}"
+    );
+    assert!(line.contains("exit code"), "{line}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("skipped") && l.contains("length")),
+        "{stdout}"
+    );
+    assert!(alive_jobs(&d).is_empty());
+    assert!(!d.join("out/upper.txt").exists());
+}

@@ -232,9 +232,14 @@ pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
         }
         starts.push(p);
     }
+    // The starts run in parallel; the choice among them is made in their order, as before.
+    let tried: Vec<_> = starts
+        .par_iter()
+        .map(|p0| least_squares(&model, &y, None, p0, &opts))
+        .collect();
     let mut best: Option<ScenarioFit> = None;
-    for p0 in starts {
-        if let Ok(f) = least_squares(&model, &y, None, &p0, &opts)
+    for f in tried {
+        if let Ok(f) = f
             && best.as_ref().is_none_or(|b| f.rss < b.rss)
         {
             let dof = (2 * n).saturating_sub(s.n_params()).max(1) as f64;
@@ -354,8 +359,10 @@ pub fn compare(key: &SeriesKey, m: &Measured) -> (Vec<ModelCurve>, Vec<ModelFit>
     let (series, strain) = (key.series.clone(), key.strain());
     let mut curves = Vec::new();
     let mut fits = Vec::new();
-    let results: Vec<Option<ScenarioFit>> =
-        Scenario::ALL.iter().map(|&s| fit_scenario(s, m)).collect();
+    let results: Vec<Option<ScenarioFit>> = Scenario::ALL
+        .par_iter()
+        .map(|&s| fit_scenario(s, m))
+        .collect();
     let aicc: Vec<f64> = results
         .iter()
         .map(|r| {

@@ -348,6 +348,8 @@ struct Tracked {
 pub struct Overhead {
     pub start_latency_s: Vec<f64>,
     pub notice_latency_s: Vec<f64>,
+    /// How long each `sbatch` call took.
+    pub submit_s: Vec<f64>,
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -368,8 +370,9 @@ impl Overhead {
         }
         let max = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::max);
         Some(format!(
-            "slurm: {} jobs; ready (submitted, or upstream ended) to start: median {:.2} s, max {:.2} s; end to the runner's notice: median {:.2} s, max {:.2} s",
+            "slurm: {} jobs; sbatch: median {:.3} s a call; ready (submitted, or upstream ended) to start: median {:.2} s, max {:.2} s; end to the runner's notice: median {:.2} s, max {:.2} s",
             self.start_latency_s.len(),
+            median(&self.submit_s),
             median(&self.start_latency_s),
             max(&self.start_latency_s),
             median(&self.notice_latency_s),
@@ -568,6 +571,7 @@ pub fn run(
         .copied()
         .filter(|s| !tracked.contains_key(&s.name))
         .collect();
+    let mut overhead = Overhead::default();
     let mut pending_units = units(p, &to_submit);
     let mut stop_submitting = false;
     while !pending_units.is_empty() {
@@ -622,7 +626,10 @@ pub fn run(
             .collect();
         after.sort();
         after.dedup();
-        match submit(ctx, &exe, &pipeline_abs, &tag, &unit, &after, sel, opts) {
+        let asked = Instant::now();
+        let submitted = submit(ctx, &exe, &pipeline_abs, &tag, &unit, &after, sel, opts);
+        overhead.submit_s.push(asked.elapsed().as_secs_f64());
+        match submitted {
             Ok(id) => {
                 let rec = JobRecord {
                     id,
@@ -657,18 +664,40 @@ pub fn run(
             }
         }
     }
-    if stop_submitting && !keep_going {
-        // A submission failed: what is queued and not yet running is not started.
-        let handles: Vec<String> = tracked.values().map(|t| t.handle.clone()).collect();
-        cancel(&handles, true);
-    }
+    // A submission failed (without --keep-going): what is queued and not yet running is not
+    // started.
+    let mut halt_pending = stop_submitting;
 
     // Watching: outcome files often, the queue now and then.
-    let mut overhead = Overhead::default();
     let mut ended_at: HashMap<String, f64> = HashMap::new();
     let mut last_queue: Option<Instant> = None;
     let mut stopping = false;
     loop {
+        if std::mem::take(&mut halt_pending) {
+            let open: Vec<String> = tracked
+                .keys()
+                .filter(|n| !book.done.contains_key(*n))
+                .cloned()
+                .collect();
+            let q = queue(&job_ids(&state, &open, &tracked)).unwrap_or_default();
+            let pending: Vec<String> = open
+                .iter()
+                .filter(|n| {
+                    q.get(&tracked[*n].handle)
+                        .is_some_and(|s| s.state == "PENDING")
+                })
+                .cloned()
+                .collect();
+            let handles: Vec<String> = pending.iter().map(|n| tracked[n].handle.clone()).collect();
+            cancel(&handles, true);
+            for n in pending {
+                book.settle(
+                    &n,
+                    Outcome::Skipped("the run stopped after a failure (use --keep-going)".into()),
+                    Duration::ZERO,
+                );
+            }
+        }
         let open: Vec<String> = tracked
             .keys()
             .filter(|n| !book.done.contains_key(*n))
@@ -775,6 +804,10 @@ pub fn run(
                             Some(s) => format!("ended {} ({})", s.state, s.reason),
                             None => "is no longer known to Slurm".to_owned(),
                         };
+                        let how = match exit_code(&t.handle) {
+                            Some(code) => format!("{how}, exit code {code}"),
+                            None => how,
+                        };
                         let log = ctx.rel(&slurm_log(ctx, &state.jobs[t.job], &t.handle));
                         book.settle(
                             n,
@@ -809,35 +842,12 @@ pub fn run(
                 );
             }
             if !keep_going {
-                let open: Vec<String> = tracked
-                    .keys()
-                    .filter(|n| !book.done.contains_key(*n))
-                    .cloned()
-                    .collect();
-                let q = queue(&job_ids(&state, &open, &tracked)).unwrap_or_default();
-                let pending: Vec<String> = open
-                    .iter()
-                    .filter(|n| {
-                        q.get(&tracked[*n].handle)
-                            .is_some_and(|s| s.state == "PENDING")
-                    })
-                    .cloned()
-                    .collect();
-                let handles: Vec<String> =
-                    pending.iter().map(|n| tracked[n].handle.clone()).collect();
-                cancel(&handles, true);
-                for n in pending {
-                    book.settle(
-                        &n,
-                        Outcome::Skipped(
-                            "the run stopped after a failure (use --keep-going)".into(),
-                        ),
-                        Duration::ZERO,
-                    );
-                }
+                halt_pending = true;
             }
         }
-        std::thread::sleep(OUTCOME_POLL);
+        if !halt_pending {
+            std::thread::sleep(OUTCOME_POLL);
+        }
     }
     // Stages never submitted (their upstream failed at submission) were settled above; the
     // record is kept until the next run, which finds every job ended.
@@ -878,6 +888,19 @@ fn wait_gone(state: &State, open: &[String], tracked: &BTreeMap<String, Tracked>
         "some Slurm jobs were still in the queue {} s after scancel",
         CANCEL_WAIT.as_secs()
     );
+}
+
+/// The `ExitCode=` (`code:signal`) that `scontrol show job -o` gives a job, while Slurm still
+/// knows it.
+fn exit_code(handle: &str) -> Option<String> {
+    let text = slurm(
+        "scontrol",
+        &["show".into(), "job".into(), "-o".into(), handle.into()],
+    )
+    .ok()?;
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("ExitCode="))
+        .map(str::to_owned)
 }
 
 /// Where Slurm writes the job's own output (`--output`).
