@@ -21,7 +21,8 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
         "clean",
         serde_json::json!({ "resample": p.options.resample, "min_points": p.options.min_points }),
     );
-    let groups = RowGroups::<RelaxationRaw>::open(&p.relaxation_raw)?;
+    let groups =
+        RowGroups::<RelaxationRaw>::open_with(&p.relaxation_raw, &stage_cli::hashes::part_hash)?;
     let cache = ItemCache::from_env();
     let options = prov.params.to_string();
     let mut writer = CurveWriter::<RelaxationClean>::create(&p.relaxation_clean, &prov)?;

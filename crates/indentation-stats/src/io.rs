@@ -22,7 +22,8 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
         "indentation-stats",
         serde_json::json!({"contact_load_un": o.contact_load_un, "burst_sigmas": o.burst_sigmas, "min_burst_nm": o.min_burst_nm, "min_hertz_points": o.min_hertz_points}),
     );
-    let groups = RowGroups::<IndentationRaw>::open(&p.indentation_raw)?;
+    let groups =
+        RowGroups::<IndentationRaw>::open_with(&p.indentation_raw, &stage_cli::hashes::part_hash)?;
     let cache = ItemCache::from_env();
     let options = prov.params.to_string();
     let progress = Progress::new("row groups of indents", groups.keys().len());

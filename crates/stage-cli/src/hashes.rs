@@ -75,6 +75,13 @@ pub fn stage_file_hash(path: &Path) -> io::Result<blake3::Hash> {
         .file(path, false, |p| Ok(blake3::hash(&std::fs::read(p)?)))
 }
 
+/// The hash of a table folder's part for `tables::segments::RowGroups::open_with`: through the
+/// runner's memo (an unchanged part is not read), else from its bytes; None when unreadable (the
+/// part is then keyed by its row groups' bytes, and reading it reports the problem).
+pub fn part_hash(path: &Path) -> Option<blake3::Hash> {
+    stage_file_hash(path).ok()
+}
+
 /// Hashes remembered by file identity; shared between threads.
 #[derive(Debug, Default)]
 pub struct HashMemo {

@@ -253,7 +253,20 @@ impl<T: CurveTable> RowGroups<T> {
     /// Opens the table (a file, or a table folder: its parts' row groups in order), checks its
     /// schema (as every read does) and hashes its row groups.
     pub fn open(path: &Path) -> Result<Self, TableError> {
+        Self::open_with(path, &|_: &Path| None)
+    }
+
+    /// [`RowGroups::open`], where the row groups of a table folder's part are keyed by the
+    /// part's content hash as `part_hash` knows it (a stage passes the runner's hash memo, so an
+    /// unchanged part is not read at all): blake3 of the schema, the part's hash and the row
+    /// group's index. A part `part_hash` does not know, and a table in one file, are keyed by
+    /// their row groups' stored bytes.
+    pub fn open_with(
+        path: &Path,
+        part_hash: &(dyn Fn(&Path) -> Option<blake3::Hash> + Sync),
+    ) -> Result<Self, TableError> {
         use rayon::prelude::*;
+        let folder = crate::io::table_parts(path)?.is_some();
         let paths = crate::io::table_parts(path)?.unwrap_or_else(|| vec![path.to_owned()]);
         let mut rows = RowGroups {
             parts: Vec::with_capacity(paths.len()),
@@ -280,10 +293,25 @@ impl<T: CurveTable> RowGroups<T> {
             // The schema check of every read, on no row group.
             rows.reader(p, Vec::new())?;
         }
+        let hashes: Vec<Option<blake3::Hash>> = if folder {
+            rows.parts.par_iter().map(|f| part_hash(&f.path)).collect()
+        } else {
+            vec![None; rows.parts.len()]
+        };
         let keys = rows
             .index
             .par_iter()
-            .map(|&(p, g)| rows.key(p, g))
+            .map(|&(p, g)| match hashes[p] {
+                Some(h) => {
+                    let mut k = blake3::Hasher::new();
+                    k.update(b"part\0");
+                    k.update(rows.parts[p].schema.as_bytes());
+                    k.update(h.as_bytes());
+                    k.update(&(g as u64).to_le_bytes());
+                    Ok(k.finalize().to_hex().to_string())
+                }
+                None => rows.key(p, g),
+            })
             .collect::<Result<Vec<String>, TableError>>()?;
         Ok(RowGroups { keys, ..rows })
     }
@@ -466,6 +494,65 @@ mod tests {
         assert_eq!(other.keys()[0], groups.keys()[0]);
         assert_ne!(other.keys()[1], groups.keys()[1]);
         assert_eq!(other.keys()[2], groups.keys()[2]);
+    }
+
+    #[test]
+    fn a_table_folder_s_row_groups_are_keyed_by_their_part_s_hash_when_known() {
+        let d = tempfile::tempdir().unwrap();
+        let prov = Provenance::new("test", serde_json::json!({}));
+        let write = |folder: &Path, name: &str, curves: &[RelaxationRaw]| {
+            std::fs::create_dir_all(folder).unwrap();
+            let mut w = SegmentWriter::<RelaxationRaw>::create(&folder.join(name), &prov).unwrap();
+            w.append(encode_segment(curves, &prov).unwrap()).unwrap();
+            w.finish().unwrap();
+        };
+        let folder = d.path().join("t");
+        write(
+            &folder,
+            "part-000000.parquet",
+            &[curve("a", 40), curve("b", 50)],
+        );
+        write(&folder, "part-000001.parquet", &[curve("c", 60)]);
+        // Counts the parts whose hash was asked for; hashes them from their bytes.
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let by_bytes = |p: &Path| {
+            asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::fs::read(p).ok().map(|b| blake3::hash(&b))
+        };
+        let known = RowGroups::<RelaxationRaw>::open_with(&folder, &by_bytes).unwrap();
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let unknown = RowGroups::<RelaxationRaw>::open_with(&folder, &|_: &Path| None).unwrap();
+        assert_eq!(
+            unknown.keys(),
+            RowGroups::<RelaxationRaw>::open(&folder).unwrap().keys()
+        );
+        assert_ne!(known.keys(), unknown.keys(), "keyed by the parts' hashes");
+        assert_eq!(known.read(1).unwrap(), vec![curve("c", 60)]);
+        // The same first part and a changed second one: only the second's key changes.
+        let other = d.path().join("t2");
+        write(
+            &other,
+            "part-000000.parquet",
+            &[curve("a", 40), curve("b", 50)],
+        );
+        let mut changed = curve("c", 60);
+        changed.time_s[5] += 1e-9;
+        write(&other, "part-000001.parquet", &[changed]);
+        let again = RowGroups::<RelaxationRaw>::open_with(&other, &by_bytes).unwrap();
+        assert_eq!(again.keys()[0], known.keys()[0]);
+        assert_ne!(again.keys()[1], known.keys()[1]);
+        // A table in one file is keyed by its row groups' bytes whatever the function says.
+        let one = d.path().join("one.parquet");
+        let mut w = SegmentWriter::<RelaxationRaw>::create(&one, &prov).unwrap();
+        w.append(encode_segment(&[curve("a", 40)], &prov).unwrap())
+            .unwrap();
+        w.finish().unwrap();
+        assert_eq!(
+            RowGroups::<RelaxationRaw>::open_with(&one, &by_bytes)
+                .unwrap()
+                .keys(),
+            RowGroups::<RelaxationRaw>::open(&one).unwrap().keys()
+        );
     }
 
     #[test]
