@@ -110,14 +110,28 @@ impl Protected {
 /// The protected paths in the order registered, and the same as an ordered map to their place in
 /// that order: a campaign protects thousands of raw files, and a linear search per file made
 /// ingest quadratic (57 % of its time on 4 785 files), and every write of the runner cost a scan
-/// of all of them. Paths order by components, so those inside a directory follow it at once.
+/// of all of them. The map's keys are the paths' bytes with `/` as 0 ([`order_key`]): they order
+/// as paths do by components (so those inside a directory follow it at once) but compare as
+/// plain bytes, where comparing `Path`s walks their components (7 % of ingest's time on a
+/// campaign of 12 000 files).
 #[derive(Default)]
 struct Registry {
     list: Vec<Protected>,
-    seen: std::collections::BTreeMap<PathBuf, usize>,
-    /// The paths as given to [`protect`] and as resolved, so that protecting one again (or
-    /// asking where it resolves) costs no resolving.
-    given: std::collections::HashMap<PathBuf, PathBuf>,
+    seen: std::collections::BTreeMap<Vec<u8>, usize>,
+    /// The paths as given to [`protect`] (by their bytes) and as resolved, so that protecting one
+    /// again (or asking where it resolves) costs no resolving.
+    given: std::collections::HashMap<std::ffi::OsString, PathBuf>,
+}
+
+/// A resolved path's bytes with every `/` as 0: byte order is then the order of the paths'
+/// components, and the paths inside a directory are the keys that extend its key by a 0.
+fn order_key(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|&b| if b == b'/' { 0 } else { b })
+        .collect()
 }
 
 impl Registry {
@@ -126,20 +140,36 @@ impl Registry {
         let mut best: Option<usize> = None;
         let mut keep = |i: usize| best = Some(best.map_or(i, |b| b.min(i)));
         for a in t.ancestors() {
-            if let Some(&i) = self.seen.get(a) {
+            if let Some(&i) = self.seen.get(&order_key(a)) {
                 keep(i);
             }
         }
-        for (p, &i) in self
-            .seen
-            .range::<Path, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded))
-        {
-            if !p.starts_with(t) {
+        let kt = order_key(t);
+        let inside =
+            |k: &[u8]| k.starts_with(&kt) && (kt.last() == Some(&0) || k.get(kt.len()) == Some(&0));
+        for (k, &i) in self.seen.range::<[u8], _>((
+            std::ops::Bound::Excluded(kt.as_slice()),
+            std::ops::Bound::Unbounded,
+        )) {
+            if !inside(k) {
                 break;
             }
             keep(i);
         }
         best.map(|i| &self.list[i])
+    }
+
+    /// Registers `real` (resolved) unless it is registered already.
+    fn add(&mut self, real: &Path, what: &str) {
+        let key = order_key(real);
+        if !self.seen.contains_key(&key) {
+            let i = self.list.len();
+            self.seen.insert(key, i);
+            self.list.push(Protected {
+                path: real.to_owned(),
+                what: what.to_owned(),
+            });
+        }
     }
 }
 
@@ -157,18 +187,12 @@ pub fn protect(path: &Path, what: &str) {
 /// `real` is registered as it is. A manifest's thousands of raw files are resolved once.
 pub fn protect_as(path: &Path, real: &Path, what: &str) {
     let mut reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
-    if reg.given.contains_key(path) {
+    if reg.given.contains_key(path.as_os_str()) {
         return;
     }
-    reg.given.insert(path.to_owned(), real.to_owned());
-    if !reg.seen.contains_key(real) {
-        let i = reg.list.len();
-        reg.seen.insert(real.to_owned(), i);
-        reg.list.push(Protected {
-            path: real.to_owned(),
-            what: what.to_owned(),
-        });
-    }
+    reg.given
+        .insert(path.as_os_str().to_owned(), real.to_owned());
+    reg.add(real, what);
 }
 
 /// [`protect`], returning the path resolved (absolute, symlinks resolved; as resolved when first
@@ -178,7 +202,7 @@ pub fn protect_resolved(path: &Path, what: &str) -> PathBuf {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .given
-        .get(path)
+        .get(path.as_os_str())
     {
         return r.clone();
     }
@@ -188,12 +212,9 @@ pub fn protect_resolved(path: &Path, what: &str) -> PathBuf {
     };
     let resolved = p.path.clone();
     let mut reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
-    reg.given.insert(path.to_owned(), resolved.clone());
-    if !reg.seen.contains_key(&p.path) {
-        let i = reg.list.len();
-        reg.seen.insert(p.path.clone(), i);
-        reg.list.push(p);
-    }
+    reg.given
+        .insert(path.as_os_str().to_owned(), resolved.clone());
+    reg.add(&p.path, &p.what);
     resolved
 }
 
