@@ -463,9 +463,9 @@ fn a_job_killed_under_slurm_is_reported_with_its_state_and_exit_code() {
         .and_then(|j| j["id"].as_str())
         .unwrap()
         .to_owned();
-    // The job's processes die at once (as on a node failure or the OOM killer): no outcome.
+    // The job's own process dies at once (as on a node failure or the OOM killer): no outcome.
     let ok = Command::new("scancel")
-        .args(["--signal=KILL", "--full", &upper])
+        .args(["--signal=KILL", "--batch", &upper])
         .status()
         .unwrap()
         .success();
@@ -492,4 +492,26 @@ fn a_job_killed_under_slurm_is_reported_with_its_state_and_exit_code() {
     );
     assert!(alive_jobs(&d).is_empty());
     assert!(!d.join("out/upper.txt").exists());
+}
+
+#[test]
+fn two_slurm_runs_of_one_folder_take_turns_and_run_each_stage_once() {
+    if !cluster() {
+        return;
+    }
+    let (_t, d) = work();
+    chain(&d, &CHAIN.replace("sleep 0;", "sleep 3;"));
+    let first = start_and_wait_running(&d);
+    let second = agingflow(&d, &["run", "p.yaml"]);
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(second.code, Some(0), "{second:?}");
+    assert_eq!(
+        second.stages("up to date"),
+        ["length", "side", "upper"],
+        "the second run waited for the first: {}",
+        second.stdout
+    );
+    assert_eq!(runs(&d), ["length", "side", "upper"], "each stage ran once");
+    assert!(alive_jobs(&d).is_empty());
 }

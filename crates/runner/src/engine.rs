@@ -698,12 +698,12 @@ pub fn relative_to(path: &Path, base: &Path) -> String {
 }
 
 /// An exclusive advisory lock on a file, released on drop.
-struct FileLock {
+pub(crate) struct FileLock {
     file: File,
 }
 
 impl FileLock {
-    fn acquire(path: &Path) -> Result<FileLock, String> {
+    pub(crate) fn acquire(path: &Path) -> Result<FileLock, String> {
         if let Some(dir) = path.parent() {
             guard::create_dirs(dir).map_err(|e| e.to_string())?;
         }

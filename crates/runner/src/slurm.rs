@@ -16,7 +16,8 @@
 //! every 2 s; `sacct` needs an accounting daemon). The ids it submitted are recorded in
 //! `<outdir>/.agingflow/slurm/jobs.json` as soon as `sbatch` answers, so a runner killed with
 //! SIGKILL leaves jobs that the next run adopts (still pending or running, for a stage it would
-//! run) or cancels (any other). SIGINT or SIGTERM cancels every job of the run (`scancel`) and
+//! run) or cancels (any other); two Slurm runs of one output folder take turns (a lock in that
+//! folder). SIGINT or SIGTERM cancels every job of the run (`scancel`) and
 //! waits until none is left in the queue. No shell string is built from pipeline values: `sbatch`
 //! gets an argv, and the batch script holds the job's argv single-quoted word by word.
 
@@ -449,6 +450,9 @@ pub fn run(
     engine::clean_stale_staging(ctx);
     let dir = ctx.state_dir("slurm");
     guard::create_dirs(&dir.join("outcomes")).map_err(|e| e.to_string())?;
+    // One Slurm run of an output folder at a time (a second waits): the job record has one
+    // writer, and the jobs of an earlier run found below are those of a runner that is gone.
+    let _runner_lock = engine::FileLock::acquire(&dir.join("runner.lock"))?;
     guard::create_dirs(&ctx.state_dir("logs")).map_err(|e| e.to_string())?;
     // Answers at once where Slurm's commands are missing, before anything is submitted.
     slurm("squeue", &["--version".to_owned()])?;
