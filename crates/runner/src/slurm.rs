@@ -1121,6 +1121,58 @@ mod tests {
         assert_eq!(q.len(), 3);
     }
 
+    const FOREACH: &str = r#"version: 1
+stages:
+  fit:
+    foreach: [a, b, c]
+    run: [sh, -c, 'echo "$0" > "$1"', "${item}", "${outputs.o}"]
+    outputs: { o: "${item}/fit.txt" }
+  sum:
+    run: [cat, "${inputs.all}", "${outputs.o}"]
+    inputs: { all: "fit@*.o" }
+    outputs: { o: sum.txt }
+  late:
+    run: [cp, "${inputs.s}", "${outputs.o}"]
+    inputs: { s: sum.o }
+    outputs: { o: late.txt }
+"#;
+
+    #[test]
+    fn foreach_expansions_are_one_array_and_failures_reach_every_dependent() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::pipeline::parse(FOREACH, &dir.path().join("p.yaml"), dir.path()).unwrap();
+        let order = p.topo_order();
+        assert_eq!(
+            units(&p, &order),
+            vec![
+                vec!["fit@a".to_owned(), "fit@b".into(), "fit@c".into()],
+                vec!["sum".into()],
+                vec!["late".into()],
+            ]
+        );
+        // Only the stale expansions go into the array; one alone is a plain job.
+        let some: Vec<&Stage> = order
+            .iter()
+            .copied()
+            .filter(|s| s.name == "fit@b" || s.name == "late")
+            .collect();
+        assert_eq!(
+            units(&p, &some),
+            vec![vec!["fit@b".to_owned()], vec!["late".into()]]
+        );
+        let open: HashSet<String> = ["sum", "late", "fit@c"].map(String::from).into();
+        let mut d = dependents(&p, "fit@a", &open);
+        d.sort();
+        assert_eq!(d, ["late", "sum"]);
+        assert!(dependents(&p, "late", &open).is_empty());
+        let rec = JobRecord {
+            id: "41".into(),
+            stages: vec!["fit@a".into(), "fit@b".into()],
+            array: true,
+        };
+        assert_eq!(rec.handle(1), "41_1");
+    }
+
     #[test]
     fn job_names_and_minutes() {
         assert_eq!(job_name("abcd", "fit@glass A"), "af-abcd-fit_glass_A");
