@@ -630,6 +630,11 @@ pub fn run(
             .collect();
         after.sort();
         after.dedup();
+        // An outcome an earlier job left for these stages is not this job's (a cluster whose
+        // job ids started again could even give it the same id).
+        for m in &unit {
+            let _ = guard::remove_scratch(&State::outcome_path(&dir, m));
+        }
         let asked = Instant::now();
         let submitted = submit(ctx, &exe, &pipeline_abs, &tag, &unit, &after, sel, opts);
         overhead.submit_s.push(asked.elapsed().as_secs_f64());
