@@ -29,18 +29,19 @@ fn cluster() -> bool {
     ok
 }
 
-/// Jobs of `outdir`'s run still pending or running (by the job names agingflow gives).
+/// The jobs `dir`/out's run recorded (`.agingflow/slurm/jobs.json`), none when there is no record.
+fn recorded_jobs(dir: &Path) -> Vec<serde_json::Value> {
+    let bytes = std::fs::read(dir.join("out/.agingflow/slurm/jobs.json")).unwrap_or_default();
+    let jobs: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    jobs["jobs"].as_array().cloned().unwrap_or_default()
+}
+
+/// Jobs of `dir`/out's run still pending or running, by their recorded ids.
 fn alive_jobs(dir: &Path) -> Vec<String> {
-    let jobs = std::fs::read(dir.join("out/.agingflow/slurm/jobs.json")).unwrap_or_default();
-    let jobs: serde_json::Value = serde_json::from_slice(&jobs).unwrap_or_default();
-    let ids: Vec<String> = jobs["jobs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|j| j["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids: Vec<String> = recorded_jobs(dir)
+        .iter()
+        .filter_map(|j| j["id"].as_str().map(str::to_owned))
+        .collect();
     if ids.is_empty() {
         return vec![];
     }
@@ -224,11 +225,7 @@ fn a_foreach_stage_is_one_job_array() {
         assert_eq!(r.code, Some(0), "{executor}: {r:?}");
         assert_eq!(r.stages("ran").len(), 5, "{}", r.stdout);
         if executor == "slurm" {
-            let jobs: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(d.path().join("out/.agingflow/slurm/jobs.json")).unwrap(),
-            )
-            .unwrap();
-            let jobs = jobs["jobs"].as_array().unwrap().clone();
+            let jobs = recorded_jobs(d.path());
             assert_eq!(jobs.len(), 3, "two arrays and one job: {jobs:?}");
             assert_eq!(jobs[0]["array"], true);
             assert_eq!(
@@ -375,7 +372,7 @@ fn sigterm_cancels_every_job_of_the_run() {
     chain(&d, &CHAIN.replace("sleep 0;", "sleep 60;"));
     let child = start_and_wait_running(&d);
     assert!(!alive_jobs(&d).is_empty());
-    rustix_kill(child.id(), "TERM");
+    kill(child.id(), "TERM");
     let t = Instant::now();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -412,7 +409,7 @@ fn sigkill_then_rerun_adopts_the_jobs_and_runs_no_stage_twice() {
     let (_t, d) = work();
     chain(&d, &CHAIN.replace("sleep 0;", "sleep 5;"));
     let child = start_and_wait_running(&d);
-    rustix_kill(child.id(), "KILL");
+    kill(child.id(), "KILL");
     let _ = child.wait_with_output();
     let left = alive_jobs(&d);
     assert!(!left.is_empty(), "the killed runner's jobs go on");
@@ -435,7 +432,7 @@ fn sigkill_then_rerun_adopts_the_jobs_and_runs_no_stage_twice() {
     assert_eq!(runs(&d).len(), 3);
 }
 
-fn rustix_kill(pid: u32, sig: &str) {
+fn kill(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{sig}"), &pid.to_string()])
         .status()
@@ -452,12 +449,7 @@ fn a_job_killed_under_slurm_is_reported_with_its_state_and_exit_code() {
     let (_t, d) = work();
     chain(&d, &CHAIN.replace("sleep 0;", "sleep 60;"));
     let child = start_and_wait_running(&d);
-    let jobs: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("out/.agingflow/slurm/jobs.json")).unwrap())
-            .unwrap();
-    let upper = jobs["jobs"]
-        .as_array()
-        .unwrap()
+    let upper = recorded_jobs(&d)
         .iter()
         .find(|j| j["stages"] == serde_json::json!(["upper"]))
         .and_then(|j| j["id"].as_str())

@@ -352,6 +352,15 @@ fn stop_on_signals() {
     }
 }
 
+/// The options of a run that its Slurm jobs repeat.
+fn job_options(no_checks: bool, timeout: Option<std::time::Duration>) -> crate::slurm::JobOptions {
+    crate::slurm::JobOptions {
+        no_checks,
+        timeout,
+        allow_outside: ALLOW_OUTSIDE.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
 fn cmd_job(
     file: &Path,
     stages: &[String],
@@ -361,12 +370,12 @@ fn cmd_job(
 ) -> Result<u8, u8> {
     let p = load(file)?;
     stop_on_signals();
-    let opts = crate::slurm::JobOptions {
-        no_checks,
-        timeout,
-        allow_outside: ALLOW_OUTSIDE.load(std::sync::atomic::Ordering::Relaxed),
-    };
-    Ok(crate::slurm::job_main(&p, stages, force, &opts))
+    Ok(crate::slurm::job_main(
+        &p,
+        stages,
+        force,
+        &job_options(no_checks, timeout),
+    ))
 }
 
 fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
@@ -420,11 +429,7 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
             engine::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?
         }
         pipeline::Executor::Slurm => {
-            let opts = crate::slurm::JobOptions {
-                no_checks,
-                timeout,
-                allow_outside: ALLOW_OUTSIDE.load(std::sync::atomic::Ordering::Relaxed),
-            };
+            let opts = job_options(no_checks, timeout);
             let (finished, overhead) =
                 crate::slurm::run(&ctx, sel, keep_going, &opts, &print).map_err(usage)?;
             if let Some(line) = overhead.summary() {

@@ -750,7 +750,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn ok(&self) -> bool {
+    /// Whether the stage's outputs are good to read: it ran, was restored, was up to date or was
+    /// not selected.
+    pub(crate) fn ok(&self) -> bool {
         matches!(
             self,
             Outcome::Ran | Outcome::Restored | Outcome::UpToDate | Outcome::NotSelected
@@ -1332,11 +1334,21 @@ fn argv_final(ctx: &Ctx, stage: &Stage) -> Vec<String> {
     ctx.argv(stage, &|port| ctx.p.in_outdir(&stage.outputs[port]))
 }
 
+/// What every executor does before its first stage: the state folder made, the lock file found
+/// writable, killed runs' staging removed.
+pub(crate) fn prepare_run(ctx: &Ctx) -> Result<(), String> {
+    guard::create_dirs(&ctx.state_dir("staging"))
+        .map_err(|e| format!("cannot create the output directory: {e}"))?;
+    check_writable(ctx)?;
+    clean_stale_staging(ctx);
+    Ok(())
+}
+
 /// Removes the staging folders and read lists of killed runs. A staging folder exists only while
 /// its stage's lock (`locks/<stage>.lock`) is held, so one whose lock can be taken now is stale.
 /// The lock, not the process id in the name, decides: under the Slurm executor the stage may run
 /// on another node, where that process id means nothing here.
-pub(crate) fn clean_stale_staging(ctx: &Ctx) {
+fn clean_stale_staging(ctx: &Ctx) {
     let dir = ctx.state_dir("staging");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
@@ -1364,7 +1376,7 @@ pub(crate) fn clean_stale_staging(ctx: &Ctx) {
 
 /// Whether the runner can write the lock file beside the pipeline file: found before any stage
 /// runs, not after its outputs moved.
-pub(crate) fn check_writable(ctx: &Ctx) -> Result<(), String> {
+fn check_writable(ctx: &Ctx) -> Result<(), String> {
     let lock = ctx.p.lock_path();
     let probe = lock.with_file_name(format!(
         ".{}.agingflow-tmp.probe.{}",
@@ -1614,10 +1626,7 @@ pub fn run(
     report: &(dyn Fn(&Finished) + Sync),
 ) -> Result<Vec<Finished>, String> {
     let selected = sel.stages(ctx.p)?;
-    guard::create_dirs(&ctx.state_dir("staging"))
-        .map_err(|e| format!("cannot create the output directory: {e}"))?;
-    check_writable(ctx)?;
-    clean_stale_staging(ctx);
+    prepare_run(ctx)?;
     let order = ctx.p.topo_order();
     let mut state: HashMap<&str, State> = order
         .iter()

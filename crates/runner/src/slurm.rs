@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, Ctx, Finished, Outcome, Selection};
-use crate::pipeline::{Executor, Pipeline, Stage};
+use crate::pipeline::{Pipeline, Stage};
 
 /// How often the outcome files are looked at.
 const OUTCOME_POLL: Duration = Duration::from_millis(200);
@@ -269,14 +269,13 @@ fn cancel(handles: &[String], pending_only: bool) {
 }
 
 /// The run's state below `<outdir>/.agingflow/slurm`.
-struct State<'a> {
-    ctx: &'a Ctx<'a>,
+struct State {
     dir: PathBuf,
     /// Every job of this run (submitted or adopted), in submission order.
     jobs: Vec<JobRecord>,
 }
 
-impl State<'_> {
+impl State {
     fn jobs_path(&self) -> PathBuf {
         self.dir.join("jobs.json")
     }
@@ -317,6 +316,15 @@ struct Book<'r> {
 }
 
 impl Book<'_> {
+    /// The tracked stages not yet settled, in name order.
+    fn open<C: FromIterator<String>>(&self, tracked: &BTreeMap<String, Tracked>) -> C {
+        tracked
+            .keys()
+            .filter(|n| !self.done.contains_key(*n))
+            .cloned()
+            .collect()
+    }
+
     fn settle(&mut self, name: &str, o: Outcome, elapsed: Duration) {
         if o != Outcome::NotSelected {
             let f = Finished {
@@ -444,10 +452,7 @@ pub fn run(
     report: &(dyn Fn(&Finished) + Sync),
 ) -> Result<(Vec<Finished>, Overhead), String> {
     let p = ctx.p;
-    guard::create_dirs(&ctx.state_dir("staging"))
-        .map_err(|e| format!("cannot create the output directory: {e}"))?;
-    engine::check_writable(ctx)?;
-    engine::clean_stale_staging(ctx);
+    engine::prepare_run(ctx)?;
     let dir = ctx.state_dir("slurm");
     guard::create_dirs(&dir.join("outcomes")).map_err(|e| e.to_string())?;
     // One Slurm run of an output folder at a time (a second waits): the job record has one
@@ -484,7 +489,6 @@ pub fn run(
     let to_run_names: HashSet<String> = to_run.iter().map(|s| s.name.clone()).collect();
 
     let mut state = State {
-        ctx,
         dir: dir.clone(),
         jobs: Vec::new(),
     };
@@ -599,15 +603,7 @@ pub fn run(
             p.stage(m)?.inputs.values().find_map(|r| {
                 book.done
                     .get(&r.stage)
-                    .filter(|o| {
-                        !matches!(
-                            o,
-                            Outcome::Ran
-                                | Outcome::Restored
-                                | Outcome::UpToDate
-                                | Outcome::NotSelected
-                        )
-                    })
+                    .filter(|o| !o.ok())
                     .map(|_| r.stage.clone())
             })
         });
@@ -683,11 +679,7 @@ pub fn run(
     let mut stopping = false;
     loop {
         if std::mem::take(&mut halt_pending) {
-            let open: Vec<String> = tracked
-                .keys()
-                .filter(|n| !book.done.contains_key(*n))
-                .cloned()
-                .collect();
+            let open: Vec<String> = book.open(&tracked);
             let q = queue(&job_ids(&state, &open, &tracked)).unwrap_or_default();
             let pending: Vec<String> = open
                 .iter()
@@ -707,11 +699,7 @@ pub fn run(
                 );
             }
         }
-        let open: Vec<String> = tracked
-            .keys()
-            .filter(|n| !book.done.contains_key(*n))
-            .cloned()
-            .collect();
+        let open: Vec<String> = book.open(&tracked);
         if open.is_empty() {
             break;
         }
@@ -760,10 +748,7 @@ pub fn run(
                 }
                 ended_at.insert(n.clone(), o.ended);
                 let outcome = outcome_of(&o);
-                if !matches!(
-                    outcome,
-                    Outcome::Ran | Outcome::Restored | Outcome::UpToDate
-                ) {
+                if !outcome.ok() {
                     newly_failed.push(n.clone());
                 }
                 book.settle(
@@ -776,11 +761,7 @@ pub fn run(
         let queue_due = last_queue.is_none_or(|t| t.elapsed() >= QUEUE_POLL);
         if queue_due {
             last_queue = Some(Instant::now());
-            let open: Vec<String> = tracked
-                .keys()
-                .filter(|n| !book.done.contains_key(*n))
-                .cloned()
-                .collect();
+            let open: Vec<String> = book.open(&tracked);
             match queue(&job_ids(&state, &open, &tracked)) {
                 Ok(q) => {
                     for n in &open {
@@ -796,9 +777,8 @@ pub fn run(
                             t.ended_quietly = true;
                             continue;
                         }
-                        if let Some(o) = state.outcome(n, &t.handle) {
+                        if state.outcome(n, &t.handle).is_some() {
                             // Settled on the next pass over the outcome files.
-                            let _ = o;
                             continue;
                         }
                         let how = match q.get(&t.handle) {
@@ -817,7 +797,7 @@ pub fn run(
                             Some(code) => format!("{how}, exit code {code}"),
                             None => how,
                         };
-                        let log = ctx.rel(&slurm_log(ctx, &state.jobs[t.job], &t.handle));
+                        let log = ctx.rel(&slurm_log(ctx, &t.handle));
                         book.settle(
                             n,
                             Outcome::Failed(format!(
@@ -835,11 +815,7 @@ pub fn run(
         // A failure: its dependents will never start (Slurm cancels them, and so does this),
         // and without --keep-going nothing queued starts either.
         for f in newly_failed {
-            let open: HashSet<String> = tracked
-                .keys()
-                .filter(|n| !book.done.contains_key(*n))
-                .cloned()
-                .collect();
+            let open: HashSet<String> = book.open(&tracked);
             let deps = dependents(p, &f, &open);
             let handles: Vec<String> = deps.iter().map(|d| tracked[d].handle.clone()).collect();
             cancel(&handles, false);
@@ -858,9 +834,7 @@ pub fn run(
             std::thread::sleep(OUTCOME_POLL);
         }
     }
-    // Stages never submitted (their upstream failed at submission) were settled above; the
-    // record is kept until the next run, which finds every job ended.
-    let _ = state.ctx;
+    // The record is kept until the next run, which finds every job ended.
     Ok((book.finished, overhead))
 }
 
@@ -913,8 +887,7 @@ fn exit_code(handle: &str) -> Option<String> {
 }
 
 /// Where Slurm writes the job's own output (`--output`).
-fn slurm_log(ctx: &Ctx, job: &JobRecord, handle: &str) -> PathBuf {
-    let _ = job;
+fn slurm_log(ctx: &Ctx, handle: &str) -> PathBuf {
     ctx.state_dir("logs").join(format!("slurm-{handle}.out"))
 }
 
@@ -1053,7 +1026,6 @@ pub fn job_main(p: &Pipeline, stages: &[String], forced: &[String], opts: &JobOp
         );
         return stage_cli::EXIT_USAGE;
     };
-    debug_assert!(p.executor == Executor::Slurm || p.executor == Executor::Local);
     let mut ctx = Ctx::new(p, opts.no_checks);
     ctx.default_timeout = opts.timeout;
     if let Err(e) = guard::create_dirs(&ctx.state_dir("staging")) {
@@ -1091,10 +1063,7 @@ pub fn job_main(p: &Pipeline, stages: &[String], forced: &[String], opts: &JobOp
         eprintln!("agingflow job: cannot write the outcome: {e}");
         return stage_cli::EXIT_INTERNAL;
     }
-    if matches!(
-        outcome,
-        Outcome::Ran | Outcome::Restored | Outcome::UpToDate
-    ) {
+    if outcome.ok() {
         stage_cli::EXIT_OK
     } else {
         stage_cli::EXIT_DATA

@@ -266,8 +266,9 @@ impl<T: CurveTable> RowGroups<T> {
         part_hash: &(dyn Fn(&Path) -> Option<blake3::Hash> + Sync),
     ) -> Result<Self, TableError> {
         use rayon::prelude::*;
-        let folder = crate::io::table_parts(path)?.is_some();
-        let paths = crate::io::table_parts(path)?.unwrap_or_else(|| vec![path.to_owned()]);
+        let listed = crate::io::table_parts(path)?;
+        let folder = listed.is_some();
+        let paths = listed.unwrap_or_else(|| vec![path.to_owned()]);
         let mut rows = RowGroups {
             parts: Vec::with_capacity(paths.len()),
             index: Vec::new(),
