@@ -21,8 +21,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use fit::{Bound, Model, Options, least_squares};
-use physics::kww_models::refit_plain;
-use physics::relaxation_model::{lognormal, phi_transient};
+use physics::kww_models::{refit_plain, refit_plain_sensitivity};
+use physics::relaxation_model::{
+    lognormal, lognormal_phi_gradient, phi_transient, transient_integral_sqrt,
+};
 use rayon::prelude::*;
 use tables::{KwwFit, ModelCurve, ModelFit, SeriesKey};
 
@@ -102,14 +104,22 @@ impl Window {
     }
 }
 
+/// The distribution's width at aging time `t_a` and d sigma / d(width growth).
+fn width(s: Scenario, p: &[f64], aging_time_s: f64, w: &Window) -> (f64, f64) {
+    match s {
+        Scenario::Transient => (p[2], 0.0),
+        _ => {
+            let growth = (aging_time_s / w.t_max_s).ln_1p();
+            (p[2] + p[3] * growth, growth)
+        }
+    }
+}
+
 /// The model's refitted (beta, tau) at aging time `t_a` for a scenario's parameters.
 pub fn predict(s: Scenario, p: &[f64], aging_time_s: f64, w: &Window) -> Option<(f64, f64)> {
     let tau0 = p[0].exp();
     let a = p[1];
-    let sigma = match s {
-        Scenario::Transient => p[2],
-        _ => p[2] + p[3] * (aging_time_s / w.t_max_s).ln_1p(),
-    };
+    let (sigma, _) = width(s, p, aging_time_s, w);
     let grid = lognormal(sigma.max(1e-6), 5.0, 0.1);
     let t = w.times();
     let phi = match s {
@@ -120,6 +130,61 @@ pub fn predict(s: Scenario, p: &[f64], aging_time_s: f64, w: &Window) -> Option<
         _ => phi_transient(&t, aging_time_s, tau0, a, 0.5, &grid),
     };
     refit_plain(&t, &phi)
+}
+
+/// `predict` with the derivatives of (beta, ln tau) with respect to each parameter, analytic:
+/// phi's sums give d phi/d I and d phi/d sigma from the same exp calls (the grid's point count
+/// held fixed), I(t') is differentiated in ln tau0 and A by central differences of its closed form
+/// (a scalar, cheap), and the refit's own sensitivity carries them to beta and ln tau. The value
+/// is `predict`'s, bit for bit.
+pub fn predict_gradient(
+    s: Scenario,
+    p: &[f64],
+    aging_time_s: f64,
+    w: &Window,
+) -> Option<physics::kww_models::Refit> {
+    let tau0 = p[0].exp();
+    let a = p[1];
+    let (sigma, d_sigma_d_growth) = width(s, p, aging_time_s, w);
+    let sigma = sigma.max(1e-6);
+    let grid = lognormal(sigma, 5.0, 0.1);
+    let t = w.times();
+    // I(t') and [d I/d ln tau0, d I/d A] at each time.
+    let (y, d_y): (Vec<f64>, Vec<[f64; 2]>) = match s {
+        Scenario::Broadening => {
+            let root = aging_time_s.sqrt();
+            let centre = tau0 + a * root;
+            t.iter()
+                .map(|&ti| {
+                    let y = transient_integral_sqrt(ti, 0.0, centre, 0.0);
+                    (y, [-y * tau0 / centre, -y * root / centre])
+                })
+                .unzip()
+        }
+        _ => t
+            .iter()
+            .map(|&ti| {
+                let i = |tau0: f64, a: f64| transient_integral_sqrt(ti, aging_time_s, tau0, a);
+                let h = 1e-5_f64;
+                let d_ln_tau0 = (i(tau0 * h.exp(), a) - i(tau0 * (-h).exp(), a)) / (2.0 * h);
+                // A's natural scale is tau0 / sqrt(t_a + t'), where A sqrt(t) matches tau0.
+                let h_a = 1e-5 * a.abs().max(tau0 / (aging_time_s + ti).sqrt());
+                let d_a = (i(tau0, a + h_a) - i(tau0, a - h_a)) / (2.0 * h_a);
+                (i(tau0, a), [d_ln_tau0, d_a])
+            })
+            .unzip(),
+    };
+    let sums = lognormal_phi_gradient(&y, &grid, sigma);
+    let phi: Vec<f64> = sums.iter().map(|g| g[0]).collect();
+    let mut d_phi: Vec<Vec<f64>> = vec![
+        sums.iter().zip(&d_y).map(|(g, d)| g[1] * d[0]).collect(),
+        sums.iter().zip(&d_y).map(|(g, d)| g[1] * d[1]).collect(),
+        sums.iter().map(|g| g[2]).collect(),
+    ];
+    if s != Scenario::Transient {
+        d_phi.push(sums.iter().map(|g| g[2] * d_sigma_d_growth).collect());
+    }
+    refit_plain_sensitivity(&t, &phi, &d_phi)
 }
 
 /// The measured points of one material and temperature.
@@ -133,30 +198,80 @@ pub struct Measured {
     pub windows: Vec<Window>,
 }
 
+/// A scenario as a least-squares model, optionally with A pinned at its bound 0 (then A is not
+/// among the solver's parameters).
 struct ScenarioModel<'a> {
     s: Scenario,
     m: &'a Measured,
+    a_pinned: bool,
+    /// The last evaluation's parameters and its Jacobian (`None` where a refit's sensitivity was
+    /// not available: the solver then differences): the solver asks for the Jacobian where it
+    /// last evaluated, and the derivatives come from the same exp calls as the values.
+    last: std::sync::Mutex<(Vec<f64>, Option<Vec<f64>>)>,
+}
+
+impl ScenarioModel<'_> {
+    /// The scenario's full parameter vector from the solver's.
+    fn full(&self, p: &[f64]) -> Vec<f64> {
+        let mut q = p.to_vec();
+        if self.a_pinned {
+            q.insert(1, 0.0);
+        }
+        q
+    }
 }
 
 impl Model for ScenarioModel<'_> {
     fn n_params(&self) -> usize {
-        self.s.n_params()
+        self.s.n_params() - usize::from(self.a_pinned)
     }
     fn n_obs(&self) -> usize {
         2 * self.m.aging_time_s.len()
     }
     fn eval(&self, p: &[f64], out: &mut [f64]) {
-        let n = self.m.aging_time_s.len();
-        let pred: Vec<Option<(f64, f64)>> = (0..n)
+        let (n, k) = (self.m.aging_time_s.len(), self.n_params());
+        let q = self.full(p);
+        let pred: Vec<_> = (0..n)
             .into_par_iter()
-            .map(|i| predict(self.s, p, self.m.aging_time_s[i], &self.m.windows[i]))
+            .map(|i| predict_gradient(self.s, &q, self.m.aging_time_s[i], &self.m.windows[i]))
             .collect();
+        let mut jac = Some(vec![0.0; 2 * n * k]);
         for (i, pr) in pred.into_iter().enumerate() {
-            // A failed refit is a large, finite miss.
-            let (b, tau) = pr.unwrap_or((0.0, 1e-30));
-            out[i] = b / self.m.beta_se[i];
-            out[n + i] = tau.ln() / self.m.ln_tau_se[i];
+            let (se_b, se_t) = (self.m.beta_se[i], self.m.ln_tau_se[i]);
+            // A failed refit is a large, finite miss (and flat: its derivatives are 0).
+            let ((b, tau), sens) = pr.unwrap_or(((0.0, 1e-30), Some(vec![[0.0; 2]; q.len()])));
+            out[i] = b / se_b;
+            out[n + i] = tau.ln() / se_t;
+            match (sens, jac.as_mut()) {
+                (Some(d), Some(jac)) => {
+                    let free = d
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(j, _)| !(self.a_pinned && *j == 1));
+                    for (j, (_, [d_beta, d_ln_tau])) in free.enumerate() {
+                        jac[i * k + j] = d_beta / se_b;
+                        jac[(n + i) * k + j] = d_ln_tau / se_t;
+                    }
+                }
+                _ => jac = None,
+            }
         }
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = (p.to_vec(), jac);
+    }
+    fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
+        let hit = |last: &(Vec<f64>, Option<Vec<f64>>), jac: &mut [f64]| match last {
+            (q, Some(j)) if q == p => {
+                jac.copy_from_slice(j);
+                true
+            }
+            _ => false,
+        };
+        if hit(&self.last.lock().unwrap_or_else(|e| e.into_inner()), jac) {
+            return true;
+        }
+        let mut out = vec![0.0; self.n_obs()];
+        self.eval(p, &mut out);
+        hit(&self.last.lock().unwrap_or_else(|e| e.into_inner()), jac)
     }
 }
 
@@ -204,38 +319,98 @@ fn start(s: Scenario, m: &Measured) -> Vec<f64> {
     p
 }
 
+/// Standard errors when the curvature matrix is singular because some parameters no longer
+/// move the model at all (ln tau0 run off to minus infinity where A sqrt(t) carries the time
+/// scale, or a width growth that changes nothing): those get NaN and the others their errors
+/// with them held fixed, instead of NaN for all. Scaled like the solver's, by RSS/(n - k).
+fn conditional_se(model: &ScenarioModel, p: &[f64], rss: f64) -> Vec<f64> {
+    let (n, k) = (model.n_obs(), model.n_params());
+    let mut jac = vec![0.0; n * k];
+    if !model.jacobian(p, &mut jac) {
+        return vec![f64::NAN; k];
+    }
+    let norms: Vec<f64> = (0..k)
+        .map(|j| (0..n).map(|i| jac[i * k + j].powi(2)).sum::<f64>().sqrt())
+        .collect();
+    let largest = norms.iter().copied().fold(0.0, f64::max);
+    let kept: Vec<usize> = (0..k).filter(|&j| norms[j] > 1e-10 * largest).collect();
+    let m = kept.len();
+    if m == 0 || n <= k {
+        return vec![f64::NAN; k];
+    }
+    let reduced: Vec<f64> = (0..n)
+        .flat_map(|i| kept.iter().map(move |&j| (i, j)))
+        .map(|(i, j)| jac[i * k + j])
+        .collect();
+    let (inv, _) = fit::linalg::inverse_normal(&reduced, n, m);
+    let s2 = rss / (n - k) as f64;
+    let mut se = vec![f64::NAN; k];
+    for (a, &j) in kept.iter().enumerate() {
+        se[j] = (inv[a * m + a] * s2).sqrt();
+    }
+    se
+}
+
 /// Fits one scenario to the measured points from several starts (the data-driven one, and pure
-/// sqrt(t) laws through the most-aged tau with two widths and growths); the lowest RSS wins.
+/// sqrt(t) laws through the most-aged tau with two widths and growths), and once more from the
+/// first start with A pinned at its bound 0: when the best A is 0 (the aging during the test
+/// explains nothing), the bound transform makes the free fits creep towards it for many
+/// iterations, and the pinned fit lands there directly. The lowest RSS wins; a pinned A has no
+/// standard error (NaN).
 pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
-    let model = ScenarioModel { s, m };
     let n = m.aging_time_s.len();
     let mut y = vec![0.0; 2 * n];
     for i in 0..n {
         y[i] = m.beta[i] / m.beta_se[i];
         y[n + i] = m.ln_tau[i] / m.ln_tau_se[i];
     }
-    let opts = Options {
-        bounds: s.bounds(),
-        max_iters: 80,
-        ftol: 1e-9,
-        xtol: 1e-7,
-        gtol: 1e-10,
-    };
     let first = start(s, m);
     let last = n - 1;
     let a_sqrt = m.ln_tau[last].exp() / m.aging_time_s[last].sqrt();
-    let mut starts = vec![first.clone()];
+    let mut starts = vec![(first.clone(), false)];
     for (scale, growth) in [(1.0, 0.1), (0.8, 0.2)] {
         let mut p = vec![0.0, a_sqrt, first[2] * scale];
         if s != Scenario::Transient {
             p.push(growth);
         }
-        starts.push(p);
+        starts.push((p, false));
     }
-    // The starts run in parallel; the choice among them is made in their order, as before.
+    let mut pinned = first;
+    pinned.remove(1);
+    starts.push((pinned, true));
+    // The starts run in parallel; the choice among them is made in their order.
     let tried: Vec<_> = starts
         .par_iter()
-        .map(|p0| least_squares(&model, &y, None, p0, &opts))
+        .map(|(p0, a_pinned)| {
+            // One model per start: its remembered Jacobian is its own.
+            let model = ScenarioModel {
+                s,
+                m,
+                a_pinned: *a_pinned,
+                last: Default::default(),
+            };
+            let mut bounds = s.bounds();
+            if *a_pinned {
+                bounds.remove(1);
+            }
+            let opts = Options {
+                bounds,
+                max_iters: 80,
+                ftol: 1e-9,
+                xtol: 1e-7,
+                gtol: 1e-10,
+            };
+            least_squares(&model, &y, None, p0, &opts).map(|mut f| {
+                if f.se.iter().any(|e| !e.is_finite()) {
+                    f.se = conditional_se(&model, &f.params, f.rss);
+                }
+                if *a_pinned {
+                    f.params.insert(1, 0.0);
+                    f.se.insert(1, f64::NAN);
+                }
+                f
+            })
+        })
         .collect();
     let mut best: Option<ScenarioFit> = None;
     for f in tried {

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use model_compare::{Scenario, Window, predict};
+use model_compare::{Scenario, Window, predict, predict_gradient};
 use physics::kww_models::refit_plain;
 use physics::relaxation_model::{kww_half, phi_transient};
 
@@ -108,4 +108,79 @@ fn on_the_demo_the_combined_scenario_ranks_first() {
         "peak at {}",
         peak.aging_time_s
     );
+}
+
+/// The analytic derivatives of the refitted (beta, ln tau) against central differences of
+/// `predict`, for each scenario, at typical and at degenerate parameters (tau0 far below A sqrt(t)).
+#[test]
+fn the_analytic_jacobian_matches_central_differences() {
+    let w = Window {
+        t_min_s: 5.0,
+        t_max_s: 9000.0,
+        n_points: 150,
+    };
+    let cases: [(Scenario, &[f64]); 6] = [
+        (Scenario::Transient, &[0.0, 30.0, 1.2]),
+        (Scenario::Transient, &[-12.0, 8.0, 2.2]),
+        (Scenario::Broadening, &[1000f64.ln(), 5.0, 1.2, 0.5]),
+        (Scenario::Broadening, &[-3.0, 20.0, 2.0, 0.25]),
+        (Scenario::Combined, &[0.0, 30.0, 1.5, 0.4]),
+        (Scenario::Combined, &[5.0, 0.01, 0.8, 0.1]),
+    ];
+    for (s, p) in cases {
+        for t_a in [1800.0, 36_000.0] {
+            let (_, sens) = predict_gradient(s, p, t_a, &w).unwrap();
+            let sens = sens.unwrap();
+            for j in 0..p.len() {
+                let h = 1e-4 * p[j].abs().max(1e-2);
+                let (mut up, mut down) = (p.to_vec(), p.to_vec());
+                up[j] += h;
+                down[j] -= h;
+                let (bu, tu) = predict(s, &up, t_a, &w).unwrap();
+                let (bd, td) = predict(s, &down, t_a, &w).unwrap();
+                let fd = [(bu - bd) / (2.0 * h), (tu.ln() - td.ln()) / (2.0 * h)];
+                for q in 0..2 {
+                    assert!(
+                        (sens[j][q] - fd[q]).abs() < 2e-3 * (fd[q].abs() + 1e-3),
+                        "{s:?} {p:?} t_a {t_a} param {j} output {q}: {} vs {}",
+                        sens[j][q],
+                        fd[q]
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// tau falling slightly with aging: the transient scenario's best A is its bound 0. The fit lands
+/// on it exactly (the pinned start), converged, with no standard error for A and finite ones for
+/// the others.
+#[test]
+fn a_best_on_its_bound_is_pinned_there() {
+    let w = Window {
+        t_min_s: 2.0,
+        t_max_s: 9000.0,
+        n_points: 120,
+    };
+    let tas = [1800.0, 3600.0, 9000.0, 18_000.0, 36_000.0, 77_400.0];
+    let truth = [3000f64.ln(), 0.0, 2.0];
+    let mut m = model_compare::Measured {
+        aging_time_s: tas.to_vec(),
+        beta: vec![],
+        beta_se: vec![0.01; tas.len()],
+        ln_tau: vec![],
+        ln_tau_se: vec![0.05; tas.len()],
+        windows: vec![w; tas.len()],
+    };
+    for (i, &t) in tas.iter().enumerate() {
+        let (b, tau) = predict(Scenario::Transient, &truth, t, &w).unwrap();
+        m.beta.push(b);
+        m.ln_tau.push(tau.ln() - 0.03 * i as f64);
+    }
+    let f = model_compare::fit_scenario(Scenario::Transient, &m).unwrap();
+    assert_eq!(f.params[1], 0.0, "A pinned at 0: {:?}", f.params);
+    assert!(f.converged);
+    assert!(f.se[1].is_nan());
+    assert!(f.se[0].is_finite() && f.se[2].is_finite(), "{:?}", f.se);
+    assert!((f.params[2] - 2.0).abs() < 0.05, "sigma0 {}", f.params[2]);
 }

@@ -197,7 +197,13 @@ pub fn initial_guess(t: &[f64], phi: &[f64]) -> [f64; 3] {
 /// Refits plain KWW (A, tau, beta) to a curve from the automatic guess: (beta, tau) or None.
 pub fn refit_plain(t: &[f64], phi: &[f64]) -> Option<(f64, f64)> {
     let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
-    let model = KwwModel::new(t, &ln_t, Variant::Kww);
+    let p = refit_plain_params(t, &ln_t, phi)?;
+    Some((p[2], p[1].exp()))
+}
+
+/// The plain refit's [A, ln tau, beta].
+fn refit_plain_params(t: &[f64], ln_t: &[f64], phi: &[f64]) -> Option<[f64; 3]> {
+    let model = KwwModel::new(t, ln_t, Variant::Kww);
     let opts = fit::Options {
         bounds: Variant::Kww.bounds(),
         max_iters: 300,
@@ -206,5 +212,99 @@ pub fn refit_plain(t: &[f64], phi: &[f64]) -> Option<(f64, f64)> {
         gtol: 1e-13,
     };
     let f = fit::least_squares(&model, phi, None, &initial_guess(t, phi), &opts).ok()?;
-    Some((f.params[2], f.params[1].exp()))
+    Some([f.params[0], f.params[1], f.params[2]])
+}
+
+/// `refit_plain` with its sensitivity to the curve: for each column of `d_phi` (d phi/d p_j at
+/// every time) the pair (d beta/d p_j, d ln tau/d p_j), by the implicit function theorem at the
+/// least-squares optimum q: dq/dp = H^-1 sum_i grad K_i d phi_i/dp with the full Hessian
+/// H = sum_i grad K_i grad K_i^T + r_i hess K_i (the refit of a curve that is not KWW has
+/// residuals, so the second-order term matters). The derivatives are `None` where H is not
+/// positive definite (an optimum on a bound, or a degenerate curve).
+pub type Refit = ((f64, f64), Option<Vec<[f64; 2]>>);
+pub fn refit_plain_sensitivity(t: &[f64], phi: &[f64], d_phi: &[Vec<f64>]) -> Option<Refit> {
+    let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
+    let [a, ln_tau, beta] = refit_plain_params(t, &ln_t, phi)?;
+    let mut h = [0.0; 9];
+    let mut rhs = vec![[0.0; 3]; d_phi.len()];
+    for (i, &lt) in ln_t.iter().enumerate() {
+        let u = lt - ln_tau;
+        let z = (beta * u).exp();
+        let e = (-z).exp();
+        let r = a * e - phi[i];
+        let g = [e, a * e * beta * z, -a * e * z * u];
+        // Second derivatives of K = A exp(-z), z = exp(beta (ln t - ln tau)), order [A, ln tau, beta].
+        let ez = e * z;
+        let hk = [
+            0.0,
+            ez * beta,
+            -ez * u,
+            ez * beta,
+            a * beta * beta * ez * (z - 1.0),
+            a * ez * (1.0 + beta * u * (1.0 - z)),
+            -ez * u,
+            a * ez * (1.0 + beta * u * (1.0 - z)),
+            a * ez * u * u * (z - 1.0),
+        ];
+        for r_ in 0..3 {
+            for c in 0..3 {
+                h[r_ * 3 + c] += g[r_] * g[c] + r * hk[r_ * 3 + c];
+            }
+        }
+        for (acc, d) in rhs.iter_mut().zip(d_phi) {
+            for c in 0..3 {
+                acc[c] += g[c] * d[i];
+            }
+        }
+    }
+    let sens = rhs
+        .iter()
+        .map(|b| fit::linalg::spd_solve(&h, 3, b).map(|x| [x[2], x[1]]))
+        .collect::<Option<Vec<_>>>();
+    Some(((beta, ln_tau.exp()), sens))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A curve that is not KWW (two exponentials), moved by one parameter p: the sensitivity of
+    /// the refit against central differences of the refit itself.
+    #[test]
+    fn the_refit_sensitivity_matches_refitting() {
+        let t: Vec<f64> = (0..120)
+            .map(|k| 10f64.powf(-1.0 + 0.035 * k as f64))
+            .collect();
+        let curve = |p: f64| -> Vec<f64> {
+            t.iter()
+                .map(|s| 0.6 * (-s / (30.0 * p)).exp() + 0.4 * (-s / 900.0).exp())
+                .collect()
+        };
+        let d_curve = |p: f64| -> Vec<f64> {
+            t.iter()
+                .map(|s| 0.6 * (-s / (30.0 * p)).exp() * s / (30.0 * p * p))
+                .collect()
+        };
+        for p in [0.7, 1.0, 2.5] {
+            let ((beta, tau), sens) =
+                refit_plain_sensitivity(&t, &curve(p), &[d_curve(p)]).unwrap();
+            assert_eq!(Some((beta, tau)), refit_plain(&t, &curve(p)));
+            let [d_beta, d_ln_tau] = sens.unwrap()[0];
+            let h = 1e-5 * p;
+            let (bu, tu) = refit_plain(&t, &curve(p + h)).unwrap();
+            let (bd, td) = refit_plain(&t, &curve(p - h)).unwrap();
+            let fd_beta = (bu - bd) / (2.0 * h);
+            let fd_ln_tau = (tu.ln() - td.ln()) / (2.0 * h);
+            assert!(
+                (d_beta - fd_beta).abs() < 1e-5 * (1.0 + fd_beta.abs()),
+                "p {p}: {d_beta} vs {fd_beta}"
+            );
+            assert!(
+                (d_ln_tau - fd_ln_tau).abs() < 1e-5 * (1.0 + fd_ln_tau.abs()),
+                "p {p}: {d_ln_tau} vs {fd_ln_tau}"
+            );
+            // Without the second-order term the sensitivity would be visibly off on this curve.
+            assert!(fd_beta.abs() > 1e-3, "the test curve moves beta: {fd_beta}");
+        }
+    }
 }
