@@ -198,39 +198,35 @@ pub struct Measured {
     pub windows: Vec<Window>,
 }
 
-/// A scenario as a least-squares model, optionally with A pinned at its bound 0 (then A is not
-/// among the solver's parameters).
+/// A scenario as a least-squares model. The solver moves A freely and the model uses max(A, 0):
+/// where the best A is its bound 0, the fit steps past it and stops there (the model is flat in
+/// A beyond), instead of creeping towards it for many iterations as a bound transform makes it.
 struct ScenarioModel<'a> {
     s: Scenario,
     m: &'a Measured,
-    a_pinned: bool,
     /// The last evaluation's parameters and its Jacobian (`None` where a refit's sensitivity was
     /// not available: the solver then differences): the solver asks for the Jacobian where it
     /// last evaluated, and the derivatives come from the same exp calls as the values.
     last: std::sync::Mutex<(Vec<f64>, Option<Vec<f64>>)>,
 }
 
-impl ScenarioModel<'_> {
-    /// The scenario's full parameter vector from the solver's.
-    fn full(&self, p: &[f64]) -> Vec<f64> {
-        let mut q = p.to_vec();
-        if self.a_pinned {
-            q.insert(1, 0.0);
-        }
-        q
-    }
+/// The scenario's parameters from the solver's: A clamped at its bound 0.
+fn clamped(p: &[f64]) -> Vec<f64> {
+    let mut q = p.to_vec();
+    q[1] = q[1].max(0.0);
+    q
 }
 
 impl Model for ScenarioModel<'_> {
     fn n_params(&self) -> usize {
-        self.s.n_params() - usize::from(self.a_pinned)
+        self.s.n_params()
     }
     fn n_obs(&self) -> usize {
         2 * self.m.aging_time_s.len()
     }
     fn eval(&self, p: &[f64], out: &mut [f64]) {
         let (n, k) = (self.m.aging_time_s.len(), self.n_params());
-        let q = self.full(p);
+        let q = clamped(p);
         let pred: Vec<_> = (0..n)
             .into_par_iter()
             .map(|i| predict_gradient(self.s, &q, self.m.aging_time_s[i], &self.m.windows[i]))
@@ -244,13 +240,11 @@ impl Model for ScenarioModel<'_> {
             out[n + i] = tau.ln() / se_t;
             match (sens, jac.as_mut()) {
                 (Some(d), Some(jac)) => {
-                    let free = d
-                        .into_iter()
-                        .enumerate()
-                        .filter(|(j, _)| !(self.a_pinned && *j == 1));
-                    for (j, (_, [d_beta, d_ln_tau])) in free.enumerate() {
-                        jac[i * k + j] = d_beta / se_b;
-                        jac[(n + i) * k + j] = d_ln_tau / se_t;
+                    for (j, [d_beta, d_ln_tau]) in d.into_iter().enumerate() {
+                        // Beyond A's bound the model does not move with it.
+                        let flat = j == 1 && p[1] < 0.0;
+                        jac[i * k + j] = if flat { 0.0 } else { d_beta / se_b };
+                        jac[(n + i) * k + j] = if flat { 0.0 } else { d_ln_tau / se_t };
                     }
                 }
                 _ => jac = None,
@@ -352,11 +346,9 @@ fn conditional_se(model: &ScenarioModel, p: &[f64], rss: f64) -> Vec<f64> {
 }
 
 /// Fits one scenario to the measured points from several starts (the data-driven one, and pure
-/// sqrt(t) laws through the most-aged tau with two widths and growths), and once more from the
-/// first start with A pinned at its bound 0: when the best A is 0 (the aging during the test
-/// explains nothing), the bound transform makes the free fits creep towards it for many
-/// iterations, and the pinned fit lands there directly. The lowest RSS wins; a pinned A has no
-/// standard error (NaN).
+/// sqrt(t) laws through the most-aged tau with two widths and growths); the lowest RSS wins. A is
+/// bounded below by 0 through `clamped`; a fit that ends beyond it reports A = 0, and its
+/// standard error is NaN there (the model does not move with it).
 pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
     let n = m.aging_time_s.len();
     let mut y = vec![0.0; 2 * n];
@@ -367,47 +359,38 @@ pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
     let first = start(s, m);
     let last = n - 1;
     let a_sqrt = m.ln_tau[last].exp() / m.aging_time_s[last].sqrt();
-    let mut starts = vec![(first.clone(), false)];
+    let mut starts = vec![first.clone()];
     for (scale, growth) in [(1.0, 0.1), (0.8, 0.2)] {
         let mut p = vec![0.0, a_sqrt, first[2] * scale];
         if s != Scenario::Transient {
             p.push(growth);
         }
-        starts.push((p, false));
+        starts.push(p);
     }
-    let mut pinned = first;
-    pinned.remove(1);
-    starts.push((pinned, true));
+    let mut bounds = s.bounds();
+    bounds[1] = Bound::Free;
+    let opts = Options {
+        bounds,
+        max_iters: 80,
+        ftol: 1e-9,
+        xtol: 1e-7,
+        gtol: 1e-10,
+    };
     // The starts run in parallel; the choice among them is made in their order.
     let tried: Vec<_> = starts
         .par_iter()
-        .map(|(p0, a_pinned)| {
+        .map(|p0| {
             // One model per start: its remembered Jacobian is its own.
             let model = ScenarioModel {
                 s,
                 m,
-                a_pinned: *a_pinned,
                 last: Default::default(),
             };
-            let mut bounds = s.bounds();
-            if *a_pinned {
-                bounds.remove(1);
-            }
-            let opts = Options {
-                bounds,
-                max_iters: 80,
-                ftol: 1e-9,
-                xtol: 1e-7,
-                gtol: 1e-10,
-            };
             least_squares(&model, &y, None, p0, &opts).map(|mut f| {
-                if f.se.iter().any(|e| !e.is_finite()) {
+                if f.se.iter().any(|e| !e.is_finite()) || f.params[1] < 0.0 {
                     f.se = conditional_se(&model, &f.params, f.rss);
                 }
-                if *a_pinned {
-                    f.params.insert(1, 0.0);
-                    f.se.insert(1, f64::NAN);
-                }
+                f.params = clamped(&f.params);
                 f
             })
         })

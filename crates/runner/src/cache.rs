@@ -68,6 +68,91 @@ fn reads_id(reads: &BTreeMap<String, String>) -> String {
 /// paths with their hashes. The records of one set of paths that can hold now are the one named
 /// by the current hashes: a lookup parses one record a set of paths, not every record (an
 /// ingest's record lists 12 000 reads, 1.5 MB of JSON, and every edit of a raw file adds one).
+/// The file of a run-key folder that lists each record's probe: `name<TAB>path<TAB>hash...` per
+/// line, the files whose hashes differed from the newest record before it (at most
+/// [`PROBE_PATHS`]). A lookup hashes those first and skips a record they rule out without
+/// parsing it: when a campaign grows by a file a day, the manifest rules out every older record.
+const PROBES: &str = "probes";
+const PROBE_PATHS: usize = 8;
+
+/// The reads of `reads` that differ from the newest other record in `dir` (none when there is
+/// none: such a record is always read in full).
+fn probe_of(dir: &Path, name: &str, reads: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let newest = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name();
+            n.to_str()
+                .is_some_and(|n| n != name && n.ends_with(".json"))
+        })
+        .filter_map(|e| Some((e.metadata().and_then(|m| m.modified()).ok()?, e.path())))
+        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
+    let Some(old) = newest
+        .and_then(|(_, p)| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok())
+    else {
+        return Vec::new();
+    };
+    reads
+        .iter()
+        .filter(|(p, h)| old.reads.get(*p) != Some(*h))
+        .take(PROBE_PATHS)
+        .map(|(p, h)| (p.clone(), h.clone()))
+        .collect()
+}
+
+/// Notes a record's probe in its folder's [`PROBES`] file (rewritten whole, atomically).
+fn add_probe(dir: &Path, name: &str, probe: &[(String, String)]) -> Result<(), String> {
+    if probe.is_empty()
+        || probe
+            .iter()
+            .any(|(p, h)| p.contains(['\t', '\n']) || h.contains(['\t', '\n']))
+    {
+        return Ok(());
+    }
+    let file = dir.join(PROBES);
+    let old = std::fs::read_to_string(&file).unwrap_or_default();
+    let mut text: String = old
+        .lines()
+        .filter(|l| l.split('\t').next() != Some(name))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(name);
+    for (p, h) in probe {
+        text.push('\t');
+        text.push_str(p);
+        text.push('\t');
+        text.push_str(h);
+    }
+    text.push('\n');
+    guard::write_file(&file, text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// The probes of a run-key folder by record name.
+fn probes(dir: &Path) -> std::collections::HashMap<String, Vec<(String, String)>> {
+    let text = std::fs::read_to_string(dir.join(PROBES)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split('\t');
+            let name = w.next()?.to_owned();
+            let rest: Vec<&str> = w.collect();
+            rest.len().is_multiple_of(2).then(|| {
+                let pairs = rest
+                    .chunks(2)
+                    .map(|c| (c[0].to_owned(), c[1].to_owned()))
+                    .collect();
+                (name, pairs)
+            })
+        })
+        .collect()
+}
+
+/// How many sets of files read (the most recent) a lookup consults; an older set's run is
+/// simply run again.
+const LOOKUP_SETS: usize = 16;
+
 fn record_name(reads: &BTreeMap<String, String>) -> String {
     let mut h = blake3::Hasher::new();
     for p in reads.keys() {
@@ -167,10 +252,17 @@ impl Cache {
         };
         let dir = self.runs_dir(&run_key(entry));
         guard::create_dirs(&dir).map_err(|e| e.to_string())?;
-        let path = dir.join(record_name(&entry.reads));
+        let name = record_name(&entry.reads);
+        let path = dir.join(&name);
+        let probe = probe_of(&dir, &name, &entry.reads);
         let text =
             serde_json::to_vec_pretty(&record).map_err(|e| io_err("cannot encode", &path, e))?;
-        guard::write_file(&path, &text).map_err(|e| e.to_string())
+        guard::write_file(&path, &text).map_err(|e| e.to_string())?;
+        // The probe is an optimisation: failing to note it only makes lookups read the record.
+        if let Err(e) = add_probe(&dir, &name, &probe) {
+            tracing::debug!("run cache: {e}");
+        }
+        Ok(())
     }
 
     /// A stored run for `key_entry` whose reads all still hold (every file it read has the same
@@ -183,17 +275,53 @@ impl Cache {
         hash_now: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Option<Hit> {
         let dir = self.runs_dir(&run_key(key_entry));
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        // Records by set of paths read (the name's first half), newest first: a campaign that
+        // grows by a file a day makes a set a day, and only the most recent
+        // [`LOOKUP_SETS`] are consulted, so a lookup does not grow with the history.
+        let mut records: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&dir)
             .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| {
+                let t = e.metadata().and_then(|m| m.modified());
+                (t.unwrap_or(std::time::UNIX_EPOCH), e.path())
+            })
             .collect();
-        names.sort();
+        records.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         let parse = |p: &Path| -> Option<RunRecord> {
             serde_json::from_slice(&std::fs::read(p).ok()?).ok()
         };
+        // Each path is hashed once per lookup, whatever the number of sets naming it.
+        let mut hashed: std::collections::HashMap<String, Option<String>> = Default::default();
+        let hash_all = |hashed: &mut std::collections::HashMap<String, Option<String>>,
+                        paths: Vec<&String>| {
+            let todo: Vec<&String> = paths
+                .into_iter()
+                .filter(|p| !hashed.contains_key(*p))
+                .collect();
+            let done: Vec<(String, Option<String>)> = todo
+                .par_iter()
+                .map(|p| ((*p).clone(), hash_now(p)))
+                .collect();
+            hashed.extend(done);
+        };
+        let probes = probes(&dir);
         let mut sets_tried: BTreeSet<String> = BTreeSet::new();
-        names.into_iter().find_map(|p| {
+        for (_, p) in records {
+            // A record its probe rules out is skipped unread.
+            if let Some(probe) = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| probes.get(n))
+            {
+                hash_all(&mut hashed, probe.iter().map(|(path, _)| path).collect());
+                if probe
+                    .iter()
+                    .any(|(path, h)| hashed[path].as_deref() != Some(h.as_str()))
+                {
+                    continue;
+                }
+            }
             let set = p
                 .file_stem()
                 .and_then(|s| s.to_str())
@@ -201,33 +329,50 @@ impl Cache {
                 .map(|(set, _)| set.to_owned());
             let Some(set) = set else {
                 // A record of an older name: its reads checked one by one.
-                let record = parse(&p)?;
-                let reads_hold = record
+                let Some(record) = parse(&p) else { continue };
+                hash_all(&mut hashed, record.reads.keys().collect());
+                if record
                     .reads
-                    .par_iter()
-                    .all(|(path, h)| hash_now(path).as_deref() == Some(h.as_str()));
-                return if reads_hold {
-                    self.verified(record)
-                } else {
-                    None
-                };
+                    .iter()
+                    .all(|(path, h)| hashed[path].as_deref() == Some(h.as_str()))
+                    && let Some(hit) = self.verified(record)
+                {
+                    return Some(hit);
+                }
+                continue;
             };
-            if !sets_tried.insert(set) {
-                return None;
+            if sets_tried.contains(&set) {
+                continue;
             }
+            if sets_tried.len() >= LOOKUP_SETS {
+                break;
+            }
+            sets_tried.insert(set);
             // The paths of this set, hashed now; the record that holds is the one so named.
-            let first = parse(&p)?;
-            let now: BTreeMap<String, String> = first
+            let Some(first) = parse(&p) else { continue };
+            hash_all(&mut hashed, first.reads.keys().collect());
+            let Some(now) = first
                 .reads
-                .par_iter()
-                .map(|(path, _)| hash_now(path).map(|h| (path.clone(), h)))
-                .collect::<Option<_>>()?;
+                .keys()
+                .map(|path| Some((path.clone(), hashed[path].clone()?)))
+                .collect::<Option<BTreeMap<String, String>>>()
+            else {
+                continue;
+            };
             let named = dir.join(record_name(&now));
-            let record = if named == p { first } else { parse(&named)? };
-            (record.reads == now)
-                .then(|| self.verified(record))
-                .flatten()
-        })
+            let record = if named == p {
+                Some(first)
+            } else {
+                parse(&named)
+            };
+            if let Some(record) = record
+                && record.reads == now
+                && let Some(hit) = self.verified(record)
+            {
+                return Some(hit);
+            }
+        }
+        None
     }
 
     /// The record with the place of every byte of its outputs, when all are present and intact.
@@ -379,7 +524,10 @@ impl Cache {
                         .file_name()
                         .is_some_and(|n| guard::is_scratch_name(&n.to_string_lossy()))
             } else if in_runs {
+                // A folder's probes stay while a record of it does (stale lines are harmless).
                 keep_runs.contains(&f)
+                    || (f.file_name().is_some_and(|n| n == PROBES)
+                        && keep_runs.iter().any(|r| r.parent() == f.parent()))
             } else {
                 keep_files.contains(&f)
             };
@@ -517,20 +665,32 @@ mod tests {
         assert_eq!(n, 0);
     }
 
-    #[test]
-    fn among_many_records_of_one_key_the_one_whose_reads_hold_is_found() {
+    /// A cache, a staging folder and the rels of its one output `t`.
+    fn one_output_cache() -> (tempfile::TempDir, Cache, PathBuf, BTreeMap<String, String>) {
         let d = tempfile::tempdir().unwrap();
         let cache = Cache::new(&d.path().join("out"));
         let staging = d.path().join("staging");
         std::fs::create_dir_all(&staging).unwrap();
         let rels = BTreeMap::from([("t".to_string(), "t".to_string())]);
+        (d, cache, staging, rels)
+    }
+
+    /// Writes the staged output `t` as a new file (objects are hard links of staged outputs)
+    /// and returns its hash.
+    fn stage_output(staging: &Path, text: &str) -> String {
+        let _ = std::fs::remove_file(staging.join("t"));
+        std::fs::write(staging.join("t"), text).unwrap();
+        hash::file(&staging.join("t")).unwrap()
+    }
+
+    #[test]
+    fn among_many_records_of_one_key_the_one_whose_reads_hold_is_found() {
+        let (_d, cache, staging, rels) = one_output_cache();
         // Ten edits of one raw file (one set of paths), and a run that read another file too.
         let mut stored = Vec::new();
         for i in 0..10 {
             // A new file each time (the objects are hard links of the staged outputs).
-            let _ = std::fs::remove_file(staging.join("t"));
-            std::fs::write(staging.join("t"), format!("out {i}")).unwrap();
-            let th = hash::file(&staging.join("t")).unwrap();
+            let th = stage_output(&staging, &format!("out {i}"));
             let mut e = entry("x", &[("t", "out/t", &th)]);
             e.reads.insert("raw/a.txt".into(), format!("a{i}"));
             e.reads.insert("raw/b.txt".into(), "b".into());
@@ -563,5 +723,70 @@ mod tests {
                 .lookup(&key, &|p| Some(format!("{p} changed")))
                 .is_none()
         );
+    }
+
+    /// A campaign grown by a file at a time (a new manifest and one more raw file per run: a new
+    /// set of reads each time, with a probe naming the two): the state of any earlier run is
+    /// found again, also beyond the sets a lookup reads in full, and a state never stored is not.
+    #[test]
+    fn a_campaign_grown_a_file_at_a_time_finds_any_earlier_state() {
+        let (_d, cache, staging, rels) = one_output_cache();
+        let runs = LOOKUP_SETS + 8;
+        let mut stored = Vec::new();
+        for i in 0..runs {
+            let th = stage_output(&staging, &format!("out {i}"));
+            let mut e = entry("x", &[("t", "out/t", &th)]);
+            e.reads.insert("campaign.yaml".into(), format!("m{i}"));
+            for f in 0..=i {
+                e.reads.insert(format!("raw/{f:03}.txt"), format!("f{f}"));
+            }
+            cache.store("s", &e, &staging, &rels).unwrap();
+            stored.push(e);
+        }
+        let dir = cache.runs_dir(&run_key(&entry("x", &[])));
+        let noted = probes(&dir);
+        assert_eq!(
+            noted.len(),
+            runs - 1,
+            "every record but the first has a probe"
+        );
+
+        let key = entry("x", &[]);
+        // The files of state i: manifest m_i and raw files 0..=i (later files exist too).
+        let state = |i: usize| {
+            move |p: &str| match p {
+                "campaign.yaml" => Some(format!("m{i}")),
+                _ => p
+                    .strip_prefix("raw/")
+                    .and_then(|n| n.strip_suffix(".txt"))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .map(|f| format!("f{f}")),
+            }
+        };
+        for i in [0, 1, 2, runs / 2, runs - 1] {
+            let hit = cache.lookup(&key, &state(i)).expect("an earlier state");
+            assert_eq!(hit.record.outputs, stored[i].outputs, "state {i}");
+        }
+        let unseen = |p: &str| {
+            (p == "campaign.yaml")
+                .then(|| "m-new".to_owned())
+                .or_else(|| state(0)(p))
+        };
+        assert!(cache.lookup(&key, &unseen).is_none());
+        // A probe that matches is not enough: every read must hold.
+        let one_raw_changed = |p: &str| {
+            if p == "raw/000.txt" {
+                Some("changed".to_owned())
+            } else {
+                state(runs - 1)(p)
+            }
+        };
+        assert!(cache.lookup(&key, &one_raw_changed).is_none());
+        // gc keeping the last run keeps its folder's probes; keeping none removes them.
+        cache.gc(&stored[runs - 1..], &[], false).unwrap();
+        assert!(dir.join(PROBES).is_file());
+        assert!(cache.lookup(&key, &state(runs - 1)).is_some());
+        cache.gc(&[], &[], false).unwrap();
+        assert!(!dir.exists());
     }
 }

@@ -914,6 +914,10 @@ fn execute_in(
     reads_file: &Path,
 ) -> Outcome {
     let fail = |m: String| Outcome::Failed(m);
+    // Where the runner's own time goes around the stage, for `-v`.
+    let t0 = Instant::now();
+    let marks = std::cell::RefCell::new(Vec::<(&str, f64)>::new());
+    let mark = |what: &'static str| marks.borrow_mut().push((what, t0.elapsed().as_secs_f64()));
     for rel in stage.outputs.values() {
         let parent = staging.join(rel);
         if let Some(dir) = parent.parent()
@@ -955,6 +959,7 @@ fn execute_in(
             }
         }
     }
+    mark("run cache looked up");
     let staged = |port: &str| normalize(&Path::new(staging_rel).join(&stage.outputs[port]));
     let argv = ctx.argv(stage, &staged);
     let log_path = ctx.log_path(&stage.name);
@@ -990,6 +995,7 @@ fn execute_in(
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", program.display())),
     };
+    mark("stage started");
     let log_rel = ctx.rel(&log_path);
     let status = match wait_stage(&mut child, stage.timeout.or(ctx.default_timeout)) {
         Ok(Ended::Exited(s)) => s,
@@ -1032,6 +1038,7 @@ fn execute_in(
         ));
         return fail(msg);
     }
+    mark("stage ended");
     // What the stage read must not have changed while it ran.
     let after = match hash_inputs(ctx, stage) {
         Ok(a) => a,
@@ -1057,10 +1064,12 @@ fn execute_in(
             changed.first().map(|s| s.as_str()).unwrap_or("?")
         ));
     }
+    mark("inputs hashed again");
     let reads = match reads_of(ctx, reads_file, &before) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    mark("reads hashed");
     // Directory outputs carry agingflow's marker, so the next run may replace them.
     let mut outputs = BTreeMap::new();
     for (port, rel) in &stage.outputs {
@@ -1089,6 +1098,7 @@ fn execute_in(
         Ok(e) => e,
         Err(e) => return fail(e),
     };
+    mark("outputs hashed");
     // Into the run cache before the outputs move (a cache that cannot take them is a warning).
     if let Err(e) = ctx
         .cache
@@ -1096,7 +1106,20 @@ fn execute_in(
     {
         tracing::warn!("{}: {e}", stage.name);
     }
-    commit(ctx, stage, locked, staging, entry, Outcome::Ran)
+    mark("stored in the run cache");
+    let o = commit(ctx, stage, locked, staging, entry, Outcome::Ran);
+    mark("committed");
+    let times: Vec<String> = marks
+        .borrow()
+        .iter()
+        .map(|(what, t)| format!("{what} {t:.3}"))
+        .collect();
+    tracing::debug!(
+        "{}: seconds from preparing: {}",
+        stage.name,
+        times.join(", ")
+    );
+    o
 }
 
 /// Outputs and lock entry are one commit: every output moves into place, then the lock is
