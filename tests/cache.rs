@@ -390,6 +390,15 @@ fn one_changed_curve_is_the_only_one_the_spectrum_recomputes_and_the_bytes_match
         " row groups unchanged",
     );
     assert_eq!(same + 1, groups, "clean: one row group cleaned again");
+    // kww-fit and spectrum read clean's output a row group at a time: one changed.
+    for stage in ["kww-fit", "spectrum"] {
+        let (same, groups) = counts(
+            &stage_log(d.path(), stage),
+            "INFO ",
+            " row groups unchanged",
+        );
+        assert_eq!(same + 1, groups, "{stage}: one row group read again");
+    }
     let fresh = tempfile::tempdir().unwrap();
     tests::small_campaign(&fresh.path().join("campaign"));
     perturb_one_test(&fresh.path().join("campaign"));

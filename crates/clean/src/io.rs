@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 use stage_cli::Progress;
 use tables::items::{ItemCache, KeyBuilder};
-use tables::segments::RowGroups;
-use tables::{CurveWriter, Provenance, RelaxationClean, RelaxationRaw, RelaxationTest, write_rows};
+use tables::segments::{RowGroups, SegmentWriter, encode_segment};
+use tables::{Provenance, RelaxationClean, RelaxationRaw, RelaxationTest, write_rows};
 
 use crate::{CleanError, Params, clean_curve};
 
@@ -25,7 +25,10 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
         RowGroups::<RelaxationRaw>::open_with(&p.relaxation_raw, &stage_cli::hashes::part_hash)?;
     let cache = ItemCache::from_env();
     let options = prov.params.to_string();
-    let mut writer = CurveWriter::<RelaxationClean>::create(&p.relaxation_clean, &prov)?;
+    // Each row group's cleaned curves are one encoded segment, spliced into the table as they
+    // are (the same bytes from scratch and from the cache): one row group per input row group,
+    // so the stages after clean can key their own work by row group too.
+    let mut writer = SegmentWriter::<RelaxationClean>::create(&p.relaxation_clean, &prov)?;
     let progress = Progress::new("row groups of tests", groups.keys().len());
     let mut tests = Vec::new();
     let mut reused = 0;
@@ -33,20 +36,20 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
     // order: memory stays a few row groups' worth.
     let all: Vec<usize> = (0..groups.keys().len()).collect();
     for window in all.chunks(2 * rayon::current_num_threads()) {
-        let done: Vec<(Vec<RelaxationTest>, Vec<RelaxationClean>, bool)> = window
+        let done: Vec<(Vec<RelaxationTest>, Vec<u8>, bool)> = window
             .par_iter()
             .map(|&i| {
                 let k = cache.enabled().then(|| {
-                    KeyBuilder::new("clean row group")
+                    KeyBuilder::new("clean row group segment")
                         .text(&options)
                         .text(&groups.keys()[i])
                         .finish()
                 });
-                if let Some((tests, curves)) = k
+                if let Some((tests, segment)) = k
                     .as_ref()
-                    .and_then(|k| cache.get::<RelaxationTest, RelaxationClean>(k))
+                    .and_then(|k| cache.get_rows_bytes::<RelaxationTest>(k))
                 {
-                    return Ok((tests, curves, true));
+                    return Ok((tests, segment, true));
                 }
                 let raw = groups.read(i)?;
                 let done: Vec<(RelaxationClean, RelaxationTest)> =
@@ -56,17 +59,16 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                     .into_iter()
                     .filter(|c| !c.time_s.is_empty())
                     .collect();
+                let segment = encode_segment(&curves, &prov)?;
                 if let Some(k) = &k {
-                    cache.put(k, &done_tests, &curves);
+                    cache.put_rows_bytes(k, &done_tests, &segment);
                 }
-                Ok((done_tests, curves, false))
+                Ok((done_tests, segment, false))
             })
             .collect::<Result<_, tables::TableError>>()?;
-        for (done_tests, curves, kept) in done {
+        for (done_tests, segment, kept) in done {
             reused += usize::from(kept);
-            for c in &curves {
-                writer.push(c)?;
-            }
+            writer.append(segment)?;
             for t in done_tests.iter().filter(|t| t.status != "ok") {
                 let flags = if t.flags.is_empty() {
                     String::new()

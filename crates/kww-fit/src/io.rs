@@ -1,49 +1,80 @@
-//! The disk side of kww-fit: stream curves, fit batches in parallel, write both tables.
+//! The disk side of kww-fit: read the cleaned curves a row group at a time, fit them in parallel
+//! (or take what was kept for an unchanged row group), write both tables.
 
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::{CurveReader, KwwFit, Provenance, RelaxationClean, write_rows};
+use tables::items::KeyBuilder;
+use tables::segments::RowGroups;
+use tables::{KwwFit, Provenance, RelaxationClean, write_rows};
 
 use crate::curve::fit_curve;
 use crate::law::aging_law;
 use crate::{KwwError, Params};
 
-const BATCH: usize = 256;
-
 /// Fits every curve and writes `kww_fits` and `aging_law`; returns (fitted ok, flagged).
 pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     tables::start_stage(&[&p.kww_fits, &p.aging_law])?;
-    let reader = CurveReader::<RelaxationClean>::open(&p.relaxation_clean)?;
-    let progress = Progress::new("curves", 0);
+    let groups = RowGroups::<RelaxationClean>::open(&p.relaxation_clean)?;
+    let progress = Progress::new("row groups of curves", groups.keys().len());
     let mut rows: Vec<KwwFit> = Vec::new();
-    let mut batch: Vec<RelaxationClean> = Vec::with_capacity(BATCH);
-    // A curve's fit depends on the curve and the fit options: the key of its item-cache entry.
+    // A row group's fits depend on its curves (the row group's key) and the fit options: the
+    // key of its item-cache entry, so a grown campaign fits only its new or changed row groups.
     let cache = tables::items::ItemCache::from_env();
     let options = format!("{:?}", p.fit);
-    let reused = std::sync::atomic::AtomicUsize::new(0);
-    let flush = |batch: &mut Vec<RelaxationClean>, rows: &mut Vec<KwwFit>| {
-        rows.extend(
-            batch
-                .par_iter()
-                .map(|c| cache.row_of("kww-fit", &options, c, &reused, || fit_curve(c, &p.fit)))
-                .collect::<Vec<_>>(),
-        );
-        progress.add(batch.len());
-        batch.clear();
-    };
-    for curve in reader {
-        batch.push(curve?);
-        if batch.len() == BATCH {
-            flush(&mut batch, &mut rows);
+    let mut reused = 0;
+    let curves_kept = std::sync::atomic::AtomicUsize::new(0);
+    let all: Vec<usize> = (0..groups.keys().len()).collect();
+    // A few row groups at a time in parallel, their curves too; results in table order.
+    for window in all.chunks(2 * rayon::current_num_threads()) {
+        let done: Vec<(Vec<KwwFit>, bool)> = window
+            .par_iter()
+            .map(|&i| {
+                let k = cache.enabled().then(|| {
+                    KeyBuilder::new("kww-fit row group")
+                        .text(&options)
+                        .text(&groups.keys()[i])
+                        .finish()
+                });
+                if let Some((fits, _)) = k
+                    .as_deref()
+                    .and_then(|k| cache.get::<KwwFit, RelaxationClean>(k))
+                {
+                    curves_kept.fetch_add(fits.len(), std::sync::atomic::Ordering::Relaxed);
+                    return Ok((fits, true));
+                }
+                // A changed row group: its curves one by one, each from its own entry when
+                // unchanged (a grown group fits only its new curve).
+                let curves = groups.read(i)?;
+                let fits: Vec<KwwFit> = curves
+                    .par_iter()
+                    .map(|c| {
+                        cache.row_of("kww-fit", &options, c, &curves_kept, || {
+                            fit_curve(c, &p.fit)
+                        })
+                    })
+                    .collect();
+                if let Some(k) = &k {
+                    cache.put::<KwwFit, RelaxationClean>(k, &fits, &[]);
+                }
+                Ok((fits, false))
+            })
+            .collect::<Result<_, tables::TableError>>()?;
+        for (fits, kept) in done {
+            reused += usize::from(kept);
+            rows.extend(fits);
+            progress.add(1);
         }
     }
-    flush(&mut batch, &mut rows);
     progress.finish();
     if cache.enabled() {
         tracing::info!(
             "{} of {} curves from the item cache",
-            reused.load(std::sync::atomic::Ordering::Relaxed),
+            curves_kept.load(std::sync::atomic::Ordering::Relaxed),
             rows.len()
+        );
+        tracing::info!(
+            "{reused} of {} row groups unchanged: their curves were not fitted again",
+            groups.keys().len()
         );
     }
     // The strain of each test becomes its group's nominal strain (a grouping key downstream).

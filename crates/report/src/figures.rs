@@ -1,7 +1,7 @@
 //! The paper's figures, drawn from whichever tables are present; a figure without its data is a
 //! sentence saying what is missing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use physics::GAS_CONSTANT_J_MOL_K;
 use physics::kww::KwwParams;
@@ -227,12 +227,7 @@ fn relaxation(inp: &Inputs) -> Entry {
     let mut panels = Vec::new();
     for (key, v) in &g {
         let mut series = Vec::new();
-        // One curve per aging time (the first test by id) keeps the panel readable.
-        let mut seen = std::collections::BTreeSet::new();
-        for f in v {
-            if !seen.insert(f.aging_time_s.to_bits()) {
-                continue;
-            }
+        for f in shown(v) {
             let Some(c) = clean.iter().find(|c| c.test_id == f.test_id) else {
                 continue;
             };
@@ -277,6 +272,25 @@ fn relaxation(inp: &Inputs) -> Entry {
         panels,
         MULTIPLES,
     )
+}
+
+/// The tests whose curves Fig. 1b draws: per series, one per aging time (the first in table
+/// order), which keeps a panel readable. The report reads only these curves of relaxation_clean.
+pub fn relaxation_tests_shown(fits: &[tables::KwwFit]) -> BTreeSet<String> {
+    groups(fits)
+        .values()
+        .flat_map(|v| shown(v))
+        .map(|f| f.test_id.clone())
+        .collect()
+}
+
+/// The first fit per aging time of a series' fits (sorted by aging time).
+fn shown<'a>(v: &[&'a tables::KwwFit]) -> Vec<&'a tables::KwwFit> {
+    let mut seen = BTreeSet::new();
+    v.iter()
+        .filter(|f| seen.insert(f.aging_time_s.to_bits()))
+        .copied()
+        .collect()
 }
 
 /// Groups of ok fits per series (material, series, strain, temperature), sorted by aging time.

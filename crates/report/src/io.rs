@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use tables::{CurveTable, RowTable};
+use tables::segments::RowGroups;
+use tables::{CurveTable, RelaxationClean, RowTable};
 
 use crate::{Inputs, Params, ReportError, figures, page, plot, summary};
 
@@ -42,6 +43,32 @@ fn read_each<T>(
         all.get_or_insert_with(Vec::new).extend(rows);
     }
     Ok(all)
+}
+
+/// The curves of `shown` tests in a curve table, reading only the row groups whose test-id
+/// statistics allow one of them (all row groups where the file has no statistics).
+fn read_shown(
+    path: &Path,
+    shown: &std::collections::BTreeSet<String>,
+) -> Result<(Vec<RelaxationClean>, tables::FileMeta), tables::TableError> {
+    let groups = RowGroups::<RelaxationClean>::open(path)?;
+    let mut curves = Vec::new();
+    for i in 0..groups.keys().len() {
+        let may_hold = match groups.text_range(i, "test_id") {
+            // (A file whose statistics contradict themselves is read whole, never trusted.)
+            Some((lo, hi)) if lo <= hi => shown.range(lo..=hi).next().is_some(),
+            _ => true,
+        };
+        if may_hold {
+            curves.extend(
+                groups
+                    .read(i)?
+                    .into_iter()
+                    .filter(|c| shown.contains(&c.test_id)),
+            );
+        }
+    }
+    Ok((curves, groups.meta()?))
 }
 
 /// The BLAKE3 of an input table's file; of a table folder, the BLAKE3 of its lines
@@ -303,7 +330,22 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     let mut inp = Inputs::default();
     inp.kww_fits = read_opt(&p.kww_fits, &mut inp)?;
     inp.aging_law = read_opt(&p.aging_law, &mut inp)?;
-    inp.relaxation_clean = read_curves_opt(&p.relaxation_clean, &mut inp)?;
+    // Fig. 1b draws a few curves: only the row groups that may hold them are read.
+    let shown = inp
+        .kww_fits
+        .as_deref()
+        .map(figures::relaxation_tests_shown)
+        .unwrap_or_default();
+    inp.relaxation_clean = if shown.is_empty() {
+        read_curves_opt(&p.relaxation_clean, &mut inp)?
+    } else {
+        read_each(
+            &p.relaxation_clean,
+            &mut inp,
+            RelaxationClean::NAME,
+            |path| read_shown(path, &shown),
+        )?
+    };
     inp.indentation_raw = read_curves_opt(&p.indentation_raw, &mut inp)?;
     inp.indents = read_opt(&p.indents, &mut inp)?;
     inp.tau_c_stats = read_opt(&p.tau_c_stats, &mut inp)?;

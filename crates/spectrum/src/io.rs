@@ -5,15 +5,16 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::items::{ItemCache, KeyBuilder};
+use tables::items::{
+    ItemCache, KeyBuilder, curve_bytes, curves_from_bytes, rows_bytes, rows_from_bytes,
+};
+use tables::segments::RowGroups;
 use tables::{
-    CurveReader, KwwFit, ModelFit, Provenance, RelaxationClean, Spectrum, SpectrumMoments,
-    read_rows, write_curves, write_rows,
+    KwwFit, ModelFit, Provenance, RelaxationClean, Spectrum, SpectrumMoments, read_rows,
+    write_curves, write_rows,
 };
 
 use crate::{Params, SpectrumError, analyse};
-
-const BATCH: usize = 256;
 
 /// What a run did: curves inverted and flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
         None => Vec::new(),
     };
     let by_id: HashMap<&str, &KwwFit> = fits.iter().map(|f| (f.test_id.as_str(), f)).collect();
-    let reader = CurveReader::<RelaxationClean>::open(&p.relaxation_clean)?;
+    let groups = RowGroups::<RelaxationClean>::open(&p.relaxation_clean)?;
     let compute = |c: &RelaxationClean, fit: Option<&KwwFit>| {
         let (s, mut r) = analyse(c, fit, c.strain, &p.spectrum);
         if p.kww_fits.is_some() && fit.is_none() {
@@ -45,72 +46,92 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
         }
         (s, r)
     };
-    let progress = Progress::new("curves", 0);
+    let fit_of =
+        |test_id: &str| -> Option<&KwwFit> { p.kww_fits.as_ref().and(by_id.get(test_id).copied()) };
+    let progress = Progress::new("row groups of curves", groups.keys().len());
     let mut curves = Vec::new();
     let mut rows = Vec::new();
     let mut raw_strains = Vec::new();
-    let mut batch: Vec<RelaxationClean> = Vec::with_capacity(BATCH);
-    // A curve's rows depend on the curve, its KWW fit (or whether kww-fits was given) and the
-    // options: that is the key of its entry in the runner's item cache.
+    // A row group's rows depend on its curves (the row group's key), their KWW fits (or whether
+    // kww-fits was given) and the options. The entry is kept under the row group's key and the
+    // options, with the fits it was computed from; it is used when those fits are the current
+    // ones, byte for byte.
     let cache = ItemCache::from_env();
     let options = format!("{:?} kww_fits:{}", p.spectrum, p.kww_fits.is_some());
-    let reused = std::sync::atomic::AtomicUsize::new(0);
-    let mut flush = |batch: &mut Vec<RelaxationClean>| {
-        let done: Vec<_> = batch
+    let mut reused = 0;
+    let curves_kept = std::sync::atomic::AtomicUsize::new(0);
+    let all: Vec<usize> = (0..groups.keys().len()).collect();
+    type Done = (Vec<Option<Spectrum>>, Vec<SpectrumMoments>, bool);
+    for window in all.chunks(2 * rayon::current_num_threads()) {
+        let done: Vec<Done> = window
             .par_iter()
-            .map(|c| {
-                let fit = p
-                    .kww_fits
-                    .as_ref()
-                    .map(|_| by_id.get(c.test_id.as_str()).copied());
-                let fit = match fit {
-                    Some(Some(f)) => Some(f),
-                    _ => None,
-                };
-                let key = cache.enabled().then(|| {
-                    KeyBuilder::new("spectrum")
+            .map(|&i| -> Result<Done, tables::TableError> {
+                let k = cache.enabled().then(|| {
+                    KeyBuilder::new("spectrum row group")
                         .text(&options)
-                        .curve(c)
-                        .and_then(|k| k.rows(fit.map(std::slice::from_ref).unwrap_or(&[])))
-                        .map(KeyBuilder::finish)
-                        .ok()
+                        .text(&groups.keys()[i])
+                        .finish()
                 });
-                if let Some(k) = key.flatten().as_deref() {
-                    if let Some((mut rows, curves)) = cache.get::<SpectrumMoments, Spectrum>(k)
-                        && rows.len() == 1
-                        && curves.len() <= 1
-                    {
-                        reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return (curves.into_iter().next(), rows.remove(0));
-                    }
-                    let (s, r) = compute(c, fit);
-                    cache.put(k, std::slice::from_ref(&r), s.as_slice());
-                    return (s, r);
+                if let Some(hit) = k.as_deref().and_then(|k| kept(&cache, k, &fit_of)) {
+                    curves_kept.fetch_add(hit.1.len(), std::sync::atomic::Ordering::Relaxed);
+                    return Ok((hit.0, hit.1, true));
                 }
-                compute(c, fit)
+                // A changed row group: its curves one by one, each from its own entry when the
+                // curve and its fit are unchanged (a grown group inverts only its new curve).
+                let group = groups.read(i)?;
+                let (specs, moments): (Vec<_>, Vec<_>) = group
+                    .par_iter()
+                    .map(|c| {
+                        let fit = fit_of(&c.test_id);
+                        let key = cache.enabled().then(|| {
+                            KeyBuilder::new("spectrum")
+                                .text(&options)
+                                .curve(c)
+                                .and_then(|k| k.rows(fit.map(std::slice::from_ref).unwrap_or(&[])))
+                                .map(KeyBuilder::finish)
+                                .ok()
+                        });
+                        let Some(k) = key.flatten() else {
+                            return compute(c, fit);
+                        };
+                        if let Some((mut rows, specs)) = cache.get::<SpectrumMoments, Spectrum>(&k)
+                            && rows.len() == 1
+                            && specs.len() <= 1
+                        {
+                            curves_kept.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            return (specs.into_iter().next(), rows.remove(0));
+                        }
+                        let (s, r) = compute(c, fit);
+                        cache.put(&k, std::slice::from_ref(&r), s.as_slice());
+                        (s, r)
+                    })
+                    .unzip();
+                if let Some(k) = &k {
+                    keep(&cache, k, &specs, &moments, &fit_of);
+                }
+                Ok((specs, moments, false))
             })
-            .collect();
-        for (s, r) in done {
-            raw_strains.push(r.strain);
-            curves.push(s);
-            rows.push(r);
-        }
-        progress.add(batch.len());
-        batch.clear();
-    };
-    for curve in reader {
-        batch.push(curve?);
-        if batch.len() == BATCH {
-            flush(&mut batch);
+            .collect::<Result<_, _>>()?;
+        for (specs, moments, hit) in done {
+            reused += usize::from(hit);
+            for (s, r) in specs.into_iter().zip(moments) {
+                raw_strains.push(r.strain);
+                curves.push(s);
+                rows.push(r);
+            }
+            progress.add(1);
         }
     }
-    flush(&mut batch);
     progress.finish();
     if cache.enabled() {
         tracing::info!(
             "{} of {} curves from the item cache",
-            reused.load(std::sync::atomic::Ordering::Relaxed),
+            curves_kept.load(std::sync::atomic::Ordering::Relaxed),
             rows.len()
+        );
+        tracing::info!(
+            "{reused} of {} row groups unchanged with their fits: not inverted again",
+            groups.keys().len()
         );
     }
     // The strain of each test becomes its group's nominal strain, as in kww_fits.
@@ -155,6 +176,75 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
         return Err(SpectrumError::NothingInverted(rows.len()));
     }
     Ok(Summary { inverted, flagged })
+}
+
+/// The fits a row group's rows were computed from, in row order (a row without a fit has none).
+fn fits_used<'a>(
+    moments: &[SpectrumMoments],
+    fit_of: &dyn Fn(&str) -> Option<&'a KwwFit>,
+) -> Vec<KwwFit> {
+    moments
+        .iter()
+        .filter_map(|r| fit_of(&r.test_id).cloned())
+        .collect()
+}
+
+/// Keeps a row group's results: [moments, the fits used, one spectrum per row (empty: none)].
+fn keep<'a>(
+    cache: &ItemCache,
+    key: &str,
+    specs: &[Option<Spectrum>],
+    moments: &[SpectrumMoments],
+    fit_of: &dyn Fn(&str) -> Option<&'a KwwFit>,
+) {
+    let parts = (|| -> Result<Vec<Vec<u8>>, tables::TableError> {
+        let mut parts = vec![
+            rows_bytes(moments)?,
+            rows_bytes(&fits_used(moments, fit_of))?,
+        ];
+        for s in specs {
+            parts.push(match s {
+                Some(s) => curve_bytes(s)?,
+                None => Vec::new(),
+            });
+        }
+        Ok(parts)
+    })();
+    match parts {
+        Ok(parts) => {
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            cache.put_bytes(key, &refs);
+        }
+        Err(e) => tracing::debug!("item cache {key}: {e}"),
+    }
+}
+
+/// A row group's kept results, when present, intact and computed from the current fits.
+fn kept<'a>(
+    cache: &ItemCache,
+    key: &str,
+    fit_of: &dyn Fn(&str) -> Option<&'a KwwFit>,
+) -> Option<(Vec<Option<Spectrum>>, Vec<SpectrumMoments>)> {
+    let parts = cache.get_bytes(key)?;
+    let (moments, fits, specs) = match parts.as_slice() {
+        [m, f, specs @ ..] => (rows_from_bytes::<SpectrumMoments>(m)?, f, specs),
+        _ => return None,
+    };
+    if specs.len() != moments.len() || rows_bytes(&fits_used(&moments, fit_of)).ok()? != *fits {
+        return None;
+    }
+    let specs = specs
+        .iter()
+        .map(|b| {
+            if b.is_empty() {
+                Some(None)
+            } else {
+                let mut c = curves_from_bytes::<Spectrum>(b)?;
+                (c.len() == 1).then(|| c.pop())
+            }
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((specs, moments))
 }
 
 fn join_flag(flags: &str, f: &str) -> String {

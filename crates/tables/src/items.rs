@@ -186,9 +186,7 @@ impl ItemCache {
         let rows = decode_rows::<R>(p.first()?)?;
         let mut curves = Vec::new();
         for part in &p[1..] {
-            for b in batches(part)? {
-                curves.extend(C::from_batch(&b, Path::new("item cache")).ok()?);
-            }
+            curves.extend(curves_from_bytes::<C>(part)?);
         }
         Some((rows, curves))
     }
@@ -239,6 +237,21 @@ impl ItemCache {
         row
     }
 
+    /// The rows and the bytes (a stage's own encoding, e.g. an encoded segment) stored for
+    /// `key`, when present and intact.
+    pub fn get_rows_bytes<R: RowTable>(&self, key: &str) -> Option<(Vec<R>, Vec<u8>)> {
+        match self.get_parts(key)?.as_mut_slice() {
+            [rows, bytes] => Some((decode_rows::<R>(rows)?, std::mem::take(bytes))),
+            _ => None,
+        }
+    }
+
+    /// Stores rows and bytes under `key`.
+    pub fn put_rows_bytes<R: RowTable>(&self, key: &str, rows: &[R], bytes: &[u8]) {
+        let parts = (|| Ok(vec![ipc(&[R::to_batch(rows)?])?, bytes.to_vec()]))();
+        self.put_parts(key, parts);
+    }
+
     /// The rows of two row tables stored for `key`, when present and intact.
     pub fn get_rows2<A: RowTable, B: RowTable>(&self, key: &str) -> Option<(Vec<A>, Vec<B>)> {
         match self.get_parts(key)?.as_slice() {
@@ -252,6 +265,30 @@ impl ItemCache {
         let parts = (|| Ok(vec![ipc(&[A::to_batch(a)?])?, ipc(&[B::to_batch(b)?])?]))();
         self.put_parts(key, parts);
     }
+}
+
+/// Rows as the bytes of one part (Arrow IPC), for a stage composing its own entries.
+pub fn rows_bytes<R: RowTable>(rows: &[R]) -> Result<Vec<u8>, TableError> {
+    ipc(&[R::to_batch(rows)?])
+}
+
+/// Rows back from [`rows_bytes`]; `None` when they do not decode.
+pub fn rows_from_bytes<R: RowTable>(part: &[u8]) -> Option<Vec<R>> {
+    decode_rows(part)
+}
+
+/// One curve as the bytes of one part (Arrow IPC).
+pub fn curve_bytes<C: CurveTable>(curve: &C) -> Result<Vec<u8>, TableError> {
+    ipc(&[curve.to_batch()?])
+}
+
+/// The curves back from [`curve_bytes`]; `None` when they do not decode.
+pub fn curves_from_bytes<C: CurveTable>(part: &[u8]) -> Option<Vec<C>> {
+    let mut out = Vec::new();
+    for b in batches(part)? {
+        out.extend(C::from_batch(&b, Path::new("item cache")).ok()?);
+    }
+    Some(out)
 }
 
 fn decode_rows<R: RowTable>(part: &[u8]) -> Option<Vec<R>> {

@@ -355,6 +355,28 @@ impl<T: CurveTable> RowGroups<T> {
         Ok(CurveReader::from_reader(reader, meta, &part.path))
     }
 
+    /// The smallest and largest value of text column `column` in row group `i`, from the file's
+    /// statistics (a truncated statistic still bounds the values); `None` where there are none.
+    pub fn text_range(&self, i: usize, column: &str) -> Option<(String, String)> {
+        let (p, g) = *self.index.get(i)?;
+        let rg = self.parts[p].meta.metadata().row_group(g);
+        let chunk = rg
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == column)?;
+        let st = chunk.statistics()?;
+        let text = |b: Option<&[u8]>| String::from_utf8(b?.to_vec()).ok();
+        Some((text(st.min_bytes_opt())?, text(st.max_bytes_opt())?))
+    }
+
+    /// The key-value metadata of the table (of its first file).
+    pub fn meta(&self) -> Result<crate::FileMeta, TableError> {
+        if self.parts.is_empty() {
+            return Ok(crate::FileMeta::default());
+        }
+        Ok(self.reader(0, Vec::new())?.meta().clone())
+    }
+
     /// The key of each row group, in table order.
     pub fn keys(&self) -> &[String] {
         &self.keys
