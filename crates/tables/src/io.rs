@@ -27,7 +27,7 @@ use crate::table::{ColumnDef, CurveTable, RowTable, schema_of};
 use crate::{SCHEMA_VERSION, TableError, VERSION};
 
 /// Rows per Parquet row group; fixed so the file layout never depends on how rows were batched.
-const ROW_GROUP_ROWS: usize = 1 << 20;
+pub(crate) const ROW_GROUP_ROWS: usize = 1 << 20;
 /// Rows per batch when reading.
 const READ_BATCH_ROWS: usize = 1 << 16;
 

@@ -19,17 +19,31 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::TypePtr;
 
 use crate::CurveReader;
-use crate::io::{build_checked, prepare_target, unbuffer, writer_properties};
+use crate::io::{ROW_GROUP_ROWS, build_checked, prepare_target, unbuffer, writer_properties};
 use crate::table::{CurveTable, schema_of};
 use crate::{Provenance, TableError};
 
 /// Encodes curves (in key order, each key once) as one segment: a Parquet file of the table.
+/// A row group ends between curves, never inside one (row groups are read one at a time, and a
+/// curve must be whole in its row group): a new one starts before a curve that would take the
+/// current one past 2^20 rows; a longer curve is a row group of its own.
 pub fn encode_segment<T: CurveTable>(
     curves: &[T],
     prov: &Provenance,
 ) -> Result<Vec<u8>, TableError> {
+    encode_segment_rows(curves, prov, ROW_GROUP_ROWS)
+}
+
+fn encode_segment_rows<T: CurveTable>(
+    curves: &[T],
+    prov: &Provenance,
+    group_rows: usize,
+) -> Result<Vec<u8>, TableError> {
     let schema = schema_of(&T::columns());
-    let props = writer_properties(T::NAME, &schema, prov)?;
+    let props = writer_properties(T::NAME, &schema, prov)?
+        .into_builder()
+        .set_max_row_group_row_count(None)
+        .build();
     let internal = |e: parquet::errors::ParquetError| TableError::Internal(e.to_string());
     let mut w = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(internal)?;
     let mut last: Option<T> = None;
@@ -44,7 +58,12 @@ pub fn encode_segment<T: CurveTable>(
                 id: c.id().to_owned(),
             });
         }
-        if c.len()? > 0 {
+        let n = c.len()?;
+        if n > 0 {
+            let open = w.in_progress_rows();
+            if open > 0 && open + n > group_rows {
+                w.flush().map_err(internal)?;
+            }
             w.write(&c.to_batch()?).map_err(internal)?;
         }
         last = Some(c.meta());
@@ -517,6 +536,42 @@ mod tests {
         assert_eq!(other.keys()[0], groups.keys()[0]);
         assert_ne!(other.keys()[1], groups.keys()[1]);
         assert_eq!(other.keys()[2], groups.keys()[2]);
+    }
+
+    /// Row groups end between curves: with a limit of 100 rows, curves of 60, 60, 150 and 30
+    /// rows give row groups [60], [60], [150], [30]... each read back whole, one at a time.
+    #[test]
+    fn a_row_group_never_splits_a_curve() {
+        let d = tempfile::tempdir().unwrap();
+        let prov = Provenance::new("test", serde_json::json!({}));
+        let curves = vec![
+            curve("a", 60),
+            curve("b", 60),
+            curve("c", 150),
+            curve("d", 30),
+            curve("e", 30),
+        ];
+        let path = d.path().join("t.parquet");
+        let mut w = SegmentWriter::<RelaxationRaw>::create(&path, &prov).unwrap();
+        w.append(encode_segment_rows(&curves, &prov, 100).unwrap())
+            .unwrap();
+        w.finish().unwrap();
+        let groups = RowGroups::<RelaxationRaw>::open(&path).unwrap();
+        let sizes: Vec<Vec<String>> = (0..groups.keys().len())
+            .map(|i| {
+                groups
+                    .read(i)
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.test_id)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(sizes, [vec!["a"], vec!["b"], vec!["c"], vec!["d", "e"]]);
+        assert_eq!(read_curves::<RelaxationRaw>(&path).unwrap().0, curves);
+        // The limit of every table: a segment under it is one row group, as before.
+        let whole = encode_segment(&curves, &prov).unwrap();
+        assert_eq!(metadata(&Bytes::from(whole)).unwrap().num_row_groups(), 1);
     }
 
     #[test]
