@@ -74,8 +74,10 @@ impl Scenario {
         if self == Scenario::Transient { 3 } else { 4 }
     }
 
+    /// The solver's bounds: [ln tau0, A, sigma0, width growth]. A >= 0 is kept by the model
+    /// (`clamped`), not by a bound transform.
     fn bounds(self) -> Vec<Bound> {
-        let mut b = vec![Bound::Free, Bound::Lower(0.0), Bound::Both(0.05, 6.0)];
+        let mut b = vec![Bound::Free, Bound::Free, Bound::Both(0.05, 6.0)];
         if self != Scenario::Transient {
             b.push(Bound::Both(0.0, 5.0));
         }
@@ -367,10 +369,8 @@ pub fn fit_scenario(s: Scenario, m: &Measured) -> Option<ScenarioFit> {
         }
         starts.push(p);
     }
-    let mut bounds = s.bounds();
-    bounds[1] = Bound::Free;
     let opts = Options {
-        bounds,
+        bounds: s.bounds(),
         max_iters: 80,
         ftol: 1e-9,
         xtol: 1e-7,
