@@ -343,6 +343,18 @@ fn a_failed_job_runs_no_dependent_and_leaves_the_outputs() {
 }
 
 /// Starts `agingflow run p.yaml` in `dir` and waits until a job of it runs.
+/// The chain with a stage of 60 s, started under Slurm, once a job of it runs (`None`, skipping,
+/// without a cluster).
+fn slow_chain_running() -> Option<(tempfile::TempDir, PathBuf, std::process::Child)> {
+    if !cluster() {
+        return None;
+    }
+    let (t, d) = work();
+    chain(&d, &CHAIN.replace("sleep 0;", "sleep 60;"));
+    let child = start_and_wait_running(&d);
+    Some((t, d, child))
+}
+
 fn start_and_wait_running(dir: &Path) -> std::process::Child {
     let mut child = command("agingflow")
         .args(["run", "p.yaml"])
@@ -365,12 +377,9 @@ fn start_and_wait_running(dir: &Path) -> std::process::Child {
 
 #[test]
 fn sigterm_cancels_every_job_of_the_run() {
-    if !cluster() {
+    let Some((_t, d, child)) = slow_chain_running() else {
         return;
-    }
-    let (_t, d) = work();
-    chain(&d, &CHAIN.replace("sleep 0;", "sleep 60;"));
-    let child = start_and_wait_running(&d);
+    };
     assert!(!alive_jobs(&d).is_empty());
     kill(child.id(), "TERM");
     let t = Instant::now();
@@ -443,12 +452,9 @@ fn kill(pid: u32, sig: &str) {
 
 #[test]
 fn a_job_killed_under_slurm_is_reported_with_its_state_and_exit_code() {
-    if !cluster() {
+    let Some((_t, d, child)) = slow_chain_running() else {
         return;
-    }
-    let (_t, d) = work();
-    chain(&d, &CHAIN.replace("sleep 0;", "sleep 60;"));
-    let child = start_and_wait_running(&d);
+    };
     let upper = recorded_jobs(&d)
         .iter()
         .find(|j| j["stages"] == serde_json::json!(["upper"]))

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::items::{ItemCache, KeyBuilder};
+use tables::items::ItemCache;
 use tables::segments::{RowGroups, SegmentWriter, encode_segment};
 use tables::{Provenance, RelaxationClean, RelaxationRaw, RelaxationTest, write_rows};
 
@@ -34,17 +34,11 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
     let mut reused = 0;
     // A few row groups at a time in parallel (each read and cleaned on its own), written in file
     // order: memory stays a few row groups' worth.
-    let all: Vec<usize> = (0..groups.keys().len()).collect();
-    for window in all.chunks(2 * rayon::current_num_threads()) {
+    for window in groups.windows() {
         let done: Vec<(Vec<RelaxationTest>, Vec<u8>, bool)> = window
-            .par_iter()
-            .map(|&i| {
-                let k = cache.enabled().then(|| {
-                    KeyBuilder::new("clean row group segment")
-                        .text(&options)
-                        .text(&groups.keys()[i])
-                        .finish()
-                });
+            .into_par_iter()
+            .map(|i| {
+                let k = cache.row_group_key("clean row group segment", &options, &groups.keys()[i]);
                 if let Some((tests, segment)) = k
                     .as_ref()
                     .and_then(|k| cache.get_rows_bytes::<RelaxationTest>(k))

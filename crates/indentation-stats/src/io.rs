@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::items::{ItemCache, KeyBuilder};
+use tables::items::ItemCache;
 use tables::segments::RowGroups;
 use tables::{CurveTable, Indent, IndentationRaw, Provenance, RowTable, write_rows};
 
@@ -31,12 +31,7 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
     let done: Vec<(Vec<Indent>, bool)> = (0..groups.keys().len())
         .into_par_iter()
         .map(|i| {
-            let k = cache.enabled().then(|| {
-                KeyBuilder::new("indentation-stats row group")
-                    .text(&options)
-                    .text(&groups.keys()[i])
-                    .finish()
-            });
+            let k = cache.row_group_key("indentation-stats row group", &options, &groups.keys()[i]);
             if let Some(k) = &k
                 && let Some((kept, _)) = cache.get::<Indent, IndentationRaw>(k)
             {

@@ -3,7 +3,6 @@
 
 use rayon::prelude::*;
 use stage_cli::Progress;
-use tables::items::KeyBuilder;
 use tables::segments::RowGroups;
 use tables::{KwwFit, Provenance, RelaxationClean, write_rows};
 
@@ -23,18 +22,12 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     let options = format!("{:?}", p.fit);
     let mut reused = 0;
     let curves_kept = std::sync::atomic::AtomicUsize::new(0);
-    let all: Vec<usize> = (0..groups.keys().len()).collect();
     // A few row groups at a time in parallel, their curves too; results in table order.
-    for window in all.chunks(2 * rayon::current_num_threads()) {
+    for window in groups.windows() {
         let done: Vec<(Vec<KwwFit>, bool)> = window
-            .par_iter()
-            .map(|&i| {
-                let k = cache.enabled().then(|| {
-                    KeyBuilder::new("kww-fit row group")
-                        .text(&options)
-                        .text(&groups.keys()[i])
-                        .finish()
-                });
+            .into_par_iter()
+            .map(|i| {
+                let k = cache.row_group_key("kww-fit row group", &options, &groups.keys()[i]);
                 if let Some((fits, _)) = k
                     .as_deref()
                     .and_then(|k| cache.get::<KwwFit, RelaxationClean>(k))

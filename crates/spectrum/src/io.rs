@@ -60,18 +60,12 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     let options = format!("{:?} kww_fits:{}", p.spectrum, p.kww_fits.is_some());
     let mut reused = 0;
     let curves_kept = std::sync::atomic::AtomicUsize::new(0);
-    let all: Vec<usize> = (0..groups.keys().len()).collect();
     type Done = (Vec<Option<Spectrum>>, Vec<SpectrumMoments>, bool);
-    for window in all.chunks(2 * rayon::current_num_threads()) {
+    for window in groups.windows() {
         let done: Vec<Done> = window
-            .par_iter()
-            .map(|&i| -> Result<Done, tables::TableError> {
-                let k = cache.enabled().then(|| {
-                    KeyBuilder::new("spectrum row group")
-                        .text(&options)
-                        .text(&groups.keys()[i])
-                        .finish()
-                });
+            .into_par_iter()
+            .map(|i| -> Result<Done, tables::TableError> {
+                let k = cache.row_group_key("spectrum row group", &options, &groups.keys()[i]);
                 if let Some(hit) = k.as_deref().and_then(|k| kept(&cache, k, &fit_of)) {
                     curves_kept.fetch_add(hit.1.len(), std::sync::atomic::Ordering::Relaxed);
                     return Ok((hit.0, hit.1, true));

@@ -117,6 +117,13 @@ impl ItemCache {
         self.dir.is_some()
     }
 
+    /// The key of a stage's work on one row group (`what`, its options, the row group's key from
+    /// [`crate::segments::RowGroups::keys`]); `None` without a cache.
+    pub fn row_group_key(&self, what: &str, options: &str, row_group: &str) -> Option<String> {
+        self.enabled()
+            .then(|| KeyBuilder::new(what).text(options).text(row_group).finish())
+    }
+
     /// The cache folder, when there is one (a stage keeping larger entries of its own there).
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()

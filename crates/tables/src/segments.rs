@@ -396,6 +396,14 @@ impl<T: CurveTable> RowGroups<T> {
         Ok(self.reader(0, Vec::new())?.meta().clone())
     }
 
+    /// The row groups in windows of two per thread, in table order: a stage works on a window
+    /// in parallel and writes it in order, so memory holds a few row groups' worth.
+    pub fn windows(&self) -> Vec<std::ops::Range<usize>> {
+        let n = self.keys.len();
+        let w = (2 * rayon::current_num_threads()).max(1);
+        (0..n).step_by(w).map(|a| a..(a + w).min(n)).collect()
+    }
+
     /// The key of each row group, in table order.
     pub fn keys(&self) -> &[String] {
         &self.keys
