@@ -283,15 +283,15 @@ pub fn load_with(path: &Path, allow_outside: bool) -> Result<Campaign, ManifestE
     resolve_with(manifest, &dir, &text, &file, allow_outside)
 }
 
-/// The 1-based lines where the list items of a top-level `section:` start, read from the YAML
-/// events (so block and flow style, indented or not, all give the right line).
-fn entry_lines(text: &str, section: &str) -> Vec<usize> {
+/// The 1-based lines where the list items of each top-level `section:` start, read from the YAML
+/// events (so block and flow style, indented or not, all give the right line), in one pass.
+fn entry_lines(text: &str) -> HashMap<String, Vec<usize>> {
     use saphyr_parser::{Event, Parser};
-    let mut out = Vec::new();
+    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
     let mut depth = 0usize;
     let mut root_key_next = true;
-    let mut section_key = false;
-    let mut in_section = false;
+    let mut section_key: Option<String> = None;
+    let mut in_section: Option<String> = None;
     for ev in Parser::new_from_str(text) {
         let Ok((ev, span)) = ev else { break };
         let starts = matches!(
@@ -301,14 +301,22 @@ fn entry_lines(text: &str, section: &str) -> Vec<usize> {
         if starts {
             if depth == 1 {
                 if root_key_next {
-                    section_key = matches!(&ev, Event::Scalar(v, ..) if v.as_ref() == section);
+                    section_key = match &ev {
+                        Event::Scalar(v, ..) => Some(v.to_string()),
+                        _ => None,
+                    };
                 } else {
-                    in_section = section_key && matches!(ev, Event::SequenceStart(..));
-                    section_key = false;
+                    in_section = section_key
+                        .take()
+                        .filter(|_| matches!(ev, Event::SequenceStart(..)));
                 }
                 root_key_next = !root_key_next;
-            } else if depth == 2 && in_section {
-                out.push(span.start.line());
+            } else if depth == 2
+                && let Some(section) = &in_section
+            {
+                out.entry(section.clone())
+                    .or_default()
+                    .push(span.start.line());
             }
         }
         match ev {
@@ -316,7 +324,7 @@ fn entry_lines(text: &str, section: &str) -> Vec<usize> {
             Event::MappingEnd | Event::SequenceEnd => {
                 depth = depth.saturating_sub(1);
                 if depth == 1 {
-                    in_section = false;
+                    in_section = None;
                 }
             }
             _ => {}
@@ -346,12 +354,16 @@ pub fn resolve_with(
     let real_dir = guard::resolve(dir);
     // Thousands of files in few folders: each folder resolved once.
     let resolver = guard::Resolver::new();
-    // Glob matches as resolved for the duplicate check, not resolved again below.
-    let mut resolved: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut errors = Vec::new();
     let mut err_note: Vec<String> = Vec::new();
     let mut items: Vec<Item> = Vec::new();
-    let lines = |kind: Kind| entry_lines(text, kind.section());
+    let entry_at_all = entry_lines(text);
+    let lines = |kind: Kind| {
+        entry_at_all
+            .get(kind.section())
+            .cloned()
+            .unwrap_or_default()
+    };
     for (name, m) in &manifest.materials {
         if m.tg_k.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
             let line = text
@@ -515,7 +527,9 @@ pub fn resolve_with(
                     ));
                 }
             }
-            let paths: Vec<PathBuf> = match (&e.file, &e.files) {
+            // Each file with its resolved path (`lstat` once: a plain file's folder is resolved,
+            // a symlink the long way).
+            let paths: Vec<(PathBuf, PathBuf)> = match (&e.file, &e.files) {
                 (Some(_), Some(_)) | (None, None) => {
                     err(format!(
                         "{what}: give exactly one of `file:` (one file) and `files:` (a glob)"
@@ -524,8 +538,21 @@ pub fn resolve_with(
                 }
                 (Some(f), None) => {
                     let p = dir.join(f);
-                    match std::fs::metadata(&p) {
-                        Ok(m) if m.is_file() => vec![p],
+                    let lstat = std::fs::symlink_metadata(&p);
+                    let plain = lstat.as_ref().is_ok_and(|m| !m.file_type().is_symlink());
+                    let meta = match lstat {
+                        Ok(m) if plain => Ok(m),
+                        _ => std::fs::metadata(&p),
+                    };
+                    match meta {
+                        Ok(m) if m.is_file() => {
+                            let real = if plain {
+                                resolver.resolve_plain(&p)
+                            } else {
+                                resolver.resolve(&p)
+                            };
+                            vec![(p, real)]
+                        }
                         Ok(m) if m.is_dir() => {
                             err(format!(
                                 "{what}: `{f}` is a directory, not a file (a glob goes in `files:`)"
@@ -569,18 +596,28 @@ pub fn resolve_with(
                         Ok(m) => {
                             // A file reached twice (through a symlink loop, say) counts once,
                             // under its shortest path.
-                            let mut v: Vec<PathBuf> = m.flatten().filter(|p| p.is_file()).collect();
-                            v.sort_by_key(|p| (p.components().count(), p.clone()));
+                            let mut v: Vec<(PathBuf, bool)> = m
+                                .flatten()
+                                .filter_map(|p| {
+                                    let plain =
+                                        std::fs::symlink_metadata(&p).ok()?.file_type().is_file();
+                                    (plain || p.is_file()).then_some((p, plain))
+                                })
+                                .collect();
+                            v.sort_by_key(|(p, _)| (p.components().count(), p.clone()));
                             let mut real = std::collections::HashSet::new();
                             let before = v.len();
-                            v.retain(|p| {
-                                let r = resolver.resolve(p);
-                                let first = real.insert(r.clone());
-                                if first {
-                                    resolved.insert(p.clone(), r);
-                                }
-                                first
-                            });
+                            let mut v: Vec<(PathBuf, PathBuf)> = v
+                                .into_iter()
+                                .filter_map(|(p, plain)| {
+                                    let r = if plain {
+                                        resolver.resolve_plain(&p)
+                                    } else {
+                                        resolver.resolve(&p)
+                                    };
+                                    real.insert(r.clone()).then_some((p, r))
+                                })
+                                .collect();
                             if v.len() < before {
                                 err_note.push(format!(
                                     "{what}: glob `{g}` reaches {} file(s) more than once (a symlink loop?); each is read once",
@@ -597,8 +634,7 @@ pub fn resolve_with(
                     }
                 }
             };
-            for p in paths {
-                let real = resolved.remove(&p).unwrap_or_else(|| resolver.resolve(&p));
+            for (p, real) in paths {
                 if !real.starts_with(&real_dir) && !allow_outside {
                     err(format!(
                         "{what}: `{}` lies outside the manifest's folder; move it in, or allow it with `--allow-outside`",

@@ -333,6 +333,16 @@ impl Resolver {
 
     /// The same path as [`resolve`] gives.
     pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.resolve_as(path, None)
+    }
+
+    /// [`Resolver::resolve`] for a path the caller has just `lstat`ed and found not to be a
+    /// symlink (`plain`): the `lstat` is not made again.
+    pub fn resolve_plain(&self, path: &Path) -> PathBuf {
+        self.resolve_as(path, Some(true))
+    }
+
+    fn resolve_as(&self, path: &Path, plain: Option<bool>) -> PathBuf {
         let abs = if path.is_absolute() {
             if is_folded(path) {
                 path.to_owned()
@@ -353,7 +363,9 @@ impl Resolver {
         let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
             return resolve(&abs);
         };
-        let is_plain = std::fs::symlink_metadata(&abs).is_ok_and(|m| !m.file_type().is_symlink());
+        let is_plain = plain.unwrap_or_else(|| {
+            std::fs::symlink_metadata(&abs).is_ok_and(|m| !m.file_type().is_symlink())
+        });
         if !is_plain {
             return resolve(&abs);
         }
@@ -436,10 +448,14 @@ fn relation(target: &Path, other: &Path) -> Option<&'static str> {
 /// Refuses `target` when it is, contains or lies inside a registered or an `extra` protected
 /// path.
 pub fn check_with(target: &Path, extra: &[Protected]) -> Result<(), GuardError> {
-    let t = resolve(target);
+    check_resolved(target, &resolve(target), extra)
+}
+
+/// [`check_with`] for a target whose resolved form `t` the caller knows.
+fn check_resolved(target: &Path, t: &Path, extra: &[Protected]) -> Result<(), GuardError> {
     let reg = PROTECTED.lock().unwrap_or_else(|e| e.into_inner());
-    for p in reg.first_related(&t).into_iter().chain(extra) {
-        if let Some(relation) = relation(&t, &p.path) {
+    for p in reg.first_related(t).into_iter().chain(extra) {
+        if let Some(relation) = relation(t, &p.path) {
             return Err(GuardError::Protected {
                 target: target.to_owned(),
                 relation,
@@ -596,7 +612,16 @@ pub fn write_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
 /// bytes is safe), else a copy, under a temporary name renamed over the target. For agingflow's
 /// own files only: its run cache and the outputs it restores from there.
 pub fn link_or_copy(src: &Path, target: &Path) -> Result<(), GuardError> {
-    check(target)?;
+    link_or_copy_checked(src, target, || check(target))
+}
+
+/// [`link_or_copy`] with the target's check given (run before and again just before the rename).
+fn link_or_copy_checked(
+    src: &Path,
+    target: &Path,
+    check: impl Fn() -> Result<(), GuardError>,
+) -> Result<(), GuardError> {
+    check()?;
     let (dir, name) = split(target)?;
     let tmp = beside(&dir, &name, "tmp");
     if std::fs::hard_link(src, &tmp).is_err() {
@@ -608,7 +633,7 @@ pub fn link_or_copy(src: &Path, target: &Path) -> Result<(), GuardError> {
             return Err(write_error(target, e));
         }
     }
-    let moved = check(target).and_then(|()| {
+    let moved = check().and_then(|()| {
         std::fs::rename(&tmp, target)
             .map_err(|e| GuardError::io("cannot move into place", target, e))
     });
@@ -772,6 +797,9 @@ fn check_move(from: &Path, to: &Path, extra: &[Protected]) -> Result<(), GuardEr
 #[derive(Debug)]
 pub struct StagedDir {
     tmp: PathBuf,
+    /// `tmp` resolved once: a directory agingflow made, so a file put in it is checked without
+    /// resolving its path again (a table folder of a thousand parts cost 24 000 `readlink`s).
+    tmp_real: PathBuf,
     target: PathBuf,
 }
 
@@ -796,6 +824,7 @@ impl StagedDir {
         let tmp = beside(&dir, &name, "tmp");
         std::fs::create_dir(&tmp).map_err(|e| create_error(&dir, e))?;
         Ok(StagedDir {
+            tmp_real: resolve(&tmp),
             tmp,
             target: target.to_owned(),
         })
@@ -832,7 +861,10 @@ impl StagedDir {
                 path: rel.to_owned(),
             });
         }
-        link_or_copy(src, &self.tmp.join(rel))
+        // `rel` is one plain name: its resolved path is the folder's joined with it (a symlink
+        // in its place is replaced by the rename, never written through).
+        let (target, real) = (self.tmp.join(rel), self.tmp_real.join(rel));
+        link_or_copy_checked(src, &target, || check_resolved(&target, &real, &[]))
     }
 
     /// Marks the directory and moves it into place, replacing agingflow's previous one.

@@ -241,6 +241,17 @@ fn file_keys(cache: &ItemCache, items: &[Item]) -> FileKeys {
     (hashes, keys)
 }
 
+/// Tells the runner that the files of `items` were read, as the hashes say (files whose content
+/// is reused from the cache), in one record.
+fn report_reads<'a>(items: &[Item], hashes: impl IntoIterator<Item = &'a (String, blake3::Hash)>) {
+    let reads: Vec<(&Path, blake3::Hash)> = items
+        .iter()
+        .zip(hashes)
+        .map(|(item, h)| (item.path.as_path(), h.1))
+        .collect();
+    stage_cli::report_read_hashes(&reads);
+}
+
 /// The key of a group of files (or of a whole kind: `what` tells) under ingest's options.
 fn group_key<T: CurveTable>(what: &str, params: &str, keys: &[String]) -> String {
     keys.iter()
@@ -328,9 +339,7 @@ fn one_group<T: CurveTable>(
     if let (Some(k), Some(prev)) = (key, previous)
         && let Some((_, _, g)) = prev.groups.get(k)
     {
-        for (item, h) in items.iter().zip(hashes.into_iter().flatten()) {
-            stage_cli::report_read_hash(&item.path, h.1);
-        }
+        report_reads(items, hashes.into_iter().flatten());
         return Ok(g.clone());
     }
     let mut g = Group {
@@ -412,9 +421,7 @@ fn ingest_kind<T: CurveTable + 'static>(
     if let (Some(entry), Some(hashes)) = (&entry, &hashes)
         && let Some(side) = cached_table(entry)
     {
-        for (item, h) in items.iter().zip(hashes) {
-            stage_cli::report_read_hash(&item.path, h.1);
-        }
+        report_reads(items, hashes);
         for w in side["warnings"].as_array().into_iter().flatten() {
             tracing::warn!("{}", w.as_str().unwrap_or_default());
         }
@@ -621,12 +628,7 @@ fn ingest_parts<T: CurveTable + 'static>(
                 if let Some(path) = &kept
                     && let Some(g) = kept_part(path)
                 {
-                    for (item, h) in items[r.clone()]
-                        .iter()
-                        .zip(item_hashes.into_iter().flatten())
-                    {
-                        stage_cli::report_read_hash(&item.path, h.1);
-                    }
+                    report_reads(&items[r.clone()], item_hashes.into_iter().flatten());
                     return Ok((g, PartSource::Kept(path.clone())));
                 }
                 let mut g = one_group(
@@ -742,9 +744,21 @@ enum Piece {
 /// per sheet, ids `ITEM/test-001`, ...: such an item sorts as `ITEM/`, so `popin.xls` (curves
 /// `popin/test-…`) comes after `popin-2.txt` (`-` sorts before `/`), as the table's key order has
 /// it.
+///
+/// `ITEM/` sorts differently from `ITEM` only against an id that `ITEM` is a proper prefix of
+/// (ids with that prefix follow it directly in sorted order), so only such items are opened to
+/// sniff whether they are workbooks: usually none of a campaign's thousands of files.
 fn indentation_order(items: &[Item]) -> Vec<Item> {
+    let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    ids.sort_unstable();
+    let prefixes: HashSet<&str> = ids
+        .windows(2)
+        .filter(|w| w[1].len() > w[0].len() && w[1].starts_with(w[0]))
+        .map(|w| w[0])
+        .collect();
     let expands = |item: &Item| match item.format {
         campaign::FileFormat::KeysightXls => true,
+        campaign::FileFormat::Auto if !prefixes.contains(item.id.as_str()) => false,
         campaign::FileFormat::Auto => {
             let mut head = [0u8; 8];
             std::fs::File::open(&item.path)

@@ -693,6 +693,21 @@ pub fn svg(fig: &Figure, width_mm: f64) -> String {
     s
 }
 
+/// A panel's frame in figure units.
+struct Frame {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Frame {
+    /// Whether a mark of half-extent `reach` at (x, y) lies wholly inside the frame.
+    fn holds(&self, x: f64, y: f64, reach: f64) -> bool {
+        x - reach >= self.x0 && x + reach <= self.x1 && y - reach >= self.y0 && y + reach <= self.y1
+    }
+}
+
 fn panel(
     s: &mut String,
     p: &Panel,
@@ -710,14 +725,6 @@ fn panel(
         let fs = if w > pw { FS_TITLE * pw / w } else { FS_TITLE };
         text(s, x0, y0 - 3.5, fs, Anchor::Start, false, &p.title);
     }
-    let _ = write!(
-        s,
-        r#"<clipPath id="c-{clip}"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath>"#,
-        n(x0),
-        n(y0),
-        n(pw),
-        n(ph)
-    );
     for (lo, hi, _) in &p.bands {
         if let (Some(a), Some(b)) = (py(*hi), py(*lo)) {
             let (a, b) = (a.max(y0), b.min(y0 + ph));
@@ -799,9 +806,20 @@ fn panel(
             &p.y.label,
         );
     }
-    let _ = write!(s, r#"<g clip-path="url(#c-{clip})">"#);
+    // The data, clipped to the frame only where something reaches beyond it (a rasteriser clips
+    // through a mask as large as the figure: most of the time of rendering a PNG).
+    let outer = std::mem::take(s);
+    let frame = Frame {
+        x0,
+        y0,
+        x1: x0 + pw,
+        y1: y0 + ph,
+    };
+    let mut inside = true;
     for (x, _) in &p.vlines {
         if let Some(x) = px(*x) {
+            // From the frame's top to its bottom (butt ends): only its width can reach out.
+            inside &= frame.holds(x, y0 + ph / 2.0, 0.35);
             let _ = write!(
                 s,
                 r##"<line x1="{x}" y1="{a}" x2="{x}" y2="{b}" stroke="#333333" stroke-width="0.7" stroke-dasharray="3 2"/>"##,
@@ -817,11 +835,25 @@ fn panel(
             .iter()
             .filter_map(|(x, y)| Some((px(*x)?, py(*y)?)))
             .collect();
+        // Half the drawn extent around each point: marker radius plus half its stroke, or half
+        // the line's width.
+        let reach = match se.style {
+            Style::Ring => 2.6 + 0.45,
+            Style::Points | Style::LinePoints => 1.5,
+            Style::Line | Style::Dashed => 0.5,
+        };
+        inside &= pts.iter().all(|(x, y)| frame.holds(*x, *y, reach));
         if let Some(errs) = &se.errors {
             let mut d = String::new();
             for ((x, _), (lo, hi)) in se.points.iter().zip(errs) {
+                // A vertical bar is clipped here, exactly: cut at the frame's top and bottom.
                 if let (Some(x), Some(a), Some(b)) = (px(*x), py(*lo), py(*hi)) {
-                    let _ = write!(d, "M{} {}V{}", n(x), n(a), n(b));
+                    let (a, b) = (a.min(b).max(frame.y0), a.max(b).min(frame.y1));
+                    if a > b {
+                        continue;
+                    }
+                    inside &= frame.holds(x, (a + b) / 2.0, 0.35);
+                    let _ = write!(d, "M{} {}V{}", n(x), n(b), n(a));
                 }
             }
             if !d.is_empty() {
@@ -872,7 +904,19 @@ fn panel(
             }
         }
     }
-    s.push_str("</g>");
+    let data = std::mem::replace(s, outer);
+    if inside {
+        let _ = write!(s, r#"<g class="data">{data}</g>"#);
+    } else {
+        let _ = write!(
+            s,
+            r#"<clipPath id="c-{clip}"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath><g class="data" clip-path="url(#c-{clip})">{data}</g>"#,
+            n(x0),
+            n(y0),
+            n(pw),
+            n(ph)
+        );
+    }
     let _ = write!(
         s,
         r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#222222" stroke-width="0.6"/>"##,

@@ -257,7 +257,8 @@ fn assert_no_empty_frames(report: &Path) -> usize {
             continue;
         }
         let svg = std::fs::read_to_string(&p).unwrap();
-        for body in svg.split("<g clip-path=\"url(#").skip(1) {
+        // Each panel's data group (clipped to its frame where something reaches beyond it).
+        for body in svg.split("<g class=\"data\"").skip(1) {
             let inner = body.split("</g>").next().unwrap_or("");
             frames += 1;
             assert!(
@@ -332,7 +333,7 @@ fn a_campaign_with_two_strains_has_a_panel_per_strain() {
     let report = analyse(&manifest, dir.path());
     let svg = std::fs::read_to_string(report.join("figures/beta_vs_aging_time.svg")).unwrap();
     assert_eq!(
-        svg.matches("<g clip-path=").count(),
+        svg.matches("<g class=\"data\"").count(),
         2,
         "one beta panel per strain"
     );

@@ -861,47 +861,68 @@ enum Ended {
 }
 
 /// Waits for a stage's process group, stopping it on a runner signal or its time limit: SIGTERM
-/// to the group, then SIGKILL after [`GRACE`].
+/// to the group, then SIGKILL after [`GRACE`]. A thread blocks in `wait` for the stage's exit, so
+/// the next stage starts as soon as this one ends (polling with naps cost up to 20 ms a stage);
+/// the runner's signals and the time limit are looked at every 20 ms meanwhile.
 fn wait_stage(child: &mut std::process::Child, limit: Option<Duration>) -> std::io::Result<Ended> {
-    let start = Instant::now();
-    let mut nap = Duration::from_millis(1);
-    let ended = loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Ended::Exited(status));
-        }
-        let sig = stop_signal();
-        if sig != 0 {
-            break Ended::Stopped(sig);
-        }
-        if let Some(t) = limit
-            && start.elapsed() >= t
-        {
-            break Ended::TimedOut(t);
-        }
-        std::thread::sleep(nap);
-        nap = (nap * 2).min(Duration::from_millis(20));
-    };
+    use std::sync::mpsc::RecvTimeoutError;
     let group = rustix::process::Pid::from_child(child);
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-    let term = Instant::now();
-    loop {
-        if child.try_wait()?.is_some() && rustix::process::test_kill_process_group(group).is_err() {
-            break;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let exited =
+            |r: Result<std::io::Result<std::process::ExitStatus>, RecvTimeoutError>| match r {
+                Ok(status) => Some(status),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(Err(std::io::Error::other(
+                    "the thread waiting for the stage ended",
+                ))),
+            };
+        let start = Instant::now();
+        let ended = loop {
+            if let Some(status) = exited(rx.recv_timeout(Duration::from_millis(20))) {
+                return status.map(Ended::Exited);
+            }
+            let sig = stop_signal();
+            if sig != 0 {
+                break Ended::Stopped(sig);
+            }
+            if let Some(t) = limit
+                && start.elapsed() >= t
+            {
+                break Ended::TimedOut(t);
+            }
+        };
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+        let term = Instant::now();
+        let mut leader_gone = false;
+        loop {
+            if leader_gone {
+                std::thread::sleep(Duration::from_millis(10));
+            } else {
+                leader_gone = exited(rx.recv_timeout(Duration::from_millis(10))).is_some();
+            }
+            if leader_gone && rustix::process::test_kill_process_group(group).is_err() {
+                break;
+            }
+            if term.elapsed() >= GRACE {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                if !leader_gone {
+                    let _ = rx.recv();
+                }
+                break;
+            }
         }
-        if term.elapsed() >= GRACE {
+        // Reap the group's other members, if the leader went first: wait until none is left.
+        let reap = Instant::now();
+        while rustix::process::test_kill_process_group(group).is_ok() && reap.elapsed() < GRACE {
             let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            let _ = child.wait();
-            break;
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // Reap the group's other members, if the leader went first: wait until none is left.
-    let reap = Instant::now();
-    while rustix::process::test_kill_process_group(group).is_ok() && reap.elapsed() < GRACE {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(ended)
+        Ok(ended)
+    })
 }
 
 fn execute_in(
@@ -930,16 +951,19 @@ fn execute_in(
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    mark("program found");
     let before = match hash_inputs(ctx, stage) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    mark("inputs hashed");
     // A run with this key seen before (and whose reads still hold) is restored, not run.
     if !forced {
         let key = match record(ctx, stage, before.clone(), BTreeMap::new(), BTreeMap::new()) {
             Ok(k) => k,
             Err(e) => return fail(e),
         };
+        mark("key made");
         let hash_now = |p: &str| hash::file(&ctx.abs(p)).ok();
         if let Some(hit) = ctx.cache.lookup(&key, &hash_now) {
             match restore(ctx, stage, locked, staging, key, &hit) {
@@ -1288,43 +1312,60 @@ fn reads_of(
         .map(|f| f.path.clone())
         .chain(before.deps.keys().cloned())
         .collect();
-    let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
     let lines: Vec<&str> = listed.lines().filter(|l| !l.trim().is_empty()).collect();
-    // Paths made relative (symlinks resolved) on all cores: a campaign reports thousands.
+    // Paths made relative (symlinks resolved) on all cores: a campaign reports thousands. A
+    // regular file is `lstat`ed once, for its resolution and its hash (through the memo).
     let resolver = guard::Resolver::new();
-    let parsed: Vec<(String, Option<String>)> = lines
+    // (path, the hash the stage reported, the hash now where already known).
+    type Now = Option<std::io::Result<String>>;
+    type Parsed = (String, Option<String>, Now);
+    let parsed: Vec<Parsed> = lines
         .par_iter()
         .map(|line| {
             let (path, hash) = match line.rsplit_once('\t') {
                 Some((p, h)) => (p, Some(h.trim().to_owned())),
                 None => (*line, None),
             };
-            let real = resolver.resolve(&ctx.p.dir.join(path.trim()));
-            (relative_to(&real, &ctx.root), hash)
+            let abs = ctx.p.dir.join(path.trim());
+            match std::fs::symlink_metadata(&abs) {
+                Ok(m) if m.file_type().is_file() => {
+                    let real = resolver.resolve_plain(&abs);
+                    let rel = relative_to(&real, &ctx.root);
+                    let now = (!known.contains(&rel)).then(|| hash::file_known(&abs, &m));
+                    (rel, hash, now)
+                }
+                _ => (relative_to(&resolver.resolve(&abs), &ctx.root), hash, None),
+            }
         })
         .collect();
-    for (rel, hash) in parsed {
+    let mut seen: BTreeMap<String, (Option<String>, Now)> = BTreeMap::new();
+    for (rel, hash, now) in parsed {
         if known.contains(&rel) {
             continue;
         }
-        let entry = seen.entry(rel).or_default();
+        let entry = seen.entry(rel).or_insert((None, None));
         if hash.is_some() {
-            *entry = hash;
+            entry.0 = hash;
+        }
+        if entry.1.is_none() {
+            entry.1 = now;
         }
     }
-    let checked: Vec<(String, Option<String>)> = seen.into_iter().collect();
+    let checked: Vec<(String, (Option<String>, Now))> = seen.into_iter().collect();
     checked
-        .par_iter()
-        .map(|(p, reported)| {
-            let now = hash::file(&ctx.abs(p)).map_err(|e| format!("file read {p}: {e}"))?;
+        .into_par_iter()
+        .map(|(p, (reported, now))| {
+            let now = now
+                .unwrap_or_else(|| hash::file(&ctx.abs(&p)))
+                .map_err(|e| format!("file read {p}: {e}"))?;
             if let Some(r) = reported
-                && *r != now
+                && r != now
             {
                 return Err(format!(
                     "file {p} changed while the stage ran (the stage read another version): its outputs are not kept; run again"
                 ));
             }
-            Ok((p.clone(), now))
+            Ok((p, now))
         })
         .collect()
 }

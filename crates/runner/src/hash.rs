@@ -47,6 +47,15 @@ pub fn file(path: &Path) -> io::Result<String> {
     file_with(path, false)
 }
 
+/// [`file`] for a regular file whose metadata (`meta`, from an `lstat` just made) the caller has.
+pub fn file_known(path: &Path, meta: &std::fs::Metadata) -> io::Result<String> {
+    let h = match memo() {
+        Some(m) => m.file_known(path, meta, false, compute)?,
+        None => compute(path)?,
+    };
+    Ok(h.to_hex().to_string())
+}
+
 /// [`file`] from the bytes whatever the memo says: what a cache object is verified by before
 /// use. The hash is remembered for others.
 pub fn file_verified(path: &Path) -> io::Result<String> {

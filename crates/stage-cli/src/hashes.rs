@@ -163,14 +163,25 @@ impl HashMemo {
         settled: bool,
         compute: impl FnOnce(&Path) -> io::Result<blake3::Hash>,
     ) -> io::Result<blake3::Hash> {
-        let before = std::fs::metadata(path)?;
-        if let Some(h) = self.lookup(&before) {
+        self.file_known(path, &std::fs::metadata(path)?, settled, compute)
+    }
+
+    /// [`HashMemo::file`] for a file whose metadata the caller has just read (`lstat` of a
+    /// regular file, say): one `stat` fewer a file.
+    pub fn file_known(
+        &self,
+        path: &Path,
+        before: &Metadata,
+        settled: bool,
+        compute: impl FnOnce(&Path) -> io::Result<blake3::Hash>,
+    ) -> io::Result<blake3::Hash> {
+        if let Some(h) = self.lookup(before) {
             return Ok(h);
         }
         let started = SystemTime::now();
         let h = compute(path)?;
         if let Ok(after) = std::fs::metadata(path) {
-            self.remember(&before, &after, started, settled, h);
+            self.remember(before, &after, started, settled, h);
         }
         Ok(h)
     }

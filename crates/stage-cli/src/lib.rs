@@ -11,7 +11,7 @@
 //! ```
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -219,9 +219,25 @@ pub fn report_read_bytes(path: &Path, bytes: &[u8]) {
 /// [`report_read`] for a file whose hash the stage knows without reading it (from the runner's
 /// memo, see [`hashes`]): a stage that reuses what it computed from the file earlier.
 pub fn report_read_hash(path: &Path, hash: blake3::Hash) {
-    let resolved = guard::protect_resolved(path, "a file this stage read");
+    report_read_hashes(&[(path, hash)]);
+}
+
+/// [`report_read_hash`] for several files, recorded with one write (a group of a campaign's
+/// thousands of raw files that the stage reuses whole).
+pub fn report_read_hashes(reads: &[(&Path, blake3::Hash)]) {
+    let resolved: Vec<PathBuf> = reads
+        .iter()
+        .map(|(path, _)| guard::protect_resolved(path, "a file this stage read"))
+        .collect();
     if let Some(list) = std::env::var_os(READS_ENV) {
-        report_line(Path::new(&list), &resolved, path, Some(hash));
+        let lines: String = resolved
+            .iter()
+            .zip(reads)
+            .map(|(abs, (_, h))| line_of(abs, Some(*h)))
+            .collect();
+        if let Some((path, _)) = reads.first() {
+            write_lines(Path::new(&list), &lines, path);
+        }
     }
 }
 
@@ -233,13 +249,22 @@ pub fn report_read_to(list: &Path, path: &Path, hash: Option<blake3::Hash>) {
 
 /// Appends the read of `path` (resolved: `abs`) to the list file.
 fn report_line(list: &Path, abs: &Path, path: &Path, hash: Option<blake3::Hash>) {
-    let mut open = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let line = match hash {
+    write_lines(list, &line_of(abs, hash), path);
+}
+
+/// The list's line for a read of `abs`.
+fn line_of(abs: &Path, hash: Option<blake3::Hash>) -> String {
+    match hash {
         Some(h) => format!("{}\t{}\n", abs.display(), h.to_hex()),
         None => format!("{}\n", abs.display()),
-    };
-    // The list stays open (one write a line, unbuffered: nothing is lost if the stage dies):
-    // ingest reports 12 000 files.
+    }
+}
+
+/// Appends `line` (one or more whole lines) to the list file; `path` names the read in a warning.
+fn write_lines(list: &Path, line: &str, path: &Path) {
+    let mut open = READS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // The list stays open (one write a call, unbuffered: nothing is lost if the stage dies):
+    // ingest reports 12 000 files, a group at a time.
     let file = match open.take().filter(|(p, _)| p == list) {
         Some(kept) => Ok(kept),
         None => std::fs::OpenOptions::new()
