@@ -399,6 +399,14 @@ fn one_changed_curve_is_the_only_one_the_spectrum_recomputes_and_the_bytes_match
         );
         assert_eq!(same + 1, groups, "{stage}: one row group read again");
     }
+    // The spectra table is spliced from kept segments: the changed curve's is encoded again
+    // (this small campaign's six curves make one segment; the scaled one, about 130).
+    let (same, segments) = counts(
+        &stage_log(d.path(), "spectrum"),
+        "spectra: ",
+        " segments unchanged",
+    );
+    assert_eq!(same + 1, segments, "spectrum: one segment encoded again");
     let fresh = tempfile::tempdir().unwrap();
     tests::small_campaign(&fresh.path().join("campaign"));
     perturb_one_test(&fresh.path().join("campaign"));

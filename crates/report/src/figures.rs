@@ -93,7 +93,10 @@ fn aging_times(inp: &Inputs) -> Vec<u64> {
     let mut v: Vec<f64> = Vec::new();
     v.extend(inp.kww_fits.iter().flatten().map(|f| f.aging_time_s));
     v.extend(inp.indents.iter().flatten().map(|f| f.aging_time_s));
-    v.extend(inp.spectra.iter().flatten().map(|f| f.aging_time_s));
+    match &inp.spectra_aging_times {
+        Some(ages) => v.extend(ages),
+        None => v.extend(inp.spectra.iter().flatten().map(|f| f.aging_time_s)),
+    }
     v.extend(
         inp.dma_sweeps
             .iter()
@@ -1001,6 +1004,26 @@ fn spectrum_series_key(inp: &Inputs, spectra: &[tables::Spectrum]) -> Option<Ser
     reference(inp)
         .filter(|r| spectra.iter().any(|c| key(c) == *r))
         .or_else(|| spectra.first().map(key))
+}
+
+/// The curves [`spectra`] draws, from the rows of spectrum_moments whose curves have a spectrum
+/// (status `ok`), in the table's order (the spectra table's): the first per aging time of the
+/// series [`spectrum_series_key`] picks.
+pub fn spectra_shown(inp: &Inputs, ok: &[&tables::SpectrumMoments]) -> BTreeSet<String> {
+    let key = |m: &tables::SpectrumMoments| {
+        SeriesKey::new(&m.material, &m.series, m.strain, m.temperature_k)
+    };
+    let Some(k) = reference(inp)
+        .filter(|r| ok.iter().any(|m| key(m) == *r))
+        .or_else(|| ok.first().map(|m| key(m)))
+    else {
+        return BTreeSet::new();
+    };
+    let mut by_age: BTreeMap<u64, &str> = BTreeMap::new();
+    for m in ok.iter().filter(|m| key(m) == k) {
+        by_age.entry(m.aging_time_s.to_bits()).or_insert(&m.test_id);
+    }
+    by_age.into_values().map(str::to_owned).collect()
 }
 
 /// Fig. 4a from data: the measured D(ln tau) per aging time for one series, each normalised to

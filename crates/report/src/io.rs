@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use tables::segments::RowGroups;
-use tables::{CurveTable, RelaxationClean, RowTable};
+use tables::{CurveTable, RelaxationClean, RowTable, Spectrum};
 
 use crate::{Inputs, Params, ReportError, figures, page, plot, summary};
 
@@ -45,16 +45,16 @@ fn read_each<T>(
     Ok(all)
 }
 
-/// The curves of `shown` tests in a curve table, reading only the row groups whose test-id
-/// statistics allow one of them (all row groups where the file has no statistics).
-fn read_shown(
+/// The curves of `shown` tests in a curve table, reading only the row groups whose id statistics
+/// allow one of them (all row groups where the file has no statistics).
+fn read_shown<T: CurveTable>(
     path: &Path,
     shown: &std::collections::BTreeSet<String>,
-) -> Result<(Vec<RelaxationClean>, tables::FileMeta), tables::TableError> {
-    let groups = RowGroups::<RelaxationClean>::open(path)?;
+) -> Result<(Vec<T>, tables::FileMeta), tables::TableError> {
+    let groups = RowGroups::<T>::open(path)?;
     let mut curves = Vec::new();
     for i in 0..groups.keys().len() {
-        let may_hold = match groups.text_range(i, "test_id") {
+        let may_hold = match groups.text_range(i, T::ID) {
             // (A file whose statistics contradict themselves is read whole, never trusted.)
             Some((lo, hi)) if lo <= hi => shown.range(lo..=hi).next().is_some(),
             _ => true,
@@ -64,11 +64,42 @@ fn read_shown(
                 groups
                     .read(i)?
                     .into_iter()
-                    .filter(|c| shown.contains(&c.test_id)),
+                    .filter(|c| shown.contains(c.id())),
             );
         }
     }
     Ok((curves, groups.meta()?))
+}
+
+/// The spectra table: where it and spectrum_moments are one file each, only the curves the
+/// figures draw (one per aging time of one series, chosen from the moments' rows with status
+/// `ok`, the curves that have a spectrum), read from the row groups that may hold them, with the
+/// aging times of all of them kept for the colour scale; the whole table otherwise, or when a
+/// chosen curve is not found.
+fn read_spectra(p: &Params, inp: &mut Inputs) -> Result<Option<Vec<Spectrum>>, ReportError> {
+    if let ([path], [_], Some(moments)) = (
+        p.spectra.as_slice(),
+        p.spectrum_moments.as_slice(),
+        inp.spectrum_moments.as_deref(),
+    ) && path.exists()
+    {
+        let ok: Vec<&tables::SpectrumMoments> =
+            moments.iter().filter(|m| m.status == "ok").collect();
+        let shown = figures::spectra_shown(inp, &ok);
+        let (curves, meta) = read_shown::<Spectrum>(path, &shown)?;
+        let found: std::collections::BTreeSet<&str> = curves.iter().map(|c| c.id()).collect();
+        if found.len() == shown.len() && curves.len() == shown.len() {
+            inp.spectra_aging_times = Some(ok.iter().map(|m| m.aging_time_s).collect());
+            inp.provenance.push((
+                Spectrum::NAME.to_owned(),
+                path.display().to_string(),
+                hash(path)?,
+                meta,
+            ));
+            return Ok(Some(curves));
+        }
+    }
+    read_curves_opt(&p.spectra, inp)
 }
 
 /// The BLAKE3 of an input table's file; of a table folder, the BLAKE3 of its lines
@@ -354,7 +385,7 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
             &p.relaxation_clean,
             &mut inp,
             RelaxationClean::NAME,
-            |path| read_shown(path, &shown),
+            |path| read_shown::<RelaxationClean>(path, &shown),
         )?
     };
     inp.indentation_raw = read_curves_opt(&p.indentation_raw, &mut inp)?;
@@ -366,9 +397,14 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
     inp.transitions = read_opt(&p.transitions, &mut inp)?;
     inp.dma_sweeps = read_curves_opt(&p.dma_sweeps, &mut inp)?;
     inp.dsc_raw = read_curves_opt(&p.dsc_raw, &mut inp)?;
-    inp.spectra = read_curves_opt(&p.spectra, &mut inp)?;
+    // The spectra are chosen from the moments, so read after them; their provenance stays in
+    // its place before them.
+    let at = inp.provenance.len();
     inp.spectrum_moments = read_opt(&p.spectrum_moments, &mut inp)?;
     inp.spectrum_series = read_opt(&p.spectrum_series, &mut inp)?;
+    let after = inp.provenance.len();
+    inp.spectra = read_spectra(p, &mut inp)?;
+    inp.provenance[at..].rotate_left(after - at);
     if inp.provenance.is_empty() {
         return Err(ReportError::NoInput);
     }

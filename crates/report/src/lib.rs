@@ -37,6 +37,9 @@ pub struct Inputs {
     pub dma_sweeps: Option<Vec<DmaSweep>>,
     pub dsc_raw: Option<Vec<DscRaw>>,
     pub spectra: Option<Vec<Spectrum>>,
+    /// The aging times of every curve of the spectra table, where only the curves drawn were
+    /// read (`spectra` then holds those).
+    pub spectra_aging_times: Option<Vec<f64>>,
     pub spectrum_moments: Option<Vec<SpectrumMoments>>,
     pub spectrum_series: Option<Vec<SpectrumSeries>>,
     /// Per input table: (table name, path as given, BLAKE3 of the file, its metadata).

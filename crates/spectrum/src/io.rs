@@ -8,10 +8,10 @@ use stage_cli::Progress;
 use tables::items::{
     ItemCache, KeyBuilder, curve_bytes, curves_from_bytes, rows_bytes, rows_from_bytes,
 };
-use tables::segments::RowGroups;
+use tables::segments::{RowGroups, SegmentWriter, encode_segment};
 use tables::{
-    KwwFit, ModelFit, Provenance, RelaxationClean, Spectrum, SpectrumMoments, read_rows,
-    write_curves, write_rows,
+    CurveTable, KwwFit, ModelFit, Provenance, RelaxationClean, Spectrum, SpectrumMoments,
+    read_rows, write_rows,
 };
 
 use crate::{Params, SpectrumError, analyse};
@@ -49,7 +49,8 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     let fit_of =
         |test_id: &str| -> Option<&KwwFit> { p.kww_fits.as_ref().and(by_id.get(test_id).copied()) };
     let progress = Progress::new("row groups of curves", groups.keys().len());
-    let mut curves = Vec::new();
+    // Per row: the spectrum when decoded (inverted now), and its encoded bytes (empty: none).
+    let mut curves: Vec<(Option<Spectrum>, Vec<u8>)> = Vec::new();
     let mut rows = Vec::new();
     let mut raw_strains = Vec::new();
     // A row group's rows depend on its curves (the row group's key), their KWW fits (or whether
@@ -60,15 +61,20 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     let options = format!("{:?} kww_fits:{}", p.spectrum, p.kww_fits.is_some());
     let mut reused = 0;
     let curves_kept = std::sync::atomic::AtomicUsize::new(0);
-    type Done = (Vec<Option<Spectrum>>, Vec<SpectrumMoments>, bool);
+    type Done = (Vec<(Option<Spectrum>, Vec<u8>)>, Vec<SpectrumMoments>, bool);
+    let encoded = |s: &Option<Spectrum>| -> Result<Vec<u8>, tables::TableError> {
+        s.as_ref().map_or(Ok(Vec::new()), curve_bytes)
+    };
     for window in groups.windows() {
         let done: Vec<Done> = window
             .into_par_iter()
             .map(|i| -> Result<Done, tables::TableError> {
                 let k = cache.row_group_key("spectrum row group", &options, &groups.keys()[i]);
-                if let Some(hit) = k.as_deref().and_then(|k| kept(&cache, k, &fit_of)) {
-                    curves_kept.fetch_add(hit.1.len(), std::sync::atomic::Ordering::Relaxed);
-                    return Ok((hit.0, hit.1, true));
+                if let Some((specs, moments)) = k.as_deref().and_then(|k| kept(&cache, k, &fit_of))
+                {
+                    curves_kept.fetch_add(moments.len(), std::sync::atomic::Ordering::Relaxed);
+                    let specs = specs.into_iter().map(|b| (None, b)).collect();
+                    return Ok((specs, moments, true));
                 }
                 // A changed row group: its curves one by one, each from its own entry when the
                 // curve and its fit are unchanged (a grown group inverts only its new curve).
@@ -100,6 +106,11 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
                         (s, r)
                     })
                     .unzip();
+                let specs = specs
+                    .into_iter()
+                    .map(|s| Ok((encoded(&s)?, s)))
+                    .map(|r: Result<_, tables::TableError>| r.map(|(b, s)| (s, b)))
+                    .collect::<Result<Vec<_>, _>>()?;
                 if let Some(k) = &k {
                     keep(&cache, k, &specs, &moments, &fit_of);
                 }
@@ -130,11 +141,8 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     }
     // The strain of each test becomes its group's nominal strain, as in kww_fits.
     let nominal = tables::nominal_strains(&raw_strains);
-    for ((r, c), e) in rows.iter_mut().zip(curves.iter_mut()).zip(nominal) {
+    for (r, e) in rows.iter_mut().zip(nominal) {
         r.strain = e;
-        if let Some(c) = c {
-            c.strain = e;
-        }
     }
     let inverted = rows.iter().filter(|r| r.status == "ok").count();
     let flagged = rows.len() - inverted;
@@ -158,7 +166,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
         }),
     );
     let (series, trends) = crate::summarise(&rows, &fits, &models, &p.trends);
-    write_curves(&p.spectra, curves.into_iter().flatten().collect(), &prov)?;
+    write_spectra(&p.spectra, &rows, curves, &prov, &cache, &options)?;
     write_rows(&p.spectrum_moments, rows.clone(), &prov)?;
     if let Some(path) = &p.spectrum_series {
         write_rows(path, series, &prov)?;
@@ -187,58 +195,165 @@ fn fits_used<'a>(
 fn keep<'a>(
     cache: &ItemCache,
     key: &str,
-    specs: &[Option<Spectrum>],
+    specs: &[(Option<Spectrum>, Vec<u8>)],
     moments: &[SpectrumMoments],
     fit_of: &dyn Fn(&str) -> Option<&'a KwwFit>,
 ) {
-    let parts = (|| -> Result<Vec<Vec<u8>>, tables::TableError> {
-        let mut parts = vec![
+    let head = (|| -> Result<[Vec<u8>; 2], tables::TableError> {
+        Ok([
             rows_bytes(moments)?,
             rows_bytes(&fits_used(moments, fit_of))?,
-        ];
-        for s in specs {
-            parts.push(match s {
-                Some(s) => curve_bytes(s)?,
-                None => Vec::new(),
-            });
-        }
-        Ok(parts)
+        ])
     })();
-    match parts {
-        Ok(parts) => {
-            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    match head {
+        Ok(head) => {
+            let refs: Vec<&[u8]> = head
+                .iter()
+                .map(Vec::as_slice)
+                .chain(specs.iter().map(|(_, b)| b.as_slice()))
+                .collect();
             cache.put_bytes(key, &refs);
         }
         Err(e) => tracing::debug!("item cache {key}: {e}"),
     }
 }
 
-/// A row group's kept results, when present, intact and computed from the current fits.
+/// A row group's kept results, when present, intact and computed from the current fits: the
+/// spectra still encoded (empty: none; decoded only where a segment of the table must be written
+/// again), and the moments.
 fn kept<'a>(
     cache: &ItemCache,
     key: &str,
     fit_of: &dyn Fn(&str) -> Option<&'a KwwFit>,
-) -> Option<(Vec<Option<Spectrum>>, Vec<SpectrumMoments>)> {
-    let parts = cache.get_bytes(key)?;
-    let (moments, fits, specs) = match parts.as_slice() {
-        [m, f, specs @ ..] => (rows_from_bytes::<SpectrumMoments>(m)?, f, specs),
-        _ => return None,
-    };
-    if specs.len() != moments.len() || rows_bytes(&fits_used(&moments, fit_of)).ok()? != *fits {
+) -> Option<(Vec<Vec<u8>>, Vec<SpectrumMoments>)> {
+    let mut parts = cache.get_bytes(key)?;
+    if parts.len() < 2 {
         return None;
     }
-    let specs = specs
-        .iter()
-        .map(|b| {
-            if b.is_empty() {
-                Some(None)
-            } else {
-                let mut c = curves_from_bytes::<Spectrum>(b)?;
-                (c.len() == 1).then(|| c.pop())
-            }
-        })
-        .collect::<Option<Vec<_>>>()?;
+    let specs = parts.split_off(2);
+    let moments = rows_from_bytes::<SpectrumMoments>(&parts[0])?;
+    if specs.len() != moments.len() || rows_bytes(&fits_used(&moments, fit_of)).ok()? != parts[1] {
+        return None;
+    }
     Some((specs, moments))
+}
+
+/// Curves of the spectra table a segment holds, on average (cut where a test id hashes to 0
+/// modulo this, or at [`SEGMENT_MAX`]): where a curve is added or changed, only its segment is
+/// encoded again.
+const SEGMENT_MEAN: u8 = 16;
+const SEGMENT_MAX: usize = 64;
+
+/// Writes the spectra table: the curves in the table's key order (by their rows' keys, strain
+/// nominal), in segments of consecutive curves cut where a test id's hash says (so that a curve
+/// added or changed changes only its own segment). Under the runner each segment is kept in the
+/// item cache by the bytes of its curves and their nominal strains, and spliced as it is: only
+/// the changed segment is decoded and encoded again. The file is the same with or without the
+/// cache.
+fn write_spectra(
+    path: &std::path::Path,
+    rows: &[SpectrumMoments],
+    curves: Vec<(Option<Spectrum>, Vec<u8>)>,
+    prov: &Provenance,
+    cache: &ItemCache,
+    options: &str,
+) -> Result<(), SpectrumError> {
+    let keys: Vec<Spectrum> = rows
+        .iter()
+        .map(|r| Spectrum {
+            test_id: r.test_id.clone(),
+            material: r.material.clone(),
+            series: r.series.clone(),
+            strain: r.strain,
+            temperature_k: r.temperature_k,
+            aging_time_s: r.aging_time_s,
+            ..Default::default()
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..rows.len())
+        .filter(|&i| !curves[i].1.is_empty())
+        .collect();
+    order.sort_by(|a, b| keys[*a].cmp_key(&keys[*b]));
+    let mut segments: Vec<&[usize]> = Vec::new();
+    let mut start = 0;
+    for (j, &i) in order.iter().enumerate() {
+        let cut =
+            blake3::hash(rows[i].test_id.as_bytes()).as_bytes()[0].is_multiple_of(SEGMENT_MEAN);
+        if cut || j + 1 - start == SEGMENT_MAX || j + 1 == order.len() {
+            segments.push(&order[start..j + 1]);
+            start = j + 1;
+        }
+    }
+    let curves = std::sync::Mutex::new(curves);
+    let spliced = std::sync::atomic::AtomicUsize::new(0);
+    let encoded: Vec<Vec<u8>> = segments
+        .par_iter()
+        .map(|seg| -> Result<Vec<u8>, SpectrumError> {
+            let key = cache.enabled().then(|| {
+                let mut k = KeyBuilder::new("spectra segment").text(options);
+                let guard = curves.lock().unwrap_or_else(|e| e.into_inner());
+                for &i in *seg {
+                    k = k
+                        .text(&blake3::hash(&guard[i].1).to_hex())
+                        .text(&format!("{:?}", rows[i].strain.map(f64::to_bits)));
+                }
+                k.finish()
+            });
+            if let Some(k) = &key
+                && let Some(mut parts) = cache.get_bytes(k)
+                && parts.len() == 1
+            {
+                spliced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(parts.remove(0));
+            }
+            let taken: Vec<(Option<Spectrum>, Vec<u8>)> = {
+                let mut guard = curves.lock().unwrap_or_else(|e| e.into_inner());
+                seg.iter().map(|&i| std::mem::take(&mut guard[i])).collect()
+            };
+            let mut spectra = Vec::with_capacity(seg.len());
+            for (&i, (s, bytes)) in seg.iter().zip(taken) {
+                let mut c = match s {
+                    Some(c) => c,
+                    None => curves_from_bytes::<Spectrum>(&bytes)
+                        .filter(|v| v.len() == 1)
+                        .and_then(|mut v| v.pop())
+                        .ok_or_else(|| {
+                            tables::TableError::Internal(format!(
+                                "{}: a kept spectrum does not decode",
+                                rows[i].test_id
+                            ))
+                        })?,
+                };
+                if c.test_id != rows[i].test_id {
+                    return Err(tables::TableError::Internal(format!(
+                        "spectrum of {} kept for {}",
+                        c.test_id, rows[i].test_id
+                    ))
+                    .into());
+                }
+                c.strain = rows[i].strain;
+                spectra.push(c);
+            }
+            let segment = encode_segment(&spectra, prov)?;
+            if let Some(k) = &key {
+                cache.put_bytes(k, &[&segment]);
+            }
+            Ok(segment)
+        })
+        .collect::<Result<_, _>>()?;
+    if cache.enabled() {
+        tracing::info!(
+            "spectra: {} of {} segments unchanged (kept, not encoded again)",
+            spliced.load(std::sync::atomic::Ordering::Relaxed),
+            encoded.len()
+        );
+    }
+    let mut writer = SegmentWriter::<Spectrum>::create(path, prov)?;
+    for segment in encoded {
+        writer.append(segment)?;
+    }
+    writer.finish()?;
+    Ok(())
 }
 
 fn join_flag(flags: &str, f: &str) -> String {
