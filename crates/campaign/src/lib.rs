@@ -333,6 +333,43 @@ fn entry_lines(text: &str) -> HashMap<String, Vec<usize>> {
     out
 }
 
+/// The paths a glob matches. A pattern whose wildcards are all in its last component (the usual
+/// `folder/*.txt`) lists that one folder and matches the names (the glob crate's walk cost about
+/// 4 us a file: 40 ms for the 10 000 indents of a scaled campaign); others go to the glob crate.
+/// Either way every match is given, in any order (the caller sorts), with whether it is a
+/// regular file (not a symlink) where the folder listing says so without a `stat`.
+fn glob_files(pattern: &str) -> Result<Vec<(PathBuf, Option<bool>)>, glob::PatternError> {
+    let wild = |s: &str| s.contains(['*', '?', '[', ']']);
+    let path = Path::new(pattern);
+    if let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        && !wild(&parent.to_string_lossy())
+        && name != "**"
+    {
+        let pat = glob::Pattern::new(name)?;
+        let opts = glob::MatchOptions::new();
+        let list = if parent.as_os_str().is_empty() {
+            std::fs::read_dir(".")
+        } else {
+            std::fs::read_dir(parent)
+        };
+        return Ok(list
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| pat.matches_with(n, opts))
+            })
+            .map(|e| {
+                let plain = e.file_type().ok().map(|t| t.is_file());
+                (parent.join(e.file_name()), plain)
+            })
+            .collect());
+    }
+    Ok(glob::glob(pattern)?.flatten().map(|p| (p, None)).collect())
+}
+
 /// Validates a parsed manifest and resolves its files, reporting every problem at once.
 pub fn resolve(
     manifest: Manifest,
@@ -588,7 +625,7 @@ pub fn resolve_with(
                         ));
                     }
                     let pattern = dir.join(g).to_string_lossy().into_owned();
-                    match glob::glob(&pattern) {
+                    match glob_files(&pattern) {
                         Err(ge) => {
                             err(format!("{what}: bad glob `{g}`: {ge}"));
                             continue;
@@ -597,10 +634,15 @@ pub fn resolve_with(
                             // A file reached twice (through a symlink loop, say) counts once,
                             // under its shortest path.
                             let mut v: Vec<(PathBuf, bool)> = m
-                                .flatten()
-                                .filter_map(|p| {
-                                    let plain =
-                                        std::fs::symlink_metadata(&p).ok()?.file_type().is_file();
+                                .into_iter()
+                                .filter_map(|(p, listed)| {
+                                    let plain = match listed {
+                                        Some(plain) => plain,
+                                        None => std::fs::symlink_metadata(&p)
+                                            .ok()?
+                                            .file_type()
+                                            .is_file(),
+                                    };
                                     (plain || p.is_file()).then_some((p, plain))
                                 })
                                 .collect();
@@ -683,8 +725,8 @@ pub fn resolve_with(
             }
         }
     }
-    let mut seen: HashMap<(Kind, &str), (usize, &Path)> = HashMap::new();
-    let mut seen_file: HashMap<&Path, usize> = HashMap::new();
+    let mut seen: HashMap<(Kind, &str), (usize, &Path)> = HashMap::with_capacity(items.len());
+    let mut seen_file: HashMap<&Path, usize> = HashMap::with_capacity(items.len());
     for it in &items {
         let message = if let Some(&first) = seen_file.get(it.path.as_path()) {
             Some(format!(

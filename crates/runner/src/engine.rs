@@ -1251,11 +1251,13 @@ fn commit_outputs(
     // What the stage read is protected for the rest of the run (registered once, looked up by
     // path), beside the lock file and the state folder.
     let extra = ctx.protected.clone();
-    for read in entry.reads.keys() {
-        guard::protect(
-            &ctx.abs(read),
-            &format!("a file stage `{}` read", stage.name),
-        );
+    // Resolved on all cores: an ingest reads thousands of files.
+    let what = format!("a file stage `{}` read", stage.name);
+    let reads: Vec<PathBuf> = entry.reads.keys().map(|r| ctx.abs(r)).collect();
+    let resolver = guard::Resolver::new();
+    let real: Vec<PathBuf> = reads.par_iter().map(|p| resolver.resolve(p)).collect();
+    for (path, real) in reads.iter().zip(&real) {
+        guard::protect_as(path, real, &what);
     }
     let mut moves = Vec::new();
     let outdir = guard::resolve(&ctx.p.outdir_abs());
