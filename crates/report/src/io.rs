@@ -46,27 +46,58 @@ fn read_each<T>(
 }
 
 /// The curves of `shown` tests in a curve table, reading only the row groups whose id statistics
-/// allow one of them (all row groups where the file has no statistics).
+/// allow one of them (all row groups where the file has no statistics). Under the runner the
+/// curves taken from a row group are kept in the item cache by the row group's stored bytes and
+/// the ids sought there: an unchanged row group is not decoded again.
 fn read_shown<T: CurveTable>(
     path: &Path,
     shown: &std::collections::BTreeSet<String>,
 ) -> Result<(Vec<T>, tables::FileMeta), tables::TableError> {
-    let groups = RowGroups::<T>::open(path)?;
+    let groups = RowGroups::<T>::open_unkeyed(path)?;
+    let cache = tables::items::ItemCache::from_env();
     let mut curves = Vec::new();
-    for i in 0..groups.keys().len() {
-        let may_hold = match groups.text_range(i, T::ID) {
+    for i in 0..groups.len() {
+        let sought: Vec<&str> = match groups.text_range(i, T::ID) {
             // (A file whose statistics contradict themselves is read whole, never trusted.)
-            Some((lo, hi)) if lo <= hi => shown.range(lo..=hi).next().is_some(),
-            _ => true,
+            Some((lo, hi)) if lo <= hi => shown.range(lo..=hi).map(String::as_str).collect(),
+            _ => shown.iter().map(String::as_str).collect(),
         };
-        if may_hold {
-            curves.extend(
-                groups
-                    .read(i)?
-                    .into_iter()
-                    .filter(|c| shown.contains(c.id())),
-            );
+        if sought.is_empty() {
+            continue;
         }
+        let key = if cache.enabled() {
+            let what = format!("report curves {}", T::NAME);
+            cache.row_group_key(&what, &sought.join("\n"), &groups.key_of(i)?)
+        } else {
+            None
+        };
+        if let Some(kept) = key
+            .as_deref()
+            .and_then(|k| cache.get_bytes(k))
+            .and_then(|parts| {
+                parts
+                    .iter()
+                    .map(|b| tables::items::curves_from_bytes::<T>(b))
+                    .collect::<Option<Vec<Vec<T>>>>()
+            })
+        {
+            curves.extend(kept.into_iter().flatten());
+            continue;
+        }
+        let found: Vec<T> = groups
+            .read(i)?
+            .into_iter()
+            .filter(|c| shown.contains(c.id()))
+            .collect();
+        if let Some(k) = &key {
+            let parts = found
+                .iter()
+                .map(tables::items::curve_bytes)
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            cache.put_bytes(k, &refs);
+        }
+        curves.extend(found);
     }
     Ok((curves, groups.meta()?))
 }

@@ -34,6 +34,7 @@
 //!   spike).
 
 use fit::nnls::{cholesky_sub, nnls_gram};
+use rayon::prelude::*;
 
 /// How lambda is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -670,33 +671,48 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
         let centre = resid.iter().sum::<f64>() / p.n as f64;
         let resid: Vec<f64> = resid.iter().map(|r| r - centre).collect();
         let mut rng = rng::Rng::new(o.seed, c.stream);
+        // The resampled indices of every replicate drawn first, in the stream's order; the
+        // replicates then solve on all cores and are gathered in order: the same numbers as one
+        // after the other, whatever the thread count.
+        let draws: Vec<Vec<usize>> = (0..o.bootstrap)
+            .map(|_| {
+                (0..p.n)
+                    .map(|_| ((rng.uniform() * p.n as f64) as usize).min(p.n - 1))
+                    .collect()
+            })
+            .collect();
+        // Per replicate: its spectrum, and its (mean, sd) of ln tau where it has mass.
+        type Replicate = (Vec<f64>, Option<(f64, f64)>);
+        let solved: Vec<Option<Replicate>> = draws
+            .par_iter()
+            .map(|idx| {
+                let ystar: Vec<f64> = (0..p.n)
+                    .map(|i| fitted[i] + resid[idx[i]] / p.sw[i])
+                    .collect();
+                let yt = p.rhs(&ystar);
+                let qs = p.q(&yt);
+                let lam = match o.lambda {
+                    Some(l) => l,
+                    None => {
+                        let yys: f64 = yt.iter().map(|v| v * v).sum();
+                        gcv.choose(&gcv.z(&qs), yys).0
+                    }
+                };
+                let gs = p.gram(lam);
+                nnls_gram(&gs, k, &qs, Some(&sol.passive)).ok().map(|s| {
+                    let mm = moments(&ln_tau, &s.x, dx);
+                    (s.x, (mm.mass > 0.0).then_some((mm.mean, mm.sd)))
+                })
+            })
+            .collect();
         let mut reps: Vec<Vec<f64>> = Vec::with_capacity(o.bootstrap);
         let (mut means, mut sds) = (Vec::new(), Vec::new());
-        for _ in 0..o.bootstrap {
-            let ystar: Vec<f64> = (0..p.n)
-                .map(|i| {
-                    let j = ((rng.uniform() * p.n as f64) as usize).min(p.n - 1);
-                    fitted[i] + resid[j] / p.sw[i]
-                })
-                .collect();
-            let yt = p.rhs(&ystar);
-            let qs = p.q(&yt);
-            let lam = match o.lambda {
-                Some(l) => l,
-                None => {
-                    let yys: f64 = yt.iter().map(|v| v * v).sum();
-                    gcv.choose(&gcv.z(&qs), yys).0
-                }
-            };
-            let gs = p.gram(lam);
-            if let Ok(s) = nnls_gram(&gs, k, &qs, Some(&sol.passive)) {
-                let mm = moments(&ln_tau, &s.x, dx);
-                if mm.mass > 0.0 {
-                    means.push(mm.mean);
-                    sds.push(mm.sd);
-                }
-                reps.push(s.x);
+        for (x, m) in solved.into_iter().flatten() {
+            if let Some((mean, sd)) = m {
+                means.push(mean);
+                sds.push(sd);
             }
+            reps.push(x);
         }
         if reps.len() >= 20 {
             let mut low = vec![0.0; k];

@@ -285,6 +285,56 @@ impl<T: CurveTable> RowGroups<T> {
         part_hash: &(dyn Fn(&Path) -> Option<blake3::Hash> + Sync),
     ) -> Result<Self, TableError> {
         use rayon::prelude::*;
+        let (rows, folder) = Self::open_parts(path)?;
+        let hashes: Vec<Option<blake3::Hash>> = if folder {
+            rows.parts.par_iter().map(|f| part_hash(&f.path)).collect()
+        } else {
+            vec![None; rows.parts.len()]
+        };
+        let keys = rows
+            .index
+            .par_iter()
+            .map(|&(p, g)| match hashes[p] {
+                Some(h) => {
+                    let mut k = blake3::Hasher::new();
+                    k.update(b"part\0");
+                    k.update(rows.parts[p].schema.as_bytes());
+                    k.update(h.as_bytes());
+                    k.update(&(g as u64).to_le_bytes());
+                    Ok(k.finalize().to_hex().to_string())
+                }
+                None => rows.key(p, g),
+            })
+            .collect::<Result<Vec<String>, TableError>>()?;
+        Ok(RowGroups { keys, ..rows })
+    }
+
+    /// [`RowGroups::open`] without keying the row groups (only the footers are read): for a
+    /// reader that takes a few row groups. [`RowGroups::keys`] is then empty;
+    /// [`RowGroups::key_of`] keys one row group on demand.
+    pub fn open_unkeyed(path: &Path) -> Result<Self, TableError> {
+        Ok(Self::open_parts(path)?.0)
+    }
+
+    /// The number of row groups.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether the table has no row group.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The key of row group `i` from its stored bytes (blake3 of the schema and the bytes).
+    pub fn key_of(&self, i: usize) -> Result<String, TableError> {
+        let (p, g) = self.index[i];
+        self.key(p, g)
+    }
+
+    /// The table's files and row groups, schema checked, keys not computed; whether it is a
+    /// table folder.
+    fn open_parts(path: &Path) -> Result<(Self, bool), TableError> {
         let listed = crate::io::table_parts(path)?;
         let folder = listed.is_some();
         let paths = listed.unwrap_or_else(|| vec![path.to_owned()]);
@@ -313,27 +363,7 @@ impl<T: CurveTable> RowGroups<T> {
             // The schema check of every read, on no row group.
             rows.reader(p, Vec::new())?;
         }
-        let hashes: Vec<Option<blake3::Hash>> = if folder {
-            rows.parts.par_iter().map(|f| part_hash(&f.path)).collect()
-        } else {
-            vec![None; rows.parts.len()]
-        };
-        let keys = rows
-            .index
-            .par_iter()
-            .map(|&(p, g)| match hashes[p] {
-                Some(h) => {
-                    let mut k = blake3::Hasher::new();
-                    k.update(b"part\0");
-                    k.update(rows.parts[p].schema.as_bytes());
-                    k.update(h.as_bytes());
-                    k.update(&(g as u64).to_le_bytes());
-                    Ok(k.finalize().to_hex().to_string())
-                }
-                None => rows.key(p, g),
-            })
-            .collect::<Result<Vec<String>, TableError>>()?;
-        Ok(RowGroups { keys, ..rows })
+        Ok((rows, folder))
     }
 
     /// blake3 of the Arrow schema and of the row group's stored bytes.
@@ -399,12 +429,12 @@ impl<T: CurveTable> RowGroups<T> {
     /// The row groups in windows of two per thread, in table order: a stage works on a window
     /// in parallel and writes it in order, so memory holds a few row groups' worth.
     pub fn windows(&self) -> Vec<std::ops::Range<usize>> {
-        let n = self.keys.len();
+        let n = self.index.len();
         let w = (2 * rayon::current_num_threads()).max(1);
         (0..n).step_by(w).map(|a| a..(a + w).min(n)).collect()
     }
 
-    /// The key of each row group, in table order.
+    /// The key of each row group, in table order (none when opened unkeyed).
     pub fn keys(&self) -> &[String] {
         &self.keys
     }
