@@ -813,6 +813,46 @@ mod tests {
     }
 
     #[test]
+    fn a_last_component_glob_lists_what_the_glob_crate_finds() {
+        let d = dir_with(&[
+            "ind/a.txt",
+            "ind/b.txt",
+            "ind/.h.txt",
+            "ind/c.csv",
+            "ind/sub/d.txt",
+        ]);
+        std::fs::create_dir(d.path().join("ind/dir.txt")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("ind/a.txt"), d.path().join("ind/l.txt")).unwrap();
+        for pattern in [
+            "ind/*.txt",
+            "ind/?.txt",
+            "ind/[ab].txt",
+            "ind/*",
+            "ind/sub/*.txt",
+        ] {
+            let full = d.path().join(pattern).to_string_lossy().into_owned();
+            let mut fast: Vec<(PathBuf, Option<bool>)> = glob_files(&full).unwrap();
+            fast.sort();
+            let mut slow: Vec<PathBuf> = glob::glob(&full).unwrap().flatten().collect();
+            slow.sort();
+            let paths: Vec<PathBuf> = fast.iter().map(|(p, _)| p.clone()).collect();
+            assert_eq!(paths, slow, "{pattern}");
+            // The listing's file type: regular files plain, the symlink and the folder not.
+            for (p, plain) in &fast {
+                let is_file = std::fs::symlink_metadata(p).unwrap().file_type().is_file();
+                assert_eq!(*plain, Some(is_file), "{}", p.display());
+            }
+        }
+        // Wildcards in a folder go to the glob crate, as before.
+        let nested = d.path().join("*/*.txt").to_string_lossy().into_owned();
+        let found = glob_files(&nested).unwrap();
+        assert!(found.iter().all(|(_, plain)| plain.is_none()));
+        assert_eq!(found.len(), glob::glob(&nested).unwrap().flatten().count());
+        assert!(found.len() >= 4);
+        assert!(glob_files(&d.path().join("ind/**.txt").to_string_lossy()).is_err());
+    }
+
+    #[test]
     fn resolves_files_globs_and_ids() {
         let d = dir_with(&["dma/a.txt", "ind/2.txt", "ind/1.txt"]);
         std::fs::write(d.path().join("c.yaml"), GOOD).unwrap();

@@ -981,6 +981,94 @@ mod tests {
         assert!(b.contains(r#"width="85.00mm""#));
     }
 
+    /// The numbers of attribute `name` in each `<tag …/>` of `svg`.
+    fn attrs(svg: &str, tag: &str, name: &str) -> Vec<f64> {
+        svg.split(&format!("<{tag} "))
+            .skip(1)
+            .filter_map(|el| {
+                let el = format!(" {el}");
+                let v = el.split(&format!(" {name}=\"")).nth(1)?;
+                v.split('"').next()?.parse().ok()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn data_is_clipped_only_where_it_reaches_beyond_the_frame() {
+        // The frame of the one panel (the last rect with the frame's stroke).
+        let frame = |svg: &str| -> (f64, f64, f64, f64) {
+            let el = svg
+                .split("<rect ")
+                .filter(|e| e.contains(r##"stroke="#222222" stroke-width="0.6""##))
+                .last()
+                .unwrap();
+            let num = |k: &str| -> f64 {
+                el.split(&format!("{k}=\""))
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            (
+                num("x"),
+                num("y"),
+                num("x") + num("width"),
+                num("y") + num("height"),
+            )
+        };
+        // A point at x = 0 drawn at the frame's edge (zero_at_edge): its marker reaches out, the
+        // data is clipped as before.
+        let edge = svg(&fig(), DOUBLE_COLUMN_MM);
+        assert_eq!(edge.matches(r#"<g class="data""#).count(), 1);
+        assert!(
+            edge.contains(r#"<g class="data" clip-path="url(#c-"#),
+            "{edge}"
+        );
+        // Points well inside the frame (a log axis snaps to decades: 200 to 5000 s lie within
+        // 10^2..10^4), error bars setting the y range: no clip path, and every mark inside.
+        let mut f = fig();
+        f.panels[0].x.zero_at_edge = false;
+        f.panels[0].bands.clear();
+        f.panels[0].vlines.clear();
+        let mut se = Series::new(
+            "",
+            vec![(200.0, 0.45), (1000.0, 0.46), (5000.0, 0.47)],
+            Style::Points,
+            PALETTE[1],
+        );
+        se.errors = Some(vec![(0.44, 0.46), (0.45, 0.47), (0.46, 0.48)]);
+        f.panels[0].series = vec![se];
+        let inside = svg(&f, DOUBLE_COLUMN_MM);
+        assert_eq!(inside.matches(r#"<g class="data""#).count(), 1);
+        assert!(!inside.contains("clip-path"), "{inside}");
+        let (x0, y0, x1, y1) = frame(&inside);
+        let data = inside.split(r#"<g class="data">"#).nth(1).unwrap();
+        let data = data.split("</g>").next().unwrap();
+        let (cx, cy) = (attrs(data, "circle", "cx"), attrs(data, "circle", "cy"));
+        assert_eq!(cx.len(), 3);
+        for (x, y) in cx.into_iter().zip(cy) {
+            assert!(x - 1.5 >= x0 && x + 1.5 <= x1 && y - 1.5 >= y0 && y + 1.5 <= y1);
+        }
+        for seg in data
+            .split(" d=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .split('M')
+            .skip(1)
+        {
+            let (a, b) = seg.split_once('V').unwrap();
+            let ya: f64 = a.split(' ').nth(1).unwrap().parse().unwrap();
+            let yb: f64 = b.parse().unwrap();
+            assert!(ya >= y0 && ya <= y1 && yb >= y0 && yb <= y1, "{seg}");
+        }
+    }
+
     #[test]
     fn legend_has_one_entry_per_label() {
         let mut f = fig();
