@@ -264,23 +264,10 @@ fn group_key<T: CurveTable>(what: &str, params: &str, keys: &[String]) -> String
 /// What [`ingest_kind`] gives: the unfinished table, then (curves, points, skipped, bytes).
 type KindResult<T> = Result<(Pending<T>, usize, usize, usize, u64), IngestError>;
 
-/// A group of files ends after a file whose id hashes to 0 modulo this (about this many files a
-/// group, wherever a file is added or removed: only its own group changes), or at [`MAX_GROUP`].
-const GROUP_MEAN: u8 = 16;
-const MAX_GROUP: usize = 64;
-
-/// The groups of consecutive items whose curves make one segment of the table.
+/// The groups of consecutive items whose curves make one segment of the table (cut by their
+/// ids' content: `tables::segments::content_groups`).
 fn groups(items: &[Item]) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, item) in items.iter().enumerate() {
-        let cut = blake3::hash(item.id.as_bytes()).as_bytes()[0].is_multiple_of(GROUP_MEAN);
-        if cut || i + 1 - start == MAX_GROUP || i + 1 == items.len() {
-            out.push(start..i + 1);
-            start = i + 1;
-        }
-    }
-    out
+    tables::segments::content_groups(items.iter().map(|i| i.id.as_str()))
 }
 
 /// One group's share of the table: its encoded segment (none after a failure), counts, the

@@ -8,7 +8,7 @@ use stage_cli::Progress;
 use tables::items::{
     ItemCache, KeyBuilder, curve_bytes, curves_from_bytes, rows_bytes, rows_from_bytes,
 };
-use tables::segments::{RowGroups, SegmentWriter, encode_segment};
+use tables::segments::{RowGroups, SegmentWriter, content_groups, encode_segment};
 use tables::{
     CurveTable, KwwFit, ModelFit, Provenance, RelaxationClean, Spectrum, SpectrumMoments,
     read_rows, write_rows,
@@ -108,8 +108,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
                     .unzip();
                 let specs = specs
                     .into_iter()
-                    .map(|s| Ok((encoded(&s)?, s)))
-                    .map(|r: Result<_, tables::TableError>| r.map(|(b, s)| (s, b)))
+                    .map(|s| encoded(&s).map(|b| (s, b)))
                     .collect::<Result<Vec<_>, _>>()?;
                 if let Some(k) = &k {
                     keep(&cache, k, &specs, &moments, &fit_of);
@@ -238,15 +237,10 @@ fn kept<'a>(
     Some((specs, moments))
 }
 
-/// Curves of the spectra table a segment holds, on average (cut where a test id hashes to 0
-/// modulo this, or at [`SEGMENT_MAX`]): where a curve is added or changed, only its segment is
-/// encoded again.
-const SEGMENT_MEAN: u8 = 16;
-const SEGMENT_MAX: usize = 64;
-
 /// Writes the spectra table: the curves in the table's key order (by their rows' keys, strain
-/// nominal), in segments of consecutive curves cut where a test id's hash says (so that a curve
-/// added or changed changes only its own segment). Under the runner each segment is kept in the
+/// nominal), in segments of consecutive curves cut where a test id's hash says
+/// (`tables::segments::content_groups`, as ingest's groups: a curve added or changed changes
+/// only its own segment). Under the runner each segment is kept in the
 /// item cache by the bytes of its curves and their nominal strains, and spliced as it is: only
 /// the changed segment is decoded and encoded again. The file is the same with or without the
 /// cache.
@@ -274,28 +268,29 @@ fn write_spectra(
         .filter(|&i| !curves[i].1.is_empty())
         .collect();
     order.sort_by(|a, b| keys[*a].cmp_key(&keys[*b]));
-    let mut segments: Vec<&[usize]> = Vec::new();
-    let mut start = 0;
-    for (j, &i) in order.iter().enumerate() {
-        let cut =
-            blake3::hash(rows[i].test_id.as_bytes()).as_bytes()[0].is_multiple_of(SEGMENT_MEAN);
-        if cut || j + 1 - start == SEGMENT_MAX || j + 1 == order.len() {
-            segments.push(&order[start..j + 1]);
-            start = j + 1;
-        }
-    }
-    let curves = std::sync::Mutex::new(curves);
+    // Each segment's curves, moved out of `curves` (a row index with its curve).
+    type Inverted = (Option<Spectrum>, Vec<u8>);
+    let mut curves: Vec<Option<Inverted>> = curves.into_iter().map(Some).collect();
+    let segments: Vec<Vec<(usize, Inverted)>> =
+        content_groups(order.iter().map(|&i| rows[i].test_id.as_str()))
+            .into_iter()
+            .map(|r| {
+                order[r]
+                    .iter()
+                    .map(|&i| (i, curves[i].take().unwrap_or_default()))
+                    .collect()
+            })
+            .collect();
     let spliced = std::sync::atomic::AtomicUsize::new(0);
     let encoded: Vec<Vec<u8>> = segments
-        .par_iter()
+        .into_par_iter()
         .map(|seg| -> Result<Vec<u8>, SpectrumError> {
             let key = cache.enabled().then(|| {
                 let mut k = KeyBuilder::new("spectra segment").text(options);
-                let guard = curves.lock().unwrap_or_else(|e| e.into_inner());
-                for &i in *seg {
+                for (i, (_, bytes)) in &seg {
                     k = k
-                        .text(&blake3::hash(&guard[i].1).to_hex())
-                        .text(&format!("{:?}", rows[i].strain.map(f64::to_bits)));
+                        .text(&blake3::hash(bytes).to_hex())
+                        .text(&format!("{:?}", rows[*i].strain.map(f64::to_bits)));
                 }
                 k.finish()
             });
@@ -306,12 +301,8 @@ fn write_spectra(
                 spliced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(parts.remove(0));
             }
-            let taken: Vec<(Option<Spectrum>, Vec<u8>)> = {
-                let mut guard = curves.lock().unwrap_or_else(|e| e.into_inner());
-                seg.iter().map(|&i| std::mem::take(&mut guard[i])).collect()
-            };
             let mut spectra = Vec::with_capacity(seg.len());
-            for (&i, (s, bytes)) in seg.iter().zip(taken) {
+            for (i, (s, bytes)) in seg {
                 let mut c = match s {
                     Some(c) => c,
                     None => curves_from_bytes::<Spectrum>(&bytes)

@@ -23,6 +23,30 @@ use crate::io::{ROW_GROUP_ROWS, build_checked, prepare_target, unbuffer, writer_
 use crate::table::{CurveTable, schema_of};
 use crate::{Provenance, TableError};
 
+/// A group of consecutive items ends after an item whose id hashes to 0 modulo this (about this
+/// many items a group, wherever one is added or removed: only its own group changes), or at
+/// [`MAX_GROUP`] items.
+pub const GROUP_MEAN: u8 = 16;
+pub const MAX_GROUP: usize = 64;
+
+/// Consecutive items cut into groups by their ids' content (see [`GROUP_MEAN`]): ingest's groups
+/// of raw files, spectrum's segments of the spectra table.
+pub fn content_groups<'a>(
+    ids: impl ExactSizeIterator<Item = &'a str>,
+) -> Vec<std::ops::Range<usize>> {
+    let n = ids.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, id) in ids.enumerate() {
+        let cut = blake3::hash(id.as_bytes()).as_bytes()[0].is_multiple_of(GROUP_MEAN);
+        if cut || i + 1 - start == MAX_GROUP || i + 1 == n {
+            out.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    out
+}
+
 /// Encodes curves (in key order, each key once) as one segment: a Parquet file of the table.
 /// A row group ends between curves, never inside one (row groups are read one at a time, and a
 /// curve must be whole in its row group): a new one starts before a curve that would take the
