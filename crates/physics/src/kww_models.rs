@@ -203,6 +203,16 @@ pub fn refit_plain(t: &[f64], phi: &[f64]) -> Option<(f64, f64)> {
 
 /// The plain refit's [A, ln tau, beta].
 fn refit_plain_params(t: &[f64], ln_t: &[f64], phi: &[f64]) -> Option<[f64; 3]> {
+    refit_plain_params_from(t, ln_t, phi, initial_guess(t, phi))
+}
+
+/// The plain refit's [A, ln tau, beta] from a given start.
+fn refit_plain_params_from(
+    t: &[f64],
+    ln_t: &[f64],
+    phi: &[f64],
+    start: [f64; 3],
+) -> Option<[f64; 3]> {
     let model = KwwModel::new(t, ln_t, Variant::Kww);
     let opts = fit::Options {
         bounds: Variant::Kww.bounds(),
@@ -211,7 +221,7 @@ fn refit_plain_params(t: &[f64], ln_t: &[f64], phi: &[f64]) -> Option<[f64; 3]> 
         xtol: 1e-11,
         gtol: 1e-13,
     };
-    let f = fit::least_squares(&model, phi, None, &initial_guess(t, phi), &opts).ok()?;
+    let f = fit::least_squares(&model, phi, None, &start, &opts).ok()?;
     Some([f.params[0], f.params[1], f.params[2]])
 }
 
@@ -223,8 +233,34 @@ fn refit_plain_params(t: &[f64], ln_t: &[f64], phi: &[f64]) -> Option<[f64; 3]> 
 /// positive definite (an optimum on a bound, or a degenerate curve).
 pub type Refit = ((f64, f64), Option<Vec<[f64; 2]>>);
 pub fn refit_plain_sensitivity(t: &[f64], phi: &[f64], d_phi: &[Vec<f64>]) -> Option<Refit> {
+    refit_plain_sensitivity_from(t, phi, d_phi, None).map(|r| r.0)
+}
+
+/// `refit_plain_sensitivity` that may start from `warm`, the [A, ln tau, beta] of a refit of a
+/// nearby curve (a solver's previous evaluation), where its RSS is lower than the automatic
+/// guess's: near the optimum the refit then takes a few iterations instead of some thirty. The
+/// optimum is the same to the refit's tolerance (ftol 1e-13), not to the bit; a warm start that
+/// is worse than the guess is not used, so a far or degenerate previous curve cannot lead the
+/// refit astray. Also returns the refit's [A, ln tau, beta], the next call's `warm`.
+pub fn refit_plain_sensitivity_from(
+    t: &[f64],
+    phi: &[f64],
+    d_phi: &[Vec<f64>],
+    warm: Option<[f64; 3]>,
+) -> Option<(Refit, [f64; 3])> {
     let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
-    let [a, ln_tau, beta] = refit_plain_params(t, &ln_t, phi)?;
+    let guess = initial_guess(t, phi);
+    let rss = |p: &[f64; 3]| -> f64 {
+        ln_t.iter()
+            .zip(phi)
+            .map(|(lt, y)| (p[0] * (-(p[2] * (lt - p[1])).exp()).exp() - y).powi(2))
+            .sum()
+    };
+    let start = match warm {
+        Some(w) if rss(&w) < rss(&guess) => w,
+        _ => guess,
+    };
+    let [a, ln_tau, beta] = refit_plain_params_from(t, &ln_t, phi, start)?;
     let mut h = [0.0; 9];
     let mut rhs = vec![[0.0; 3]; d_phi.len()];
     for (i, &lt) in ln_t.iter().enumerate() {
@@ -261,7 +297,7 @@ pub fn refit_plain_sensitivity(t: &[f64], phi: &[f64], d_phi: &[Vec<f64>]) -> Op
         .iter()
         .map(|b| fit::linalg::spd_solve(&h, 3, b).map(|x| [x[2], x[1]]))
         .collect::<Option<Vec<_>>>();
-    Some(((beta, ln_tau.exp()), sens))
+    Some((((beta, ln_tau.exp()), sens), [a, ln_tau, beta]))
 }
 
 #[cfg(test)]
@@ -306,5 +342,35 @@ mod tests {
             // Without the second-order term the sensitivity would be visibly off on this curve.
             assert!(fd_beta.abs() > 1e-3, "the test curve moves beta: {fd_beta}");
         }
+    }
+
+    /// A warm start near the optimum gives the cold refit's answer to its tolerance; a warm start
+    /// worse than the automatic guess is not used (the answer is the cold one, bit for bit).
+    #[test]
+    fn a_warm_start_reaches_the_same_refit() {
+        let t: Vec<f64> = (0..144)
+            .map(|k| 10f64.powf(0.5 + 0.025 * k as f64))
+            .collect();
+        let phi: Vec<f64> = t
+            .iter()
+            .map(|s| 0.55 * (-s / 40.0).exp() + 0.45 * (-s / 700.0).exp())
+            .collect();
+        let d = vec![vec![1.0; t.len()]];
+        let (cold, p) = refit_plain_sensitivity_from(&t, &phi, &d, None).unwrap();
+        assert_eq!(Some(cold.0), refit_plain(&t, &phi));
+        let near = [p[0] * 1.01, p[1] + 0.05, p[2] * 0.98];
+        let (warm, q) = refit_plain_sensitivity_from(&t, &phi, &d, Some(near)).unwrap();
+        assert!(
+            (warm.0.0 - cold.0.0).abs() < 1e-6 * cold.0.0,
+            "{warm:?} {cold:?}"
+        );
+        assert!(
+            (warm.0.1 / cold.0.1 - 1.0).abs() < 1e-6,
+            "{warm:?} {cold:?}"
+        );
+        assert!((q[2] - p[2]).abs() < 1e-6);
+        let far = [0.05, 30.0, 1.9];
+        let (bad, _) = refit_plain_sensitivity_from(&t, &phi, &d, Some(far)).unwrap();
+        assert_eq!(bad.0, cold.0);
     }
 }
