@@ -646,7 +646,10 @@ pub fn resolve_with(
                                     (plain || p.is_file()).then_some((p, plain))
                                 })
                                 .collect();
-                            v.sort_by_key(|(p, _)| (p.components().count(), p.clone()));
+                            // Shortest path first, then path order; each key made once (a
+                            // comparator counting components made this a fifth of the load of
+                            // a manifest with 10 000 matches).
+                            v.sort_by_cached_key(|(p, _)| (p.components().count(), p.clone()));
                             let mut real = std::collections::HashSet::new();
                             let before = v.len();
                             let mut v: Vec<(PathBuf, PathBuf)> = v
@@ -776,20 +779,30 @@ pub fn resolve_with(
             ));
         }
     }
-    let take = |items: &[Item], kind: Kind| -> Vec<Item> {
-        let mut v: Vec<Item> = items.iter().filter(|i| i.kind == kind).cloned().collect();
-        if kind.thermal() {
+    // Each kind's items moved out (not cloned: a campaign lists thousands) and sorted.
+    let mut by_kind: [Vec<Item>; 4] = Default::default();
+    let slot = |k: Kind| match k {
+        Kind::Relaxation => 0,
+        Kind::Indentation => 1,
+        Kind::Dsc => 2,
+        Kind::DmaSweep => 3,
+    };
+    for it in items {
+        by_kind[slot(it.kind)].push(it);
+    }
+    for v in &mut by_kind {
+        if v.first().is_some_and(|i| i.kind.thermal()) {
             v.sort_by(|a, b| a.material.cmp(&b.material).then(a.id.cmp(&b.id)));
         } else {
             v.sort_by(key);
         }
-        v
-    };
+    }
+    let [relaxation, indentation, dsc, dma_sweeps] = by_kind;
     Ok(Campaign {
-        relaxation: take(&items, Kind::Relaxation),
-        indentation: take(&items, Kind::Indentation),
-        dsc: take(&items, Kind::Dsc),
-        dma_sweeps: take(&items, Kind::DmaSweep),
+        relaxation,
+        indentation,
+        dsc,
+        dma_sweeps,
         manifest,
         dir: dir.to_owned(),
         notes: err_note,

@@ -340,11 +340,18 @@ fn one_group<T: CurveTable>(
         cached: false,
     };
     let mut curves: Vec<T> = Vec::new();
-    for item in items {
-        let done = read_parse(item).and_then(|(parsed, n)| {
-            let (c, notes) = extract(item, &parsed).map_err(|e| located(item, &e))?;
-            Ok((c, notes, n))
-        });
+    // The files are parsed on all cores (a changed group is often the only work of a run) and
+    // taken in their order.
+    let parsed: Vec<_> = items
+        .par_iter()
+        .map(|item| {
+            read_parse(item).and_then(|(parsed, n)| {
+                let (c, notes) = extract(item, &parsed).map_err(|e| located(item, &e))?;
+                Ok((c, notes, n))
+            })
+        })
+        .collect();
+    for (item, done) in items.iter().zip(parsed) {
         match done {
             Ok((file_curves, notes, n)) => {
                 for w in &notes.warnings {
