@@ -527,3 +527,73 @@ fn table_folders_take_unchanged_parts_as_they_are_and_match_a_fresh_run() {
         assert!(b[k] == *v, "{k} differs from a from-scratch run");
     }
 }
+
+#[test]
+fn a_long_list_of_reads_lives_in_the_run_cache_and_a_lost_one_makes_ingest_stale() {
+    let d = tempfile::tempdir().unwrap();
+    let mut spec = tests::small_spec();
+    spec.materials[0].relaxation.as_mut().unwrap().replicates = 20;
+    simulate::simulate(&spec, &d.path().join("campaign"), 1, &|_| {}).unwrap();
+    std::fs::write(d.path().join("p.yaml"), PARTS_PIPELINE).unwrap();
+    let first = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    let want = outputs(d.path());
+    // More than 100 files read: the lock names their list by hash, the list is in the cache.
+    let lock = std::fs::read_to_string(d.path().join("p.lock")).unwrap();
+    assert!(!lock.contains(".txt:"), "no read inline:\n{lock}");
+    let hash = lock
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("reads_list: "))
+        .expect("ingest's reads named by a list")
+        .to_owned();
+    let lists = d.path().join("out/.agingflow/cache/reads");
+    let list = std::fs::read_to_string(lists.join(&hash)).unwrap();
+    assert!(list.lines().count() > 100, "{list}");
+    assert!(list.lines().all(|l| l.split_once('\t').is_some()));
+    let status = agingflow(d.path(), &["status", "p.yaml"]);
+    assert_eq!(status.code, Some(0), "{}", status.stdout);
+
+    // A raw file edited: ingest is stale and says which file, as with inline reads.
+    let edited = list.lines().find(|l| l.contains(".txt\t")).unwrap();
+    let rel = edited.split_once('\t').unwrap().0.to_owned();
+    let path = d.path().join(&rel);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, [&bytes[..], b"\n"].concat()).unwrap();
+    let why = agingflow(d.path(), &["why", "ingest", "p.yaml"]);
+    assert!(
+        why.stdout.contains(&format!("file read {rel} changed")),
+        "{}",
+        why.stdout
+    );
+    std::fs::write(&path, &bytes).unwrap();
+
+    // The lists lost (a fresh clone keeps the lock, not the cache): ingest is stale, not
+    // wrongly up to date; a run brings back the same outputs and the list.
+    std::fs::remove_dir_all(&lists).unwrap();
+    let why = agingflow(d.path(), &["why", "ingest", "p.yaml"]);
+    assert!(
+        why.stdout.contains("is not in the run cache"),
+        "{}",
+        why.stdout
+    );
+    let second = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(second.code, Some(0), "{second:?}");
+    assert!(
+        second.stages("ran").contains(&"ingest".to_string())
+            || second.stages("restored").contains(&"ingest".to_string()),
+        "{}",
+        second.stdout
+    );
+    assert!(outputs(d.path()) == want);
+    assert!(lists.join(&hash).is_file(), "the list is stored again");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("p.lock")).unwrap(),
+        lock
+    );
+    // gc keeps the list the lock names.
+    let gc = agingflow(d.path(), &["gc", "p.yaml"]);
+    assert_eq!(gc.code, Some(0), "{gc:?}");
+    assert!(lists.join(&hash).is_file(), "gc kept the list");
+    let third = agingflow(d.path(), &["run", "p.yaml"]);
+    assert!(third.stages("ran").is_empty(), "{}", third.stdout);
+}

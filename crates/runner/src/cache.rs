@@ -26,7 +26,7 @@ use crate::lock::{FileHash, StageLock};
 pub struct RunRecord {
     /// The stage's name when it was stored (informative: the key decides).
     pub stage: String,
-    pub reads: BTreeMap<String, String>,
+    pub reads: crate::lock::Reads,
     pub outputs: BTreeMap<String, FileHash>,
 }
 
@@ -53,7 +53,8 @@ enum Source {
 /// (argv, binary, `with`, inputs, deps), not of what it read or wrote.
 pub fn run_key(entry: &StageLock) -> String {
     let mut k = entry.clone();
-    k.reads.clear();
+    k.reads = Default::default();
+    k.reads_list = None;
     k.outputs.clear();
     let bytes = serde_json::to_vec(&k).unwrap_or_default();
     blake3::hash(&bytes).to_hex().to_string()
@@ -200,6 +201,11 @@ impl Cache {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the lock file's long lists of reads are stored (see `lock`).
+    pub fn reads_dir(&self) -> PathBuf {
+        self.root.join("reads")
     }
 
     fn object_path(&self, file_hash: &str) -> PathBuf {
@@ -390,7 +396,7 @@ impl Cache {
                 parse(&named)
             };
             if let Some(record) = record
-                && record.reads == now
+                && *record.reads == now
                 && let Some(hit) = self.verified(record)
             {
                 return Some(hit);
@@ -516,7 +522,20 @@ impl Cache {
         let mut keep_files: BTreeSet<PathBuf> = BTreeSet::new();
         for entry in keep {
             let dir = self.runs_dir(&run_key(entry));
-            keep_runs.insert(dir.join(record_name(&entry.reads)));
+            let reads = match &entry.reads_list {
+                Some(h) => {
+                    keep_files.insert(self.reads_dir().join(h));
+                    if entry.reads.is_empty() {
+                        crate::lock::load_reads(&self.reads_dir(), h)
+                            .map(std::sync::Arc::new)
+                            .unwrap_or_default()
+                    } else {
+                        entry.reads.clone()
+                    }
+                }
+                None => entry.reads.clone(),
+            };
+            keep_runs.insert(dir.join(record_name(&reads)));
             for out in entry.outputs.values() {
                 match self.tree_path(&out.blake3) {
                     None => {
@@ -677,7 +696,7 @@ mod tests {
         std::fs::write(staging.join("t"), b"1").unwrap();
         let th = hash::file(&staging.join("t")).unwrap();
         let mut e = entry("x", &[("t", "out/t", &th)]);
-        e.reads.insert("raw/a.txt".into(), "h1".into());
+        std::sync::Arc::make_mut(&mut e.reads).insert("raw/a.txt".into(), "h1".into());
         let rels = BTreeMap::from([("t".to_string(), "t".to_string())]);
         cache.store("s", &e, &staging, &rels).unwrap();
         let key = entry("x", &[]);
@@ -716,8 +735,8 @@ mod tests {
             // A new file each time (the objects are hard links of the staged outputs).
             let th = stage_output(&staging, &format!("out {i}"));
             let mut e = entry("x", &[("t", "out/t", &th)]);
-            e.reads.insert("raw/a.txt".into(), format!("a{i}"));
-            e.reads.insert("raw/b.txt".into(), "b".into());
+            std::sync::Arc::make_mut(&mut e.reads).insert("raw/a.txt".into(), format!("a{i}"));
+            std::sync::Arc::make_mut(&mut e.reads).insert("raw/b.txt".into(), "b".into());
             cache.store("s", &e, &staging, &rels).unwrap();
             stored.push(e);
         }
@@ -725,7 +744,7 @@ mod tests {
         std::fs::write(staging.join("t"), b"with c").unwrap();
         let th = hash::file(&staging.join("t")).unwrap();
         let mut other = entry("x", &[("t", "out/t", &th)]);
-        other.reads.insert("raw/c.txt".into(), "c".into());
+        std::sync::Arc::make_mut(&mut other.reads).insert("raw/c.txt".into(), "c".into());
         cache.store("s", &other, &staging, &rels).unwrap();
         let key = entry("x", &[]);
         for (i, e) in stored.iter().enumerate() {
@@ -760,9 +779,10 @@ mod tests {
         for i in 0..runs {
             let th = stage_output(&staging, &format!("out {i}"));
             let mut e = entry("x", &[("t", "out/t", &th)]);
-            e.reads.insert("campaign.yaml".into(), format!("m{i}"));
+            std::sync::Arc::make_mut(&mut e.reads).insert("campaign.yaml".into(), format!("m{i}"));
             for f in 0..=i {
-                e.reads.insert(format!("raw/{f:03}.txt"), format!("f{f}"));
+                std::sync::Arc::make_mut(&mut e.reads)
+                    .insert(format!("raw/{f:03}.txt"), format!("f{f}"));
             }
             cache.store("s", &e, &staging, &rels).unwrap();
             stored.push(e);

@@ -663,7 +663,7 @@ fn cmd_why(file: &Path, stage: &str) -> Result<u8, u8> {
             known.join(", ")
         )));
     };
-    let lock = LockFile::read(&p.lock_path());
+    let lock = LockFile::read_with_lists(&p.lock_path(), &ctx.cache.reads_dir());
     let reasons = ctx.staleness(s, lock.stages.get(stage));
     if reasons.is_empty() {
         println!("{stage} is up to date");

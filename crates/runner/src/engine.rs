@@ -79,6 +79,11 @@ pub enum Reason {
         old: Option<String>,
         new: Option<String>,
     },
+    /// The list of files the stage read last time is named in the lock file but is not in the
+    /// run cache (a fresh clone, a pruned cache): what it read cannot be checked.
+    ReadsLost {
+        list: String,
+    },
     OutputMissing {
         port: String,
         path: String,
@@ -158,6 +163,11 @@ impl std::fmt::Display for Reason {
                 short(old),
                 short(new)
             ),
+            Reason::ReadsLost { list } => write!(
+                f,
+                "its list of files read ({}) is not in the run cache",
+                &list[..list.len().min(12)]
+            ),
             Reason::OutputMissing { port, path } => {
                 write!(f, "output `{port}` ({path}) is missing")
             }
@@ -219,7 +229,7 @@ impl<'a> Ctx<'a> {
             binaries: Mutex::new(HashMap::new()),
             no_checks,
             lock_mutex: Mutex::new(()),
-            locks: Default::default(),
+            locks: crate::lock::LockCache::new(Cache::new(&p.outdir_abs()).reads_dir()),
             protected: Vec::new(),
             default_timeout: None,
             not_deps: std::sync::OnceLock::new(),
@@ -548,7 +558,8 @@ impl<'a> Ctx<'a> {
             with: stage.with.clone(),
             inputs,
             deps: self.deps(stage)?,
-            reads: BTreeMap::new(),
+            reads: Default::default(),
+            reads_list: None,
             outputs: BTreeMap::new(),
         })
     }
@@ -559,6 +570,13 @@ impl<'a> Ctx<'a> {
             return vec![Reason::NeverRun];
         };
         let mut reasons = Vec::new();
+        if let Some(list) = old
+            .reads_list
+            .as_ref()
+            .filter(|_| LockFile::reads_lost(old))
+        {
+            reasons.push(Reason::ReadsLost { list: list.clone() });
+        }
         let argv = self.argv(stage, &|port| self.p.in_outdir(&stage.outputs[port]));
         if argv != old.argv {
             reasons.push(Reason::Argv {
@@ -1391,7 +1409,8 @@ fn record(
         with: stage.with.clone(),
         inputs: before.inputs,
         deps: before.deps,
-        reads,
+        reads: std::sync::Arc::new(reads),
+        reads_list: None,
         outputs,
     })
 }

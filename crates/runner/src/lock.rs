@@ -1,8 +1,16 @@
 //! The lock file (`demo.yaml` -> `demo.lock`): per stage, the components of its key as they were
 //! when it last succeeded. Sorted YAML with no absolute path and no time, so it can be committed.
+//!
+//! A stage that reported reading more than [`INLINE_READS`] files (an ingest of a campaign) has
+//! its list of reads stored once, by content, in the run cache (`cache/reads/<blake3>`, lines
+//! `path<TAB>hash`), and its entry names the list (`reads_list`) instead of holding it, as DVC
+//! names a directory's listing by its `.dir` hash: the lock of a 12 000-file campaign is then a
+//! few kB instead of 1.5 MB parsed, cloned and written again after every stage. A list missing
+//! from the cache (a fresh clone) makes the stage stale, never wrongly up to date.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,11 +37,50 @@ pub struct StageLock {
     /// Files named by `deps`, path to hash.
     #[serde(default)]
     pub deps: BTreeMap<String, String>,
-    /// Files the stage reported having read, path to hash.
+    /// Files the stage reported having read, path to hash (shared: a copy of the lock does not
+    /// copy an ingest's 12 000 reads). Empty in the file when `reads_list` names them.
     #[serde(default)]
-    pub reads: BTreeMap<String, String>,
+    pub reads: Reads,
+    /// The BLAKE3 hash of the list of reads stored in the run cache, for more than
+    /// [`INLINE_READS`] of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads_list: Option<String>,
     #[serde(default)]
     pub outputs: BTreeMap<String, FileHash>,
+}
+
+/// A stage's reads, path to hash.
+pub type Reads = Arc<BTreeMap<String, String>>;
+
+/// Up to this many reads are written in the lock file itself.
+pub const INLINE_READS: usize = 100;
+
+/// The text of a list of reads as stored: `path<TAB>hash` lines in path order.
+pub fn reads_text(reads: &BTreeMap<String, String>) -> String {
+    let mut text = String::with_capacity(reads.len() * 120);
+    for (p, h) in reads {
+        text.push_str(p);
+        text.push('\t');
+        text.push_str(h);
+        text.push('\n');
+    }
+    text
+}
+
+/// The list of reads stored as `hash` in `dir`, verified by its hash; None when it is missing,
+/// damaged or not a list.
+pub fn load_reads(dir: &Path, hash: &str) -> Option<BTreeMap<String, String>> {
+    let bytes = std::fs::read(dir.join(hash)).ok()?;
+    if blake3::hash(&bytes).to_hex().as_str() != hash {
+        return None;
+    }
+    let text = String::from_utf8(bytes).ok()?;
+    text.lines()
+        .map(|l| {
+            l.split_once('\t')
+                .map(|(p, h)| (p.to_owned(), h.to_owned()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -95,6 +142,35 @@ impl LockFile {
         }
     }
 
+    /// [`LockFile::read`] with each stored list of reads taken from `reads_dir` (left empty,
+    /// `reads_list` still naming it, where the list is not there).
+    pub fn read_with_lists(path: &Path, reads_dir: &Path) -> LockFile {
+        let mut lock = Self::read(path);
+        lock.load_lists(reads_dir);
+        lock
+    }
+
+    fn load_lists(&mut self, reads_dir: &Path) {
+        for (name, stage) in self.stages.iter_mut() {
+            if let Some(h) = &stage.reads_list
+                && stage.reads.is_empty()
+            {
+                match load_reads(reads_dir, h) {
+                    Some(r) => stage.reads = Arc::new(r),
+                    None => tracing::debug!(
+                        "{name}: its list of files read ({}) is not in the run cache",
+                        &h[..h.len().min(12)]
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Whether the stage's reads are named by a list that could not be loaded.
+    pub fn reads_lost(stage: &StageLock) -> bool {
+        stage.reads_list.is_some() && stage.reads.is_empty()
+    }
+
     /// Writes the lock file atomically (through `guard`: a temporary file beside it, then a
     /// rename).
     pub fn write(&self, path: &Path) -> Result<(), guard::GuardError> {
@@ -113,15 +189,27 @@ impl LockFile {
 #[derive(Default)]
 pub struct LockCache {
     state: std::sync::Mutex<CacheState>,
+    /// Where long lists of reads are stored (`None`: every list inline).
+    reads_dir: Option<PathBuf>,
 }
 
 #[derive(Default)]
 struct CacheState {
     parsed: Option<(blake3::Hash, LockFile)>,
+    /// Lists of reads known to be stored, by their shared map: (the map, its hash).
+    stored_lists: Vec<(Reads, String)>,
     emitted: std::collections::HashMap<String, (StageLock, String)>,
 }
 
 impl LockCache {
+    /// A cache storing lists of more than [`INLINE_READS`] reads in `reads_dir`.
+    pub fn new(reads_dir: PathBuf) -> Self {
+        LockCache {
+            state: Default::default(),
+            reads_dir: Some(reads_dir),
+        }
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -140,16 +228,71 @@ impl LockCache {
         }
         let text = String::from_utf8(bytes)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));
-        let lock = LockFile::parse(path, text);
+        let mut lock = LockFile::parse(path, text);
+        if let Some(dir) = &self.reads_dir {
+            lock.load_lists(dir);
+            let mut state = self.state();
+            for stage in lock.stages.values() {
+                if let Some(h) = &stage.reads_list
+                    && !stage.reads.is_empty()
+                {
+                    state.stored_lists.push((stage.reads.clone(), h.clone()));
+                }
+            }
+        }
         self.state().parsed = Some((hash, lock.clone()));
         lock
     }
 
-    /// [`LockFile::write`]: the same bytes, each stage's entry emitted again only when it changed.
+    /// The lock with each long list of reads stored in the reads folder and named by
+    /// `reads_list` (short lists inline, `reads_list` none).
+    fn stored(&self, lock: &LockFile) -> Result<LockFile, guard::GuardError> {
+        let mut out = lock.clone();
+        for stage in out.stages.values_mut() {
+            match &self.reads_dir {
+                Some(dir) if stage.reads.len() > INLINE_READS => {
+                    let known = self
+                        .state()
+                        .stored_lists
+                        .iter()
+                        .find(|(r, _)| Arc::ptr_eq(r, &stage.reads))
+                        .map(|(_, h)| h.clone());
+                    let hash = match known {
+                        Some(h) => h,
+                        None => {
+                            let text = reads_text(&stage.reads);
+                            let hash = blake3::hash(text.as_bytes()).to_hex().to_string();
+                            let target = dir.join(&hash);
+                            if std::fs::read(&target).ok().as_deref() != Some(text.as_bytes()) {
+                                guard::create_dirs(dir)?;
+                                guard::write_file(&target, text.as_bytes())?;
+                            }
+                            let mut state = self.state();
+                            // The lists of this run's entries (a few stages), not of every run.
+                            if state.stored_lists.len() >= 64 {
+                                state.stored_lists.remove(0);
+                            }
+                            state.stored_lists.push((stage.reads.clone(), hash.clone()));
+                            hash
+                        }
+                    };
+                    stage.reads_list = Some(hash);
+                }
+                // A list that could not be loaded stays named (the stage is stale until it runs).
+                _ if LockFile::reads_lost(stage) => {}
+                _ => stage.reads_list = None,
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`LockFile::write`] (long lists of reads stored apart first): each stage's entry emitted
+    /// again only when it changed.
     pub fn write(&self, lock: &LockFile, path: &Path) -> Result<(), guard::GuardError> {
-        let text = self.emit(lock).map_err(|e| guard::write_error(path, e))?;
+        let lock = self.stored(lock)?;
+        let text = self.emit(&lock).map_err(|e| guard::write_error(path, e))?;
         guard::write_file(path, text.as_bytes())?;
-        self.state().parsed = Some((blake3::hash(text.as_bytes()), lock.clone()));
+        self.state().parsed = Some((blake3::hash(text.as_bytes()), lock));
         Ok(())
     }
 
@@ -165,7 +308,18 @@ impl LockCache {
             match state.emitted.get(name) {
                 Some((s, t)) if s == stage => text.push_str(t),
                 _ => {
-                    let one: BTreeMap<&String, &StageLock> = [(name, stage)].into();
+                    // A list stored apart is named, not written.
+                    let bare;
+                    let written = if stage.reads_list.is_some() && !stage.reads.is_empty() {
+                        bare = StageLock {
+                            reads: Reads::default(),
+                            ..stage.clone()
+                        };
+                        &bare
+                    } else {
+                        stage
+                    };
+                    let one: BTreeMap<&String, &StageLock> = [(name, written)].into();
                     let mut t = String::new();
                     for line in yaml(&one)?.lines() {
                         if !line.is_empty() {
@@ -192,6 +346,10 @@ mod tests {
     use super::*;
 
     fn stage(seed: &str) -> StageLock {
+        stage_reading(seed, 5)
+    }
+
+    fn stage_reading(seed: &str, n_reads: usize) -> StageLock {
         let fh = |p: &str| FileHash {
             path: p.into(),
             blake3: blake3::hash(p.as_bytes()).to_hex().to_string(),
@@ -221,9 +379,12 @@ mod tests {
             .into(),
             inputs: [("in".to_string(), fh("out/in.parquet"))].into(),
             deps: BTreeMap::new(),
-            reads: (0..5)
-                .map(|i| (format!("raw/{seed}/{i}.txt"), format!("{i:064}")))
-                .collect(),
+            reads: Arc::new(
+                (0..n_reads)
+                    .map(|i| (format!("raw/{seed}/{i}.txt"), format!("{i:064}")))
+                    .collect(),
+            ),
+            reads_list: None,
             outputs: [("out".to_string(), fh(&format!("out/{seed}.parquet")))].into(),
         }
     }
@@ -266,5 +427,56 @@ mod tests {
         lock.write(&path).unwrap();
         assert_eq!(cache.read(&path), lock);
         assert_eq!(LockFile::read(&path), lock);
+    }
+
+    #[test]
+    fn a_long_list_of_reads_is_stored_apart_and_named() {
+        let d = tempfile::tempdir().unwrap();
+        let (path, lists) = (d.path().join("p.lock"), d.path().join("cache/reads"));
+        let cache = LockCache::new(lists.clone());
+        let mut lock = LockFile {
+            version: 1,
+            stages: [
+                ("ingest".to_string(), stage_reading("i", INLINE_READS + 1)),
+                ("small".to_string(), stage_reading("s", INLINE_READS)),
+            ]
+            .into(),
+        };
+        cache.write(&lock, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The long list by its hash, the short one inline.
+        assert!(
+            !text.contains("raw/i/0.txt") && text.contains("raw/s/0.txt"),
+            "{text}"
+        );
+        let hash = blake3::hash(reads_text(&lock.stages["ingest"].reads).as_bytes())
+            .to_hex()
+            .to_string();
+        assert!(text.contains(&format!("reads_list: {hash}")), "{text}");
+        assert!(lists.join(&hash).is_file());
+        // Read back by another process: the same reads; as a plain file: named, not loaded.
+        let back = LockCache::new(lists.clone()).read(&path);
+        assert_eq!(back.stages["ingest"].reads, lock.stages["ingest"].reads);
+        assert_eq!(back.stages["small"].reads, lock.stages["small"].reads);
+        let plain = LockFile::read(&path);
+        assert!(LockFile::reads_lost(&plain.stages["ingest"]));
+        assert!(!LockFile::reads_lost(&plain.stages["small"]));
+        assert_eq!(LockFile::read_with_lists(&path, &lists), back);
+        // Written again unchanged: the same bytes; the list damaged: not used.
+        lock.stages.get_mut("small").unwrap().argv.push("x".into());
+        cache.write(&lock, &path).unwrap();
+        let again = std::fs::read_to_string(&path).unwrap();
+        assert!(again.contains(&format!("reads_list: {hash}")));
+        std::fs::write(lists.join(&hash), "raw/i/0.txt\tother\n").unwrap();
+        let damaged = LockCache::new(lists.clone()).read(&path);
+        assert!(LockFile::reads_lost(&damaged.stages["ingest"]));
+        // Writing a lock whose list was lost keeps naming it (the stage stays stale).
+        let other = LockCache::new(lists.clone());
+        other.write(&damaged, &path).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains(&format!("reads_list: {hash}"))
+        );
     }
 }
