@@ -118,19 +118,20 @@ fn width(s: Scenario, p: &[f64], aging_time_s: f64, w: &Window) -> (f64, f64) {
 }
 
 /// The log-normal distribution of width `sigma` the model's sums run over: +- 5 sigma (the mass
-/// left out, 5.7e-7, is below the refit's resolution), in steps of ln s of at most 0.25 and at
+/// left out, 5.7e-7, is below the refit's resolution), in steps of ln s of at most 0.4 and at
 /// most sigma / 2.
 ///
 /// The sums are trapezoid rules over ln s of a Gaussian times exp(-y e^(-ln s)), a function
 /// analytic and bounded in the strip |Im ln s| < pi/2: the rule's error falls as exp(-pi^2 /
-/// step) for the kernel (7e-18 at 0.25) and as exp(-2 pi^2 sigma^2 / step^2) for the Gaussian
-/// (e^-79 at sigma / 2). What is left is the truncation's end effect, which a finer step does
-/// not remove: phi is within 1.5e-7 of a grid 50 times finer for sigma from 0.05 to 6, closer
-/// than the step of 0.1 used before (5.6e-5, coarse against small sigmas), with 61 modes at
-/// sigma = 1.5 instead of 151 (`a_coarser_grid_gives_the_same_phi`). The point count is a step
-/// function of sigma, so d phi/d sigma with it held fixed is the sums' derivative.
+/// step) for the kernel (2e-11 at 0.4) and as exp(-2 pi^2 sigma^2 / step^2) for the Gaussian
+/// (e^-79 at sigma / 2). What is left is the truncation's end effect (each end's weight counts
+/// whole), which a finer step does not remove: phi is within 1.9e-7 of a grid 50 times finer for
+/// sigma from 0.05 to 6, closer than the step of 0.1 used before (5.6e-5, coarse against small
+/// sigmas), with 39 modes at sigma = 1.5 instead of 151 (`a_coarser_grid_gives_the_same_phi`).
+/// The point count is a step function of sigma, so d phi/d sigma with it held fixed is the sums'
+/// derivative.
 pub fn model_grid(sigma: f64) -> physics::relaxation_model::Grid {
-    lognormal(sigma, 5.0, (0.5 * sigma).min(0.25))
+    lognormal(sigma, 5.0, (0.5 * sigma).min(0.4))
 }
 
 /// The model's refitted (beta, tau) at aging time `t_a` for a scenario's parameters.
