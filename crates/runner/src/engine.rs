@@ -1149,7 +1149,7 @@ fn execute_in(
         tracing::warn!("{}: {e}", stage.name);
     }
     mark("stored in the run cache");
-    let o = commit(ctx, stage, locked, staging, entry, Outcome::Ran);
+    let o = commit(ctx, stage, locked, staging, entry, true, Outcome::Ran);
     mark("committed");
     let times: Vec<String> = marks
         .borrow()
@@ -1166,15 +1166,17 @@ fn execute_in(
 
 /// Outputs and lock entry are one commit: every output moves into place, then the lock is
 /// written; when any step fails, the outputs moved so far are put back. `done` on success.
+/// `fresh_reads`: the entry's reads were resolved by `reads_of` just now (their paths are real).
 fn commit(
     ctx: &Ctx,
     stage: &Stage,
     locked: Option<&StageLock>,
     staging: &Path,
     entry: StageLock,
+    fresh_reads: bool,
     done: Outcome,
 ) -> Outcome {
-    let applied = match commit_outputs(ctx, stage, locked, staging, &entry) {
+    let applied = match commit_outputs(ctx, stage, locked, staging, &entry, fresh_reads) {
         Ok(a) => a,
         Err(e) => return Outcome::Failed(e),
     };
@@ -1247,6 +1249,7 @@ fn restore(
         locked,
         staging,
         entry,
+        false,
         Outcome::Restored,
     ))
 }
@@ -1265,15 +1268,34 @@ fn commit_outputs(
     locked: Option<&StageLock>,
     staging: &Path,
     entry: &StageLock,
+    fresh_reads: bool,
 ) -> Result<guard::Applied, String> {
     // What the stage read is protected for the rest of the run (registered once, looked up by
     // path), beside the lock file and the state folder.
     let extra = ctx.protected.clone();
-    // Resolved on all cores: an ingest reads thousands of files.
+    // Resolved on all cores: an ingest reads thousands of files. Reads `reads_of` resolved just
+    // now are real paths below the pipeline folder already (relative to its real path, no `..`):
+    // not resolved a second time.
     let what = format!("a file stage `{}` read", stage.name);
     let reads: Vec<PathBuf> = entry.reads.keys().map(|r| ctx.abs(r)).collect();
     let resolver = guard::Resolver::new();
-    let real: Vec<PathBuf> = reads.par_iter().map(|p| resolver.resolve(p)).collect();
+    let real: Vec<PathBuf> = entry
+        .reads
+        .keys()
+        .zip(&reads)
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|(rel, p)| {
+            let below = Path::new(rel.as_str())
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if fresh_reads && below {
+                ctx.root.join(rel.as_str())
+            } else {
+                resolver.resolve(p)
+            }
+        })
+        .collect();
     for (path, real) in reads.iter().zip(&real) {
         guard::protect_as(path, real, &what);
     }
