@@ -360,11 +360,11 @@ fn draw(
     let mut warnings = Vec::new();
     let (pdf, png) = match resvg::usvg::Tree::from_str(&svg, opts) {
         Ok(tree) => {
-            let pdf = pdf(&tree);
+            // The two renderings of one tree on both cores (a figure's are the longest jobs).
+            let (pdf, png) = rayon::join(|| pdf(&tree), || png(&tree));
             if pdf.is_none() {
                 warnings.push(format!("figure {name} could not be written as PDF"));
             }
-            let png = png(&tree);
             if png.is_none() {
                 warnings.push(format!("figure {name} could not be rendered to PNG"));
             }
