@@ -199,6 +199,9 @@ pub struct Ctx<'a> {
     lock_mutex: Mutex<()>,
     /// The lock file as last read or written here (parsing and emitting it is not free).
     pub locks: crate::lock::LockCache,
+    /// Outputs of stages that just ran, being stored in the run cache while their dependents
+    /// run (joined when the context is dropped, so before the runner exits).
+    stores: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Paths no output may be, contain or lie inside, beyond those registered with
     /// `guard::protect` (the lock file and `.agingflow/`, which the runner itself writes).
     protected: Vec<guard::Protected>,
@@ -216,6 +219,12 @@ pub struct Ctx<'a> {
 
 static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        self.finish_stores();
+    }
+}
+
 impl<'a> Ctx<'a> {
     pub fn new(p: &'a Pipeline, no_checks: bool) -> Self {
         let root = std::fs::canonicalize(&p.dir).unwrap_or_else(|_| p.dir.clone());
@@ -230,6 +239,7 @@ impl<'a> Ctx<'a> {
             no_checks,
             lock_mutex: Mutex::new(()),
             locks: crate::lock::LockCache::new(Cache::new(&p.outdir_abs()).reads_dir()),
+            stores: Mutex::new(Vec::new()),
             protected: Vec::new(),
             default_timeout: None,
             not_deps: std::sync::OnceLock::new(),
@@ -294,6 +304,39 @@ impl<'a> Ctx<'a> {
                 "agingflow's state folder",
             ),
         ];
+    }
+
+    /// Stores the outputs of a stage that has just been committed (now at their final paths) in
+    /// the run cache on a thread of its own, so that its dependents start meanwhile. Each file is
+    /// hard-linked or copied under a temporary name and renamed, and every object is verified
+    /// before use, so a run killed halfway leaves nothing wrong behind (at worst a run not
+    /// stored). agingflow replaces an output by renaming, never writes into it, so the linked
+    /// bytes stay those hashed.
+    fn store_in_background(&self, stage: &Stage, entry: StageLock) {
+        let cache = Cache::new(&self.p.outdir_abs());
+        let (name, outdir, rels) = (
+            stage.name.clone(),
+            self.p.outdir_abs(),
+            stage.outputs.clone(),
+        );
+        let job = std::thread::spawn(move || {
+            if let Err(e) = cache.store(&name, &entry, &outdir, &rels) {
+                tracing::warn!("{name}: {e}");
+            }
+        });
+        self.stores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(job);
+    }
+
+    /// Waits until every output handed to the background stores is in the run cache.
+    pub fn finish_stores(&self) {
+        let jobs: Vec<_> =
+            std::mem::take(&mut *self.stores.lock().unwrap_or_else(|p| p.into_inner()));
+        for j in jobs {
+            let _ = j.join();
+        }
     }
 
     fn memo_path(p: &Pipeline) -> PathBuf {
@@ -1141,16 +1184,14 @@ fn execute_in(
         Err(e) => return fail(e),
     };
     mark("outputs hashed");
-    // Into the run cache before the outputs move (a cache that cannot take them is a warning).
-    if let Err(e) = ctx
-        .cache
-        .store(&stage.name, &entry, staging, &stage.outputs)
-    {
-        tracing::warn!("{}: {e}", stage.name);
-    }
-    mark("stored in the run cache");
+    // Into the run cache from their final paths once committed, while dependents run (a cache
+    // that cannot take them is a warning).
+    let stored = entry.clone();
     let o = commit(ctx, stage, locked, staging, entry, true, Outcome::Ran);
     mark("committed");
+    if o == Outcome::Ran {
+        ctx.store_in_background(stage, stored);
+    }
     let times: Vec<String> = marks
         .borrow()
         .iter()
@@ -1832,5 +1873,7 @@ pub fn run(
             finished.push(f);
         }
     });
+    // The printed total includes storing the last outputs in the run cache.
+    ctx.finish_stores();
     Ok(finished)
 }
