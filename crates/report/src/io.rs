@@ -196,39 +196,53 @@ fn png(tree: &resvg::usvg::Tree) -> Option<Vec<u8>> {
         (size.width() * scale).ceil() as u32,
         (size.height() * scale).ceil() as u32,
     );
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)?;
-    resvg::render(
-        tree,
-        resvg::tiny_skia::Transform::from_scale(scale, scale),
-        &mut pixmap.as_mut(),
-    );
-    encode_png(&pixmap, PNG_DPI)
+    // A 300 dpi figure is 10 to 20 MB of pixels: each thread keeps its buffers from one figure
+    // to the next (cleared, not fresh from the kernel, whose zeroing of new pages was a seventh
+    // of the report's time).
+    thread_local! {
+        static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = Default::default();
+    }
+    BUFFERS.with(|b| {
+        let (pixels, rgb) = &mut *b.borrow_mut();
+        let n = (w as usize).checked_mul(h as usize)?.checked_mul(4)?;
+        pixels.clear();
+        pixels.resize(n, 0);
+        let mut pixmap = resvg::tiny_skia::PixmapMut::from_bytes(pixels, w, h)?;
+        resvg::render(
+            tree,
+            resvg::tiny_skia::Transform::from_scale(scale, scale),
+            &mut pixmap,
+        );
+        let pixmap = resvg::tiny_skia::PixmapRef::from_bytes(pixels, w, h)?;
+        encode_png(pixmap, PNG_DPI, rgb)
+    })
 }
 
 /// A pixmap as PNG: RGB where every pixel is opaque (a figure on its white page), else RGBA with
 /// the alpha demultiplied (as tiny-skia's own encoder does); fast deflate (the 3-megapixel
 /// figures took 5 to 20 ms each to compress at the default level, for files a third smaller);
-/// `dpi` in the pHYs chunk.
-fn encode_png(pixmap: &resvg::tiny_skia::Pixmap, dpi: f32) -> Option<Vec<u8>> {
+/// `dpi` in the pHYs chunk. `scratch` holds the converted pixels.
+fn encode_png(
+    pixmap: resvg::tiny_skia::PixmapRef,
+    dpi: f32,
+    scratch: &mut Vec<u8>,
+) -> Option<Vec<u8>> {
     let pixels = pixmap.pixels();
     let opaque = pixels.iter().all(|p| p.alpha() == u8::MAX);
-    let data: Vec<u8> = if opaque {
+    scratch.clear();
+    if opaque {
         // Premultiplied and straight colour are the same at full alpha.
-        let mut rgb = Vec::with_capacity(pixels.len() * 3);
+        scratch.reserve(pixels.len() * 3);
         for px in pixmap.data().chunks_exact(4) {
-            rgb.extend_from_slice(&px[..3]);
+            scratch.extend_from_slice(&px[..3]);
         }
-        rgb
     } else {
-        pixels
-            .iter()
-            .flat_map(|p| {
-                let c = p.demultiply();
-                [c.red(), c.green(), c.blue(), c.alpha()]
-            })
-            .collect()
-    };
-    let mut out = Vec::new();
+        scratch.extend(pixels.iter().flat_map(|p| {
+            let c = p.demultiply();
+            [c.red(), c.green(), c.blue(), c.alpha()]
+        }));
+    }
+    let mut out = Vec::with_capacity(scratch.len() / 8);
     let mut enc = png::Encoder::new(&mut out, pixmap.width(), pixmap.height());
     enc.set_color(if opaque {
         png::ColorType::Rgb
@@ -244,7 +258,7 @@ fn encode_png(pixmap: &resvg::tiny_skia::Pixmap, dpi: f32) -> Option<Vec<u8>> {
         unit: png::Unit::Meter,
     }));
     let mut writer = enc.write_header().ok()?;
-    writer.write_image_data(&data).ok()?;
+    writer.write_image_data(scratch).ok()?;
     writer.finish().ok()?;
     Some(out)
 }
