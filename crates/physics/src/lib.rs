@@ -1,5 +1,6 @@
 //! The formulas of PHYSICS.md as pure functions, with units in their names. No I/O, no fitting.
 
+pub mod fast_exp;
 pub mod indentation;
 pub mod interp;
 pub mod kww;

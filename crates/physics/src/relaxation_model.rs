@@ -200,52 +200,10 @@ pub fn kww_half(ln_min: f64, ln_max: f64, step: f64) -> Grid {
     }
 }
 
-/// Beyond this, exp(-x) is taken as 0 (e^-708.4 is the smallest normal number: what is left out
-/// of a sum of weights of order 1e-3 is below 1e-305 of it).
-const EXP_NEG_ZERO_BEYOND: f64 = 708.0;
-
-/// exp(-x) for x >= 0 without a library call, in a form the compiler vectorises: x = k ln 2 - r
-/// with k the nearest integer (the 1.5 * 2^52 rounding trick, which also leaves k in the low bits),
-/// ln 2 split in two so that k ln 2 is exact (Cody and Waite), |r| <= ln 2 / 2, e^r by its Taylor
-/// polynomial of degree 13 (truncation 4e-18), 2^k put into the exponent bits. Within 2 ulp of
-/// `f64::exp` on [0, 708] (`exp_neg_is_within_two_ulp`); 0 beyond 708 and for +inf, NaN for NaN.
+/// exp(-x) for x >= 0 (see [`crate::fast_exp::exp`]).
 #[inline(always)]
 fn exp_neg(x: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    // ln 2 = LN2_HI + LN2_LO, LN2_HI with its last 32 bits 0 (k LN2_HI is exact for |k| < 2^20).
-    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
-    const ROUND: f64 = 6_755_399_441_055_744.0;
-    let a = (-x).max(-EXP_NEG_ZERO_BEYOND);
-    let t = a * LOG2E + ROUND;
-    let k = t - ROUND;
-    let r = (a - k * LN2_HI) - k * LN2_LO;
-    // 1/n! for n = 13 down to 2.
-    const C: [f64; 12] = [
-        1.0 / 6_227_020_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-    ];
-    let mut p = C[0];
-    for c in &C[1..] {
-        p = p * r + c;
-    }
-    let p = (p * r + 1.0) * r + 1.0;
-    // k sits in the low bits of t (two's complement): 2^k's exponent field is k + 1023.
-    let k_bits = t.to_bits().wrapping_sub(ROUND.to_bits());
-    let scale = f64::from_bits(k_bits.wrapping_add(1023) << 52);
-    // x * 0 is 0 for finite x and NaN for NaN, which it carries.
-    let e = p * scale + x * 0.0;
-    if x > EXP_NEG_ZERO_BEYOND { 0.0 } else { e }
+    crate::fast_exp::exp(-x)
 }
 
 /// `out[k] = exp_neg(y * inv_s[k])` for every mode.
@@ -320,30 +278,6 @@ pub fn phi_static(t_prime_s: &[f64], tau_s: f64, grid: &Grid) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exp_neg_is_within_two_ulp() {
-        let ulp = |v: f64| f64::from_bits(v.to_bits() + 1) - v;
-        let mut worst = 0.0f64;
-        // A dense sweep of [0, 708] (and every exact multiple of ln 2 / 2 near the reduction's
-        // edges), against the library's exp.
-        let mut xs: Vec<f64> = (0..2_000_000)
-            .map(|k| 708.0 * k as f64 / 1_999_999.0)
-            .collect();
-        xs.extend((0..2045).map(|k| k as f64 * std::f64::consts::LN_2 / 2.0));
-        xs.extend([0.0, 1e-300, 1e-17, 1e-9, 0.5, 1.0, 707.999]);
-        for x in xs.into_iter().filter(|x| *x <= 708.0) {
-            let (got, want) = (exp_neg(x), (-x).exp());
-            let err = (got - want).abs() / ulp(want);
-            worst = worst.max(err);
-            assert!(err <= 2.0, "x {x}: {got} vs {want} ({err} ulp)");
-        }
-        assert!(worst > 0.0);
-        assert_eq!(exp_neg(0.0), 1.0);
-        assert_eq!(exp_neg(708.5), 0.0);
-        assert_eq!(exp_neg(f64::INFINITY), 0.0);
-        assert!(exp_neg(f64::NAN).is_nan());
-    }
 
     #[test]
     fn the_closed_form_matches_quadrature() {
