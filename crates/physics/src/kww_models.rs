@@ -236,12 +236,29 @@ pub fn refit_plain_sensitivity(t: &[f64], phi: &[f64], d_phi: &[Vec<f64>]) -> Op
     refit_plain_sensitivity_from(t, phi, d_phi, None).map(|r| r.0)
 }
 
+/// Whether plain KWW parameters [A, ln tau, beta] lie strictly inside the refit's bounds: a start
+/// on a bound of A or beta cannot leave it through the bound transform (its derivative is 0
+/// there), so such a warm start is not used.
+fn inside_bounds(w: &[f64; 3]) -> bool {
+    Variant::Kww
+        .bounds()
+        .iter()
+        .enumerate()
+        .all(|(i, b)| match b {
+            Bound::Both(lo, hi) => {
+                let margin = 1e-6 * (hi - lo);
+                w[i] > lo + margin && w[i] < hi - margin
+            }
+            _ => w[i].is_finite(),
+        })
+}
+
 /// `refit_plain_sensitivity` that may start from `warm`, the [A, ln tau, beta] of a refit of a
 /// nearby curve (a solver's previous evaluation), where its RSS is lower than the automatic
 /// guess's: near the optimum the refit then takes a few iterations instead of some thirty. The
 /// optimum is the same to the refit's tolerance (ftol 1e-13), not to the bit; a warm start that
-/// is worse than the guess is not used, so a far or degenerate previous curve cannot lead the
-/// refit astray. Also returns the refit's [A, ln tau, beta], the next call's `warm`.
+/// is worse than the guess, or on a bound of A or beta (where the bound transform would hold it),
+/// is not used, so a far or degenerate previous curve cannot lead the refit astray. Also returns the refit's [A, ln tau, beta], the next call's `warm`.
 pub fn refit_plain_sensitivity_from(
     t: &[f64],
     phi: &[f64],
@@ -257,7 +274,7 @@ pub fn refit_plain_sensitivity_from(
             .sum()
     };
     let start = match warm {
-        Some(w) if rss(&w) < rss(&guess) => w,
+        Some(w) if inside_bounds(&w) && rss(&w) < rss(&guess) => w,
         _ => guess,
     };
     let [a, ln_tau, beta] = refit_plain_params_from(t, &ln_t, phi, start)?;
@@ -372,5 +389,16 @@ mod tests {
         let far = [0.05, 30.0, 1.9];
         let (bad, _) = refit_plain_sensitivity_from(&t, &phi, &d, Some(far)).unwrap();
         assert_eq!(bad.0, cold.0);
+        // A start on a bound of A or beta is never used; inside them it may be.
+        assert!(inside_bounds(&p) && inside_bounds(&near));
+        for on_bound in [
+            [0.05, p[1], p[2]],
+            [5.0, p[1], p[2]],
+            [p[0], p[1], 2.0],
+            [p[0], p[1], 0.05],
+        ] {
+            assert!(!inside_bounds(&on_bound), "{on_bound:?}");
+        }
+        assert!(!inside_bounds(&[p[0], f64::NAN, p[2]]));
     }
 }
