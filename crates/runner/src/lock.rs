@@ -70,6 +70,10 @@ pub fn reads_text(reads: &BTreeMap<String, String>) -> String {
 /// The list of reads stored as `hash` in `dir`, verified by its hash; None when it is missing,
 /// damaged or not a list.
 pub fn load_reads(dir: &Path, hash: &str) -> Option<BTreeMap<String, String>> {
+    // A lock file names a list by its hash, nothing else (never a path out of `dir`).
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
     let bytes = std::fs::read(dir.join(hash)).ok()?;
     if blake3::hash(&bytes).to_hex().as_str() != hash {
         return None;
@@ -231,17 +235,26 @@ impl LockCache {
         let mut lock = LockFile::parse(path, text);
         if let Some(dir) = &self.reads_dir {
             lock.load_lists(dir);
-            let mut state = self.state();
             for stage in lock.stages.values() {
                 if let Some(h) = &stage.reads_list
                     && !stage.reads.is_empty()
                 {
-                    state.stored_lists.push((stage.reads.clone(), h.clone()));
+                    self.remember_list(&stage.reads, h);
                 }
             }
         }
         self.state().parsed = Some((hash, lock.clone()));
         lock
+    }
+
+    /// Notes that `reads` is stored as `hash` (the lists of this run's entries, a few stages, not
+    /// of every run: at most 64 kept).
+    fn remember_list(&self, reads: &Reads, hash: &str) {
+        let mut state = self.state();
+        if state.stored_lists.len() >= 64 {
+            state.stored_lists.remove(0);
+        }
+        state.stored_lists.push((reads.clone(), hash.to_owned()));
     }
 
     /// The lock with each long list of reads stored in the reads folder and named by
@@ -467,6 +480,10 @@ mod tests {
         cache.write(&lock, &path).unwrap();
         let again = std::fs::read_to_string(&path).unwrap();
         assert!(again.contains(&format!("reads_list: {hash}")));
+        assert!(
+            load_reads(&lists, "../p.lock").is_none(),
+            "only a hash names a list"
+        );
         std::fs::write(lists.join(&hash), "raw/i/0.txt\tother\n").unwrap();
         let damaged = LockCache::new(lists.clone()).read(&path);
         assert!(LockFile::reads_lost(&damaged.stages["ingest"]));
