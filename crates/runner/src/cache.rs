@@ -6,7 +6,8 @@
 //! directory output whose tree hash is `tree:h` (lines `path<TAB>file hash` or
 //! `path<TAB>link:target`); `runs/<key>/<id>.json` is one run record (the files the stage reported
 //! reading, with their hashes, and its outputs), where `key` hashes the stage's argv, binary,
-//! `with` values, inputs and deps, and `id` the files it read. Every write is a temporary name
+//! `with` values, inputs and deps, and `id` the files it read; `reads/<h>` is a lock file's list
+//! of a stage's reads (`path<TAB>hash` lines, see `lock`). Every write is a temporary name
 //! renamed into place, and every object is verified against its hash before use: neither a killed
 //! run, a concurrent one, nor a damaged file can restore wrong bytes.
 
@@ -31,6 +32,7 @@ pub struct RunRecord {
 }
 
 /// The run cache below one output directory.
+#[derive(Clone)]
 pub struct Cache {
     root: PathBuf,
 }
@@ -258,13 +260,7 @@ impl Cache {
                     .map(|(r, h)| self.put_object(&src.join(r), h))
                     .collect();
                 stored?;
-                let mut text = String::new();
-                for (r, h) in &listing {
-                    text.push_str(r);
-                    text.push('\t');
-                    text.push_str(h);
-                    text.push('\n');
-                }
+                let text = crate::lock::tab_lines(listing.iter().map(|(r, h)| (r, h)));
                 if let Some(dir) = tree.parent() {
                     guard::create_dirs(dir).map_err(|e| e.to_string())?;
                 }

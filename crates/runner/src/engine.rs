@@ -231,6 +231,7 @@ impl<'a> Ctx<'a> {
         let exe_dir = std::env::current_exe()
             .ok()
             .and_then(|e| e.parent().map(Path::to_path_buf));
+        let cache = Cache::new(&p.outdir_abs());
         let mut ctx = Ctx {
             p,
             root,
@@ -238,12 +239,12 @@ impl<'a> Ctx<'a> {
             binaries: Mutex::new(HashMap::new()),
             no_checks,
             lock_mutex: Mutex::new(()),
-            locks: crate::lock::LockCache::new(Cache::new(&p.outdir_abs()).reads_dir()),
+            locks: crate::lock::LockCache::new(cache.reads_dir()),
             stores: Mutex::new(Vec::new()),
             protected: Vec::new(),
             default_timeout: None,
             not_deps: std::sync::OnceLock::new(),
-            cache: Cache::new(&p.outdir_abs()),
+            cache,
             memo: std::sync::Arc::new(stage_cli::hashes::HashMemo::load(&Self::memo_path(p))),
         };
         hash::use_memo(ctx.memo.clone());
@@ -313,7 +314,7 @@ impl<'a> Ctx<'a> {
     /// stored). agingflow replaces an output by renaming, never writes into it, so the linked
     /// bytes stay those hashed.
     fn store_in_background(&self, stage: &Stage, entry: StageLock) {
-        let cache = Cache::new(&self.p.outdir_abs());
+        let cache = self.cache.clone();
         let (name, outdir, rels) = (
             stage.name.clone(),
             self.p.outdir_abs(),
@@ -1358,25 +1359,23 @@ fn commit_outputs(
     // now are real paths below the pipeline folder already (relative to its real path, no `..`):
     // not resolved a second time.
     let what = format!("a file stage `{}` read", stage.name);
-    let reads: Vec<PathBuf> = entry.reads.keys().map(|r| ctx.abs(r)).collect();
+    let rels: Vec<&String> = entry.reads.keys().collect();
     let resolver = guard::Resolver::new();
-    let real: Vec<PathBuf> = entry
-        .reads
-        .keys()
-        .zip(&reads)
-        .collect::<Vec<_>>()
+    let (reads, real): (Vec<PathBuf>, Vec<PathBuf>) = rels
         .par_iter()
-        .map(|(rel, p)| {
+        .map(|rel| {
+            let path = ctx.abs(rel);
             let below = Path::new(rel.as_str())
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)));
-            if fresh_reads && below {
+            let real = if fresh_reads && below {
                 ctx.root.join(rel.as_str())
             } else {
-                resolver.resolve(p)
-            }
+                resolver.resolve(&path)
+            };
+            (path, real)
         })
-        .collect();
+        .unzip();
     for (path, real) in reads.iter().zip(&real) {
         guard::protect_as(path, real, &what);
     }

@@ -55,16 +55,22 @@ pub type Reads = Arc<BTreeMap<String, String>>;
 /// Up to this many reads are written in the lock file itself.
 pub const INLINE_READS: usize = 100;
 
-/// The text of a list of reads as stored: `path<TAB>hash` lines in path order.
-pub fn reads_text(reads: &BTreeMap<String, String>) -> String {
-    let mut text = String::with_capacity(reads.len() * 120);
-    for (p, h) in reads {
+/// `path<TAB>hash` lines, in the pairs' order: a stored list of reads, and the run cache's tree
+/// listings.
+pub fn tab_lines<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    let mut text = String::new();
+    for (p, h) in pairs {
         text.push_str(p);
         text.push('\t');
         text.push_str(h);
         text.push('\n');
     }
     text
+}
+
+/// The text of a list of reads as stored: `path<TAB>hash` lines in path order.
+pub fn reads_text(reads: &BTreeMap<String, String>) -> String {
+    tab_lines(reads)
 }
 
 /// The list of reads stored as `hash` in `dir`, verified by its hash; None when it is missing,
