@@ -113,6 +113,32 @@ pub struct Entry {
     /// CSV: the file writes `1,5` for 1.5.
     #[serde(default, skip_serializing_if = "is_false")]
     pub decimal_comma: bool,
+    /// Relaxation: when the strain step ended, on the file's time axis (s), for exports that
+    /// start recording after the step (no ramp recorded). Without it such a test's step time
+    /// is unknown and the recorded time is taken as the time since the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_s: Option<f64>,
+    /// DSC: the heat-flow sign convention, `up` (endotherm up) or `down` (endotherm down, TA's
+    /// exo-up default); unset, it is detected from the direction of the glass-transition step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endo: Option<Endo>,
+}
+
+/// The direction endothermic events take on a DSC plot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endo {
+    Up,
+    Down,
+}
+
+impl Endo {
+    pub fn name(self) -> &'static str {
+        match self {
+            Endo::Up => "up",
+            Endo::Down => "down",
+        }
+    }
 }
 
 /// Which part of the campaign an entry belongs to.
@@ -136,7 +162,7 @@ impl Kind {
     /// Signals a CSV mapping must name.
     fn needed(self) -> &'static [&'static str] {
         match self {
-            Kind::Relaxation => &["time", "stress"],
+            Kind::Relaxation => &["time"],
             Kind::Indentation => &["depth", "load"],
             Kind::Dsc => &["temperature", "heat_flow"],
             Kind::DmaSweep => &["temperature", "storage_modulus", "loss_modulus"],
@@ -144,7 +170,7 @@ impl Kind {
     }
     fn known(self) -> &'static [&'static str] {
         match self {
-            Kind::Relaxation => &["time", "stress", "temperature", "strain"],
+            Kind::Relaxation => &["time", "stress", "modulus", "temperature", "strain"],
             Kind::Indentation => &["time", "depth", "load", "segment"],
             Kind::Dsc => &["time", "temperature", "heat_flow"],
             Kind::DmaSweep => &[
@@ -186,6 +212,8 @@ pub struct Item {
     /// The entry's `series:` label.
     pub series: Option<String>,
     pub tip_radius_nm: Option<f64>,
+    /// Relaxation: the manifest's `step_s`.
+    pub step_s: Option<f64>,
     pub format: FileFormat,
     pub columns: BTreeMap<String, String>,
     pub decimal_comma: bool,
@@ -201,6 +229,8 @@ pub struct ThermalInfo {
     pub heating_rate_k_min: Option<f64>,
     pub mass_mg: Option<f64>,
     pub frequency_hz: Option<f64>,
+    /// DSC: the manifest's `endo:` (None: detect).
+    pub endo: Option<Endo>,
 }
 
 /// A resolved campaign: every file, sorted by (material, temperature, aging time, id); thermal
@@ -558,6 +588,25 @@ pub fn resolve_with(
                     None => err(format!("{what}: tip_radius_nm is required for indentation")),
                 }
             }
+            if e.format == FileFormat::Csv
+                && kind == Kind::Relaxation
+                && !e.columns.contains_key("stress")
+                && !e.columns.contains_key("modulus")
+            {
+                err(format!(
+                    "{what}: a csv entry needs `columns: {{ stress: \"<column name>\" }}` (or `modulus:` for a relaxation modulus)"
+                ));
+            }
+            if let Some(t) = e.step_s {
+                if kind != Kind::Relaxation {
+                    err(format!("{what}: `step_s` is used by relaxation entries only"));
+                } else if !t.is_finite() {
+                    err(format!("{what}: step_s must be a number of seconds"));
+                }
+            }
+            if e.endo.is_some() && kind != Kind::Dsc {
+                err(format!("{what}: `endo` is used by dsc entries only"));
+            }
             if e.format == FileFormat::Csv {
                 for need in kind.needed() {
                     if !e.columns.contains_key(*need) {
@@ -727,7 +776,9 @@ pub fn resolve_with(
                         heating_rate_k_min: e.heating_rate_k_min,
                         mass_mg: e.mass_mg,
                         frequency_hz: e.frequency_hz,
+                        endo: e.endo,
                     }),
+                    step_s: e.step_s,
                     strain: e.strain,
                     series: e.series.clone(),
                     tip_radius_nm: e.tip_radius_nm,

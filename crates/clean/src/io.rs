@@ -69,7 +69,12 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                 } else {
                     format!(" ({})", t.flags)
                 };
-                tracing::warn!("{}: {}{flags}", t.test_id, t.status);
+                if t.n_kept == 0 {
+                    // Nothing of the test reaches the fit: said in the run's summary too.
+                    stage_cli::report_dropped("test", &t.test_id, &format!("{}{flags}", t.status));
+                } else {
+                    tracing::warn!("{}: {}{flags}", t.test_id, t.status);
+                }
             }
             tests.extend(done_tests);
             progress.add(1);

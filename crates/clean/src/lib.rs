@@ -91,6 +91,11 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
             test.flags = flags.join(",");
             (clean, test.clone())
         };
+    // Samples that share a time stamp (a clock of coarse resolution) are one sample: averaged.
+    let (rows, merged) = merge_repeated_times(rows);
+    if merged > 0 {
+        flags.push("repeated_times_averaged");
+    }
     if rows.len() < 3 {
         return fail(&mut test, clean, "too_short", &mut flags);
     }
@@ -99,16 +104,43 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
     }
     test.sample_interval_s = sample_interval(&rows);
     clean.sample_interval_s = test.sample_interval_s;
-    let Some(step) = locate_step(&rows) else {
-        return fail(&mut test, clean, "no_step", &mut flags);
+    let step = match raw.step_s {
+        // The manifest says when the step ended: kept from the first sample after it.
+        Some(end_s) => match rows.iter().position(|r| r.0 > end_s) {
+            Some(first) => {
+                flags.push("step_from_manifest");
+                Step {
+                    end_s,
+                    se_s: 0.0,
+                    first,
+                    from_stress: false,
+                }
+            }
+            None => return fail(&mut test, clean, "no_data_after_step", &mut flags),
+        },
+        None => match locate_step(&rows) {
+            Some(step) => step,
+            None => return fail(&mut test, clean, "no_step", &mut flags),
+        },
     };
-    if step.from_stress {
+    // The first sample is already at full strain: the step itself was not recorded (an export
+    // that starts after it). Its time is unknown; the recorded time is taken as the time since
+    // the step (what such exports write), never the first sample's time.
+    let unknown_step = raw.step_s.is_none() && step.first == 0;
+    if step.from_stress && !unknown_step {
         flags.push("step_from_stress");
     }
-    let (t_step, sigma0) = (step.end_s, rows[step.first].1);
-    test.step_end_s = Some(t_step);
-    test.step_end_se_s = Some(step.se_s);
-    clean.step_end_se_s = Some(step.se_s);
+    let (t_step, sigma0) = if unknown_step {
+        flags.push("step_not_recorded");
+        (0.0, rows[0].1)
+    } else {
+        (step.end_s, rows[step.first].1)
+    };
+    if !unknown_step {
+        test.step_end_s = Some(t_step);
+        test.step_end_se_s = Some(step.se_s);
+        clean.step_end_se_s = Some(step.se_s);
+    }
     test.sigma0_mpa = Some(sigma0);
     if sigma0.is_nan() || sigma0 <= 0.0 {
         return fail(&mut test, clean, "negative_stress", &mut flags);
@@ -205,6 +237,36 @@ fn log_resample(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>, Vec<i64>) 
         }
     }
     (t, s, counts)
+}
+
+/// Consecutive rows with the same time averaged into one (stress, and strain where every row
+/// of the run has one); the number of rows merged away.
+fn merge_repeated_times(
+    rows: Vec<(f64, f64, Option<f64>)>,
+) -> (Vec<(f64, f64, Option<f64>)>, usize) {
+    if rows.windows(2).all(|w| w[1].0 != w[0].0) {
+        return (rows, 0);
+    }
+    let mut out: Vec<(f64, f64, Option<f64>)> = Vec::with_capacity(rows.len());
+    let mut i = 0;
+    while i < rows.len() {
+        let mut j = i + 1;
+        while j < rows.len() && rows[j].0 == rows[i].0 {
+            j += 1;
+        }
+        let run = &rows[i..j];
+        let n = run.len() as f64;
+        let stress = run.iter().map(|r| r.1).sum::<f64>() / n;
+        let strain = run
+            .iter()
+            .map(|r| r.2)
+            .sum::<Option<f64>>()
+            .map(|e| e / n);
+        out.push((rows[i].0, stress, strain));
+        i = j;
+    }
+    let merged = rows.len() - out.len();
+    (out, merged)
 }
 
 /// The median interval between recorded samples.
@@ -387,6 +449,7 @@ mod tests {
 
     fn raw(time: Vec<f64>, stress: Vec<Option<f64>>, strain: Vec<Option<f64>>) -> RelaxationRaw {
         RelaxationRaw {
+            step_s: None,
             test_id: "t".into(),
             material: "G".into(),
             tg_k: Some(680.0),

@@ -90,6 +90,7 @@ pub fn raw_curve(
 ) -> (RelaxationRaw, RelaxTruth) {
     let (c, truth) = generate(spec, spec.strain, t_k, t_a, rng);
     let raw = RelaxationRaw {
+        step_s: None,
         test_id: id.into(),
         material: "G".into(),
         tg_k: Some(680.0),

@@ -241,19 +241,79 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Every instrument export ends its last line with a line end; text after the last one is a line
-/// cut off (an interrupted copy, export or transfer), whose last number may be cut too (`35.61`
-/// read as `3`). Such a file is refused rather than read wrong.
+/// Every instrument export ends its last line with a line end; text after the last one is
+/// either a complete last row whose line end the writer left out (many CSV writers do), or a
+/// line cut off by an interrupted copy, export or transfer, whose last number may be cut too
+/// (`35.61` read as `3`). The last line is accepted when it is complete ([`complete_last_line`]);
+/// a cut one is refused rather than read wrong.
 fn refuse_cut_off(text: &str) -> Result<(), FormatError> {
     let tail_start = text.rfind(['\n', '\r']).map(|i| i + 1).unwrap_or(0);
-    if text[tail_start..].trim().is_empty() {
+    if text[tail_start..].trim().is_empty() || complete_last_line(text, tail_start) {
         return Ok(());
     }
     let line = text::lines(text).count();
     Err(FormatError::at(
         line,
-        "the last line has no line end: the file was cut off (an interrupted copy or export?); its last row is not trusted, so the file is refused",
+        "the last line has no line end and is not a complete row like the ones above it: the file was cut off (an interrupted copy or export?); its last row is not trusted, so the file is refused",
     ))
+}
+
+/// The fields of a data row: split at tabs, commas, semicolons and spaces.
+fn fields(line: &str) -> Vec<&str> {
+    line.split(['\t', ',', ';', ' '])
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+/// How a number is written: its digits after the decimal point and its significant digits.
+fn shape(field: &str) -> Option<(usize, usize)> {
+    cell::number(field, false).ok()??;
+    let mantissa = field
+        .split(['e', 'E'])
+        .next()
+        .unwrap_or(field)
+        .trim_start_matches(['-', '+']);
+    let decimals = mantissa.split_once('.').map_or(0, |(_, d)| d.len());
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count();
+    Some((decimals, digits))
+}
+
+/// Whether the last line (from `tail_start`, no line end) is a complete data row: every field a
+/// number, as many fields as each of the (up to 50) data rows above it, and every number written
+/// with at least as many decimals and digits as the same column's shortest above it (a number
+/// cut short loses digits). Rows above it that are not all numbers end the comparison; with no
+/// such row the last line is not trusted.
+fn complete_last_line(text: &str, tail_start: usize) -> bool {
+    let last = fields(text[tail_start..].trim());
+    let Some(last_shapes) = last.iter().map(|f| shape(f)).collect::<Option<Vec<_>>>() else {
+        return false;
+    };
+    let mut least: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX); last.len()];
+    let mut rows = 0;
+    for line in text[..tail_start].rsplit(['\n', '\r']).map(str::trim) {
+        if line.is_empty() {
+            continue;
+        }
+        let f = fields(line);
+        let Some(shapes) = f.iter().map(|f| shape(f)).collect::<Option<Vec<_>>>() else {
+            break;
+        };
+        if shapes.len() != last.len() {
+            return false;
+        }
+        for (l, s) in least.iter_mut().zip(shapes) {
+            *l = (l.0.min(s.0), l.1.min(s.1));
+        }
+        rows += 1;
+        if rows == 50 {
+            break;
+        }
+    }
+    rows > 0
+        && last_shapes
+            .iter()
+            .zip(&least)
+            .all(|(s, l)| s.0 >= l.0 && s.1 >= l.1)
 }
 
 /// Reads a file in the given format.

@@ -176,7 +176,28 @@ pub(crate) fn parse_csv(text: &str, decimal_comma: bool) -> Result<crate::Conten
         .split(sep)
         .map(|n| n.trim().trim_matches('"'))
         .collect();
-    let mut cols = Columns::new(&names, true, decimal_comma);
+    let mut lines = lines.peekable();
+    let units = lines
+        .peek()
+        .and_then(|(_, l)| units_row(l, sep, names.len(), decimal_comma));
+    let mut cols = match &units {
+        Some(units) => {
+            lines.next();
+            // A unit in the units row wins; an empty cell keeps the header's own `(unit)`.
+            let split: Vec<(String, String)> = names.iter().map(|n| cell::split_unit(n)).collect();
+            let names: Vec<&str> = split.iter().map(|(n, _)| n.as_str()).collect();
+            let units: Vec<&str> = split
+                .iter()
+                .enumerate()
+                .map(|(i, (_, u))| match units.get(i) {
+                    Some(v) if !v.is_empty() => v.as_str(),
+                    _ => u.as_str(),
+                })
+                .collect();
+            Columns::with_units(&names, &units, true, decimal_comma)
+        }
+        None => Columns::new(&names, true, decimal_comma),
+    };
     for (no, line) in lines {
         cols.push(no, line.split(sep))?;
     }
@@ -184,4 +205,31 @@ pub(crate) fn parse_csv(text: &str, decimal_comma: bool) -> Result<crate::Conten
         return Err(FormatError::file("the file has a header but no data rows"));
     }
     Ok((vec![], vec![cols.finish("data")]))
+}
+
+/// The units of a units row under a CSV header (`[s],[K],[mW/mg]`, `s;°C;mW`, `(nm)\t(uN)`), or
+/// None when the line is data: no cell is a number, at least one is not empty, no more cells
+/// than the header, and every cell short (at most 16 characters) and not starting with a digit. Brackets and parentheses around a unit are removed.
+fn units_row(line: &str, sep: char, width: usize, decimal_comma: bool) -> Option<Vec<String>> {
+    let cells: Vec<&str> = line.split(sep).map(|c| c.trim().trim_matches('"')).collect();
+    if cells.len() > width || cells.iter().all(|c| c.is_empty()) {
+        return None;
+    }
+    let mut units = Vec::with_capacity(cells.len());
+    for c in cells {
+        if cell::number(c, decimal_comma).is_ok_and(|v| v.is_some()) || c.chars().count() > 16 {
+            return None;
+        }
+        let inner = c
+            .strip_prefix('[')
+            .and_then(|u| u.strip_suffix(']'))
+            .or_else(|| c.strip_prefix('(').and_then(|u| u.strip_suffix(')')))
+            .unwrap_or(c)
+            .trim();
+        if inner.starts_with(|ch: char| ch.is_ascii_digit()) {
+            return None;
+        }
+        units.push(inner.to_owned());
+    }
+    Some(units)
 }

@@ -1,6 +1,11 @@
-//! One indent: the loading part, the first pop-in, the Hertz fit before it, tau_c.
+//! One indent: the loading segment, the first pop-in, the Hertz fit before it, tau_c.
 //!
-//! Pop-in rule: along the loading part (load above `contact_load_un`), the depth increments are
+//! Loading segment ([`loading_segment`]): real protocols approach the surface, touch, lift off,
+//! hold for drift, preload: the segment analysed starts at the **last contact before the
+//! maximum load** (after the last sample below `contact_load_un`, walking back from the first
+//! sample at 98 % of the maximum). Pop-ins and the Hertz fit use only that segment.
+//!
+//! Pop-in rule: along the loading segment, the depth increments are
 //! detrended by their running median (21 samples); the noise level sigma is 1.4826 times the
 //! median absolute detrended increment. A burst is a run of w = 1, 2 or 3 samples whose detrended
 //! depth gain exceeds both k sigma and `min_burst_nm` (the sum of w increments is h[i+w] - h[i],
@@ -8,6 +13,13 @@
 //! loading increment plus 3 load-noise sigmas (nearly constant load). The burst's start is then
 //! moved past leading increments that are within 2 sigma of the trend or carry a normal loading
 //! step, so P_popin is the load just before the first increment that belongs to the burst.
+//!
+//! Status (`ok` means a person may use the number): a pop-in at depth <= 0 or at a load not
+//! above the contact load is `popin_implausible`; a Hertz fit with R^2 < 0.9 or whose residuals
+//! run systematically (their smoothed part larger than 5 % of the fitted depth range) is
+//! `poor_hertz_fit`; E_r more than 5 robust SDs off the other indents of its array (material,
+//! temperature, aging time) is `modulus_outlier` (flag on a censored indent) — see
+//! [`mark_modulus_outliers`].
 
 use fit::{Bound, Model, Options, least_squares};
 use physics::indentation::{hertz_depth_nm, tau_c_gpa};
@@ -91,9 +103,19 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// The first pop-in on (depth, load) samples of a loading part, or None.
+/// The first pop-in on (depth, load) samples of a loading segment, or None.
 pub fn first_popin(depth: &[f64], load: &[f64], opts: &IndentOptions) -> Option<Popin> {
-    let start = load.iter().position(|&p| p >= opts.contact_load_un)?;
+    first_popin_above(depth, load, opts.contact_load_un, opts)
+}
+
+/// [`first_popin`] with the contact load found for this curve.
+fn first_popin_above(
+    depth: &[f64],
+    load: &[f64],
+    contact_un: f64,
+    opts: &IndentOptions,
+) -> Option<Popin> {
+    let start = load.iter().position(|&p| p >= contact_un)?;
     let h = &depth[start..];
     let p = &load[start..];
     if h.len() < 8 {
@@ -180,6 +202,9 @@ pub struct HertzFit {
     pub h0_nm: f64,
     pub r_squared: f64,
     pub n_points: usize,
+    /// The largest running mean of the residuals (over a tenth of the points) over the fitted
+    /// depth range: a few per cent at most for a curve that is Hertzian.
+    pub misfit: f64,
 }
 
 /// Fits Hertz to loading samples (load above contact) up to index `end` (exclusive).
@@ -189,10 +214,21 @@ pub fn hertz(
     radius_nm: f64,
     opts: &IndentOptions,
 ) -> Option<HertzFit> {
+    hertz_above(depth, load, radius_nm, opts.contact_load_un, opts)
+}
+
+/// [`hertz`] with the contact load found for this curve.
+fn hertz_above(
+    depth: &[f64],
+    load: &[f64],
+    radius_nm: f64,
+    contact_un: f64,
+    opts: &IndentOptions,
+) -> Option<HertzFit> {
     let (h, p): (Vec<f64>, Vec<f64>) = depth
         .iter()
         .zip(load)
-        .filter(|(_, l)| **l >= opts.contact_load_un)
+        .filter(|(_, l)| **l >= contact_un)
         .map(|(a, b)| (*a, *b))
         .unzip();
     if h.len() < opts.min_hertz_points.max(3) {
@@ -212,12 +248,29 @@ pub fn hertz(
     let f = least_squares(&model, &h, None, &[er0, h00], &fopts).ok()?;
     let mean = h.iter().sum::<f64>() / h.len() as f64;
     let sst: f64 = h.iter().map(|v| (v - mean).powi(2)).sum();
+    // Systematic misfit: the residuals' running mean over a tenth of the points (at least 5),
+    // its largest size against the fitted depth range.
+    let fitted: Vec<f64> = p
+        .iter()
+        .map(|&l| f.params[1] + hertz_depth_nm(l, f.params[0], radius_nm))
+        .collect();
+    let resid: Vec<f64> = h.iter().zip(&fitted).map(|(a, b)| a - b).collect();
+    let half = (h.len() / 20).max(2);
+    let mut worst: f64 = 0.0;
+    for i in 0..resid.len() {
+        let (a, b) = (i.saturating_sub(half), (i + half + 1).min(resid.len()));
+        let m = resid[a..b].iter().sum::<f64>() / (b - a) as f64;
+        worst = worst.max(m.abs());
+    }
+    let range = fitted.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+        - fitted.iter().fold(f64::INFINITY, |a, &b| a.min(b));
     Some(HertzFit {
         er_gpa: f.params[0],
         er_se_gpa: f.se[0],
         h0_nm: f.params[1],
         r_squared: 1.0 - f.rss / sst,
         n_points: h.len(),
+        misfit: if range > 0.0 { worst / range } else { f64::INFINITY },
     })
 }
 
@@ -232,6 +285,18 @@ pub fn loading_part(load: &[f64]) -> usize {
         .position(|&p| p >= 0.98 * max)
         .map(|i| i + 1)
         .unwrap_or(load.len())
+}
+
+/// The loading segment `[start, end)`: from the last contact before the maximum load (the
+/// sample after the last one below `contact_load_un`) to the first sample at 98 % of the
+/// maximum load.
+pub fn loading_segment(load: &[f64], opts: &IndentOptions) -> (usize, usize) {
+    let end = loading_part(load);
+    let start = (0..end)
+        .rev()
+        .find(|&i| load[i] < opts.contact_load_un)
+        .map_or(0, |i| i + 1);
+    (start, end)
 }
 
 /// Analyses one indent into its `indents` row.
@@ -258,14 +323,20 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
     if !(c.tip_radius_nm.is_finite() && c.tip_radius_nm > 0.0) {
         return finish(row, "no_tip_radius", &mut flags);
     }
-    let end = loading_part(&c.load_un);
-    let (h, p) = (&c.depth_nm[..end], &c.load_un[..end]);
-    if p.iter().filter(|&&l| l >= opts.contact_load_un).count() < opts.min_hertz_points {
+    let (start, end) = loading_segment(&c.load_un, opts);
+    let contact = opts.contact_load_un;
+    // An earlier contact that was left again (a touch and lift-off before the real loading).
+    if c.load_un[..start].iter().any(|&l| l >= contact) {
+        flags.push("contact_before_loading");
+    }
+    let (h, p) = (&c.depth_nm[start..end], &c.load_un[start..end]);
+    if p.iter().filter(|&&l| l >= contact).count() < opts.min_hertz_points {
         return finish(row, "too_few_points", &mut flags);
     }
-    let popin = first_popin(h, p, opts);
-    let hertz_end = popin.map(|q| q.index + 1).unwrap_or(end);
-    let Some(hz) = hertz(&h[..hertz_end], &p[..hertz_end], c.tip_radius_nm, opts) else {
+    let popin = first_popin_above(h, p, contact, opts);
+    let hertz_end = popin.map(|q| q.index + 1).unwrap_or(h.len());
+    let Some(hz) = hertz_above(&h[..hertz_end], &p[..hertz_end], c.tip_radius_nm, contact, opts)
+    else {
         flags.push("too_few_hertz_points");
         return finish(row, "fit_failed", &mut flags);
     };
@@ -274,8 +345,12 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
     row.h0_nm = Some(hz.h0_nm);
     row.hertz_r_squared = Some(hz.r_squared);
     row.hertz_n_points = hz.n_points as i64;
+    let poor = hz.r_squared < 0.9 || hz.misfit > 0.05;
     if hz.r_squared < 0.9 {
         flags.push("poor_hertz_fit");
+    }
+    if hz.misfit > 0.05 {
+        flags.push("hertz_misfit");
     }
     match popin {
         Some(q) => {
@@ -283,9 +358,54 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
             row.popin_depth_nm = Some(q.depth_nm);
             row.popin_burst_nm = Some(q.burst_nm);
             row.tau_c_gpa = Some(tau_c_gpa(hz.er_gpa, q.load_un, c.tip_radius_nm));
-            finish(row, "ok", &mut flags)
+            if !(q.depth_nm > 0.0 && q.load_un > contact) {
+                flags.push("popin_before_contact");
+                finish(row, "popin_implausible", &mut flags)
+            } else if poor {
+                finish(row, "poor_hertz_fit", &mut flags)
+            } else {
+                finish(row, "ok", &mut flags)
+            }
         }
         None => finish(row, "censored", &mut flags),
+    }
+}
+
+/// Marks indents whose E_r lies more than 5 robust SDs (1.4826 MAD) from the median of their
+/// array (same material, temperature and aging time; at least 5 indents with an E_r): flag
+/// `modulus_outlier`, and an `ok` row becomes `modulus_outlier` (its tau_c rests on that E_r).
+pub fn mark_modulus_outliers(rows: &mut [Indent]) {
+    let mut i = 0;
+    while i < rows.len() {
+        let mut j = i + 1;
+        while j < rows.len()
+            && rows[j].material == rows[i].material
+            && rows[j].temperature_k == rows[i].temperature_k
+            && rows[j].aging_time_s == rows[i].aging_time_s
+        {
+            j += 1;
+        }
+        let mut er: Vec<f64> = rows[i..j].iter().filter_map(|r| r.er_gpa).collect();
+        if er.len() >= 5 {
+            let m = median(&mut er);
+            let mut dev: Vec<f64> = er.iter().map(|x| (x - m).abs()).collect();
+            let sd = 1.4826 * median(&mut dev);
+            for r in &mut rows[i..j] {
+                if let Some(e) = r.er_gpa
+                    && sd > 0.0
+                    && (e - m).abs() > 5.0 * sd
+                {
+                    let mut f: Vec<&str> = r.flags.split(',').filter(|f| !f.is_empty()).collect();
+                    f.push("modulus_outlier");
+                    f.sort_unstable();
+                    r.flags = f.join(",");
+                    if r.status == "ok" {
+                        r.status = "modulus_outlier".into();
+                    }
+                }
+            }
+        }
+        i = j;
     }
 }
 

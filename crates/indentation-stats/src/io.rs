@@ -48,7 +48,7 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
         })
         .collect::<Result<_, tables::TableError>>()?;
     let reused = done.iter().filter(|(_, kept)| *kept).count();
-    let rows: Vec<Indent> = done.into_iter().flat_map(|(rows, _)| rows).collect();
+    let mut rows: Vec<Indent> = done.into_iter().flat_map(|(rows, _)| rows).collect();
     progress.finish();
     if cache.enabled() {
         tracing::info!(
@@ -75,6 +75,7 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
     if rows.is_empty() {
         tracing::warn!("indentation_raw holds no indent: empty indents and tau_c_stats written");
     }
+    crate::indent::mark_modulus_outliers(&mut rows);
     let stats = group_stats(&rows);
     let ok = rows.iter().filter(|r| r.status == "ok").count();
     let censored = rows.iter().filter(|r| r.status == "censored").count();

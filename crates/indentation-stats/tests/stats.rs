@@ -401,7 +401,7 @@ fn a_keysight_g200_workbook_gives_one_indent_per_sheet() {
         assert!(
             i.status == "ok"
                 || i.status == "censored"
-                || (i.status == "fit_failed" && !i.flags.is_empty()),
+                || (i.status != "ok" && !i.flags.is_empty()),
             "{}: {} {}",
             i.indent_id,
             i.status,
@@ -416,4 +416,131 @@ fn a_keysight_g200_workbook_gives_one_indent_per_sheet() {
             .all(|p| p > 50.0 && p < 5000.0),
         "pop-in loads out of the µN range of the file"
     );
+}
+
+/// The folder of real files beside the project (`../shared/data`), or None with a message.
+fn shared_data() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: {} is absent; the real-file tests need ../shared beside the project",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Ingests `files` (path, tip radius nm) as one array each and analyses them.
+fn analyse_real(files: &[(std::path::PathBuf, f64)]) -> Vec<Indent> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut m = String::from("campaign: real\nmaterials:\n  sample:\n    tg_k: 700\nindentation:\n");
+    for (k, (f, r)) in files.iter().enumerate() {
+        m.push_str(&format!(
+            "- file: {}\n  id: f{k}\n  material: sample\n  temperature_k: 298.15\n  aging_time_s: {k}\n  tip_radius_nm: {r}\n",
+            f.display()
+        ));
+    }
+    let manifest = d.join("campaign.yaml");
+    std::fs::write(&manifest, m).unwrap();
+    ingest::run(&ingest::Params {
+        manifest,
+        relaxation_raw: d.join("r.parquet"),
+        indentation_raw: d.join("i.parquet"),
+        dsc_raw: None,
+        dma_sweeps_raw: None,
+        skip_bad_files: false,
+        parts: false,
+        allow_outside: true,
+    })
+    .unwrap();
+    let p = indentation_stats::Params {
+        indentation_raw: d.join("i.parquet"),
+        indents: d.join("indents.parquet"),
+        tau_c_stats: d.join("stats.parquet"),
+        options: IndentOptions::default(),
+    };
+    indentation_stats::run(&p).unwrap();
+    tables::read_rows::<Indent>(&p.indents).unwrap().0
+}
+
+/// Issue 35: real Hysitron TI 990 HighLoad indents (merrypopins, 6 um tip, load control to
+/// 200 mN). Two touch the surface, lift off to -800 nm and only then load: their first pop-in
+/// must be in the loading segment, never in the lift-off. The third has no lift-off and a large
+/// pop-in the merrypopins authors labelled at 55.69 mN, 238.7 nm.
+#[test]
+fn real_ti990_lift_offs_are_not_pop_ins() {
+    let Some(data) = shared_data() else { return };
+    let real = data.join("real");
+    let names = [
+        "grain9_6um_indent03_HL_QS_LC.txt",
+        "grain11_6um_indent01_HL_QS_LC.txt",
+        "grain10_6um_indent03_HL_QS_LC.txt",
+    ];
+    let files: Vec<(std::path::PathBuf, f64)> =
+        names.iter().map(|n| (real.join(n), 6000.0)).collect();
+    let rows = analyse_real(&files);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        eprintln!(
+            "{}: {} [{}] pop-in {:?} uN at {:?} nm, E_r {:?} GPa, R2 {:?}",
+            r.indent_id,
+            r.status,
+            r.flags,
+            r.popin_load_un,
+            r.popin_depth_nm,
+            r.er_gpa,
+            r.hertz_r_squared
+        );
+        let (p, h) = (r.popin_load_un.unwrap(), r.popin_depth_nm.unwrap());
+        assert!(p > 1000.0 && h > 0.0, "{}: pop-in at {p} uN, {h} nm", r.indent_id);
+    }
+    let lifted: Vec<&Indent> = rows.iter().filter(|r| r.indent_id != "f2").collect();
+    for r in lifted {
+        assert!(r.flags.contains("contact_before_loading"), "{r:?}");
+    }
+    // The large pop-in of grain10, read off the file: line 4672 (sample 4668) holds 235.837 nm
+    // at 54.923 mN, the next sample 250.056 nm at 53.099 mN (a 14 nm burst in 5 ms); no sample
+    // before it reaches 55 mN. (The 55.69 mN, 238.7 nm of the issue is no sample of this file.)
+    let clean = rows.iter().find(|r| r.indent_id == "f2").unwrap();
+    assert_eq!(clean.status, "ok", "{clean:?}");
+    assert_eq!(clean.popin_load_un, Some(54923.466601), "{clean:?}");
+    assert_eq!(clean.popin_depth_nm, Some(235.837263), "{clean:?}");
+    assert!(clean.popin_burst_nm.unwrap() > 14.0, "{clean:?}");
+}
+
+/// Issue 35: on every real indentation export in ../shared/data (TI 990, TriboScan classic,
+/// .hld, G200), no `ok` row has a pop-in at depth <= 0 or load <= 0, and every row that is not
+/// `ok` says why.
+#[test]
+fn no_real_indent_is_ok_with_an_impossible_pop_in() {
+    let Some(data) = shared_data() else { return };
+    let s = data.join("instrument-samples");
+    let files = vec![
+        (s.join("hysitron-ti990-txt_grain1_6um_indent01_HL_QS_LC.txt"), 6000.0),
+        (s.join("hysitron-triboscan-txt_RobinSteel0000LC.txt"), 1000.0),
+        (s.join("hysitron-hld_Exp-50mN_0000.hld"), 1000.0),
+        (s.join("agilent-g200-xls_Popin.xls"), 500.0),
+        (data.join("real/grain9_6um_indent03_HL_QS_LC.txt"), 6000.0),
+        (data.join("real/grain11_6um_indent01_HL_QS_LC.txt"), 6000.0),
+        (data.join("real/grain10_6um_indent03_HL_QS_LC.txt"), 6000.0),
+    ];
+    let rows = analyse_real(&files);
+    assert!(rows.len() >= 18, "{} indents", rows.len());
+    for r in &rows {
+        eprintln!(
+            "{}: {} [{}] pop-in {:?} uN at {:?} nm, E_r {:?} GPa",
+            r.indent_id, r.status, r.flags, r.popin_load_un, r.popin_depth_nm, r.er_gpa
+        );
+        if r.status == "ok" {
+            assert!(
+                r.popin_depth_nm.unwrap() > 0.0 && r.popin_load_un.unwrap() > 0.0,
+                "{r:?}"
+            );
+        } else if r.status != "censored" {
+            assert!(!r.flags.is_empty() || r.er_gpa.is_none(), "{r:?}");
+        }
+    }
 }

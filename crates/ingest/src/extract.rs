@@ -17,6 +17,15 @@ pub(crate) const TIME: &[&str] = &[
     "Time On Sample",
 ];
 pub(crate) const STRESS: &[&str] = &["Stress", "Stress (step)", "Sigma"];
+/// A relaxation modulus column, read when a file has no stress.
+pub(crate) const MODULUS: &[&str] = &[
+    "Relaxation Modulus",
+    "Relaxation modulus E(t)",
+    "Relaxation modulus G(t)",
+    "Modulus",
+    "E(t)",
+    "G(t)",
+];
 pub(crate) const TEMPERATURE: &[&str] = &["Temperature", "Temp"];
 const STRAIN: &[&str] = &["Strain", "Strain (step)"];
 const DEPTH: &[&str] = &["Depth", "Disp", "Displacement", "Displacement Into Surface"];
@@ -208,13 +217,25 @@ pub fn relaxation(item: &Item, parsed: &Parsed) -> Result<(RelaxationRaw, Notes)
         strain: item.strain,
         series: item.series.clone(),
         source_file: item.rel.clone(),
+        step_s: item.step_s,
         ..Default::default()
     };
     let mut notes = Notes::default();
     let mut any_stress = false;
+    let mut from_modulus = false;
     for block in &parsed.blocks {
-        let Some(stress) = signal(block, item, "stress", STRESS, Quantity::Stress)? else {
-            continue;
+        let stress = match signal(block, item, "stress", STRESS, Quantity::Stress)? {
+            Some(s) => s,
+            None => match signal(block, item, "modulus", MODULUS, Quantity::Modulus)? {
+                // A relaxation modulus E(t) or G(t): stress = modulus x strain, so phi is the
+                // same; without a strain the modulus stands in (phi still the same).
+                Some(m) => {
+                    from_modulus = true;
+                    let strain = item.strain.unwrap_or(1.0);
+                    m.iter().map(|v| v.map(|x| x * strain)).collect()
+                }
+                None => continue,
+            },
         };
         any_stress = true;
         let time = signal(block, item, "time", TIME, Quantity::Time)?.ok_or_else(|| {
@@ -248,9 +269,17 @@ pub fn relaxation(item: &Item, parsed: &Parsed) -> Result<(RelaxationRaw, Notes)
     if !any_stress {
         let cols = parsed.blocks.first().map(columns_of).unwrap_or_default();
         return Err(FormatError::file(format!(
-            "no stress signal (a column named {}); columns: {cols}",
-            STRESS.join(", ")
+            "no stress signal (a column named {}) nor a relaxation modulus (named {}); columns: {cols}",
+            STRESS.join(", "),
+            MODULUS.join(", ")
         )));
+    }
+    if from_modulus {
+        notes.warnings.push(if item.strain.is_some() {
+            "no stress column: the relaxation modulus times the manifest's strain is the stress".into()
+        } else {
+            "no stress column and no strain: the relaxation modulus (MPa) stands for the stress; phi is the same".into()
+        });
     }
     if curve.time_s.is_empty() {
         return Err(FormatError::file("no row with a time value"));
@@ -262,6 +291,12 @@ pub fn relaxation(item: &Item, parsed: &Parsed) -> Result<(RelaxationRaw, Notes)
         declared_unit(b, item, "temperature", TEMPERATURE).is_some_and(|u| u.trim().is_empty())
     });
     check_temperature(&mut curve, unitless, &mut notes);
+    if from_modulus {
+        let mut flags: Vec<&str> = curve.flags.split(',').filter(|f| !f.is_empty()).collect();
+        flags.push("stress_from_modulus");
+        flags.sort_unstable();
+        curve.flags = flags.join(",");
+    }
     Ok((curve, notes))
 }
 
@@ -511,6 +546,7 @@ pub fn dsc(item: &Item, parsed: &Parsed) -> Result<(DscRaw, Notes), FormatError>
         heating_rate_k_min: info.heating_rate_k_min,
         mass_mg: info.mass_mg,
         source_file: item.rel.clone(),
+        endo: info.endo.map(|e| e.name().to_owned()),
         ..Default::default()
     };
     for k in 0..temp.len() {

@@ -450,8 +450,9 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
     } else {
         String::new()
     };
+    let dropped = dropped_summary(&ctx.dropped.lock().unwrap_or_else(|e| e.into_inner()));
     println!(
-        "{ran} ran, {restored}{fresh} up to date, {failed} failed, {skipped} skipped in {}",
+        "{ran} ran, {restored}{fresh} up to date, {failed} failed, {skipped} skipped{dropped} in {}",
         secs(start.elapsed())
     );
     let sig = engine::STOP.load(std::sync::atomic::Ordering::SeqCst);
@@ -464,6 +465,41 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// `, 1 test dropped (clean: T1 non_monotone_time)` for what the stages that ran dropped whole
+/// (at most five named per kind), or nothing.
+fn dropped_summary(dropped: &[(String, String)]) -> String {
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (stage, line) in dropped {
+        let mut f = line.splitn(3, '\t');
+        let (kind, id, why) = (
+            f.next().unwrap_or("item"),
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+        );
+        by_kind
+            .entry(kind)
+            .or_default()
+            .push(format!("{stage}: {id} {why}"));
+    }
+    let mut out = String::new();
+    for (kind, mut items) in by_kind {
+        items.sort();
+        let n = items.len();
+        let more = if n > 5 {
+            format!(", and {} more", n - 5)
+        } else {
+            String::new()
+        };
+        items.truncate(5);
+        out.push_str(&format!(
+            ", {n} {kind}{} dropped ({}{more})",
+            if n == 1 { "" } else { "s" },
+            items.join("; ")
+        ));
+    }
+    out
 }
 
 fn cmd_gc(file: &Path, all_commits: bool, dry_run: bool) -> Result<u8, u8> {

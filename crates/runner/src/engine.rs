@@ -215,6 +215,9 @@ pub struct Ctx<'a> {
     /// The hash memo (`<outdir>/.agingflow/cache/hashes`), consulted by every hash this
     /// invocation takes and saved by [`Ctx::save_memo`].
     memo: std::sync::Arc<stage_cli::hashes::HashMemo>,
+    /// What the stages that ran in this invocation dropped whole (stage, `kind<TAB>id<TAB>why`
+    /// as `stage_cli::report_dropped` wrote it), for the run's summary.
+    pub dropped: Mutex<Vec<(String, String)>>,
 }
 
 static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -246,6 +249,7 @@ impl<'a> Ctx<'a> {
             not_deps: std::sync::OnceLock::new(),
             cache,
             memo: std::sync::Arc::new(stage_cli::hashes::HashMemo::load(&Self::memo_path(p))),
+            dropped: Mutex::new(Vec::new()),
         };
         hash::use_memo(ctx.memo.clone());
         ctx.protect_inputs();
@@ -943,6 +947,16 @@ fn execute(ctx: &Ctx, stage: &Stage, locked: Option<&StageLock>, forced: bool) -
     );
     let _ = guard::remove_scratch(&staging);
     let _ = guard::remove_scratch(&reads_file);
+    let dropped_file = reads_file.with_extension("dropped");
+    if result == Outcome::Ran
+        && let Ok(text) = std::fs::read_to_string(&dropped_file)
+    {
+        let mut d = ctx.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            d.push((stage.name.clone(), line.to_owned()));
+        }
+    }
+    let _ = guard::remove_scratch(&dropped_file);
     result
 }
 
@@ -1108,6 +1122,7 @@ fn execute_in(
     cmd.args(argv.iter().skip(1))
         .current_dir(&ctx.p.dir)
         .env(READS_ENV, reads_file)
+        .env(stage_cli::DROPPED_ENV, reads_file.with_extension("dropped"))
         .env("AGINGFLOW_STAGE", &stage.name)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))

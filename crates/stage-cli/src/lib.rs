@@ -50,6 +50,8 @@ pub const EXIT_INTERNAL: u8 = 3;
 
 /// The environment variable naming the file a stage appends the paths it read to.
 pub const READS_ENV: &str = "AGINGFLOW_READS";
+/// The file the runner names for what a stage dropped whole (see [`report_dropped`]).
+pub const DROPPED_ENV: &str = "AGINGFLOW_DROPPED";
 
 /// Flags every stage accepts.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -208,6 +210,23 @@ pub fn report_read(path: &Path) {
     if let Some(list) = std::env::var_os(READS_ENV) {
         let hash = std::fs::read(path).ok().map(|b| blake3::hash(&b));
         report_read_to(Path::new(&list), path, hash);
+    }
+}
+
+/// Says that the stage dropped a whole test, scan or indent (`kind` is `test`, `scan` or
+/// `indent`; `why` the status it got): a warning in the log and, under the runner, a line
+/// (`kind<TAB>id<TAB>why`) in the file `AGINGFLOW_DROPPED` names, which the runner's summary
+/// counts and lists.
+pub fn report_dropped(kind: &str, id: &str, why: &str) {
+    tracing::warn!("{kind} {id} dropped: {why}");
+    if let Some(list) = std::env::var_os(DROPPED_ENV) {
+        let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+        let line = format!("{}\t{}\t{}\n", clean(kind), clean(id), clean(why));
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&list)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
     }
 }
 

@@ -24,6 +24,9 @@ curve_table! {
         series: Option<String> [""],
         /// The raw file, relative to the manifest.
         source_file: String [""],
+        /// The manifest's `step_s`: when the strain step ended on the file's time axis, for
+        /// exports that start recording after the step (null: located from the data).
+        step_s: Option<f64> ["s"],
         /// What ingest noticed about the file, comma-separated: `temperature_unit_assumed_k`,
         /// `temperature_unit_assumed_c` (a temperature column without a unit),
         /// `temperature_mismatch` (measured median off the manifest's temperature by more than
@@ -312,6 +315,8 @@ curve_table! {
         heating_rate_k_min: Option<f64> ["K/min"],
         mass_mg: Option<f64> ["mg"],
         source_file: String [""],
+        /// The manifest's `endo:` (`up` or `down`); null: detected by thermal.
+        endo: Option<String> [""],
         /// What ingest noticed: `heat_flow_not_normalised` (mW without a mass), ...
         flags: String [""],
     } samples {
@@ -374,8 +379,14 @@ curve_table! {
 row_table! {
     /// One row per scan and transition (`transitions`), and per material the change of the beta
     /// relaxation between conditions and its activation energy.
-    Transition = "transitions", keys [material, scan_id, transition, frequency_hz] {
+    Transition = "transitions", keys [material, scan_id, segment, transition, frequency_hz] {
         scan_id: String [""],
+        /// DSC: the heating segment of the scan (1, 2, ... in recorded order; heating,
+        /// cooling and isothermal segments are found from the temperature signal); null for DMA.
+        segment: Option<i64> [""],
+        /// DSC: the heat-flow convention used, `up` or `down` (endotherm direction), detected
+        /// from the glass-transition step or set by the manifest's `endo:`; null for DMA.
+        endo: Option<String> [""],
         material: String [""],
         series: Option<String> [""],
         aging_time_s: Option<f64> ["s"],

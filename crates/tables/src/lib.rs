@@ -27,7 +27,7 @@ pub use series::{SeriesKey, nominal_strains};
 pub use table::{ColumnDef, CurveTable, RowTable, schema_of};
 
 /// The version of the table layout, written into every file.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// The agingflow version, written into every file.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

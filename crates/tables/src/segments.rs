@@ -522,6 +522,7 @@ mod tests {
 
     fn curve(id: &str, n: usize) -> RelaxationRaw {
         RelaxationRaw {
+            step_s: None,
             test_id: id.into(),
             material: "PVC".into(),
             temperature_k: 300.0,

@@ -73,6 +73,7 @@ fn rewrite(from: &Path, to: &Path, order: &[usize]) {
 fn curves() -> Vec<RelaxationRaw> {
     (0..4)
         .map(|c| RelaxationRaw {
+            step_s: None,
             test_id: format!("dma/t{c}"),
             material: "G".into(),
             tg_k: Some(680.0),

@@ -34,7 +34,7 @@ fn check_rows<T: RowTable + Clone + PartialEq + std::fmt::Debug>(rows: Vec<T>) {
     assert_eq!(meta.get("agingflow.table"), Some(T::NAME));
     assert_eq!(meta.get("agingflow.stage"), Some("test"));
     assert_eq!(meta.get("agingflow.params"), Some(r#"{"a":[1,2],"b":2}"#));
-    assert_eq!(meta.get("agingflow.schema_version"), Some("3"));
+    assert_eq!(meta.get("agingflow.schema_version"), Some("4"));
     // Only temp-free names are left behind.
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -232,6 +232,7 @@ fn every_row_table_round_trips() {
 #[test]
 fn every_curve_table_round_trips() {
     let raw = |i: usize, n: usize| RelaxationRaw {
+        step_s: None,
         test_id: format!("dma/t{i}"),
         material: "A".into(),
         tg_k: Some(680.0),

@@ -1,14 +1,28 @@
-//! A DSC scan to its transitions (ASTM E1356 style tangent constructions on the heat flow):
+//! A DSC scan to its transitions (ASTM E1356 style tangent constructions on the heat flow).
 //!
-//! - the crystallisation exotherm, if the scan reaches one: the strongest rising lobe of the
-//!   smoothed slope that a falling lobe follows (a peak, not a step); its onset is where the
-//!   tangent at the leading inflection meets the baseline before it;
+//! The scan is first split into heating, cooling and isothermal segments from its temperature
+//! signal in recorded order ([`segments`]); each heating segment (without its start-up and
+//! stop transients) is analysed on its own and gives its rows, numbered by `segment` (1, 2, ...).
+//! A scan with no heating segment but one cooling run is analysed as recorded in reverse
+//! (flag `cooling_scan`), as before segments existed.
+//!
+//! In a heating segment, read exo up:
+//! - the crystallisation exotherm, if the segment reaches one: the strongest rising lobe of the
+//!   smoothed slope that a falling lobe follows (a peak, not a step), and not the return of an
+//!   endotherm (a valley before it: decomposition, melting; flag `endotherm_above_tg`); its
+//!   onset is where the tangent at the leading inflection meets the baseline before it;
 //! - the glass transition below it: the strongest endothermic lobe (the heat capacity rises);
 //!   onset and end where the inflection tangent meets the baselines before and after, midpoint
 //!   where the curve lies half-way between the two baselines.
 //!
-//! Heat flow is taken as exo up (TA's default); `--exo down` flips it first. A lobe must stand
-//! 8 SDs of the slope's scatter above its median, else the transition is `not_found`.
+//! The sign convention (endotherm up or down) is the manifest's `endo:`, else `--exo`, else
+//! detected: the glass transition is a step, not a peak, and the heat capacity rises across it
+//! on heating, so of the two readings the one whose strongest endothermic lobe is most
+//! significant *and* most step-like (the level does not come back after it) wins
+//! ([`step_score`]). The choice is recorded per scan (`endo` column; flags `endo_detected`,
+//! `endo_from_manifest`, `endo_from_option`, `endo_not_detected`). A lobe must stand 8 SDs of the
+//! slope's scatter above its median, else the transition is `not_found`; a temperature outside
+//! its segment's range is `outside_segment`.
 
 use tables::{DscRaw, Transition};
 
@@ -18,8 +32,9 @@ use crate::rows::{MIN_SIGNIFICANCE, row, set_construction};
 /// Analysis settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DscOptions {
-    /// Heat flow positive for exothermic events.
-    pub exo_up: bool,
+    /// Heat flow positive for exothermic events (`Some(true)`: endotherm down), or None to detect
+    /// it per scan. A scan's `endo` (from the manifest) wins over this.
+    pub exo_up: Option<bool>,
     /// Grid step of the bin means, K.
     pub step_k: f64,
     /// Half-width of the local quadratic smoothing, K.
@@ -31,7 +46,7 @@ pub struct DscOptions {
 impl Default for DscOptions {
     fn default() -> Self {
         DscOptions {
-            exo_up: true,
+            exo_up: None,
             step_k: 0.5,
             smooth_k: 3.0,
             baseline_k: 20.0,
@@ -39,17 +54,304 @@ impl Default for DscOptions {
     }
 }
 
-/// The transitions of one scan: tg_onset, tg_midpoint, tg_end, crystallization_onset (a row each,
-/// with a status where it could not be measured).
+/// What the temperature does over a stretch of a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentKind {
+    Heating,
+    Cooling,
+    Isothermal,
+}
+
+/// A run of samples `[from, to)` (indices in recorded order) of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub kind: SegmentKind,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// Splits a temperature signal (recorded order, finite values) into heating, cooling and
+/// isothermal segments. The rate at each sample is the change over +-5 samples; a sample is
+/// isothermal when its rate is below a quarter of the scan's typical ramp rate (the 90th
+/// percentile of |rate|), heating or cooling by its sign otherwise. Runs shorter than 10
+/// samples join the run before them (the first run the one after it), and a heating or cooling
+/// run that spans less than 2 K is isothermal.
+pub fn segments(t_k: &[f64]) -> Vec<Segment> {
+    let n = t_k.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let half = 5usize;
+    let rate: Vec<f64> = (0..n)
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(half), (i + half).min(n - 1));
+            if b > a {
+                (t_k[b] - t_k[a]) / (b - a) as f64
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut mags: Vec<f64> = rate.iter().map(|r| r.abs()).filter(|r| r.is_finite()).collect();
+    mags.sort_by(f64::total_cmp);
+    let typical = mags.get(mags.len() * 9 / 10).copied().unwrap_or(0.0);
+    let class = |r: f64| {
+        if !(typical > 0.0) || r.abs() < 0.25 * typical {
+            SegmentKind::Isothermal
+        } else if r > 0.0 {
+            SegmentKind::Heating
+        } else {
+            SegmentKind::Cooling
+        }
+    };
+    let mut runs: Vec<Segment> = Vec::new();
+    for (i, &r) in rate.iter().enumerate() {
+        let k = class(r);
+        match runs.last_mut() {
+            Some(last) if last.kind == k => last.to = i + 1,
+            _ => runs.push(Segment {
+                kind: k,
+                from: i,
+                to: i + 1,
+            }),
+        }
+    }
+    let span = |s: &Segment| {
+        let (lo, hi) = t_k[s.from..s.to]
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &t| {
+                (lo.min(t), hi.max(t))
+            });
+        hi - lo
+    };
+    for s in &mut runs {
+        if s.kind != SegmentKind::Isothermal && span(s) < 2.0 {
+            s.kind = SegmentKind::Isothermal;
+        }
+    }
+    // Short runs join a neighbour; then neighbours of one kind merge.
+    let min_len = 10;
+    let mut merged: Vec<Segment> = Vec::new();
+    for s in runs {
+        match merged.last_mut() {
+            Some(last) if last.kind == s.kind || s.to - s.from < min_len => last.to = s.to,
+            Some(last) if last.to - last.from < min_len => {
+                last.to = s.to;
+                last.kind = s.kind;
+            }
+            _ => merged.push(s),
+        }
+    }
+    let mut out: Vec<Segment> = Vec::new();
+    for s in merged {
+        match out.last_mut() {
+            Some(last) if last.kind == s.kind => last.to = s.to,
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// The part of a heating segment a transition may be measured on: without the start-up
+/// transient (until the ramp reaches 90 % of its median rate, then 5 K more) and the stop
+/// transient (from where the rate falls below 90 % again, and 2 K before it).
+fn steady_part(t_k: &[f64], seg: &Segment) -> (usize, usize) {
+    let (from, to) = (seg.from, seg.to);
+    if to - from < 12 {
+        return (from, to);
+    }
+    let step: Vec<f64> = (from..to - 1).map(|i| t_k[i + 1] - t_k[i]).collect();
+    let mut sorted = step.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    if !(median > 0.0) {
+        return (from, to);
+    }
+    let ramp_from = from + step.iter().position(|d| *d >= 0.9 * median).unwrap_or(0);
+    let ramp_to = from + step.iter().rposition(|d| *d >= 0.9 * median).map_or(step.len(), |i| i + 1);
+    let a = (ramp_from..ramp_to)
+        .find(|&i| t_k[i] >= t_k[ramp_from] + 5.0)
+        .unwrap_or(ramp_from);
+    let b = (a..=ramp_to)
+        .rev()
+        .find(|&i| t_k[i.min(to - 1)] <= t_k[ramp_to.min(to - 1)] - 2.0)
+        .map_or(ramp_to, |i| i + 1);
+    if b > a + 8 { (a, b) } else { (from, to) }
+}
+
+/// One reading of a heating segment's data: the grid, its smoothed value and slope, in the
+/// exo-up view `sign * heat flow`.
+struct View {
+    g: Grid,
+    val: Vec<f64>,
+    slope: Vec<f64>,
+}
+
+impl View {
+    fn new(pts: &[(f64, f64)], sign: f64, o: &DscOptions) -> Self {
+        let flipped: Vec<(f64, f64)> = pts.iter().map(|&(t, y)| (t, sign * y)).collect();
+        let g = curve::bin(&flipped, o.step_k);
+        let (val, slope) = curve::smooth(&g, o.smooth_k);
+        View { g, val, slope }
+    }
+    fn edge(&self, i: usize) -> bool {
+        i < 3 || i + 3 >= self.g.t.len()
+    }
+}
+
+/// The crystallisation search in a view: Some((rising lobe, its end index)) when an exotherm
+/// peak is found, with a flag when a rising lobe was the return of an endotherm instead.
+fn exotherm(v: &View) -> (Option<curve::Lobe>, Option<&'static str>) {
+    let g = &v.g;
+    let Some(l) = curve::lobe(&v.slope, 1.0, 0, g.t.len())
+        .filter(|l| l.significance >= MIN_SIGNIFICANCE && !v.edge(l.at))
+    else {
+        return (None, None);
+    };
+    let width = g.t[l.hi] - g.t[l.lo];
+    let until =
+        g.t.iter()
+            .position(|&t| t > g.t[l.hi] + 4.0 * width)
+            .unwrap_or(g.t.len());
+    let falls = curve::lobe(&v.slope, -1.0, l.hi, until)
+        .is_some_and(|f| f.significance >= MIN_SIGNIFICANCE && f.at > l.hi);
+    if !falls {
+        return (None, None);
+    }
+    // An endotherm's return: a valley before the rise, as deep as half the rise.
+    let w = (l.hi - l.lo).max(2);
+    let before = l.lo.saturating_sub(4 * w);
+    let rise = v.val[l.hi] - v.val[l.lo];
+    let valley = v.val[before..l.lo]
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+        - v.val[l.lo];
+    if rise.is_finite() && valley.is_finite() && valley > 0.5 * rise {
+        return (None, Some("endotherm_above_tg"));
+    }
+    (Some(l), None)
+}
+
+/// The glass-transition lobe of a view (the strongest falling lobe below any crystallisation).
+fn tg_lobe(v: &View, tg_to: usize) -> Option<curve::Lobe> {
+    curve::lobe(&v.slope, -1.0, 0, tg_to)
+        .filter(|l| l.significance >= MIN_SIGNIFICANCE && !v.edge(l.at))
+}
+
+/// How much a view's glass-transition lobe looks like a T_g: its significance times how much of
+/// the level it drops stays dropped over the next three lobe widths (1 for a step, 0 for a
+/// peak that comes back). 0 when there is no significant lobe.
+pub fn step_score(pts: &[(f64, f64)], sign: f64, o: &DscOptions) -> f64 {
+    let v = View::new(pts, sign, o);
+    if v.g.t.len() < 40 {
+        return 0.0;
+    }
+    let tg_to = exotherm(&v).0.map_or(v.g.t.len(), |l| l.lo);
+    let Some(l) = tg_lobe(&v, tg_to) else {
+        return 0.0;
+    };
+    let n = v.g.t.len();
+    let w = (l.hi - l.lo).max(2);
+    let a = l.lo.saturating_sub(w / 2);
+    let b = (l.hi + w / 2).min(n - 1);
+    let drop = v.val[a] - v.val[b];
+    if !(drop > 0.0) {
+        return 0.0;
+    }
+    let climb = v.val[b..(l.hi + 3 * w).min(n)]
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(v.val[b], |m, &x| m.max(x))
+        - v.val[b];
+    l.significance * (1.0 - climb / drop).clamp(0.0, 1.0)
+}
+
+/// The transitions of one scan: tg_onset, tg_midpoint, tg_end, crystallization_onset for each
+/// heating segment (a row each, with a status where it could not be measured).
 pub fn analyse(scan: &DscRaw, o: &DscOptions) -> Vec<Transition> {
-    let sign = if o.exo_up { 1.0 } else { -1.0 };
     let hf: Vec<Option<f64>> = if scan.heat_flow_w_g.iter().any(Option::is_some) {
         scan.heat_flow_w_g.clone()
     } else {
         scan.heat_flow_w.clone()
     };
-    let hf: Vec<Option<f64>> = hf.iter().map(|v| v.map(|x| sign * x)).collect();
-    let (pts, mut flags) = curve::prepare(&scan.temperature_k, &hf);
+    // Finite samples in recorded order.
+    let pts: Vec<(f64, f64)> = scan
+        .temperature_k
+        .iter()
+        .zip(&hf)
+        .filter_map(|(&t, y)| match y {
+            Some(y) if t.is_finite() && y.is_finite() => Some((t, *y)),
+            _ => None,
+        })
+        .collect();
+    let temps: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let segs = segments(&temps);
+    let mut heatings: Vec<Vec<(f64, f64)>> = segs
+        .iter()
+        .filter(|s| s.kind == SegmentKind::Heating)
+        .map(|s| {
+            let (a, b) = steady_part(&temps, s);
+            pts[a..b].to_vec()
+        })
+        .collect();
+    let mut scan_flags: Vec<&str> = Vec::new();
+    if heatings.is_empty() {
+        // No heating: one cooling run is read as a scan recorded in reverse (the old reading);
+        // anything else is analysed whole and flagged by `prepare`.
+        heatings.push(pts.clone());
+    }
+    if segs.len() > 1 {
+        scan_flags.push("segmented");
+    }
+    // The sign: the manifest's, the option's, or detected from the heating segments.
+    let (exo_up, how) = match (scan.endo.as_deref(), o.exo_up) {
+        (Some("up"), _) => (false, "endo_from_manifest"),
+        (Some(_), _) => (true, "endo_from_manifest"),
+        (None, Some(e)) => (e, "endo_from_option"),
+        (None, None) => {
+            let score = |sign: f64| {
+                heatings
+                    .iter()
+                    .map(|h| {
+                        let (sorted, _) = sorted_points(h);
+                        step_score(&sorted, sign, o)
+                    })
+                    .sum::<f64>()
+            };
+            let (up, down) = (score(1.0), score(-1.0));
+            if up == 0.0 && down == 0.0 {
+                (true, "endo_not_detected")
+            } else {
+                (up >= down, "endo_detected")
+            }
+        }
+    };
+    scan_flags.push(how);
+    let endo = if exo_up { "down" } else { "up" };
+    let mut rows = Vec::new();
+    for (k, h) in heatings.iter().enumerate() {
+        let mut seg_rows = analyse_heating(scan, h, exo_up, o);
+        for r in &mut seg_rows {
+            r.segment = Some(k as i64 + 1);
+            r.endo = Some(endo.to_owned());
+        }
+        rows.extend(finish(seg_rows, &scan_flags));
+    }
+    rows
+}
+
+/// Finite points sorted by temperature, with `prepare`'s flags.
+fn sorted_points(pts: &[(f64, f64)]) -> (Vec<(f64, f64)>, Vec<&'static str>) {
+    let t: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let y: Vec<Option<f64>> = pts.iter().map(|p| Some(p.1)).collect();
+    curve::prepare(&t, &y)
+}
+
+/// The four rows of one heating segment, read with the given sign.
+fn analyse_heating(scan: &DscRaw, pts: &[(f64, f64)], exo_up: bool, o: &DscOptions) -> Vec<Transition> {
+    let sign = if exo_up { 1.0 } else { -1.0 };
+    let (pts, mut flags) = sorted_points(pts);
     let names = ["tg_onset", "tg_midpoint", "tg_end", "crystallization_onset"];
     let mut rows: Vec<Transition> = names
         .iter()
@@ -64,7 +366,8 @@ pub fn analyse(scan: &DscRaw, o: &DscOptions) -> Vec<Transition> {
             )
         })
         .collect();
-    let g = curve::bin(&pts, o.step_k);
+    let v = View::new(&pts, sign, o);
+    let g = &v.g;
     let span = g.t.last().copied().unwrap_or(0.0) - g.t.first().copied().unwrap_or(0.0);
     if g.t.len() < 40 || span < 30.0 {
         for r in &mut rows {
@@ -72,57 +375,52 @@ pub fn analyse(scan: &DscRaw, o: &DscOptions) -> Vec<Transition> {
         }
         return finish(rows, &flags);
     }
-    let (_, slope) = curve::smooth(&g, o.smooth_k);
     // Crystallisation: a rising lobe followed, within four lobe widths, by a falling one.
     let mut tg_to = g.t.len();
-    let edge = |i: usize| i < 3 || i + 3 >= g.t.len();
-    if let Some(l) = curve::lobe(&slope, 1.0, 0, g.t.len())
-        && l.significance >= MIN_SIGNIFICANCE
-        && !edge(l.at)
-    {
-        let width = g.t[l.hi] - g.t[l.lo];
-        let until =
-            g.t.iter()
-                .position(|&t| t > g.t[l.hi] + 4.0 * width)
-                .unwrap_or(g.t.len());
-        let falls = curve::lobe(&slope, -1.0, l.hi, until)
-            .is_some_and(|f| f.significance >= MIN_SIGNIFICANCE && f.at > l.hi);
-        if falls {
-            tg_to = l.lo;
-            let r = &mut rows[3];
-            match curve::construct(&g, &l, o.baseline_k, g.t[0], g.t[l.lo]) {
-                Some(c) => {
-                    let at = c
-                        .before
-                        .as_ref()
-                        .and_then(|b| curve::intersect(b, &c.tangent));
-                    set_construction(r, at, c.before.as_ref(), &c.tangent);
-                    unflip(r, sign);
-                }
-                None => r.status = "not_found".into(),
+    let (exo, note) = exotherm(&v);
+    if let Some(f) = note {
+        flags.push(f);
+    }
+    if let Some(l) = exo {
+        tg_to = l.lo;
+        let r = &mut rows[3];
+        match curve::construct(g, &l, o.baseline_k, g.t[0], g.t[l.lo]) {
+            Some(c) => {
+                let at = c
+                    .before
+                    .as_ref()
+                    .and_then(|b| curve::intersect(b, &c.tangent));
+                set_construction(r, at, c.before.as_ref(), &c.tangent);
+                unflip(r, sign);
             }
+            None => r.status = "not_found".into(),
         }
     }
     if rows[3].status.is_empty() {
-        rows[3].status = "not_reached".into();
+        rows[3].status = if note.is_some() { "not_found" } else { "not_reached" }.into();
     }
     // The glass transition: the endothermic (falling) lobe below any crystallisation.
-    let tg = curve::lobe(&slope, -1.0, 0, tg_to)
-        .filter(|l| l.significance >= MIN_SIGNIFICANCE && !edge(l.at));
-    match tg.and_then(|l| {
+    match tg_lobe(&v, tg_to).and_then(|l| {
         let hi_k = if tg_to < g.t.len() {
             g.t[tg_to]
         } else {
             g.t[g.t.len() - 1]
         };
-        curve::construct(&g, &l, o.baseline_k, g.t[0], hi_k)
+        curve::construct(g, &l, o.baseline_k, g.t[0], hi_k)
     }) {
-        Some(c) => glass_transition(&mut rows, &g, &c, sign),
+        Some(c) => glass_transition(&mut rows, g, &c, sign),
         None => {
             for r in &mut rows[..3] {
                 r.status = "not_found".into();
             }
             flags.push("no_glass_transition");
+        }
+    }
+    // A temperature outside the segment's range is an extrapolation, not a measurement.
+    let (lo, hi) = (g.t[0], g.t[g.t.len() - 1]);
+    for r in &mut rows {
+        if r.status == "ok" && r.temperature_k.is_some_and(|t| t < lo || t > hi) {
+            r.status = "outside_segment".into();
         }
     }
     finish(rows, &flags)

@@ -8,15 +8,21 @@ use stage_cli::{CommonArgs, StageError};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Exo {
+    /// Detect per scan from the direction of the glass-transition step
+    Auto,
+    /// Exotherm up (endotherm down): TA's default
     Up,
+    /// Exotherm down (endotherm up)
     Down,
 }
 
 /// Transition temperatures from DSC scans and DMA temperature sweeps.
 ///
-/// DSC (heating scans, heat flow exo up unless --exo down): T_g onset, midpoint and end by the
-/// tangent construction (ASTM E1356 style: baselines and the inflection tangent) and the
-/// crystallisation onset where the scan reaches it, each in K with an SE from the line fits.
+/// DSC: each scan split into heating, cooling and isothermal segments from its temperature;
+/// per heating segment, T_g onset, midpoint and end by the tangent construction (ASTM E1356
+/// style: baselines and the inflection tangent) and the crystallisation onset where the segment
+/// reaches it, each in K with an SE from the line fits. The heat-flow sign (endotherm up or
+/// down) is the manifest's `endo:`, else --exo, else detected from the direction of the T_g step.
 ///
 /// DMA sweeps, at each frequency: the alpha peak of E'' and of tan delta (parabola vertex), T_g
 /// from the onset of the E' drop (tangent construction), and the beta relaxation: E''/E''_max
@@ -41,8 +47,8 @@ struct Args {
     /// Output: the dma_sweeps table (each sweep and frequency on a regular temperature grid)
     #[arg(long, value_name = "PATH")]
     dma_sweeps: PathBuf,
-    /// The sign convention of the DSC heat flow
-    #[arg(long, value_enum, default_value = "up")]
+    /// The sign convention of the DSC heat flow (a scan's manifest `endo:` wins)
+    #[arg(long, value_enum, default_value = "auto")]
     exo: Exo,
     /// Half-width of the smoothing that finds inflections, K
     #[arg(long, default_value_t = 3.0, value_parser = stage_cli::positive_f64)]
@@ -59,7 +65,11 @@ fn main() -> ExitCode {
         transitions: a.transitions,
         dma_sweeps: a.dma_sweeps,
         dsc: thermal::dsc::DscOptions {
-            exo_up: matches!(a.exo, Exo::Up),
+            exo_up: match a.exo {
+                Exo::Auto => None,
+                Exo::Up => Some(true),
+                Exo::Down => Some(false),
+            },
             smooth_k: a.smooth_k,
             ..Default::default()
         },
