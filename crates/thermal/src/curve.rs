@@ -245,13 +245,44 @@ impl Lobe {
 
 /// The largest lobe of `sign * slope` within grid indices [from, to).
 pub fn lobe(slope: &[f64], sign: f64, from: usize, to: usize) -> Option<Lobe> {
+    lobe_with(slope, sign, from, to, None)
+}
+
+/// [`lobe`] whose scatter is measured about the slope's running median over +-`half` grid
+/// points instead of its overall median: a real scan's baseline slope drifts over a few hundred
+/// kelvin (the heat capacity's own rise, the instrument's curvature), which is not noise.
+pub fn lobe_detrended(
+    slope: &[f64],
+    sign: f64,
+    from: usize,
+    to: usize,
+    half: usize,
+) -> Option<Lobe> {
+    lobe_with(slope, sign, from, to, Some(half))
+}
+
+fn lobe_with(
+    slope: &[f64],
+    sign: f64,
+    from: usize,
+    to: usize,
+    half: Option<usize>,
+) -> Option<Lobe> {
     let to = to.min(slope.len());
     if to <= from + 8 {
         return None;
     }
     let s: Vec<f64> = slope[from..to].iter().map(|d| sign * d).collect();
     let base = median(&s)?;
-    let dev: Vec<f64> = s.iter().map(|d| (d - base).abs()).collect();
+    let dev: Vec<f64> = match half {
+        None => s.iter().map(|d| (d - base).abs()).collect(),
+        Some(h) => (0..s.len())
+            .map(|i| {
+                let w = &s[i.saturating_sub(h)..(i + h + 1).min(s.len())];
+                median(w).map_or(f64::NAN, |m| (s[i] - m).abs())
+            })
+            .collect(),
+    };
     let noise = 1.4826 * median(&dev)?;
     let (k, &peak) = s
         .iter()

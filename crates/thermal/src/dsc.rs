@@ -194,6 +194,15 @@ impl View {
         let (val, slope) = curve::smooth(&g, o.smooth_k);
         View { g, val, slope }
     }
+    /// The running median's half-width for a lobe's scatter: 40 K of grid.
+    fn detrend_half(&self) -> usize {
+        let n = self.g.t.len();
+        if n < 2 {
+            return 1;
+        }
+        let step = (self.g.t[n - 1] - self.g.t[0]) / (n - 1) as f64;
+        ((40.0 / step.max(1e-9)) as usize).clamp(4, n)
+    }
     fn edge(&self, i: usize) -> bool {
         i < 3 || i + 3 >= self.g.t.len()
     }
@@ -203,7 +212,7 @@ impl View {
 /// peak is found, with a flag when a rising lobe was the return of an endotherm instead.
 fn exotherm(v: &View) -> (Option<curve::Lobe>, Option<&'static str>) {
     let g = &v.g;
-    let Some(l) = curve::lobe(&v.slope, 1.0, 0, g.t.len())
+    let Some(l) = curve::lobe_detrended(&v.slope, 1.0, 0, g.t.len(), v.detrend_half())
         .filter(|l| l.significance >= MIN_SIGNIFICANCE && !v.edge(l.at))
     else {
         return (None, None);
@@ -213,7 +222,7 @@ fn exotherm(v: &View) -> (Option<curve::Lobe>, Option<&'static str>) {
         g.t.iter()
             .position(|&t| t > g.t[l.hi] + 4.0 * width)
             .unwrap_or(g.t.len());
-    let falls = curve::lobe(&v.slope, -1.0, l.hi, until)
+    let falls = curve::lobe_detrended(&v.slope, -1.0, l.hi, until, v.detrend_half())
         .is_some_and(|f| f.significance >= MIN_SIGNIFICANCE && f.at > l.hi);
     if !falls {
         return (None, None);
@@ -235,36 +244,50 @@ fn exotherm(v: &View) -> (Option<curve::Lobe>, Option<&'static str>) {
 
 /// The glass-transition lobe of a view (the strongest falling lobe below any crystallisation).
 fn tg_lobe(v: &View, tg_to: usize) -> Option<curve::Lobe> {
-    curve::lobe(&v.slope, -1.0, 0, tg_to)
+    curve::lobe_detrended(&v.slope, -1.0, 0, tg_to, v.detrend_half())
         .filter(|l| l.significance >= MIN_SIGNIFICANCE && !v.edge(l.at))
 }
 
-/// How much a view's glass-transition lobe looks like a T_g: its significance times how much of
-/// the level it drops stays dropped over the next three lobe widths (1 for a step, 0 for a
-/// peak that comes back). 0 when there is no significant lobe.
+/// How much a view's glass-transition lobe looks like a T_g: its significance times the share
+/// of the level it drops that is still dropped two to four lobe widths later, against the
+/// baseline before it extrapolated (1 for a step; between 0 and 1 for a step with an enthalpy
+/// overshoot; 0 for a peak that comes back, such as an exotherm read upside down). 0 when there
+/// is no significant lobe.
 pub fn step_score(pts: &[(f64, f64)], sign: f64, o: &DscOptions) -> f64 {
     let v = View::new(pts, sign, o);
-    if v.g.t.len() < 40 {
+    let n = v.g.t.len();
+    if n < 40 {
         return 0.0;
     }
-    let tg_to = exotherm(&v).0.map_or(v.g.t.len(), |l| l.lo);
+    let tg_to = exotherm(&v).0.map_or(n, |l| l.lo);
     let Some(l) = tg_lobe(&v, tg_to) else {
         return 0.0;
     };
-    let n = v.g.t.len();
     let w = (l.hi - l.lo).max(2);
     let a = l.lo.saturating_sub(w / 2);
     let b = (l.hi + w / 2).min(n - 1);
-    let drop = v.val[a] - v.val[b];
-    if !(drop > 0.0) {
+    // The baseline before the lobe: a line through the smoothed values one width before `a`.
+    let a0 = a.saturating_sub(w);
+    let (t, val) = (&v.g.t, &v.val);
+    let slope = if a > a0 && val[a0].is_finite() {
+        (val[a] - val[a0]) / (t[a] - t[a0])
+    } else {
+        0.0
+    };
+    let base = |i: usize| val[a] + slope * (t[i] - t[a]);
+    let drop = base(b) - val[b];
+    if !(drop > 0.0) || !val[a].is_finite() {
         return 0.0;
     }
-    let climb = v.val[b..(l.hi + 3 * w).min(n)]
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold(v.val[b], |m, &x| m.max(x))
-        - v.val[b];
-    l.significance * (1.0 - climb / drop).clamp(0.0, 1.0)
+    let (c0, c1) = ((l.hi + 2 * w).min(n - 1), (l.hi + 4 * w).min(n - 1));
+    let later: Vec<f64> = (c0..=c1)
+        .filter(|&i| val[i].is_finite())
+        .map(|i| base(i) - val[i])
+        .collect();
+    let Some(kept) = curve::median(&later) else {
+        return 0.0;
+    };
+    l.significance * (kept / drop).clamp(0.0, 1.0)
 }
 
 /// The transitions of one scan: tg_onset, tg_midpoint, tg_end, crystallization_onset for each

@@ -245,3 +245,35 @@ fn beta_activation_energy_of_a_multi_frequency_sweep_within_ten_percent() {
     );
     assert!(worst <= 0.10, "E_beta off by {:.1} %", 100.0 * worst);
 }
+/// Issue 35: the heat-flow convention is detected from the glass-transition step, on the
+/// simulator's exo-up scans (with crystallisation exotherms and aged overshoots) and on the same
+/// scans written endotherm up (sign flipped): right on every one of 100 seeds x 2 scans.
+#[test]
+fn the_endotherm_direction_is_detected_both_ways() {
+    let spec = dsc_spec();
+    for seed in 0..100u64 {
+        for (k, sc) in spec.scans.iter().enumerate() {
+            let mut rng = rng::Rng::new(seed, k as u64);
+            let (s, _) = simulate::thermal::dsc(&spec, sc, 680.0, &mut rng);
+            let mut raw = dsc_raw("s", &s, sc.aging_time_s);
+            let rows = dsc::analyse(&raw, &dsc::DscOptions::default());
+            assert!(
+                rows.iter()
+                    .all(|r| r.endo.as_deref() == Some("down") && r.flags.contains("endo_detected")),
+                "seed {seed} scan {k}: {rows:?}"
+            );
+            for v in raw.heat_flow_w_g.iter_mut().flatten() {
+                *v = -*v;
+            }
+            let flipped = dsc::analyse(&raw, &dsc::DscOptions::default());
+            assert!(
+                flipped.iter().all(|r| r.endo.as_deref() == Some("up")),
+                "seed {seed} scan {k} flipped: {flipped:?}"
+            );
+            let t = |rows: &[tables::Transition], n: &str| {
+                rows.iter().find(|r| r.transition == n).and_then(|r| r.temperature_k)
+            };
+            assert_eq!(t(&rows, "tg_midpoint"), t(&flipped, "tg_midpoint"), "seed {seed}");
+        }
+    }
+}
