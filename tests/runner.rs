@@ -600,3 +600,68 @@ fn stage_subcommands_exec_their_binary() {
         r.stderr
     );
 }
+
+/// Issue 35: polystyrene-like relaxation exports (TSV, `Time` and `Relaxation Modulus` in Pa
+/// with a units row, recorded from 0.2 s after the step, a clock of 1-s resolution so every
+/// time stamp repeats five times) are analysed, not dropped; a test whose clock runs backwards
+/// is dropped for that reason, and `agingflow run`'s summary line says so.
+#[test]
+fn repeated_time_stamps_are_averaged_and_a_dropped_test_is_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("ps")).unwrap();
+    let export = |backwards: bool| {
+        let mut s = String::from("Time\tRelaxation Modulus\ns\tPa\n");
+        for k in 0..5000 {
+            let t = 0.2 + 0.2 * k as f64;
+            let stamp = if backwards && k == 2500 { 3.0 } else { t.floor() };
+            // A stretched exponential, tau 100 s, beta 0.5, with a small deterministic ripple.
+            let g = 1e9 * ((-(t / 100.0f64).powf(0.5)).exp() + 1e-4 * ((k * 7919 % 13) as f64 - 6.0));
+            s.push_str(&format!("{stamp}\t{g:.6e}\n"));
+        }
+        s
+    };
+    std::fs::write(d.join("ps/ps-01.tsv"), export(false)).unwrap();
+    std::fs::write(d.join("ps/ps-02.tsv"), export(true)).unwrap();
+    let entry = |f: &str, ta: u32| {
+        format!(
+            "- file: ps/{f}\n  material: PS\n  temperature_k: 353\n  aging_time_s: {ta}\n  strain: 0.01\n  format: csv\n  columns: {{ time: Time, modulus: Relaxation Modulus }}\n"
+        )
+    };
+    std::fs::write(
+        d.join("campaign.yaml"),
+        format!(
+            "campaign: PS\nmaterials:\n  PS:\n    tg_k: 373\nrelaxation:\n{}{}",
+            entry("ps-01.tsv", 0),
+            entry("ps-02.tsv", 3600)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("p.yaml"),
+        "version: 1\noutdir: out\nstages:\n  ingest:\n    uses: ingest\n    with: { manifest: campaign.yaml }\n    outputs: { relaxation-raw: raw.parquet, indentation-raw: ind.parquet }\n  clean:\n    uses: clean\n    inputs: { relaxation-raw: ingest.relaxation-raw }\n    outputs: { relaxation-clean: clean.parquet, relaxation-tests: tests.parquet }\n  kww-fit:\n    uses: kww-fit\n    inputs: { relaxation-clean: clean.relaxation-clean }\n    with: { model: kww_offset }\n    outputs: { kww-fits: fits.parquet, aging-law: law.parquet }\n",
+    )
+    .unwrap();
+    let r = run(d, &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let summary = r.stdout.lines().rev().find(|l| l.contains(" ran, ")).unwrap();
+    assert!(
+        summary.contains("1 test dropped (clean: ps/ps-02 non_monotone_time"),
+        "{summary}"
+    );
+    let (tests, _) = tables::read_rows::<tables::RelaxationTest>(&d.join("out/tests.parquet")).unwrap();
+    let t1 = tests.iter().find(|t| t.test_id == "ps/ps-01").unwrap();
+    assert_eq!(t1.status, "ok", "{t1:?}");
+    assert!(t1.flags.contains("repeated_times_averaged"), "{t1:?}");
+    assert!(t1.flags.contains("step_not_recorded"), "{t1:?}");
+    assert!(t1.flags.contains("stress_from_modulus"), "{t1:?}");
+    assert_eq!(t1.step_end_s, None);
+    // 1-s stamps from 1 to 999 s: the 200 log-spaced bins below 10 s hold one stamp or none.
+    assert!(t1.n_kept >= 100, "{t1:?}");
+    let (fits, _) = tables::read_rows::<tables::KwwFit>(&d.join("out/fits.parquet")).unwrap();
+    let f1 = fits.iter().find(|f| f.test_id == "ps/ps-01").unwrap();
+    eprintln!("{f1:?}");
+    // Stamps floored to the second shift each point by 0.4 s on average: tau and beta stay close.
+    assert!((f1.beta.unwrap() - 0.5).abs() < 0.03, "{f1:?}");
+    assert!((f1.tau_s.unwrap() / 100.0 - 1.0).abs() < 0.1, "{f1:?}");
+}
