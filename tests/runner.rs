@@ -601,6 +601,21 @@ fn stage_subcommands_exec_their_binary() {
     );
 }
 
+/// A polystyrene-like relaxation export: TSV with `Time` and `Relaxation Modulus` in Pa under a
+/// units row, recorded from 0.2 s after the step every 0.2 s by a clock of 1-s resolution (each
+/// stamp five times), KWW with tau 100 s and beta 0.5; `backwards` puts one stamp out of order.
+fn export(backwards: bool) -> String {
+    let mut s = String::from("Time\tRelaxation Modulus\ns\tPa\n");
+    for k in 0..5000 {
+        let t = 0.2 + 0.2 * k as f64;
+        let stamp = if backwards && k == 2500 { 3.0 } else { t.floor() };
+        // A small deterministic ripple stands for the noise.
+        let g = 1e9 * ((-(t / 100.0f64).powf(0.5)).exp() + 1e-4 * ((k * 7919 % 13) as f64 - 6.0));
+        s.push_str(&format!("{stamp}\t{g:.6e}\n"));
+    }
+    s
+}
+
 /// Issue 35: polystyrene-like relaxation exports (TSV, `Time` and `Relaxation Modulus` in Pa
 /// with a units row, recorded from 0.2 s after the step, a clock of 1-s resolution so every
 /// time stamp repeats five times) are analysed, not dropped; a test whose clock runs backwards
@@ -610,17 +625,6 @@ fn repeated_time_stamps_are_averaged_and_a_dropped_test_is_in_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir_all(d.join("ps")).unwrap();
-    let export = |backwards: bool| {
-        let mut s = String::from("Time\tRelaxation Modulus\ns\tPa\n");
-        for k in 0..5000 {
-            let t = 0.2 + 0.2 * k as f64;
-            let stamp = if backwards && k == 2500 { 3.0 } else { t.floor() };
-            // A stretched exponential, tau 100 s, beta 0.5, with a small deterministic ripple.
-            let g = 1e9 * ((-(t / 100.0f64).powf(0.5)).exp() + 1e-4 * ((k * 7919 % 13) as f64 - 6.0));
-            s.push_str(&format!("{stamp}\t{g:.6e}\n"));
-        }
-        s
-    };
     std::fs::write(d.join("ps/ps-01.tsv"), export(false)).unwrap();
     std::fs::write(d.join("ps/ps-02.tsv"), export(true)).unwrap();
     let entry = |f: &str, ta: u32| {
@@ -664,4 +668,132 @@ fn repeated_time_stamps_are_averaged_and_a_dropped_test_is_in_the_summary() {
     // Stamps floored to the second shift each point by 0.4 s on average: tau and beta stay close.
     assert!((f1.beta.unwrap() - 0.5).abs() < 0.03, "{f1:?}");
     assert!((f1.tau_s.unwrap() / 100.0 - 1.0).abs() < 0.1, "{f1:?}");
+}
+
+/// Issue 35: `agingflow init` on a folder of plain tables (TSV relaxation exports with a units
+/// row, the real PMMA DSC CSV where ../shared is present) writes one entry per file with
+/// `format: csv` and the columns it found; the manifest ingests as written once its TODOs are
+/// set, and the pipeline it writes names every stage the demo runs.
+#[test]
+fn init_reads_plain_tables_and_writes_the_full_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let raw = d.join("raw");
+    std::fs::create_dir_all(raw.join("PS")).unwrap();
+    std::fs::write(raw.join("PS/353K_0s.tsv"), export(false)).unwrap();
+    std::fs::write(raw.join("PS/353K_3600s.tsv"), export(false)).unwrap();
+    let pmma = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/real/UMET_DSC_N2_10K_1.csv");
+    let with_dsc = pmma.is_file();
+    if with_dsc {
+        std::fs::create_dir_all(raw.join("PMMA")).unwrap();
+        std::fs::copy(&pmma, raw.join("PMMA/dsc_10K.csv")).unwrap();
+    } else {
+        eprintln!("SKIP (DSC part): {} is absent", pmma.display());
+    }
+    let r = agingflow(
+        d,
+        &[
+            "init",
+            "raw",
+            "--pattern",
+            "{material}/{temperature_k}K_{aging_time_s}s",
+            "--pattern",
+            "{material}/{*}",
+            "--set",
+            "tg_k=380",
+            "--set",
+            "relaxation.strain=0.01",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let m = std::fs::read_to_string(raw.join("campaign.yaml")).unwrap();
+    eprintln!("{m}");
+    assert_eq!(m.matches("format: csv").count(), 2 + usize::from(with_dsc), "{m}");
+    assert_eq!(
+        m.matches("columns: { time: Time, modulus: Relaxation Modulus }").count(),
+        2,
+        "{m}"
+    );
+    if with_dsc {
+        assert!(
+            m.contains("columns: { time: Time, temperature: Temp, heat_flow: Heat Flow }"),
+            "{m}"
+        );
+    }
+    assert!(!m.contains("null  # TODO:"), "{m}");
+    let p = std::fs::read_to_string(raw.join("agingflow.yaml")).unwrap();
+    for stage in [
+        "ingest:", "clean:", "kww-fit:", "indentation-stats:", "activation-energy:",
+        "model-compare:", "spectrum:", "report:", "parts: true",
+    ] {
+        assert!(p.contains(stage), "{stage} missing from\n{p}");
+    }
+    assert_eq!(p.contains("thermal:"), with_dsc, "{p}");
+    // The manifest as written ingests.
+    let out = agingflow(
+        d,
+        &[
+            "ingest",
+            "--manifest",
+            "raw/campaign.yaml",
+            "--relaxation-raw",
+            "r.parquet",
+            "--indentation-raw",
+            "i.parquet",
+            "--dsc-raw",
+            "dsc.parquet",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+/// Issue 35: the pipeline `agingflow init` writes for the demo's raw files runs every stage the
+/// demo runs (thermal and spectrum included), with ingest's table folders.
+#[test]
+fn the_pipeline_init_writes_runs_every_stage_of_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap();
+            if p.is_dir() {
+                copy_tree(&p, &to.join(name));
+            } else {
+                std::fs::copy(&p, to.join(name)).unwrap();
+            }
+        }
+    }
+    for sub in ["dma", "indents", "thermal"] {
+        copy_tree(&demo.join(sub), &d.join("raw").join(sub));
+    }
+    let r = agingflow(
+        d,
+        &[
+            "init", "raw",
+            "--pattern", "{material}/{temperature_k}K_{aging_time_s}s",
+            "--pattern", "{material}/{*}_{series}_{temperature_k}K_{aging_time_s}s",
+            "--pattern", "{material}/{*}_{series}",
+            "--set", "tg_k=680", "--set", "relaxation.strain=0.001", "--set", "tip_radius_nm=360",
+            "--set", "dsc.heating_rate_k_min=20", "--set", "dsc.mass_mg=10",
+            "--set", "dma_sweeps.heating_rate_k_min=3",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let run = agingflow(d, &["run", "raw/agingflow.yaml"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.stages("ran"),
+        names(&[
+            "activation-energy", "clean", "indentation-stats", "ingest", "kww-fit",
+            "model-compare", "report", "spectrum", "thermal",
+        ]),
+        "{}",
+        run.stdout
+    );
+    assert!(d.join("raw/build/relaxation_raw").is_dir());
+    assert!(d.join("raw/build/report/index.html").is_file());
 }

@@ -27,9 +27,9 @@ pub(crate) const MODULUS: &[&str] = &[
     "G(t)",
 ];
 pub(crate) const TEMPERATURE: &[&str] = &["Temperature", "Temp"];
-const STRAIN: &[&str] = &["Strain", "Strain (step)"];
-const DEPTH: &[&str] = &["Depth", "Disp", "Displacement", "Displacement Into Surface"];
-const LOAD: &[&str] = &["Load", "Force", "Load On Sample"];
+pub(crate) const STRAIN: &[&str] = &["Strain", "Strain (step)"];
+pub(crate) const DEPTH: &[&str] = &["Depth", "Disp", "Displacement", "Displacement Into Surface"];
+pub(crate) const LOAD: &[&str] = &["Load", "Force", "Load On Sample"];
 pub(crate) const HEAT_FLOW: &[&str] = &[
     "Heat Flow (Normalized)",
     "Normalized Heat Flow",
@@ -38,8 +38,8 @@ pub(crate) const HEAT_FLOW: &[&str] = &[
 ];
 pub(crate) const STORAGE: &[&str] = &["Storage Modulus", "E'", "Storage modulus E'"];
 pub(crate) const LOSS: &[&str] = &["Loss Modulus", "E''", "Loss modulus E''"];
-const TAN_DELTA: &[&str] = &["Tan Delta", "Tan(delta)", "tan δ", "Tan δ"];
-const FREQUENCY: &[&str] = &["Frequency", "Freq", "Oscillation frequency"];
+pub(crate) const TAN_DELTA: &[&str] = &["Tan Delta", "Tan(delta)", "tan δ", "Tan δ"];
+pub(crate) const FREQUENCY: &[&str] = &["Frequency", "Freq", "Oscillation frequency"];
 
 /// The format a manifest entry asks for, or None for sniffing.
 pub fn declared_format(f: FileFormat) -> Option<Format> {

@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use formats::cell::{Quantity, conversion};
 use formats::{Block, Format, Parsed, ReadOptions, parse_auto};
 
-use crate::extract::{HEAT_FLOW, LOSS, STORAGE, STRESS, TEMPERATURE};
+use crate::extract::{
+    DEPTH, FREQUENCY, HEAT_FLOW, LOAD, LOSS, MODULUS, STORAGE, STRAIN, STRESS, TAN_DELTA,
+    TEMPERATURE, TIME,
+};
 
 /// What `init` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -352,6 +355,68 @@ struct Found {
     heating_rate_k_min: Option<f64>,
     mass_mg: Option<f64>,
     format: Format,
+    /// A CSV/TSV table: each signal's column, as `columns:` names it.
+    columns: Vec<(&'static str, String)>,
+}
+
+/// The signals a kind's CSV entry maps, with the names each may go by.
+fn csv_signals(kind: Kind) -> &'static [(&'static str, &'static [&'static str])] {
+    match kind {
+        Kind::Relaxation => &[
+            ("time", TIME),
+            ("stress", STRESS),
+            ("modulus", MODULUS),
+            ("temperature", TEMPERATURE),
+            ("strain", STRAIN),
+        ],
+        Kind::Indentation => &[("time", TIME), ("depth", DEPTH), ("load", LOAD)],
+        Kind::Dsc => &[
+            ("time", TIME),
+            ("temperature", TEMPERATURE),
+            ("heat_flow", HEAT_FLOW),
+        ],
+        Kind::DmaSweep => &[
+            ("time", TIME),
+            ("temperature", TEMPERATURE),
+            ("frequency", FREQUENCY),
+            ("storage_modulus", STORAGE),
+            ("loss_modulus", LOSS),
+            ("tan_delta", TAN_DELTA),
+        ],
+    }
+}
+
+/// A plain table (CSV/TSV with a header row, perhaps a units row) read as such, with its kind
+/// from its column names and each signal's column; None when it is no such table or names no
+/// signal set agingflow knows.
+fn csv_table(bytes: &[u8]) -> Option<(Parsed, Kind, Vec<(&'static str, String)>)> {
+    let p = formats::parse(bytes, Format::Csv, ReadOptions::default()).ok()?;
+    let kind = if has(&p, DEPTH) && has(&p, LOAD) {
+        Kind::Indentation
+    } else {
+        kind_of(&p).or_else(|| (has(&p, MODULUS) && has(&p, TIME)).then_some(Kind::Relaxation))?
+    };
+    let block = p.blocks.first()?;
+    let mut columns = Vec::new();
+    for (key, names) in csv_signals(kind) {
+        if let Some(c) = block.find(names) {
+            // The stress wins over a modulus when a file has both.
+            if *key == "modulus" && columns.iter().any(|(k, _)| *k == "stress") {
+                continue;
+            }
+            columns.push((*key, c.name.clone()));
+        }
+    }
+    let needed: &[&str] = match kind {
+        Kind::Relaxation => &["time"],
+        Kind::Indentation => &["depth", "load"],
+        Kind::Dsc => &["temperature", "heat_flow"],
+        Kind::DmaSweep => &["temperature", "storage_modulus", "loss_modulus"],
+    };
+    let complete = needed.iter().all(|n| columns.iter().any(|(k, _)| k == n))
+        && (kind != Kind::Relaxation
+            || columns.iter().any(|(k, _)| *k == "stress" || *k == "modulus"));
+    complete.then_some((p, kind, columns))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InitError> {
@@ -519,14 +584,21 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
                 continue;
             }
         };
-        let parsed = match parse_auto(&bytes, ReadOptions::default()) {
-            Ok(p) => p,
-            Err(e) => {
-                summary.skipped.push((rel, e.message));
-                continue;
-            }
+        let (parsed, csv) = match parse_auto(&bytes, ReadOptions::default()) {
+            Ok(p) => (p, None),
+            Err(e) => match csv_table(&bytes) {
+                Some((p, kind, columns)) => (p, Some((kind, columns))),
+                None => {
+                    summary.skipped.push((rel, e.message));
+                    continue;
+                }
+            },
         };
-        let Some(kind) = kind_of(&parsed) else {
+        let (csv_kind, columns) = match csv {
+            Some((k, c)) => (Some(k), c),
+            None => (None, Vec::new()),
+        };
+        let Some(kind) = csv_kind.or_else(|| kind_of(&parsed)) else {
             summary.skipped.push((
                 rel,
                 format!(
@@ -570,6 +642,7 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
             heating_rate_k_min,
             mass_mg,
             format: parsed.format,
+            columns,
         });
     }
     // Indents grouped by folder when every file of it says the same.
@@ -771,6 +844,15 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
                     }
                 }
             }
+            if !f.columns.is_empty() {
+                let cols: Vec<String> = f
+                    .columns
+                    .iter()
+                    .map(|(k, c)| format!("{k}: {}", yaml_str(c)))
+                    .collect();
+                let _ = writeln!(body, "  format: csv");
+                let _ = writeln!(body, "  columns: {{ {} }}", cols.join(", "));
+            }
             todo += n;
             y.push_str(&body);
         }
@@ -803,19 +885,43 @@ fn written_by_init(p: &Path) -> bool {
         && head == HEADER.as_bytes()
 }
 
-/// The demo's pipeline for a manifest: every stage, the thermal one where scans are listed.
+/// The demo's pipeline for a manifest: every stage the demo runs, the thermal one where scans
+/// are listed, with ingest writing table folders (`parts: true`) so that a campaign grown by a
+/// file costs that file, not the whole campaign.
 fn pipeline_text(manifest: &str, dsc: bool, dma: bool) -> String {
     let mut p = format!(
-        "# Written by `agingflow init`: the full analysis of {manifest}. `agingflow run` runs it.\nversion: 1\nname: campaign\noutdir: build\nparams: {{ seed: 7 }}\nstages:\n  ingest:\n    uses: ingest\n    with:\n      manifest: {}\n    outputs:\n      relaxation-raw: relaxation_raw.parquet\n      indentation-raw: indentation_raw.parquet\n",
+        "# Written by `agingflow init`: the full analysis of {manifest}. `agingflow run` runs it.\nversion: 1\nname: campaign\noutdir: build\nparams: {{ seed: 7 }}\nstages:\n  ingest:\n    uses: ingest\n    with:\n      manifest: {}\n      parts: true\n    outputs:\n      relaxation-raw: relaxation_raw\n      indentation-raw: indentation_raw\n",
         yaml_str(manifest)
     );
     if dsc {
-        p.push_str("      dsc-raw: dsc_raw.parquet\n");
+        p.push_str("      dsc-raw: dsc_raw\n");
     }
     if dma {
-        p.push_str("      dma-sweeps-raw: dma_sweeps_raw.parquet\n");
+        p.push_str("      dma-sweeps-raw: dma_sweeps_raw\n");
     }
-    p.push_str("  clean:\n    uses: clean\n    inputs: { relaxation-raw: ingest.relaxation-raw }\n    outputs: { relaxation-clean: relaxation_clean.parquet, relaxation-tests: relaxation_tests.parquet }\n  kww-fit:\n    uses: kww-fit\n    inputs: { relaxation-clean: clean.relaxation-clean }\n    with: { seed: \"${params.seed}\" }\n    outputs: { kww-fits: kww_fits.parquet, aging-law: aging_law.parquet }\n  indentation-stats:\n    uses: indentation-stats\n    inputs: { indentation-raw: ingest.indentation-raw }\n    outputs: { indents: indents.parquet, tau-c-stats: tau_c_stats.parquet }\n  activation-energy:\n    uses: activation-energy\n    inputs: { kww-fits: kww-fit.kww-fits }\n    outputs: { activation-energy: activation_energy.parquet }\n  model-compare:\n    uses: model-compare\n    inputs: { kww-fits: kww-fit.kww-fits }\n    outputs: { model-curves: model_curves.parquet, model-fits: model_fits.parquet }\n  report:\n    uses: report\n    inputs:\n      kww-fits: kww-fit.kww-fits\n      aging-law: kww-fit.aging-law\n      relaxation-clean: clean.relaxation-clean\n      indents: indentation-stats.indents\n      indentation-raw: ingest.indentation-raw\n      tau-c-stats: indentation-stats.tau-c-stats\n      activation-energy: activation-energy.activation-energy\n      model-curves: model-compare.model-curves\n      model-fits: model-compare.model-fits\n    outputs: { report-dir: report }\n");
+    p.push_str("  clean:\n    uses: clean\n    inputs: { relaxation-raw: ingest.relaxation-raw }\n    outputs: { relaxation-clean: relaxation_clean.parquet, relaxation-tests: relaxation_tests.parquet }\n  kww-fit:\n    uses: kww-fit\n    inputs: { relaxation-clean: clean.relaxation-clean }\n    with: { seed: \"${params.seed}\" }\n    outputs: { kww-fits: kww_fits.parquet, aging-law: aging_law.parquet }\n  indentation-stats:\n    uses: indentation-stats\n    inputs: { indentation-raw: ingest.indentation-raw }\n    outputs: { indents: indents.parquet, tau-c-stats: tau_c_stats.parquet }\n");
+    let thermal = dsc || dma;
+    if thermal {
+        p.push_str("  thermal:\n    uses: thermal\n    inputs:\n");
+        if dsc {
+            p.push_str("      dsc-raw: ingest.dsc-raw\n");
+        }
+        if dma {
+            p.push_str("      dma-sweeps-raw: ingest.dma-sweeps-raw\n");
+        }
+        p.push_str("    outputs: { transitions: transitions.parquet, dma-sweeps: dma_sweeps.parquet }\n");
+        p.push_str("  activation-energy:\n    uses: activation-energy\n    inputs: { kww-fits: kww-fit.kww-fits, transitions: thermal.transitions }\n    outputs: { activation-energy: activation_energy.parquet }\n");
+    } else {
+        p.push_str("  activation-energy:\n    uses: activation-energy\n    inputs: { kww-fits: kww-fit.kww-fits }\n    outputs: { activation-energy: activation_energy.parquet }\n");
+    }
+    p.push_str("  model-compare:\n    uses: model-compare\n    inputs: { kww-fits: kww-fit.kww-fits }\n    outputs: { model-curves: model_curves.parquet, model-fits: model_fits.parquet }\n  spectrum:\n    uses: spectrum\n    inputs: { relaxation-clean: clean.relaxation-clean, kww-fits: kww-fit.kww-fits, model-fits: model-compare.model-fits }\n    with: { seed: \"${params.seed}\" }\n    outputs: { spectra: spectra.parquet, spectrum-moments: spectrum_moments.parquet, spectrum-series: spectrum_series.parquet, spectrum-trends: spectrum_trends.parquet }\n  report:\n    uses: report\n    inputs:\n      kww-fits: kww-fit.kww-fits\n      aging-law: kww-fit.aging-law\n      relaxation-clean: clean.relaxation-clean\n      indents: indentation-stats.indents\n      indentation-raw: ingest.indentation-raw\n      tau-c-stats: indentation-stats.tau-c-stats\n      activation-energy: activation-energy.activation-energy\n      model-curves: model-compare.model-curves\n      model-fits: model-compare.model-fits\n      spectra: spectrum.spectra\n      spectrum-moments: spectrum.spectrum-moments\n      spectrum-series: spectrum.spectrum-series\n");
+    if thermal {
+        p.push_str("      transitions: thermal.transitions\n      dma-sweeps: thermal.dma-sweeps\n");
+    }
+    if dsc {
+        p.push_str("      dsc-raw: ingest.dsc-raw\n");
+    }
+    p.push_str("    outputs: { report-dir: report }\n");
     p
 }
 
