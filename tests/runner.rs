@@ -608,7 +608,11 @@ fn export(backwards: bool) -> String {
     let mut s = String::from("Time\tRelaxation Modulus\ns\tPa\n");
     for k in 0..5000 {
         let t = 0.2 + 0.2 * k as f64;
-        let stamp = if backwards && k == 2500 { 3.0 } else { t.floor() };
+        let stamp = if backwards && k == 2500 {
+            3.0
+        } else {
+            t.floor()
+        };
         // A small deterministic ripple stands for the noise.
         let g = 1e9 * ((-(t / 100.0f64).powf(0.5)).exp() + 1e-4 * ((k * 7919 % 13) as f64 - 6.0));
         s.push_str(&format!("{stamp}\t{g:.6e}\n"));
@@ -648,12 +652,18 @@ fn repeated_time_stamps_are_averaged_and_a_dropped_test_is_in_the_summary() {
     .unwrap();
     let r = run(d, &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    let summary = r.stdout.lines().rev().find(|l| l.contains(" ran, ")).unwrap();
+    let summary = r
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains(" ran, "))
+        .unwrap();
     assert!(
         summary.contains("1 test dropped (clean: ps/ps-02 non_monotone_time"),
         "{summary}"
     );
-    let (tests, _) = tables::read_rows::<tables::RelaxationTest>(&d.join("out/tests.parquet")).unwrap();
+    let (tests, _) =
+        tables::read_rows::<tables::RelaxationTest>(&d.join("out/tests.parquet")).unwrap();
     let t1 = tests.iter().find(|t| t.test_id == "ps/ps-01").unwrap();
     assert_eq!(t1.status, "ok", "{t1:?}");
     assert!(t1.flags.contains("repeated_times_averaged"), "{t1:?}");
@@ -682,8 +692,8 @@ fn init_reads_plain_tables_and_writes_the_full_pipeline() {
     std::fs::create_dir_all(raw.join("PS")).unwrap();
     std::fs::write(raw.join("PS/353K_0s.tsv"), export(false)).unwrap();
     std::fs::write(raw.join("PS/353K_3600s.tsv"), export(false)).unwrap();
-    let pmma = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/real/UMET_DSC_N2_10K_1.csv");
+    let pmma =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/real/UMET_DSC_N2_10K_1.csv");
     let with_dsc = pmma.is_file();
     if with_dsc {
         std::fs::create_dir_all(raw.join("PMMA")).unwrap();
@@ -709,9 +719,14 @@ fn init_reads_plain_tables_and_writes_the_full_pipeline() {
     assert_eq!(r.code, Some(0), "{r:?}");
     let m = std::fs::read_to_string(raw.join("campaign.yaml")).unwrap();
     eprintln!("{m}");
-    assert_eq!(m.matches("format: csv").count(), 2 + usize::from(with_dsc), "{m}");
     assert_eq!(
-        m.matches("columns: { time: Time, modulus: Relaxation Modulus }").count(),
+        m.matches("format: csv").count(),
+        2 + usize::from(with_dsc),
+        "{m}"
+    );
+    assert_eq!(
+        m.matches("columns: { time: Time, modulus: Relaxation Modulus }")
+            .count(),
         2,
         "{m}"
     );
@@ -724,8 +739,15 @@ fn init_reads_plain_tables_and_writes_the_full_pipeline() {
     assert!(!m.contains("null  # TODO:"), "{m}");
     let p = std::fs::read_to_string(raw.join("agingflow.yaml")).unwrap();
     for stage in [
-        "ingest:", "clean:", "kww-fit:", "indentation-stats:", "activation-energy:",
-        "model-compare:", "spectrum:", "report:", "parts: true",
+        "ingest:",
+        "clean:",
+        "kww-fit:",
+        "indentation-stats:",
+        "activation-energy:",
+        "model-compare:",
+        "spectrum:",
+        "report:",
+        "parts: true",
     ] {
         assert!(p.contains(stage), "{stage} missing from\n{p}");
     }
@@ -773,13 +795,26 @@ fn the_pipeline_init_writes_runs_every_stage_of_the_demo() {
     let r = agingflow(
         d,
         &[
-            "init", "raw",
-            "--pattern", "{material}/{temperature_k}K_{aging_time_s}s",
-            "--pattern", "{material}/{*}_{series}_{temperature_k}K_{aging_time_s}s",
-            "--pattern", "{material}/{*}_{series}",
-            "--set", "tg_k=680", "--set", "relaxation.strain=0.001", "--set", "tip_radius_nm=360",
-            "--set", "dsc.heating_rate_k_min=20", "--set", "dsc.mass_mg=10",
-            "--set", "dma_sweeps.heating_rate_k_min=3",
+            "init",
+            "raw",
+            "--pattern",
+            "{material}/{temperature_k}K_{aging_time_s}s",
+            "--pattern",
+            "{material}/{*}_{series}_{temperature_k}K_{aging_time_s}s",
+            "--pattern",
+            "{material}/{*}_{series}",
+            "--set",
+            "tg_k=680",
+            "--set",
+            "relaxation.strain=0.001",
+            "--set",
+            "tip_radius_nm=360",
+            "--set",
+            "dsc.heating_rate_k_min=20",
+            "--set",
+            "dsc.mass_mg=10",
+            "--set",
+            "dma_sweeps.heating_rate_k_min=3",
         ],
     );
     assert_eq!(r.code, Some(0), "{r:?}");
@@ -788,8 +823,15 @@ fn the_pipeline_init_writes_runs_every_stage_of_the_demo() {
     assert_eq!(
         run.stages("ran"),
         names(&[
-            "activation-energy", "clean", "indentation-stats", "ingest", "kww-fit",
-            "model-compare", "report", "spectrum", "thermal",
+            "activation-energy",
+            "clean",
+            "indentation-stats",
+            "ingest",
+            "kww-fit",
+            "model-compare",
+            "report",
+            "spectrum",
+            "thermal",
         ]),
         "{}",
         run.stdout

@@ -257,11 +257,7 @@ fn merge_repeated_times(
         let run = &rows[i..j];
         let n = run.len() as f64;
         let stress = run.iter().map(|r| r.1).sum::<f64>() / n;
-        let strain = run
-            .iter()
-            .map(|r| r.2)
-            .sum::<Option<f64>>()
-            .map(|e| e / n);
+        let strain = run.iter().map(|r| r.2).sum::<Option<f64>>().map(|e| e / n);
         out.push((rows[i].0, stress, strain));
         i = j;
     }

@@ -403,3 +403,33 @@ pub fn parse_auto(bytes: &[u8], opts: ReadOptions) -> Result<Parsed, FormatError
     let format = sniff_text(bytes, &text)?;
     parse_text(&text, encoding, format, opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_complete_last_row_needs_no_line_end_and_a_cut_one_is_refused() {
+        let rows = "Time,Temp,Heat Flow\n[s],[k],[mW/mg]\n8760,195.7,-0.0805571\n8766,195.201,-0.0783248\n";
+        // As published: the last row complete, no line end.
+        assert!(refuse_cut_off(&format!("{rows}8772,194.703,-0.0762253")).is_ok());
+        // Cut inside the last number, or a field short.
+        for cut in [
+            "8772,194.703,-0.07",
+            "8772,194.703,-0",
+            "8772,194.703",
+            "8772,19",
+        ] {
+            let e = refuse_cut_off(&format!("{rows}{cut}")).unwrap_err();
+            assert!(e.message.contains("cut off"), "{cut}: {e}");
+            assert_eq!(e.line, Some(5), "{cut}");
+        }
+        // Bare CR line ends (TI 990) and tabs.
+        let cr = "Depth (nm)\tLoad (uN)\r1.25\t20.5\r1.5\t21.75\r";
+        assert!(refuse_cut_off(&format!("{cr}1.75\t22.25")).is_ok());
+        assert!(refuse_cut_off(&format!("{cr}1.7")).is_err());
+        // Text after the last line end that is not a row.
+        assert!(refuse_cut_off(&format!("{rows}end of data")).is_err());
+        assert!(refuse_cut_off("only one line").is_err());
+    }
+}

@@ -211,7 +211,10 @@ pub(crate) fn parse_csv(text: &str, decimal_comma: bool) -> Result<crate::Conten
 /// None when the line is data: no cell is a number, at least one is not empty, no more cells
 /// than the header, and every cell short (at most 16 characters) and not starting with a digit. Brackets and parentheses around a unit are removed.
 fn units_row(line: &str, sep: char, width: usize, decimal_comma: bool) -> Option<Vec<String>> {
-    let cells: Vec<&str> = line.split(sep).map(|c| c.trim().trim_matches('"')).collect();
+    let cells: Vec<&str> = line
+        .split(sep)
+        .map(|c| c.trim().trim_matches('"'))
+        .collect();
     if cells.len() > width || cells.iter().all(|c| c.is_empty()) {
         return None;
     }
@@ -232,4 +235,36 @@ fn units_row(line: &str, sep: char, width: usize, decimal_comma: bool) -> Option
         units.push(inner.to_owned());
     }
     Some(units)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_units_row_under_the_header_gives_the_units() {
+        let (_, b) = parse_csv(
+            "Time,Temp,Heat Flow\n[s],[k],[mW/mg]\n0,273.15,0\n6,311.8,-0.03\n",
+            false,
+        )
+        .unwrap();
+        let cols: Vec<(&str, &str)> = b[0]
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.unit.as_str()))
+            .collect();
+        assert_eq!(
+            cols,
+            vec![("Time", "s"), ("Temp", "k"), ("Heat Flow", "mW/mg")]
+        );
+        assert_eq!(b[0].rows(), 2);
+        // An empty units cell keeps the header's own unit; data rows are never units.
+        let (_, b) = parse_csv("t [min]\tsigma\n\tkPa\n1\t2\n", false).unwrap();
+        assert_eq!(b[0].columns[0].unit, "min");
+        assert_eq!(b[0].columns[1].unit, "kPa");
+        let (_, b) = parse_csv("a;b\n1;2\n3;4\n", false).unwrap();
+        assert_eq!(b[0].rows(), 2);
+        assert!(parse_csv("a,b\nx,y\n1,2\n", false).is_ok());
+        assert!(parse_csv("a,b\n1,x\n", false).is_err());
+    }
 }

@@ -270,7 +270,11 @@ fn hertz_above(
         h0_nm: f.params[1],
         r_squared: 1.0 - f.rss / sst,
         n_points: h.len(),
-        misfit: if range > 0.0 { worst / range } else { f64::INFINITY },
+        misfit: if range > 0.0 {
+            worst / range
+        } else {
+            f64::INFINITY
+        },
     })
 }
 
@@ -335,8 +339,13 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
     }
     let popin = first_popin_above(h, p, contact, opts);
     let hertz_end = popin.map(|q| q.index + 1).unwrap_or(h.len());
-    let Some(hz) = hertz_above(&h[..hertz_end], &p[..hertz_end], c.tip_radius_nm, contact, opts)
-    else {
+    let Some(hz) = hertz_above(
+        &h[..hertz_end],
+        &p[..hertz_end],
+        c.tip_radius_nm,
+        contact,
+        opts,
+    ) else {
         flags.push("too_few_hertz_points");
         return finish(row, "fit_failed", &mut flags);
     };

@@ -399,9 +399,7 @@ fn a_keysight_g200_workbook_gives_one_indent_per_sheet() {
     // (test 010 has too few points on the Hertz branch before its pop-in).
     for i in &indents {
         assert!(
-            i.status == "ok"
-                || i.status == "censored"
-                || (i.status != "ok" && !i.flags.is_empty()),
+            i.status == "ok" || i.status == "censored" || (i.status != "ok" && !i.flags.is_empty()),
             "{}: {} {}",
             i.indent_id,
             i.status,
@@ -436,7 +434,8 @@ fn shared_data() -> Option<std::path::PathBuf> {
 fn analyse_real(files: &[(std::path::PathBuf, f64)]) -> Vec<Indent> {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut m = String::from("campaign: real\nmaterials:\n  sample:\n    tg_k: 700\nindentation:\n");
+    let mut m =
+        String::from("campaign: real\nmaterials:\n  sample:\n    tg_k: 700\nindentation:\n");
     for (k, (f, r)) in files.iter().enumerate() {
         m.push_str(&format!(
             "- file: {}\n  id: f{k}\n  material: sample\n  temperature_k: 298.15\n  aging_time_s: {k}\n  tip_radius_nm: {r}\n",
@@ -495,7 +494,11 @@ fn real_ti990_lift_offs_are_not_pop_ins() {
             r.hertz_r_squared
         );
         let (p, h) = (r.popin_load_un.unwrap(), r.popin_depth_nm.unwrap());
-        assert!(p > 1000.0 && h > 0.0, "{}: pop-in at {p} uN, {h} nm", r.indent_id);
+        assert!(
+            p > 1000.0 && h > 0.0,
+            "{}: pop-in at {p} uN, {h} nm",
+            r.indent_id
+        );
     }
     let lifted: Vec<&Indent> = rows.iter().filter(|r| r.indent_id != "f2").collect();
     for r in lifted {
@@ -519,8 +522,14 @@ fn no_real_indent_is_ok_with_an_impossible_pop_in() {
     let Some(data) = shared_data() else { return };
     let s = data.join("instrument-samples");
     let files = vec![
-        (s.join("hysitron-ti990-txt_grain1_6um_indent01_HL_QS_LC.txt"), 6000.0),
-        (s.join("hysitron-triboscan-txt_RobinSteel0000LC.txt"), 1000.0),
+        (
+            s.join("hysitron-ti990-txt_grain1_6um_indent01_HL_QS_LC.txt"),
+            6000.0,
+        ),
+        (
+            s.join("hysitron-triboscan-txt_RobinSteel0000LC.txt"),
+            1000.0,
+        ),
         (s.join("hysitron-hld_Exp-50mN_0000.hld"), 1000.0),
         (s.join("agilent-g200-xls_Popin.xls"), 500.0),
         (data.join("real/grain9_6um_indent03_HL_QS_LC.txt"), 6000.0),
@@ -543,4 +552,79 @@ fn no_real_indent_is_ok_with_an_impossible_pop_in() {
             assert!(!r.flags.is_empty() || r.er_gpa.is_none(), "{r:?}");
         }
     }
+}
+
+/// Issue 35: random indentation protocols (an approach at zero load, sometimes a touch and a
+/// lift-off to negative depth, a drift hold, a preload, then the loading with bursts, noise of
+/// any size): `analyze` never panics, and no row is `ok` with a pop-in at depth <= 0 or at a
+/// load not above the contact load. AGINGFLOW_FUZZ_SECONDS runs it for that long (`make fuzz`).
+#[test]
+fn random_protocols_never_give_an_impossible_ok_pop_in() {
+    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let n = if deadline.is_some() { usize::MAX } else { 300 };
+    let mut rng = Rng::new(35, 0);
+    let opts = IndentOptions::default();
+    let mut done = 0;
+    for k in 0..n {
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            break;
+        }
+        let noise_un = 200.0 * rng.uniform();
+        let noise_nm = 3.0 * rng.uniform();
+        let (mut h, mut p) = (Vec::new(), Vec::new());
+        let mut push = |h0: f64, p0: f64, rng: &mut Rng| {
+            h.push(h0 + noise_nm * rng.normal());
+            p.push(p0 + noise_un * rng.normal());
+        };
+        // Approach.
+        for i in 0..(rng.uniform() * 300.0) as usize {
+            push(-50.0 + i as f64 * 0.1, 0.0, &mut rng);
+        }
+        // A touch and a lift-off.
+        if rng.uniform() < 0.5 {
+            for i in 0..100 {
+                push(
+                    20.0 - 8.0 * i as f64,
+                    2000.0 * (1.0 - i as f64 / 20.0).max(0.0),
+                    &mut rng,
+                );
+            }
+            for i in 0..100 {
+                push(-800.0 + 8.0 * i as f64, 0.0, &mut rng);
+            }
+        }
+        // A drift hold at a small preload.
+        let pre = 5.0 + 50.0 * rng.uniform();
+        for _ in 0..(rng.uniform() * 200.0) as usize {
+            push(1.0, pre, &mut rng);
+        }
+        // Loading (Hertz, E_r 100 GPa, R 1000 nm) with one burst.
+        let max_un = 1000.0 + 50_000.0 * rng.uniform();
+        let burst_at = max_un * rng.uniform();
+        let mut extra = 0.0;
+        for i in 0..1000 {
+            let load = max_un * i as f64 / 999.0;
+            if extra == 0.0 && load > burst_at {
+                extra = 5.0 + 20.0 * rng.uniform();
+            }
+            push(
+                hertz_depth_nm(load.max(0.0), 100.0, 1000.0) + extra,
+                load,
+                &mut rng,
+            );
+        }
+        let mut c = raw(h, p);
+        c.tip_radius_nm = 1000.0;
+        let r = analyze(&c, &opts);
+        assert!(!r.status.is_empty());
+        if r.status == "ok" {
+            let (d, l) = (r.popin_depth_nm.unwrap(), r.popin_load_un.unwrap());
+            assert!(d > 0.0 && l > opts.contact_load_un, "protocol {k}: {r:?}");
+        }
+        done += 1;
+    }
+    eprintln!("{done} random indentation protocols, 0 panics");
 }

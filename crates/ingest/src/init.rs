@@ -415,7 +415,9 @@ fn csv_table(bytes: &[u8]) -> Option<(Parsed, Kind, Vec<(&'static str, String)>)
     };
     let complete = needed.iter().all(|n| columns.iter().any(|(k, _)| k == n))
         && (kind != Kind::Relaxation
-            || columns.iter().any(|(k, _)| *k == "stress" || *k == "modulus"));
+            || columns
+                .iter()
+                .any(|(k, _)| *k == "stress" || *k == "modulus"));
     complete.then_some((p, kind, columns))
 }
 
@@ -909,14 +911,18 @@ fn pipeline_text(manifest: &str, dsc: bool, dma: bool) -> String {
         if dma {
             p.push_str("      dma-sweeps-raw: ingest.dma-sweeps-raw\n");
         }
-        p.push_str("    outputs: { transitions: transitions.parquet, dma-sweeps: dma_sweeps.parquet }\n");
+        p.push_str(
+            "    outputs: { transitions: transitions.parquet, dma-sweeps: dma_sweeps.parquet }\n",
+        );
         p.push_str("  activation-energy:\n    uses: activation-energy\n    inputs: { kww-fits: kww-fit.kww-fits, transitions: thermal.transitions }\n    outputs: { activation-energy: activation_energy.parquet }\n");
     } else {
         p.push_str("  activation-energy:\n    uses: activation-energy\n    inputs: { kww-fits: kww-fit.kww-fits }\n    outputs: { activation-energy: activation_energy.parquet }\n");
     }
     p.push_str("  model-compare:\n    uses: model-compare\n    inputs: { kww-fits: kww-fit.kww-fits }\n    outputs: { model-curves: model_curves.parquet, model-fits: model_fits.parquet }\n  spectrum:\n    uses: spectrum\n    inputs: { relaxation-clean: clean.relaxation-clean, kww-fits: kww-fit.kww-fits, model-fits: model-compare.model-fits }\n    with: { seed: \"${params.seed}\" }\n    outputs: { spectra: spectra.parquet, spectrum-moments: spectrum_moments.parquet, spectrum-series: spectrum_series.parquet, spectrum-trends: spectrum_trends.parquet }\n  report:\n    uses: report\n    inputs:\n      kww-fits: kww-fit.kww-fits\n      aging-law: kww-fit.aging-law\n      relaxation-clean: clean.relaxation-clean\n      indents: indentation-stats.indents\n      indentation-raw: ingest.indentation-raw\n      tau-c-stats: indentation-stats.tau-c-stats\n      activation-energy: activation-energy.activation-energy\n      model-curves: model-compare.model-curves\n      model-fits: model-compare.model-fits\n      spectra: spectrum.spectra\n      spectrum-moments: spectrum.spectrum-moments\n      spectrum-series: spectrum.spectrum-series\n");
     if thermal {
-        p.push_str("      transitions: thermal.transitions\n      dma-sweeps: thermal.dma-sweeps\n");
+        p.push_str(
+            "      transitions: thermal.transitions\n      dma-sweeps: thermal.dma-sweeps\n",
+        );
     }
     if dsc {
         p.push_str("      dsc-raw: ingest.dsc-raw\n");

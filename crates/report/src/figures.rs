@@ -1354,20 +1354,39 @@ fn dsc_tg(inp: &Inputs) -> Entry {
         } else {
             &s.heat_flow_w
         };
-        let step = (s.temperature_k.len() / 600).max(1);
-        let pts: Vec<(f64, f64)> = s
+        // The heating segments only (thermal's segmentation, as the transitions were measured):
+        // cooling and isothermal parts of a scan are not the curve T_g is read from.
+        let finite: Vec<(f64, f64)> = s
             .temperature_k
             .iter()
             .zip(hf)
-            .step_by(step)
-            .filter_map(|(t, v)| Some((*t, (*v)?)))
+            .filter_map(|(t, v)| Some((*t, (*v)?)).filter(|p| p.0.is_finite() && p.1.is_finite()))
             .collect();
+        let temps: Vec<f64> = finite.iter().map(|p| p.0).collect();
+        let segs = thermal::dsc::segments(&temps);
+        let heating: Vec<(f64, f64)> = if segs
+            .iter()
+            .any(|g| g.kind == thermal::dsc::SegmentKind::Heating)
+        {
+            segs.iter()
+                .filter(|g| g.kind == thermal::dsc::SegmentKind::Heating)
+                .flat_map(|g| finite[g.from..g.to].iter().copied())
+                .collect()
+        } else {
+            finite
+        };
+        let step = (heating.len() / 600).max(1);
+        let pts: Vec<(f64, f64)> = heating.into_iter().step_by(step).collect();
         let label = scan_label(&s.series, &s.scan_id, s.aging_time_s);
         let col = age_color(&ages, s.aging_time_s.unwrap_or(0.0));
         series.push(Series::new(label.clone(), pts, Style::Line, col.clone()));
         let get = |t: &str| {
-            tr.iter()
-                .find(|r| r.scan_id == s.scan_id && r.transition == t && r.status == "ok")
+            tr.iter().find(|r| {
+                r.scan_id == s.scan_id
+                    && r.transition == t
+                    && r.status == "ok"
+                    && r.segment.unwrap_or(1) == 1
+            })
         };
         if let (Some(on), Some(end)) = (get("tg_onset"), get("tg_end"))
             && let (Some(t0), Some(t1)) = (on.temperature_k, end.temperature_k)
@@ -1415,7 +1434,7 @@ fn dsc_tg(inp: &Inputs) -> Entry {
         name,
         title,
         format!(
-            "{material}: heat flow (exo up) against T. Dashed: the baselines and the inflection tangent; T_g onset where they meet (ASTM E1356 style)."
+            "{material}: heat flow against T, heating segments only, in each file's own sign convention (the `endo` column of transitions says which). Dashed: the first heating's baselines and inflection tangent; T_g onset where they meet (ASTM E1356 style)."
         ),
         vec![Panel {
             x: axis("T / K", false),

@@ -71,9 +71,9 @@ pub struct Segment {
 }
 
 /// Splits a temperature signal (recorded order, finite values) into heating, cooling and
-/// isothermal segments. The rate at each sample is the change over +-5 samples; a sample is
-/// isothermal when its rate is below a quarter of the scan's typical ramp rate (the 90th
-/// percentile of |rate|), heating or cooling by its sign otherwise. Runs shorter than 10
+/// isothermal segments. The rate at each sample is the change over +-5 samples; a ramp (heating
+/// or cooling by its sign) starts where the rate passes 30 % of the scan's typical ramp rate (the
+/// 90th percentile of |rate|) and ends where it falls below 15 % (hysteresis). Runs shorter than 10
 /// samples join the run before them (the first run the one after it), and a heating or cooling
 /// run that spans less than 2 K is isothermal.
 pub fn segments(t_k: &[f64]) -> Vec<Segment> {
@@ -92,17 +92,32 @@ pub fn segments(t_k: &[f64]) -> Vec<Segment> {
             }
         })
         .collect();
-    let mut mags: Vec<f64> = rate.iter().map(|r| r.abs()).filter(|r| r.is_finite()).collect();
+    let mut mags: Vec<f64> = rate
+        .iter()
+        .map(|r| r.abs())
+        .filter(|r| r.is_finite())
+        .collect();
     mags.sort_by(f64::total_cmp);
     let typical = mags.get(mags.len() * 9 / 10).copied().unwrap_or(0.0);
-    let class = |r: f64| {
-        if !(typical > 0.0) || r.abs() < 0.25 * typical {
+    // With hysteresis: a ramp starts above 30 % of the typical rate and ends below 15 %, so a
+    // ramp near the threshold does not flicker between kinds.
+    let mut current = SegmentKind::Isothermal;
+    let mut class = |r: f64| {
+        current = if !(typical > 0.0) {
             SegmentKind::Isothermal
-        } else if r > 0.0 {
+        } else if r > 0.3 * typical {
             SegmentKind::Heating
-        } else {
+        } else if r < -0.3 * typical {
             SegmentKind::Cooling
-        }
+        } else if r.abs() < 0.15 * typical
+            || (current == SegmentKind::Heating && r < 0.0)
+            || (current == SegmentKind::Cooling && r > 0.0)
+        {
+            SegmentKind::Isothermal
+        } else {
+            current
+        };
+        current
     };
     let mut runs: Vec<Segment> = Vec::new();
     for (i, &r) in rate.iter().enumerate() {
@@ -168,7 +183,11 @@ fn steady_part(t_k: &[f64], seg: &Segment) -> (usize, usize) {
         return (from, to);
     }
     let ramp_from = from + step.iter().position(|d| *d >= 0.9 * median).unwrap_or(0);
-    let ramp_to = from + step.iter().rposition(|d| *d >= 0.9 * median).map_or(step.len(), |i| i + 1);
+    let ramp_to = from
+        + step
+            .iter()
+            .rposition(|d| *d >= 0.9 * median)
+            .map_or(step.len(), |i| i + 1);
     let a = (ramp_from..ramp_to)
         .find(|&i| t_k[i] >= t_k[ramp_from] + 5.0)
         .unwrap_or(ramp_from);
@@ -372,7 +391,12 @@ fn sorted_points(pts: &[(f64, f64)]) -> (Vec<(f64, f64)>, Vec<&'static str>) {
 }
 
 /// The four rows of one heating segment, read with the given sign.
-fn analyse_heating(scan: &DscRaw, pts: &[(f64, f64)], exo_up: bool, o: &DscOptions) -> Vec<Transition> {
+fn analyse_heating(
+    scan: &DscRaw,
+    pts: &[(f64, f64)],
+    exo_up: bool,
+    o: &DscOptions,
+) -> Vec<Transition> {
     let sign = if exo_up { 1.0 } else { -1.0 };
     let (pts, mut flags) = sorted_points(pts);
     let names = ["tg_onset", "tg_midpoint", "tg_end", "crystallization_onset"];
@@ -420,7 +444,12 @@ fn analyse_heating(scan: &DscRaw, pts: &[(f64, f64)], exo_up: bool, o: &DscOptio
         }
     }
     if rows[3].status.is_empty() {
-        rows[3].status = if note.is_some() { "not_found" } else { "not_reached" }.into();
+        rows[3].status = if note.is_some() {
+            "not_found"
+        } else {
+            "not_reached"
+        }
+        .into();
     }
     // The glass transition: the endothermic (falling) lobe below any crystallisation.
     match tg_lobe(&v, tg_to).and_then(|l| {

@@ -271,9 +271,15 @@ fn the_endotherm_direction_is_detected_both_ways() {
                 "seed {seed} scan {k} flipped: {flipped:?}"
             );
             let t = |rows: &[tables::Transition], n: &str| {
-                rows.iter().find(|r| r.transition == n).and_then(|r| r.temperature_k)
+                rows.iter()
+                    .find(|r| r.transition == n)
+                    .and_then(|r| r.temperature_k)
             };
-            assert_eq!(t(&rows, "tg_midpoint"), t(&flipped, "tg_midpoint"), "seed {seed}");
+            assert_eq!(
+                t(&rows, "tg_midpoint"),
+                t(&flipped, "tg_midpoint"),
+                "seed {seed}"
+            );
         }
     }
 }

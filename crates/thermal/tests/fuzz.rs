@@ -232,3 +232,87 @@ fn cooling_short_and_broken_scans_are_flagged_not_fatal() {
     assert_eq!(find("tg_onset").status, "ok");
     assert_eq!(find("crystallization_onset").status, "not_reached");
 }
+
+/// Issue 35: random DSC protocols (heating, cooling and isothermal pieces of random lengths,
+/// rates and noise, in any order, sometimes with NaN temperatures): the segment detector never
+/// panics, its segments tile the scan in order, and the analysis gives every row a status and a
+/// heating segment number no larger than the heating pieces. Same deadline variables as above.
+#[test]
+fn segments_of_random_protocols_tile_the_scan() {
+    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let n: usize = if deadline.is_some() {
+        usize::MAX
+    } else {
+        std::env::var("AGINGFLOW_FUZZ_SCANS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(300)
+    };
+    let mut g = Gen(0x51ED_2701_F00D_CAFE);
+    let mut done = 0usize;
+    for k in 0..n {
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            break;
+        }
+        let mut t: Vec<f64> = Vec::new();
+        let mut temp = 200.0 + 300.0 * g.unit();
+        let pieces = 1 + (g.next() % 7) as usize;
+        let mut heatings = 0;
+        let mut pieces_seen = Vec::new();
+        for _ in 0..pieces {
+            let len = (g.next() % 400) as usize;
+            let rate = match g.next() % 3 {
+                0 => 0.0,
+                1 => 0.1 + 2.0 * g.unit(),
+                _ => -(0.1 + 2.0 * g.unit()),
+            };
+            heatings += usize::from(rate > 0.0);
+            pieces_seen.push((len, rate));
+            for _ in 0..len {
+                temp += rate + 0.01 * (g.unit() - 0.5);
+                t.push(if g.next().is_multiple_of(97) {
+                    f64::NAN
+                } else {
+                    temp
+                });
+            }
+        }
+        let finite: Vec<f64> = t.iter().copied().filter(|x| x.is_finite()).collect();
+        let segs = dsc::segments(&finite);
+        let mut at = 0;
+        for s in &segs {
+            assert_eq!(s.from, at, "scan {k}: {segs:?}");
+            assert!(s.to > s.from, "scan {k}: {segs:?}");
+            at = s.to;
+        }
+        assert_eq!(at, finite.len(), "scan {k}");
+        let len = t.len();
+        let scan = DscRaw {
+            scan_id: format!("p{k}"),
+            material: "G".into(),
+            time_s: vec![None; len],
+            heat_flow_w_g: t
+                .iter()
+                .map(|&x| Some(-0.05 / (1.0 + (-(x - 400.0) / 3.0).exp()) + 1e-4 * g.unit()))
+                .collect(),
+            heat_flow_w: vec![None; len],
+            temperature_k: t,
+            ..Default::default()
+        };
+        for r in dsc::analyse(&scan, &dsc::DscOptions::default()) {
+            assert!(!r.status.is_empty(), "{r:?}");
+            assert!(
+                r.segment.unwrap_or(1) as usize <= heatings.max(1),
+                "{r:?} {:?} {pieces_seen:?}",
+                segs.iter()
+                    .map(|s| (s.kind, s.to - s.from, finite[s.from], finite[s.to - 1]))
+                    .collect::<Vec<_>>()
+            );
+        }
+        done += 1;
+    }
+    eprintln!("{done} random DSC protocols segmented, 0 panics");
+}

@@ -88,7 +88,10 @@ fn pmma_gives_tg_per_heating_segment_endotherm_up_detected() {
         assert_eq!(r.endo.as_deref(), Some("up"), "{r:?}");
         assert!(r.flags.contains("endo_detected"), "{r:?}");
         let got = r.temperature_k.unwrap();
-        assert!((got - want).abs() < 3.0, "segment {seg}: {got} K, by hand {want} K");
+        assert!(
+            (got - want).abs() < 3.0,
+            "segment {seg}: {got} K, by hand {want} K"
+        );
         for t in ["tg_onset", "tg_end"] {
             let o = rows
                 .iter()
@@ -123,6 +126,9 @@ fn the_manifest_endo_wins_and_is_recorded() {
     };
     assert_eq!(mid(&rows), mid(&detected));
     // The wrong convention forced: the glass transition is not where it is.
-    let wrong = dsc::analyse(&ingest_pmma(&file, "  endo: down\n"), &dsc::DscOptions::default());
+    let wrong = dsc::analyse(
+        &ingest_pmma(&file, "  endo: down\n"),
+        &dsc::DscOptions::default(),
+    );
     assert_ne!(mid(&wrong), mid(&detected));
 }
