@@ -356,8 +356,11 @@ struct Found {
     mass_mg: Option<f64>,
     format: Format,
     /// A CSV/TSV table: each signal's column, as `columns:` names it.
-    columns: Vec<(&'static str, String)>,
+    columns: SignalColumns,
 }
+
+/// Each signal's column of a CSV/TSV table (`columns:` in the manifest).
+type SignalColumns = Vec<(&'static str, String)>;
 
 /// The signals a kind's CSV entry maps, with the names each may go by.
 fn csv_signals(kind: Kind) -> &'static [(&'static str, &'static [&'static str])] {
@@ -389,7 +392,7 @@ fn csv_signals(kind: Kind) -> &'static [(&'static str, &'static [&'static str])]
 /// A plain table (CSV/TSV with a header row, perhaps a units row) read as such, with its kind
 /// from its column names and each signal's column; None when it is no such table or names no
 /// signal set agingflow knows.
-fn csv_table(bytes: &[u8]) -> Option<(Parsed, Kind, Vec<(&'static str, String)>)> {
+fn csv_table(bytes: &[u8]) -> Option<(Parsed, Kind, SignalColumns)> {
     let p = formats::parse(bytes, Format::Csv, ReadOptions::default()).ok()?;
     let kind = if has(&p, DEPTH) && has(&p, LOAD) {
         Kind::Indentation

@@ -103,7 +103,7 @@ pub fn segments(t_k: &[f64]) -> Vec<Segment> {
     // ramp near the threshold does not flicker between kinds.
     let mut current = SegmentKind::Isothermal;
     let mut class = |r: f64| {
-        current = if !(typical > 0.0) {
+        current = if typical.is_nan() || typical <= 0.0 {
             SegmentKind::Isothermal
         } else if r > 0.3 * typical {
             SegmentKind::Heating
@@ -179,7 +179,7 @@ fn steady_part(t_k: &[f64], seg: &Segment) -> (usize, usize) {
     let mut sorted = step.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
-    if !(median > 0.0) {
+    if median.is_nan() || median <= 0.0 {
         return (from, to);
     }
     let ramp_from = from + step.iter().position(|d| *d >= 0.9 * median).unwrap_or(0);
@@ -295,7 +295,7 @@ pub fn step_score(pts: &[(f64, f64)], sign: f64, o: &DscOptions) -> f64 {
     };
     let base = |i: usize| val[a] + slope * (t[i] - t[a]);
     let drop = base(b) - val[b];
-    if !(drop > 0.0) || !val[a].is_finite() {
+    if drop.is_nan() || drop <= 0.0 || !val[a].is_finite() {
         return 0.0;
     }
     let (c0, c1) = ((l.hi + 2 * w).min(n - 1), (l.hi + 4 * w).min(n - 1));
