@@ -647,7 +647,7 @@ fn repeated_time_stamps_are_averaged_and_a_dropped_test_is_in_the_summary() {
     .unwrap();
     std::fs::write(
         d.join("p.yaml"),
-        "version: 1\noutdir: out\nstages:\n  ingest:\n    uses: ingest\n    with: { manifest: campaign.yaml }\n    outputs: { relaxation-raw: raw.parquet, indentation-raw: ind.parquet }\n  clean:\n    uses: clean\n    inputs: { relaxation-raw: ingest.relaxation-raw }\n    outputs: { relaxation-clean: clean.parquet, relaxation-tests: tests.parquet }\n  kww-fit:\n    uses: kww-fit\n    inputs: { relaxation-clean: clean.relaxation-clean }\n    with: { model: kww_offset }\n    outputs: { kww-fits: fits.parquet, aging-law: law.parquet }\n",
+        "version: 1\noutdir: out\nstages:\n  ingest:\n    uses: ingest\n    with: { manifest: campaign.yaml }\n    outputs: { relaxation-raw: raw.parquet, indentation-raw: ind.parquet }\n  clean:\n    uses: clean\n    inputs: { relaxation-raw: ingest.relaxation-raw }\n    outputs: { relaxation-clean: clean.parquet, relaxation-tests: tests.parquet }\n  kww-fit:\n    uses: kww-fit\n    inputs: { relaxation-clean: clean.relaxation-clean }\n    with: { model: kww_offset }\n    outputs: { kww-fits: fits.parquet, aging-law: law.parquet }\n  report:\n    uses: report\n    inputs: { kww-fits: kww-fit.kww-fits, relaxation-tests: clean.relaxation-tests }\n    outputs: { report-dir: report }\n",
     )
     .unwrap();
     let r = run(d, &[]);
@@ -662,6 +662,10 @@ fn repeated_time_stamps_are_averaged_and_a_dropped_test_is_in_the_summary() {
         summary.contains("1 test dropped (clean: ps/ps-02 non_monotone_time"),
         "{summary}"
     );
+    // The report lists it too.
+    let page = std::fs::read_to_string(d.join("out/report/index.html")).unwrap();
+    let at = page.find("Tests dropped before the fit").unwrap();
+    assert!(page[at..].contains("ps/ps-02") && page[at..].contains("non_monotone_time"));
     let (tests, _) =
         tables::read_rows::<tables::RelaxationTest>(&d.join("out/tests.parquet")).unwrap();
     let t1 = tests.iter().find(|t| t.test_id == "ps/ps-01").unwrap();

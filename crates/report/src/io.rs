@@ -433,6 +433,7 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
             |path| read_shown::<RelaxationClean>(path, &shown),
         )?
     };
+    inp.relaxation_tests = read_opt(&p.relaxation_tests, &mut inp)?;
     inp.indentation_raw = read_curves_opt(&p.indentation_raw, &mut inp)?;
     inp.indents = read_opt(&p.indents, &mut inp)?;
     inp.tau_c_stats = read_opt(&p.tau_c_stats, &mut inp)?;

@@ -25,6 +25,9 @@ use tables::{
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
     pub kww_fits: Option<Vec<KwwFit>>,
+    /// Every relaxation test with its cleaning status: the tests dropped before the fit are
+    /// listed from it.
+    pub relaxation_tests: Option<Vec<tables::RelaxationTest>>,
     pub aging_law: Option<Vec<AgingLaw>>,
     pub relaxation_clean: Option<Vec<RelaxationClean>>,
     pub indentation_raw: Option<Vec<IndentationRaw>>,
@@ -51,6 +54,7 @@ pub struct Inputs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     pub kww_fits: Vec<PathBuf>,
+    pub relaxation_tests: Vec<PathBuf>,
     pub aging_law: Vec<PathBuf>,
     pub relaxation_clean: Vec<PathBuf>,
     pub indentation_raw: Vec<PathBuf>,

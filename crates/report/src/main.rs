@@ -51,6 +51,9 @@ struct Args {
     /// Input: dma_sweeps (E''/E''_max curves for Fig. 3b)
     #[arg(long, value_name = "PATH")]
     dma_sweeps: Vec<PathBuf>,
+    /// Input: relaxation_tests (clean's row per test: the tests dropped before the fit are listed)
+    #[arg(long, value_name = "PATH")]
+    relaxation_tests: Vec<PathBuf>,
     /// Input: dsc_raw (the DSC curves for Fig. S1)
     #[arg(long, value_name = "PATH")]
     dsc_raw: Vec<PathBuf>,
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         transitions: a.transitions,
         dma_sweeps: a.dma_sweeps,
         dsc_raw: a.dsc_raw,
+        relaxation_tests: a.relaxation_tests,
         spectra: a.spectra,
         spectrum_moments: a.spectrum_moments,
         spectrum_series: a.spectrum_series,

@@ -242,6 +242,7 @@ pub fn html(
     body.push_str("<section id=\"tables\"><h2>Tables</h2>\n");
     toc.push((0, "tables".into(), "Tables".into()));
     kww_tables(&mut body, &mut toc, inp);
+    dropped_table(&mut body, &mut toc, inp);
     scenario_table(&mut body, &mut toc, inp);
     body.push_str("</section>\n");
     // Provenance.
@@ -491,6 +492,42 @@ fn kww_tables(h: &mut String, toc: &mut Vec<(usize, String, String)>, inp: &Inpu
         }
         h.push_str("</tbody></table></div>\n");
     }
+}
+
+/// The relaxation tests that reached no fit (nothing kept by clean), with the reason: a test is
+/// never left out of the report silently.
+fn dropped_table(h: &mut String, toc: &mut Vec<(usize, String, String)>, inp: &Inputs) {
+    let Some(tests) = inp.relaxation_tests.as_ref() else {
+        return;
+    };
+    let dropped: Vec<&tables::RelaxationTest> = tests.iter().filter(|t| t.n_kept == 0).collect();
+    if dropped.is_empty() {
+        return;
+    }
+    h.push_str("<h3 id=\"dropped\">Tests dropped before the fit</h3>\n");
+    toc.push((1, "dropped".into(), "Tests dropped before the fit".into()));
+    let _ = writeln!(
+        h,
+        "<p>{} relaxation test{} kept no point after cleaning and {} not fitted.</p>",
+        dropped.len(),
+        if dropped.len() == 1 { "" } else { "s" },
+        if dropped.len() == 1 { "is" } else { "are" }
+    );
+    h.push_str("<div class=\"tablewrap\"><table><thead><tr><th class=\"l\">test</th><th class=\"l\">material</th><th>T / K</th><th>t<sub>a</sub> / s</th><th>samples recorded</th><th class=\"l\">status</th><th class=\"l\">flags</th></tr></thead><tbody>\n");
+    for t in dropped {
+        let _ = writeln!(
+            h,
+            "<tr class=\"flagged\"><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            esc(&t.test_id),
+            esc(&t.material),
+            sig(t.temperature_k, 4),
+            sig(t.aging_time_s, 4),
+            t.n_raw,
+            esc(&t.status),
+            esc(&t.flags.replace(',', ", "))
+        );
+    }
+    h.push_str("</tbody></table></div>\n");
 }
 
 /// The model scenarios' parameters: names, units, standard errors.

@@ -82,6 +82,7 @@ fn analyse(manifest: &Path, d: &Path) -> PathBuf {
     });
     let p = report::Params {
         kww_fits: vec![t("fits.parquet")],
+        relaxation_tests: vec![t("tests.parquet")],
         aging_law: vec![t("law.parquet")],
         relaxation_clean: vec![t("clean.parquet")],
         indents: vec![t("indents.parquet")],

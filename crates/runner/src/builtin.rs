@@ -75,6 +75,7 @@ pub const BUILTINS: &[Builtin] = &[
             ("kww-fits", false),
             ("aging-law", false),
             ("relaxation-clean", false),
+            ("relaxation-tests", false),
             ("indentation-raw", false),
             ("indents", false),
             ("tau-c-stats", false),
