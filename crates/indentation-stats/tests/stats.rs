@@ -628,3 +628,52 @@ fn random_protocols_never_give_an_impossible_ok_pop_in() {
     }
     eprintln!("{done} random indentation protocols, 0 panics");
 }
+
+/// Issue 35: an array of 14 tungsten-like indents (E_r near 400 GPa) in which one reports 1467
+/// GPa: that one is flagged `modulus_outlier` whatever its status, and an `ok` one loses `ok`.
+#[test]
+fn an_impossible_modulus_in_its_array_is_flagged() {
+    let row = |k: usize, er: f64, status: &str| Indent {
+        indent_id: format!("w/test-{k:03}"),
+        material: "W".into(),
+        temperature_k: 298.15,
+        aging_time_s: 0.0,
+        er_gpa: Some(er),
+        status: status.into(),
+        ..Default::default()
+    };
+    let mut rows: Vec<Indent> = (0..13)
+        .map(|k| row(k, 400.0 + 3.0 * (k as f64 - 6.0), "ok"))
+        .collect();
+    rows.push(row(13, 1467.0, "censored"));
+    rows.push(row(14, 1467.0, "ok"));
+    indentation_stats::indent::mark_modulus_outliers(&mut rows);
+    for r in &rows[..13] {
+        assert_eq!((r.status.as_str(), r.flags.as_str()), ("ok", ""), "{r:?}");
+    }
+    assert_eq!(rows[13].status, "censored");
+    assert_eq!(rows[13].flags, "modulus_outlier");
+    assert_eq!(rows[14].status, "modulus_outlier");
+}
+
+/// Issue 35: a censored indent (no pop-in) whose loading yields gradually: the Hertz fit runs over
+/// the plastic part, and its residuals say so (`hertz_misfit`, or R^2 below 0.9).
+#[test]
+fn a_hertz_fit_over_plastic_loading_is_flagged() {
+    let mut rng = Rng::new(1467, 0);
+    let (mut h, mut p) = (Vec::new(), Vec::new());
+    for i in 0..2000 {
+        let load = 20.0 + 10_000.0 * i as f64 / 1999.0;
+        let elastic = hertz_depth_nm(load, 400.0, 360.0);
+        // Plastic depth growing past 2 mN, smoothly: no burst, so no pop-in.
+        let plastic = 0.02 * (load - 2000.0).max(0.0);
+        h.push(elastic + plastic + 0.2 * rng.normal());
+        p.push(load + 0.5 * rng.normal());
+    }
+    let r = analyze(&raw(h, p), &IndentOptions::default());
+    assert_eq!(r.status, "censored", "{r:?}");
+    assert!(
+        r.flags.contains("hertz_misfit") || r.flags.contains("poor_hertz_fit"),
+        "{r:?}"
+    );
+}
