@@ -605,6 +605,7 @@ fn stage_subcommands_exec_their_binary() {
 /// units row, recorded from 0.2 s after the step every 0.2 s by a clock of 1-s resolution (each
 /// stamp five times), KWW with tau 100 s and beta 0.5; `backwards` puts one stamp out of order.
 fn export(backwards: bool) -> String {
+    let mut noise = rng::Rng::new(35, u64::from(backwards));
     let mut s = String::from("Time\tRelaxation Modulus\ns\tPa\n");
     for k in 0..5000 {
         let t = 0.2 + 0.2 * k as f64;
@@ -613,8 +614,8 @@ fn export(backwards: bool) -> String {
         } else {
             t.floor()
         };
-        // A small deterministic ripple stands for the noise.
-        let g = 1e9 * ((-(t / 100.0f64).powf(0.5)).exp() + 1e-4 * ((k * 7919 % 13) as f64 - 6.0));
+        // Noise of 0.2 % of the initial modulus, as a rheometer's transducer gives.
+        let g = 1e9 * ((-(t / 100.0f64).powf(0.5)).exp() + 2e-3 * noise.normal());
         s.push_str(&format!("{stamp}\t{g:.6e}\n"));
     }
     s

@@ -240,13 +240,25 @@ fn log_resample(pts: &[(f64, f64)], n: usize) -> (Vec<f64>, Vec<f64>, Vec<i64>) 
 }
 
 /// Consecutive rows with the same time averaged into one (stress, and strain where every row
-/// of the run has one); the number of rows merged away.
+/// of the run has one); the number of rows merged away. A clock of coarse resolution stamps the
+/// samples of [N, N + r) with N (it truncates), so their mean time is about N + r / 2: each
+/// averaged run is placed there, r being the median step between distinct stamps (a run at
+/// the last stamp too).
 fn merge_repeated_times(
     rows: Vec<(f64, f64, Option<f64>)>,
 ) -> (Vec<(f64, f64, Option<f64>)>, usize) {
     if rows.windows(2).all(|w| w[1].0 != w[0].0) {
         return (rows, 0);
     }
+    let mut stamps: Vec<f64> = rows.iter().map(|r| r.0).collect();
+    stamps.dedup();
+    let mut steps: Vec<f64> = stamps
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0.0)
+        .collect();
+    steps.sort_by(f64::total_cmp);
+    let half_step = steps.get(steps.len() / 2).map_or(0.0, |r| 0.5 * r);
     let mut out: Vec<(f64, f64, Option<f64>)> = Vec::with_capacity(rows.len());
     let mut i = 0;
     while i < rows.len() {
@@ -258,7 +270,12 @@ fn merge_repeated_times(
         let n = run.len() as f64;
         let stress = run.iter().map(|r| r.1).sum::<f64>() / n;
         let strain = run.iter().map(|r| r.2).sum::<Option<f64>>().map(|e| e / n);
-        out.push((rows[i].0, stress, strain));
+        let at = if j - i > 1 {
+            rows[i].0 + half_step
+        } else {
+            rows[i].0
+        };
+        out.push((at, stress, strain));
         i = j;
     }
     let merged = rows.len() - out.len();

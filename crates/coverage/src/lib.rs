@@ -31,6 +31,8 @@ pub struct Instrument {
     pub hold_s: Setting,
     pub offset: Setting,
     pub drift_mpa_per_h: Setting,
+    /// The drift the lab states to kww-fit (`--drift-mpa-per-h`; None: the default, no term).
+    pub declared_drift_mpa_per_h: Option<f64>,
 }
 
 impl Instrument {
@@ -41,6 +43,7 @@ impl Instrument {
         hold_s: Setting::Range([10.0, 60.0]),
         offset: Setting::Range([0.0, 0.08]),
         drift_mpa_per_h: Setting::Fixed(0.0),
+        declared_drift_mpa_per_h: None,
     };
 }
 
@@ -110,8 +113,19 @@ pub fn raw_curve(
 
 /// clean and kww-fit with their default options, as the pipeline runs them.
 pub fn fit_raw(raw: &RelaxationRaw) -> KwwFit {
+    fit_raw_with(raw, None)
+}
+
+/// [`fit_raw`] with a drift stated to kww-fit (`--drift-mpa-per-h`).
+pub fn fit_raw_with(raw: &RelaxationRaw, drift_mpa_per_h: Option<f64>) -> KwwFit {
     let (c, _) = clean::clean_curve(raw, &clean::Options::default());
-    kww_fit::fit_curve(&c, &kww_fit::FitOptions::default())
+    kww_fit::fit_curve(
+        &c,
+        &kww_fit::FitOptions {
+            drift_mpa_per_h,
+            ..kww_fit::FitOptions::default()
+        },
+    )
 }
 
 /// One curve's outcome.
@@ -125,6 +139,10 @@ pub struct CurveOutcome {
     pub z: [Option<f64>; 3],
     pub model: String,
     pub flags: String,
+    /// The fit's status (`ok` when a person may use its numbers).
+    pub status: String,
+    /// beta's standard error.
+    pub beta_se: Option<f64>,
 }
 
 /// One random curve: glass, beta, tau and the instrument drawn from (seed, k).
@@ -145,7 +163,7 @@ pub fn curve_trial(seed: u64, k: u64, ins: &Instrument) -> CurveOutcome {
     let tau = (rng.range((0.1 * span).ln(), (2.0 * span).ln())).exp();
     let spec = curve_spec(glass, beta, tau, span, ins);
     let (raw, truth) = raw_curve(&format!("c{k}"), &spec, 600.0, 3600.0, &mut rng);
-    let f = fit_raw(&raw);
+    let f = fit_raw_with(&raw, ins.declared_drift_mpa_per_h);
     let z = |est: Option<f64>, se: Option<f64>, truth: f64| match (est, se) {
         (Some(e), Some(s)) if s > 0.0 && s.is_finite() => Some((e - truth) / s),
         _ => None,
@@ -171,6 +189,8 @@ pub fn curve_trial(seed: u64, k: u64, ins: &Instrument) -> CurveOutcome {
         ],
         model: f.model,
         flags: f.flags,
+        status: f.status,
+        beta_se: f.beta_se,
     }
 }
 

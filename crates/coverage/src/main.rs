@@ -4,8 +4,11 @@
 
 use coverage::{Instrument, Setting, curve_study, summarize};
 
-fn row(name: &str, out: &[coverage::CurveOutcome]) {
-    let mut cells = vec![format!("| {name} | {} |", out.len())];
+/// One table row: bias and coverage over the curves whose fit is `ok` (what a person may use),
+/// with how many were not `ok` and how many the fit flagged for a drift.
+fn row(name: &str, all: &[coverage::CurveOutcome]) {
+    let out: Vec<&coverage::CurveOutcome> = all.iter().filter(|o| o.status == "ok").collect();
+    let mut cells = vec![format!("| {name} | {} |", all.len())];
     for q in 0..3 {
         let z: Vec<Option<f64>> = out.iter().map(|o| o.z[q]).collect();
         let s = summarize(&z, None);
@@ -16,20 +19,26 @@ fn row(name: &str, out: &[coverage::CurveOutcome]) {
             100.0 * s.coverage
         ));
     }
+    let has = |o: &coverage::CurveOutcome, f: &str| o.flags.split(',').any(|x| x == f);
     let plain = out.iter().filter(|o| o.model == "kww").count();
     let marked = out
         .iter()
-        .filter(|o| o.flags.contains("autocorrelated_residuals"))
+        .filter(|o| has(o, "autocorrelated_residuals"))
         .count();
+    let drift = out.iter().filter(|o| has(o, "drift")).count();
     let unmarked: Vec<Option<f64>> = out
         .iter()
-        .filter(|o| !o.flags.contains("autocorrelated_residuals"))
+        .filter(|o| !has(o, "autocorrelated_residuals"))
         .map(|o| o.z[0])
         .collect();
     let u = summarize(&unmarked, None);
+    let mut se: Vec<f64> = out.iter().filter_map(|o| o.beta_se).collect();
+    se.sort_by(f64::total_cmp);
+    let median_se = se.get(se.len() / 2).copied().unwrap_or(f64::NAN);
     cells.push(format!(
-        " {plain} | {marked} | {:.1} % |",
-        100.0 * u.coverage
+        " {plain} | {marked} | {:.1} % | {drift} | {} | {median_se:.4} |",
+        100.0 * u.coverage,
+        all.len() - out.len()
     ));
     println!("{}", cells.concat());
 }
@@ -42,9 +51,9 @@ fn main() {
         "## Curves: {curves} per row, settings drawn at random (ramp 1-8 s, sampling 0.5-5 s, hold 10-60 s, offset 0-8 %) unless the row fixes one\n"
     );
     println!(
-        "| settings | curves | beta: mean / median z | beta: 95 % coverage | ln tau: mean / median z | ln tau: coverage | ln <tau>: mean / median z | ln <tau>: coverage | plain kww chosen | flagged autocorrelated | beta coverage, unflagged curves |"
+        "| settings | curves | beta: mean / median z | beta: 95 % coverage | ln tau: mean / median z | ln tau: coverage | ln <tau>: mean / median z | ln <tau>: coverage | plain kww chosen | flagged autocorrelated | beta coverage, unflagged curves | flagged drift | not ok (left out) | median beta SE |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let r = Instrument::REALISTIC;
     let strata = [
         ("all drawn", r),
@@ -80,6 +89,36 @@ fn main() {
             "drift 0.05-0.5 MPa/h",
             Instrument {
                 drift_mpa_per_h: Setting::Range([0.05, 0.5]),
+                ..r
+            },
+        ),
+        (
+            "drift -0.5 to -0.05 MPa/h",
+            Instrument {
+                drift_mpa_per_h: Setting::Range([-0.5, -0.05]),
+                ..r
+            },
+        ),
+        (
+            "drift 0.05-0.5 MPa/h, stated 0.5",
+            Instrument {
+                drift_mpa_per_h: Setting::Range([0.05, 0.5]),
+                declared_drift_mpa_per_h: Some(0.5),
+                ..r
+            },
+        ),
+        (
+            "drift -0.5 to -0.05 MPa/h, stated 0.5",
+            Instrument {
+                drift_mpa_per_h: Setting::Range([-0.5, -0.05]),
+                declared_drift_mpa_per_h: Some(0.5),
+                ..r
+            },
+        ),
+        (
+            "no drift, stated 0.5",
+            Instrument {
+                declared_drift_mpa_per_h: Some(0.5),
                 ..r
             },
         ),

@@ -28,6 +28,10 @@ use tables::{KwwFit, RelaxationClean};
 
 use crate::model::{KwwModel, Variant, initial_guess};
 
+/// The stress drift a DMA's signal may show, MPa per hour: the prior's SD of the drift check,
+/// and the value to state (`--drift-mpa-per-h`) for an instrument that drifts that much.
+pub const DEFAULT_DRIFT_MPA_PER_H: f64 = 0.5;
+
 /// How curves are fitted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
@@ -38,6 +42,11 @@ pub struct FitOptions {
     pub seed: u64,
     /// |corr(ln tau, beta)| above this flags `ill_conditioned`.
     pub ill_conditioned_corr: f64,
+    /// The instrument's stress drift (MPa/h, one SD) that every fit carries as a nuisance
+    /// parameter with a Gaussian prior, linear in t'. None: no drift term in the reported fit,
+    /// but a curve whose data show a drift (the term fitted with the default prior, beyond 3 SE)
+    /// is `drift_not_modelled`, not `ok`.
+    pub drift_mpa_per_h: Option<f64>,
 }
 
 impl Default for FitOptions {
@@ -47,6 +56,7 @@ impl Default for FitOptions {
             bootstrap: 0,
             seed: 7,
             ill_conditioned_corr: 0.95,
+            drift_mpa_per_h: None,
         }
     }
 }
@@ -232,6 +242,52 @@ fn fit_with_step(
         .map(|g| (g, prior))
 }
 
+/// A model plus a linear drift of the signal: `d t' / t_max` added to each data point (the
+/// extra observations of the base, such as the step prior, untouched), and the drift's Gaussian
+/// prior as one more observation `prior * d` (observed 0). `d` is the last parameter: the drift
+/// over the whole window in units of phi.
+struct Drift<'a> {
+    base: &'a dyn Model,
+    t: &'a [f64],
+    t_max: f64,
+    /// sigma / (prior SD of d).
+    prior: f64,
+}
+
+impl Model for Drift<'_> {
+    fn n_params(&self) -> usize {
+        self.base.n_params() + 1
+    }
+    fn n_obs(&self) -> usize {
+        self.base.n_obs() + 1
+    }
+    fn eval(&self, p: &[f64], out: &mut [f64]) {
+        let k = self.base.n_params();
+        let n = self.base.n_obs();
+        self.base.eval(&p[..k], &mut out[..n]);
+        for (o, &t) in out.iter_mut().zip(self.t) {
+            *o += p[k] * t / self.t_max;
+        }
+        out[n] = self.prior * p[k];
+    }
+    fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
+        let k = self.base.n_params();
+        let n = self.base.n_obs();
+        let mut inner = vec![0.0; n * k];
+        if !self.base.jacobian(&p[..k], &mut inner) {
+            return false;
+        }
+        for i in 0..n {
+            jac[i * (k + 1)..i * (k + 1) + k].copy_from_slice(&inner[i * k..i * k + k]);
+            jac[i * (k + 1) + k] = self.t.get(i).map_or(0.0, |&t| t / self.t_max);
+        }
+        let last = &mut jac[n * (k + 1)..(n + 1) * (k + 1)];
+        last.fill(0.0);
+        last[k] = self.prior;
+        true
+    }
+}
+
 /// Autocorrelations at lags 1..=`lags` of the weighted residuals of the data points (time
 /// order).
 fn autocorrelations(phi: &[f64], fitted: &[f64], w: Option<&[f64]>, lags: usize) -> Vec<f64> {
@@ -322,12 +378,103 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         offset: variant != Variant::Kww,
         prior,
     };
+    // The chosen model as fitted (with the step prior where there is one), its bounds and data.
+    let plain = KwwModel::new(t, &ln_t, variant);
+    let with_step = step_prior.map(step_model);
+    let base: &dyn Model = match &with_step {
+        Some(m) => m,
+        None => &plain,
+    };
+    let mut base_bounds = variant.bounds();
+    if let Some(sd) = step_sd.filter(|_| stepped) {
+        base_bounds.push(fit::Bound::Both(-5.0 * sd, 5.0 * sd));
+    }
+    let y: Vec<f64> = phi.iter().copied().chain(stepped.then_some(0.0)).collect();
+    let wy: Option<Vec<f64>> = w.map(|w| w.iter().copied().chain(stepped.then_some(1.0)).collect());
+    let k_base = f.params.len();
+    // Drift: the same model plus a linear drift of the signal, kept when the likelihood ratio
+    // says the data call for it (p < 0.01). Its parameter's uncertainty then enters beta's and
+    // tau's through the covariance (the drift is confounded with the offset and the slow tail).
+    let t_max = t.last().copied().unwrap_or(1.0).max(1e-9);
+    // The drift's prior SD over the window, in phi: the instrument's drift (MPa/h) over the
+    // window's hours, over sigma0 (the stress at phi = 1, read off the curve).
+    let sigma0 = c
+        .stress_mpa
+        .iter()
+        .zip(phi)
+        .find(|(_, p)| p.abs() > 1e-9)
+        .map(|(s, p)| s / p)
+        .filter(|s| s.is_finite() && *s > 0.0);
+    // Without a stated drift the same term is still fitted, with the default prior, as a check
+    // (see below): the row is not `ok` when the data show a drift the fit did not model.
+    let modelled = opts.drift_mpa_per_h.is_some_and(|d| d > 0.0);
+    let drift_sd = match (opts.drift_mpa_per_h, sigma0) {
+        (Some(d), Some(s0)) if d > 0.0 => Some(d * t_max / 3600.0 / s0),
+        (None, Some(s0)) => Some(DEFAULT_DRIFT_MPA_PER_H * t_max / 3600.0 / s0),
+        _ => None,
+    };
+    let sigma = (f.rss / (f.n.saturating_sub(f.k)).max(1) as f64)
+        .sqrt()
+        .max(1e-12);
+    let drift_model = Drift {
+        base,
+        t,
+        t_max,
+        prior: drift_sd.map_or(0.0, |sd| sigma / sd),
+    };
+    let mut drift_bounds = base_bounds.clone();
+    drift_bounds.push(fit::Bound::Free);
+    let drift_opts = Options {
+        bounds: drift_bounds,
+        max_iters: 300,
+        ftol: 1e-11,
+        xtol: 1e-9,
+        gtol: 1e-12,
+    };
+    let y_drift: Vec<f64> = y.iter().copied().chain([0.0]).collect();
+    let wy_drift: Option<Vec<f64>> = wy
+        .as_ref()
+        .map(|w| w.iter().copied().chain([1.0]).collect());
+    let mut drift_per_window: Option<f64> = None;
+    let mut unmodelled_drift = false;
+    if drift_sd.is_some() {
+        let p0: Vec<f64> = f.params.iter().copied().chain([0.0]).collect();
+        if let Ok(g) = least_squares(
+            &drift_model,
+            &y_drift,
+            wy_drift.as_deref(),
+            &p0,
+            &drift_opts,
+        ) && g.rss.is_finite()
+        {
+            let d = g.params[k_base];
+            // Beyond 3 SE: a check on every curve of a campaign must seldom void a good one.
+            let seen = g.se.get(k_base).is_some_and(|se| d.abs() > 3.0 * se);
+            if modelled {
+                drift_per_window = Some(d);
+                f = g;
+            } else {
+                unmodelled_drift = seen;
+            }
+        }
+    }
+    let base_params = f.params[..k_base].to_vec();
     let q = if stepped {
-        step_model(0.0).params(&f.params)
+        step_model(0.0).params(&base_params)
     } else {
-        variant.params(&f.params)
+        variant.params(&base_params)
     };
     let mut flags = Vec::new();
+    // A drift the data show (beyond twice its SE) is flagged: `drift` where the fit models it,
+    // `drift_not_modelled` (and the row not `ok`) where it does not.
+    if let Some(d) = drift_per_window
+        && f.se.get(k_base).is_some_and(|se| d.abs() > 2.0 * se)
+    {
+        flags.push("drift");
+    }
+    if unmodelled_drift {
+        flags.push("drift_not_modelled");
+    }
     // Residual autocorrelation widens the errors (see the header).
     let n_data = t.len();
     let rho = autocorrelations(phi, &f.fitted[..n_data], w, AUTOCORR_LAGS);
@@ -397,6 +544,7 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         tau_se_s: se(1).map(|s| s * tau),
         amplitude: Some(q.amplitude),
         offset: (variant != Variant::Kww).then_some(q.offset),
+        drift_per_h: drift_per_window.map(|d| d * 3600.0 / t_max),
         t0_s: (stepped || variant == Variant::KwwOffsetT0).then_some(q.t0_s),
         corr_ln_tau_beta: Some(corr).filter(|c| c.is_finite()),
         mean_tau_s: Some(mean_tau_s(tau, q.beta)),
@@ -418,29 +566,30 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         time_max_s: Some(t_max),
         tg_k: c.tg_k,
         n_iterations: f.iterations as i64,
-        status: if f.converged {
-            "ok".into()
-        } else {
+        status: if !f.converged {
             "not_converged".into()
+        } else if unmodelled_drift {
+            // The interval does not hold under a drift the fit left out (docs/drift.md).
+            "drift_not_modelled".into()
+        } else {
+            "ok".into()
         },
         flags: flags.join(","),
         ..Default::default()
     };
     if opts.bootstrap > 0 {
-        let plain = KwwModel::new(t, &ln_t, variant);
-        // With the nuisance t0, the prior's pseudo-observation is resampled with the residuals.
-        let with_step = step_prior.map(step_model);
-        let mut bounds = variant.bounds();
-        if let Some(sd) = step_sd.filter(|_| stepped) {
-            bounds.push(fit::Bound::Both(-5.0 * sd, 5.0 * sd));
-        }
-        let model: &dyn Model = match &with_step {
-            Some(m) => m,
-            None => &plain,
+        // The model as chosen: with the nuisance t0's pseudo-observation (resampled with the
+        // residuals) and the drift where they are part of it.
+        let model: &dyn Model = if drift_per_window.is_some() {
+            &drift_model
+        } else {
+            base
         };
-        let y: Vec<f64> = phi.iter().copied().chain(stepped.then_some(0.0)).collect();
-        let wy: Option<Vec<f64>> =
-            w.map(|w| w.iter().copied().chain(stepped.then_some(1.0)).collect());
+        let bounds = if drift_per_window.is_some() {
+            drift_opts.bounds.clone()
+        } else {
+            base_bounds.clone()
+        };
         let fopts = Options {
             bounds,
             max_iters: 200,
@@ -452,8 +601,16 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         let seed = opts.seed ^ rng::stream_of(&c.test_id);
         let reps = fit::bootstrap::residual_bootstrap(
             model,
-            &y,
-            wy.as_deref(),
+            if drift_per_window.is_some() {
+                &y_drift
+            } else {
+                &y
+            },
+            if drift_per_window.is_some() {
+                wy_drift.as_deref()
+            } else {
+                wy.as_deref()
+            },
             &f,
             &fopts,
             opts.bootstrap,

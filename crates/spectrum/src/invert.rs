@@ -133,7 +133,9 @@ pub struct Spectrum {
     pub moments: Moments,
     pub mean_se: Option<f64>,
     pub sd_se: Option<f64>,
-    pub n_peaks: usize,
+    /// Peaks within the window; None when the window cuts the distribution (flag
+    /// `peaks_not_resolved`).
+    pub n_peaks: Option<usize>,
     pub beyond_window_fraction: f64,
     pub n_points: usize,
     pub time_min_s: f64,
@@ -529,8 +531,22 @@ pub fn moments(ln_tau: &[f64], h: &[f64], dx: f64) -> Moments {
 /// Peaks of h: local maxima above 5 % of the highest, merged with a neighbour unless the
 /// lowest point between them dips below (1 - `dip`) times the lower of the two and, where
 /// bootstrap bands are given, the band's upper edge at that valley lies below its lower edge at
-/// the lower peak (a dip the noise could fill is not two peaks).
+/// the lower peak (a dip the noise could fill is not two peaks), and unless the lower one holds
+/// a tenth of the mass or more.
 pub fn count_peaks(h: &[f64], dip: f64, bands: Option<(&[f64], &[f64])>) -> usize {
+    count_peaks_within(h, dip, bands, 0..h.len())
+}
+
+/// [`count_peaks`] knowing the window: only maxima inside the resolvable range (grid indices
+/// `window`, the measured t' range) count, and two peaks stay two only when the valley between
+/// them lies inside it too. A maximum outside the window is where the regularisation put mass
+/// the data cannot place, not a relaxation mode.
+pub fn count_peaks_within(
+    h: &[f64],
+    dip: f64,
+    bands: Option<(&[f64], &[f64])>,
+    window: std::ops::Range<usize>,
+) -> usize {
     let top = h.iter().fold(0.0f64, |m, v| m.max(*v));
     if top <= 0.0 {
         return 0;
@@ -546,12 +562,15 @@ pub fn count_peaks(h: &[f64], dip: f64, bands: Option<(&[f64], &[f64])>) -> usiz
         }
         let left = i == 0 || h[i - 1] < h[i];
         let right = j + 1 == n || h[j + 1] < h[i];
-        if left && right && h[i] >= 0.05 * top {
+        if left && right && h[i] >= 0.05 * top && window.contains(&i) {
             maxima.push(i);
         }
         i = j + 1;
     }
-    // Merge neighbours without a deep enough valley, keeping the higher.
+    // Merge neighbours without a deep enough valley, keeping the higher; and a peak holding
+    // less than a tenth of the mass between its valleys (the ringing a regularised inversion
+    // leaves beside a narrow distribution) is not a mode.
+    let total: f64 = h.iter().sum();
     let mut merged = true;
     while merged && maxima.len() > 1 {
         merged = false;
@@ -561,7 +580,28 @@ pub fn count_peaks(h: &[f64], dip: f64, bands: Option<(&[f64], &[f64])>) -> usiz
             let lower = if h[a] < h[b] { a } else { b };
             let shallow = h[v] > (1.0 - dip) * h[lower];
             let within_noise = bands.is_some_and(|(lo, hi)| hi[v] >= lo[lower]);
-            if shallow || within_noise {
+            // The lower peak's mass: from the valley on its other side (or the grid's end) to v.
+            let (from, to) = if lower == a {
+                let left = if m == 0 {
+                    0
+                } else {
+                    (maxima[m - 1]..=a)
+                        .min_by(|&x, &y| h[x].total_cmp(&h[y]))
+                        .unwrap_or(0)
+                };
+                (left, v)
+            } else {
+                let right = if m + 2 >= maxima.len() {
+                    n - 1
+                } else {
+                    (b..=maxima[m + 2])
+                        .min_by(|&x, &y| h[x].total_cmp(&h[y]))
+                        .unwrap_or(n - 1)
+                };
+                (v, right)
+            };
+            let minor = total > 0.0 && h[from..=to].iter().sum::<f64>() < 0.1 * total;
+            if shallow || within_noise || minor || !window.contains(&v) {
                 let drop = if h[a] < h[b] { m } else { m + 1 };
                 maxima.remove(drop);
                 merged = true;
@@ -752,8 +792,28 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
         flags.push("lambda_at_scan_limit");
     }
     flags.sort_unstable();
+    // Peaks within the measured window only; none counted when the window cuts the
+    // distribution (its share outside above `beyond_window`): a second mode cannot be told from
+    // the cut.
+    let window = ln_tau.iter().position(|x| *x >= t_min.ln()).unwrap_or(k)
+        ..ln_tau
+            .iter()
+            .rposition(|x| *x <= t_max.ln())
+            .map_or(0, |i| i + 1);
+    let n_peaks = if outside > o.beyond_window {
+        flags.push("peaks_not_resolved");
+        flags.sort_unstable();
+        None
+    } else {
+        Some(count_peaks_within(
+            &h,
+            o.peak_dip,
+            h_low.as_deref().zip(h_high.as_deref()),
+            window,
+        ))
+    };
     Ok(Spectrum {
-        n_peaks: count_peaks(&h, o.peak_dip, h_low.as_deref().zip(h_high.as_deref())),
+        n_peaks,
         ln_tau,
         h,
         h_low,

@@ -105,7 +105,7 @@ pub fn analyse(
             row.sd_ln_tau = Some(s.moments.sd);
             row.sd_ln_tau_se = s.sd_se;
             row.skewness = Some(s.moments.skewness).filter(|v| v.is_finite());
-            row.n_peaks = s.n_peaks as i64;
+            row.n_peaks = s.n_peaks.map(|n| n as i64);
             row.mass = Some(s.moments.mass);
             row.offset = s.offset;
             row.beyond_window_fraction = Some(s.beyond_window_fraction);

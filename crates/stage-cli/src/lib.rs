@@ -39,6 +39,21 @@ pub fn positive_f64(text: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// A clap value parser for a finite number that is zero or more.
+pub fn non_negative_f64(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("`{text}` is not a finite number"));
+    }
+    if v < 0.0 {
+        return Err(format!("`{text}` must be zero or more"));
+    }
+    Ok(v)
+}
+
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: failure of the data (bad input, nothing fitted).

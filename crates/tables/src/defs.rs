@@ -113,6 +113,9 @@ row_table! {
         tau_se_s: Option<f64> ["s"],
         amplitude: Option<f64> ["1"],
         offset: Option<f64> ["1"],
+        /// The linear drift of phi the fit modelled (flag `drift_modelled`), per hour; null when
+        /// the data did not call for one.
+        drift_per_h: Option<f64> ["1/h"],
         /// Fitted step time relative to the located step end (a bounded nuisance parameter).
         t0_s: Option<f64> ["s"],
         corr_ln_tau_beta: Option<f64> ["1"],
@@ -458,8 +461,10 @@ row_table! {
         sd_ln_tau: Option<f64> ["1"],
         sd_ln_tau_se: Option<f64> ["1"],
         skewness: Option<f64> ["1"],
-        /// Peaks of h with a dip of at least 20 % of the lower one between them.
-        n_peaks: i64 [""],
+        /// Peaks of h with a dip of at least 20 % of the lower one between them, both peaks and
+        /// the dip inside the measured window; null when the window cuts the distribution
+        /// (flag `peaks_not_resolved`).
+        n_peaks: Option<i64> [""],
         /// The relaxing fraction sum h d(ln tau).
         mass: Option<f64> ["1"],
         /// The fitted residual-stress offset, where the KWW fit has one.

@@ -110,6 +110,7 @@ fn every_row_table_round_trips() {
                 tau_se_s: None,
                 amplitude: some(i),
                 offset: None,
+                drift_per_h: None,
                 t0_s: some(i),
                 corr_ln_tau_beta: Some(-0.5),
                 mean_tau_s: Some(f64::NAN),
