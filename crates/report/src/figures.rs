@@ -1364,22 +1364,32 @@ fn dsc_tg(inp: &Inputs) -> Entry {
             .collect();
         let temps: Vec<f64> = finite.iter().map(|p| p.0).collect();
         let segs = thermal::dsc::segments(&temps);
-        let heating: Vec<(f64, f64)> = if segs
+        let heatings: Vec<Vec<(f64, f64)>> = if segs
             .iter()
             .any(|g| g.kind == thermal::dsc::SegmentKind::Heating)
         {
             segs.iter()
                 .filter(|g| g.kind == thermal::dsc::SegmentKind::Heating)
-                .flat_map(|g| finite[g.from..g.to].iter().copied())
+                .map(|g| finite[g.from..g.to].to_vec())
                 .collect()
         } else {
-            finite
+            vec![finite]
         };
-        let step = (heating.len() / 600).max(1);
-        let pts: Vec<(f64, f64)> = heating.into_iter().step_by(step).collect();
         let label = scan_label(&s.series, &s.scan_id, s.aging_time_s);
         let col = age_color(&ages, s.aging_time_s.unwrap_or(0.0));
-        series.push(Series::new(label.clone(), pts, Style::Line, col.clone()));
+        // One line per heating (a line joining one heating's end to the next one's start would
+        // cross the plot).
+        let many = heatings.len() > 1;
+        for (h, heating) in heatings.into_iter().enumerate() {
+            let step = (heating.len() / 600).max(1);
+            let pts: Vec<(f64, f64)> = heating.into_iter().step_by(step).collect();
+            let name = if many {
+                format!("{label}, heating {}", h + 1)
+            } else {
+                label.clone()
+            };
+            series.push(Series::new(name, pts, Style::Line, col.clone()));
+        }
         let get = |t: &str| {
             tr.iter().find(|r| {
                 r.scan_id == s.scan_id
