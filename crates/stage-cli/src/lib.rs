@@ -23,9 +23,8 @@ pub use anyhow;
 pub use clap;
 pub use tracing;
 
-/// A clap value parser for a positive, finite number: `nan`, `inf`, zero and negative values are
-/// refused with a message rather than let through to the numerics.
-pub fn positive_f64(text: &str) -> Result<f64, String> {
+/// A finite number, or why the text is not one.
+fn finite_f64(text: &str) -> Result<f64, String> {
     let v: f64 = text
         .trim()
         .parse()
@@ -33,6 +32,13 @@ pub fn positive_f64(text: &str) -> Result<f64, String> {
     if !v.is_finite() {
         return Err(format!("`{text}` is not a finite number"));
     }
+    Ok(v)
+}
+
+/// A clap value parser for a positive, finite number: `nan`, `inf`, zero and negative values are
+/// refused with a message rather than let through to the numerics.
+pub fn positive_f64(text: &str) -> Result<f64, String> {
+    let v = finite_f64(text)?;
     if v <= 0.0 {
         return Err(format!("`{text}` must be greater than zero"));
     }
@@ -41,13 +47,7 @@ pub fn positive_f64(text: &str) -> Result<f64, String> {
 
 /// A clap value parser for a finite number that is zero or more.
 pub fn non_negative_f64(text: &str) -> Result<f64, String> {
-    let v: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
-    if !v.is_finite() {
-        return Err(format!("`{text}` is not a finite number"));
-    }
+    let v = finite_f64(text)?;
     if v < 0.0 {
         return Err(format!("`{text}` must be zero or more"));
     }
