@@ -568,6 +568,10 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
         n_iterations: f.iterations as i64,
         status: if !f.converged {
             "not_converged".into()
+        } else if f.at_bound[..3].iter().any(|b| *b) {
+            // A, tau or beta held by its bound: their standard errors describe the bound, not
+            // the data.
+            "at_bound".into()
         } else if unmodelled_drift {
             // The interval does not hold under a drift the fit left out (docs/drift.md).
             "drift_not_modelled".into()
