@@ -33,6 +33,8 @@ pub struct Instrument {
     pub drift_mpa_per_h: Setting,
     /// The drift the lab states to kww-fit (`--drift-mpa-per-h`; None: the default, no term).
     pub declared_drift_mpa_per_h: Option<f64>,
+    /// kww-fit's `--weighting`.
+    pub weighting: kww_fit::Weighting,
 }
 
 impl Instrument {
@@ -44,6 +46,7 @@ impl Instrument {
         offset: Setting::Range([0.0, 0.08]),
         drift_mpa_per_h: Setting::Fixed(0.0),
         declared_drift_mpa_per_h: None,
+        weighting: kww_fit::Weighting::Samples,
     };
 }
 
@@ -113,16 +116,21 @@ pub fn raw_curve(
 
 /// clean and kww-fit with their default options, as the pipeline runs them.
 pub fn fit_raw(raw: &RelaxationRaw) -> KwwFit {
-    fit_raw_with(raw, None)
+    fit_raw_with(raw, None, kww_fit::Weighting::Samples)
 }
 
-/// [`fit_raw`] with a drift stated to kww-fit (`--drift-mpa-per-h`).
-pub fn fit_raw_with(raw: &RelaxationRaw, drift_mpa_per_h: Option<f64>) -> KwwFit {
+/// [`fit_raw`] with a drift stated to kww-fit (`--drift-mpa-per-h`) and its `--weighting`.
+pub fn fit_raw_with(
+    raw: &RelaxationRaw,
+    drift_mpa_per_h: Option<f64>,
+    weighting: kww_fit::Weighting,
+) -> KwwFit {
     let (c, _) = clean::clean_curve(raw, &clean::Options::default());
     kww_fit::fit_curve(
         &c,
         &kww_fit::FitOptions {
             drift_mpa_per_h,
+            weighting,
             ..kww_fit::FitOptions::default()
         },
     )
@@ -163,7 +171,7 @@ pub fn curve_trial(seed: u64, k: u64, ins: &Instrument) -> CurveOutcome {
     let tau = (rng.range((0.1 * span).ln(), (2.0 * span).ln())).exp();
     let spec = curve_spec(glass, beta, tau, span, ins);
     let (raw, truth) = raw_curve(&format!("c{k}"), &spec, 600.0, 3600.0, &mut rng);
-    let f = fit_raw_with(&raw, ins.declared_drift_mpa_per_h);
+    let f = fit_raw_with(&raw, ins.declared_drift_mpa_per_h, ins.weighting);
     let z = |est: Option<f64>, se: Option<f64>, truth: f64| match (est, se) {
         (Some(e), Some(s)) if s > 0.0 && s.is_finite() => Some((e - truth) / s),
         _ => None,

@@ -116,6 +116,13 @@ fn main() {
             },
         ),
         (
+            "all drawn, log-time weights",
+            Instrument {
+                weighting: kww_fit::Weighting::LogTime,
+                ..r
+            },
+        ),
+        (
             "no drift, stated 0.5",
             Instrument {
                 declared_drift_mpa_per_h: Some(0.5),

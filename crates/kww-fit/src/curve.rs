@@ -32,6 +32,32 @@ use crate::model::{KwwModel, Variant, initial_guess};
 /// and the value to state (`--drift-mpa-per-h`) for an instrument that drifts that much.
 pub const DEFAULT_DRIFT_MPA_PER_H: f64 = 0.5;
 
+/// How the residuals of a resampled curve are weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weighting {
+    /// Every recorded sample alike: a bin mean of m samples weighs sqrt(m) (the
+    /// maximum-likelihood fit under white noise; the default).
+    Samples,
+    /// Every log-time interval alike: each log-spaced bin weighs the same, as a fit to a curve
+    /// resampled in log time does; errors from a sandwich covariance (the weights are not the
+    /// inverse variances).
+    LogTime,
+}
+
+impl Weighting {
+    pub fn name(self) -> &'static str {
+        match self {
+            Weighting::Samples => "samples",
+            Weighting::LogTime => "log-time",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Weighting> {
+        [Weighting::Samples, Weighting::LogTime]
+            .into_iter()
+            .find(|w| w.name() == s)
+    }
+}
+
 /// How curves are fitted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
@@ -47,6 +73,10 @@ pub struct FitOptions {
     /// but a curve whose data show a drift (the term fitted with the default prior, beyond 3 SE)
     /// is `drift_not_modelled`, not `ok`.
     pub drift_mpa_per_h: Option<f64>,
+    /// How the residuals are weighted (see [`Weighting`]); the other weighting is fitted too, as
+    /// a check: `beta_weighting_shift`, and flag `not_kww` where the residuals are autocorrelated
+    /// and the shift exceeds twice beta's SE.
+    pub weighting: Weighting,
 }
 
 impl Default for FitOptions {
@@ -57,6 +87,7 @@ impl Default for FitOptions {
             seed: 7,
             ill_conditioned_corr: 0.95,
             drift_mpa_per_h: None,
+            weighting: Weighting::Samples,
         }
     }
 }
@@ -288,6 +319,62 @@ impl Model for Drift<'_> {
     }
 }
 
+/// The sandwich covariance of an unweighted fit `f` of `model` whose first `m.len()`
+/// observations are bin means of `m` samples each (variance sigma^2 / m) and whose other
+/// observations (priors) have the fit's unit scale: (cov, se, corr), None when J^T J is singular.
+fn sandwich(
+    model: &dyn Model,
+    f: &Fit,
+    m: &[f64],
+    y: &[f64],
+) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    let (n, k) = (model.n_obs(), model.n_params());
+    let mut jac = vec![0.0; n * k];
+    if !model.jacobian(&f.params, &mut jac) || f.fitted.len() < m.len() || y.len() < m.len() {
+        return None;
+    }
+    let (bread, _) = fit::linalg::inverse_normal(&jac, n, k);
+    if bread.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let nd = m.len();
+    let dof = nd.saturating_sub(k).max(1) as f64;
+    // sigma^2 of one sample: sum m r^2 / (n - k) over the bins (r = y - fitted).
+    let mut meat = vec![0.0; k * k];
+    let unit = f.rss / (f.n.saturating_sub(f.k)).max(1) as f64;
+    let s2: f64 = (0..nd)
+        .map(|i| m[i] * (y[i] - f.fitted[i]).powi(2))
+        .sum::<f64>()
+        / dof;
+    for i in 0..n {
+        let var = if i < nd { s2 / m[i] } else { unit };
+        let row = &jac[i * k..(i + 1) * k];
+        for a in 0..k {
+            for b in 0..k {
+                meat[a * k + b] += var * row[a] * row[b];
+            }
+        }
+    }
+    let mul = |x: &[f64], y: &[f64]| {
+        let mut out = vec![0.0; k * k];
+        for a in 0..k {
+            for b in 0..k {
+                out[a * k + b] = (0..k).map(|c| x[a * k + c] * y[c * k + b]).sum();
+            }
+        }
+        out
+    };
+    let cov = mul(&mul(&bread, &meat), &bread);
+    let se: Vec<f64> = (0..k).map(|a| cov[a * k + a].max(0.0).sqrt()).collect();
+    let corr: Vec<f64> = (0..k * k)
+        .map(|ab| {
+            let (a, b) = (ab / k, ab % k);
+            cov[ab] / (se[a] * se[b])
+        })
+        .collect();
+    Some((cov, se, corr))
+}
+
 /// Autocorrelations at lags 1..=`lags` of the weighted residuals of the data points (time
 /// order).
 fn autocorrelations(phi: &[f64], fitted: &[f64], w: Option<&[f64]>, lags: usize) -> Vec<f64> {
@@ -317,20 +404,70 @@ const OFFSET_CONFOUNDED: f64 = 0.9;
 
 /// Fits every requested variant of one curve and returns its row.
 pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
+    let mut row = fit_once(c, opts, opts.weighting);
+    row.weighting = opts.weighting.name().to_owned();
+    // The other weighting, as a check on the shape: on a curve that is KWW both estimate the same
+    // beta; on one that is not, beta depends on how the fit weights time.
+    let varying = c.n_samples.len() == c.time_s.len() && c.n_samples.iter().any(|m| *m != 1);
+    if varying && row.beta.is_some() {
+        let other_w = match opts.weighting {
+            Weighting::Samples => Weighting::LogTime,
+            Weighting::LogTime => Weighting::Samples,
+        };
+        let other = fit_once(
+            c,
+            &FitOptions {
+                bootstrap: 0,
+                ..opts.clone()
+            },
+            other_w,
+        );
+        if let (Some(b), Some(bo), Some(s), Some(so)) =
+            (row.beta, other.beta, row.beta_se, other.beta_se)
+        {
+            // beta(log-time) - beta(samples).
+            let shift = match opts.weighting {
+                Weighting::Samples => bo - b,
+                Weighting::LogTime => b - bo,
+            };
+            row.beta_weighting_shift = Some(shift);
+            // A misfit: the residuals run in structure (autocorrelated) and beta moves with the
+            // weighting by more than twice its SE. (A Hausman contrast on the two SEs has no
+            // power here: the structure itself widens both.)
+            let _ = so;
+            let structured = row
+                .flags
+                .split(',')
+                .any(|f| f == "autocorrelated_residuals");
+            if structured && shift.abs() > 2.0 * s {
+                let mut f: Vec<&str> = row.flags.split(',').filter(|f| !f.is_empty()).collect();
+                f.push("not_kww");
+                f.sort_unstable();
+                row.flags = f.join(",");
+            }
+        }
+    }
+    row
+}
+
+/// The row of one curve fitted with one weighting.
+fn fit_once(c: &RelaxationClean, opts: &FitOptions, weighting: Weighting) -> KwwFit {
     let (t, phi) = (&c.time_s, &c.phi);
     if let Some(why) = check(t, phi) {
         return flagged(c, why, t.len());
     }
     let ln_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
-    // Weights sqrt(samples per bin), when the curve says how many.
-    let weights: Option<Vec<f64>> =
-        (c.n_samples.len() == t.len() && c.n_samples.iter().any(|m| *m != 1)).then(|| {
-            c.n_samples
-                .iter()
-                .map(|m| (*m).max(1) as f64)
-                .map(f64::sqrt)
-                .collect()
-        });
+    // Samples per bin, when the curve says how many and they differ.
+    let counts: Option<Vec<f64>> = (c.n_samples.len() == t.len()
+        && c.n_samples.iter().any(|m| *m != 1))
+    .then(|| c.n_samples.iter().map(|m| (*m).max(1) as f64).collect());
+    // Weights sqrt(samples per bin) when every sample counts alike.
+    let weights: Option<Vec<f64>> = match weighting {
+        Weighting::Samples => counts
+            .as_ref()
+            .map(|m| m.iter().copied().map(f64::sqrt).collect()),
+        Weighting::LogTime => None,
+    };
     let w = weights.as_deref();
     // The prior SD of the nuisance step time: the located step's SE (at least 1 ms).
     let step_sd = c
@@ -456,6 +593,24 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
             } else {
                 unmodelled_drift = seen;
             }
+        }
+    }
+    // Log-time weights are not the inverse variances (a bin of m samples has variance
+    // sigma^2 / m): the covariance is the sandwich (J^T J)^-1 J^T S J (J^T J)^-1, S the bins'
+    // variances (sigma^2 from the samples-weighted residuals) and the pseudo-observations' unit
+    // scale.
+    if weighting == Weighting::LogTime
+        && let Some(m) = counts.as_deref()
+    {
+        let model: &dyn Model = if drift_per_window.is_some() {
+            &drift_model
+        } else {
+            base
+        };
+        if let Some((cov, se, corr)) = sandwich(model, &f, m, phi) {
+            f.cov = cov;
+            f.se = se;
+            f.corr = corr;
         }
     }
     let base_params = f.params[..k_base].to_vec();

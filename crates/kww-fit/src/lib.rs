@@ -10,7 +10,7 @@ pub use physics::kww_models as model;
 
 use std::path::PathBuf;
 
-pub use curve::{DEFAULT_DRIFT_MPA_PER_H, FitOptions, fit_curve};
+pub use curve::{DEFAULT_DRIFT_MPA_PER_H, FitOptions, Weighting, fit_curve};
 pub use io::run;
 pub use model::Variant;
 

@@ -52,6 +52,13 @@ struct Args {
     /// intervals, and curves that show a drift are `drift_not_modelled`)
     #[arg(long, default_value_t = 0.0, value_parser = stage_cli::non_negative_f64)]
     drift_mpa_per_h: f64,
+    /// How residuals are weighted: samples (every recorded sample alike: the maximum-likelihood
+    /// fit under white noise) or log-time (every log-time bin alike, as a fit to a curve
+    /// resampled in log time; errors from a sandwich covariance). The other is fitted as a check
+    /// (beta_weighting_shift; flag not_kww where the residuals are autocorrelated and the shift
+    /// exceeds twice beta's SE)
+    #[arg(long, default_value = "samples", value_parser = ["samples", "log-time"])]
+    weighting: String,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -76,6 +83,8 @@ fn main() -> ExitCode {
                 bootstrap: a.bootstrap,
                 seed: a.seed,
                 drift_mpa_per_h: (a.drift_mpa_per_h > 0.0).then_some(a.drift_mpa_per_h),
+                weighting: kww_fit::Weighting::parse(&a.weighting)
+                    .unwrap_or(kww_fit::Weighting::Samples),
                 ..FitOptions::default()
             },
         };

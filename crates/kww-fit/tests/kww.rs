@@ -449,3 +449,109 @@ fn a_drifting_instrument_widens_the_interval_instead_of_biasing_it() {
         "{held_without}/{reps}"
     );
 }
+
+/// Issue 36: a curve that is not KWW (a log-normal distribution of ln tau, SD 1.2, centre
+/// 300 s), recorded every second for 8800 s with noise 1e-3 and resampled into 200 log-time bins.
+/// With the default (sample) weights beta is within 0.02 of a fit that weights every recorded
+/// sample alike; with `log-time` within 0.02 of a fit that weights each log-time interval alike
+/// (noise-free, from the true step); the two differ by far more than their SEs, and the curve
+/// says so (`not_kww`, `beta_weighting_shift`).
+#[test]
+fn the_weighting_is_a_stated_choice_and_a_non_kww_curve_is_flagged() {
+    let (centre, sd) = (300f64.ln(), 1.2);
+    let phi_true = |t: f64| {
+        let n = 2000;
+        let (lo, hi) = (centre - 8.0 * sd, centre + 8.0 * sd);
+        let h = (hi - lo) / n as f64;
+        (0..=n)
+            .map(|k| {
+                let x = lo + h * k as f64;
+                let d = (-(x - centre).powi(2) / (2.0 * sd * sd)).exp()
+                    / (sd * (2.0 * std::f64::consts::PI).sqrt());
+                let f = d * (-t * (-x).exp()).exp();
+                if k == 0 || k == n { 0.5 * f * h } else { f * h }
+            })
+            .sum::<f64>()
+    };
+    let mut rng = Rng::new(36, 1);
+    let samples: Vec<(f64, f64)> = (1..=8800)
+        .map(|k| {
+            let t = k as f64;
+            (t, phi_true(t) + 1e-3 * rng.normal())
+        })
+        .collect();
+    // 200 log-spaced bins: means and counts (as clean resamples).
+    let edges: Vec<f64> = (0..=200)
+        .map(|i| (8800f64.ln() * i as f64 / 200.0).exp())
+        .collect();
+    let (mut bt, mut by, mut bm) = (Vec::new(), Vec::new(), Vec::new());
+    let mut centres = Vec::new();
+    for w in edges.windows(2) {
+        let inside: Vec<&(f64, f64)> = samples
+            .iter()
+            .filter(|(t, _)| *t >= w[0] && *t < w[1])
+            .collect();
+        if inside.is_empty() {
+            continue;
+        }
+        let m = inside.len() as f64;
+        bt.push(inside.iter().map(|p| p.0).sum::<f64>() / m);
+        by.push(inside.iter().map(|p| p.1).sum::<f64>() / m);
+        bm.push(inside.len() as i64);
+        centres.push(bt[bt.len() - 1]);
+    }
+    let binned = |t: Vec<f64>, y: Vec<f64>, m: Vec<i64>| RelaxationClean {
+        n_samples: m,
+        ..curve(t, y)
+    };
+    let opts = |w: kww_fit::Weighting| FitOptions {
+        variants: vec![Variant::Kww],
+        weighting: w,
+        ..FitOptions::default()
+    };
+    let default = fit_curve(
+        &binned(bt.clone(), by.clone(), bm.clone()),
+        &opts(kww_fit::Weighting::Samples),
+    );
+    let log_time = fit_curve(
+        &binned(bt.clone(), by.clone(), bm.clone()),
+        &opts(kww_fit::Weighting::LogTime),
+    );
+    // References: every recorded sample alike; every log-time bin alike, noise-free.
+    let all = fit_curve(
+        &curve(
+            samples.iter().map(|p| p.0).collect(),
+            samples.iter().map(|p| p.1).collect(),
+        ),
+        &opts(kww_fit::Weighting::Samples),
+    );
+    let ideal = fit_curve(
+        &curve(
+            centres.clone(),
+            centres.iter().map(|&t| phi_true(t)).collect(),
+        ),
+        &opts(kww_fit::Weighting::Samples),
+    );
+    let b = |r: &KwwFit| r.beta.unwrap();
+    eprintln!(
+        "beta: samples {:.4} +- {:.4} (every sample alike {:.4}), log-time {:.4} +- {:.4} (ideal {:.4}); shift {:?}, flags {}",
+        b(&default),
+        default.beta_se.unwrap(),
+        b(&all),
+        b(&log_time),
+        log_time.beta_se.unwrap(),
+        b(&ideal),
+        default.beta_weighting_shift,
+        default.flags
+    );
+    assert_eq!(default.weighting, "samples");
+    assert_eq!(log_time.weighting, "log-time");
+    assert!((b(&default) - b(&all)).abs() < 0.02);
+    assert!((b(&log_time) - b(&ideal)).abs() < 0.02);
+    assert!(
+        default.flags.split(',').any(|f| f == "not_kww"),
+        "{default:?}"
+    );
+    let shift = default.beta_weighting_shift.unwrap();
+    assert!((shift - (b(&log_time) - b(&default))).abs() < 1e-12);
+}

@@ -113,6 +113,13 @@ row_table! {
         tau_se_s: Option<f64> ["s"],
         amplitude: Option<f64> ["1"],
         offset: Option<f64> ["1"],
+        /// How the residuals were weighted: `samples` (every recorded sample alike, the default)
+        /// or `log-time` (every log-time bin alike).
+        weighting: String [""],
+        /// beta fitted with log-time weights minus beta with sample weights: on a KWW curve
+        /// noise; on one that is not KWW the systematic error of choosing a weighting (flag
+        /// `not_kww` where the residuals are autocorrelated and it exceeds twice beta's SE).
+        beta_weighting_shift: Option<f64> ["1"],
         /// The linear drift of phi the fit modelled (flag `drift_modelled`), per hour; null when
         /// the data did not call for one.
         drift_per_h: Option<f64> ["1/h"],

@@ -111,6 +111,8 @@ fn every_row_table_round_trips() {
                 amplitude: some(i),
                 offset: None,
                 drift_per_h: None,
+                weighting: String::new(),
+                beta_weighting_shift: None,
                 t0_s: some(i),
                 corr_ln_tau_beta: Some(-0.5),
                 mean_tau_s: Some(f64::NAN),
