@@ -463,6 +463,28 @@ fn kww_tables(h: &mut String, toc: &mut Vec<(usize, String, String)>, inp: &Inpu
         let id = format!("kww-{}", slug(m));
         let _ = writeln!(h, "<h3 id=\"{id}\">KWW fits: {}</h3>", esc(m));
         toc.push((1, id, format!("KWW fits: {m}")));
+        // The weighting the fits used, and how far beta moves under the other one (the
+        // systematic error of that choice on curves that are not KWW).
+        let mut weightings: Vec<&str> = fits
+            .iter()
+            .filter(|f| f.material == m && !f.weighting.is_empty())
+            .map(|f| f.weighting.as_str())
+            .collect();
+        weightings.sort_unstable();
+        weightings.dedup();
+        let shift = fits
+            .iter()
+            .filter(|f| f.material == m)
+            .filter_map(|f| f.beta_weighting_shift)
+            .fold(0.0f64, |a, b| a.max(b.abs()));
+        if !weightings.is_empty() {
+            let _ = writeln!(
+                h,
+                "<p>Residuals weighted by {} (<code>samples</code>: every recorded sample alike; <code>log-time</code>: every log-time bin alike, errors from a sandwich covariance). β under the other weighting differs by at most {} here; a curve that is not KWW (flag <code>not_kww</code>) carries that as a systematic error.</p>",
+                esc(&weightings.join(", ")),
+                sig(shift, 2)
+            );
+        }
         h.push_str("<p>β and τ with their standard errors, rounded to them; rows with a status other than ok or with flags are highlighted.</p>\n<div class=\"tablewrap\"><table><thead><tr><th class=\"l\">test</th><th>T / K</th><th>t<sub>a</sub> / s</th><th class=\"l\">model</th><th>β ± SE</th><th>τ ± SE / s</th><th>corr(ln τ, β)</th><th>R²</th><th class=\"l\">status</th><th class=\"l\">flags</th></tr></thead><tbody>\n");
         for f in fits.iter().filter(|f| f.material == m) {
             let flagged = f.status != "ok" || !f.flags.is_empty();
