@@ -404,7 +404,7 @@ const OFFSET_CONFOUNDED: f64 = 0.9;
 
 /// Fits every requested variant of one curve and returns its row.
 pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
-    let mut row = fit_once(c, opts, opts.weighting);
+    let mut row = fit_once(c, opts, opts.weighting, true);
     row.weighting = opts.weighting.name().to_owned();
     // The other weighting, as a check on the shape: on a curve that is KWW both estimate the same
     // beta; on one that is not, beta depends on how the fit weights time.
@@ -414,13 +414,17 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
             Weighting::Samples => Weighting::LogTime,
             Weighting::LogTime => Weighting::Samples,
         };
+        // Only the variant chosen, no bootstrap and no drift check: what is compared is beta.
         let other = fit_once(
             c,
             &FitOptions {
                 bootstrap: 0,
+                variants: Variant::parse(&row.model)
+                    .map_or_else(|| opts.variants.clone(), |v| vec![v]),
                 ..opts.clone()
             },
             other_w,
+            false,
         );
         if let (Some(b), Some(bo), Some(s), Some(so)) =
             (row.beta, other.beta, row.beta_se, other.beta_se)
@@ -450,8 +454,14 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
     row
 }
 
-/// The row of one curve fitted with one weighting.
-fn fit_once(c: &RelaxationClean, opts: &FitOptions, weighting: Weighting) -> KwwFit {
+/// The row of one curve fitted with one weighting; `drift_check` runs the drift check where no
+/// drift is stated.
+fn fit_once(
+    c: &RelaxationClean,
+    opts: &FitOptions,
+    weighting: Weighting,
+    drift_check: bool,
+) -> KwwFit {
     let (t, phi) = (&c.time_s, &c.phi);
     if let Some(why) = check(t, phi) {
         return flagged(c, why, t.len());
@@ -547,7 +557,7 @@ fn fit_once(c: &RelaxationClean, opts: &FitOptions, weighting: Weighting) -> Kww
     let modelled = opts.drift_mpa_per_h.is_some_and(|d| d > 0.0);
     let drift_sd = match (opts.drift_mpa_per_h, sigma0) {
         (Some(d), Some(s0)) if d > 0.0 => Some(d * t_max / 3600.0 / s0),
-        (None, Some(s0)) => Some(DEFAULT_DRIFT_MPA_PER_H * t_max / 3600.0 / s0),
+        (None, Some(s0)) if drift_check => Some(DEFAULT_DRIFT_MPA_PER_H * t_max / 3600.0 / s0),
         _ => None,
     };
     let sigma = (f.rss / (f.n.saturating_sub(f.k)).max(1) as f64)
