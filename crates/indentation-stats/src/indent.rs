@@ -404,10 +404,7 @@ pub fn mark_modulus_outliers(rows: &mut [Indent]) {
                     && sd > 0.0
                     && (e - m).abs() > 5.0 * sd
                 {
-                    let mut f: Vec<&str> = r.flags.split(',').filter(|f| !f.is_empty()).collect();
-                    f.push("modulus_outlier");
-                    f.sort_unstable();
-                    r.flags = f.join(",");
+                    tables::add_flag(&mut r.flags, "modulus_outlier");
                     if r.status == "ok" {
                         r.status = "modulus_outlier".into();
                     }

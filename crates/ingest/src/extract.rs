@@ -292,10 +292,7 @@ pub fn relaxation(item: &Item, parsed: &Parsed) -> Result<(RelaxationRaw, Notes)
     });
     check_temperature(&mut curve, unitless, &mut notes);
     if from_modulus {
-        let mut flags: Vec<&str> = curve.flags.split(',').filter(|f| !f.is_empty()).collect();
-        flags.push("stress_from_modulus");
-        flags.sort_unstable();
-        curve.flags = flags.join(",");
+        tables::add_flag(&mut curve.flags, "stress_from_modulus");
     }
     Ok((curve, notes))
 }

@@ -426,7 +426,7 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
             other_w,
             false,
         );
-        if let (Some(b), Some(bo), Some(s), Some(so)) =
+        if let (Some(b), Some(bo), Some(s), Some(_)) =
             (row.beta, other.beta, row.beta_se, other.beta_se)
         {
             // beta(log-time) - beta(samples).
@@ -438,16 +438,12 @@ pub fn fit_curve(c: &RelaxationClean, opts: &FitOptions) -> KwwFit {
             // A misfit: the residuals run in structure (autocorrelated) and beta moves with the
             // weighting by more than twice its SE. (A Hausman contrast on the two SEs has no
             // power here: the structure itself widens both.)
-            let _ = so;
             let structured = row
                 .flags
                 .split(',')
                 .any(|f| f == "autocorrelated_residuals");
             if structured && shift.abs() > 2.0 * s {
-                let mut f: Vec<&str> = row.flags.split(',').filter(|f| !f.is_empty()).collect();
-                f.push("not_kww");
-                f.sort_unstable();
-                row.flags = f.join(",");
+                tables::add_flag(&mut row.flags, "not_kww");
             }
         }
     }

@@ -26,6 +26,15 @@ pub use io::{
 pub use series::{SeriesKey, nominal_strains};
 pub use table::{ColumnDef, CurveTable, RowTable, schema_of};
 
+/// Adds `flag` to a comma-separated `flags` column value, kept sorted and without duplicates.
+pub fn add_flag(flags: &mut String, flag: &str) {
+    let mut all: Vec<&str> = flags.split(',').filter(|f| !f.is_empty()).collect();
+    all.push(flag);
+    all.sort_unstable();
+    all.dedup();
+    *flags = all.join(",");
+}
+
 /// The version of the table layout, written into every file.
 pub const SCHEMA_VERSION: u32 = 4;
 /// The agingflow version, written into every file.

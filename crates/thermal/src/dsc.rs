@@ -343,6 +343,8 @@ pub fn analyse(scan: &DscRaw, o: &DscOptions) -> Vec<Transition> {
         // anything else is analysed whole and flagged by `prepare`.
         heatings.push(pts.clone());
     }
+    // Each heating sorted by temperature once, with `prepare`'s flags.
+    let heatings: Vec<Sorted> = heatings.iter().map(|h| sorted_points(h)).collect();
     if segs.len() > 1 {
         scan_flags.push("segmented");
     }
@@ -355,10 +357,7 @@ pub fn analyse(scan: &DscRaw, o: &DscOptions) -> Vec<Transition> {
             let score = |sign: f64| {
                 heatings
                     .iter()
-                    .map(|h| {
-                        let (sorted, _) = sorted_points(h);
-                        step_score(&sorted, sign, o)
-                    })
+                    .map(|(sorted, _)| step_score(sorted, sign, o))
                     .sum::<f64>()
             };
             let (up, down) = (score(1.0), score(-1.0));
@@ -372,8 +371,8 @@ pub fn analyse(scan: &DscRaw, o: &DscOptions) -> Vec<Transition> {
     scan_flags.push(how);
     let endo = if exo_up { "down" } else { "up" };
     let mut rows = Vec::new();
-    for (k, h) in heatings.iter().enumerate() {
-        let mut seg_rows = analyse_heating(scan, h, exo_up, o);
+    for (k, (h, flags)) in heatings.into_iter().enumerate() {
+        let mut seg_rows = analyse_heating(scan, &h, flags, exo_up, o);
         for r in &mut seg_rows {
             r.segment = Some(k as i64 + 1);
             r.endo = Some(endo.to_owned());
@@ -383,22 +382,26 @@ pub fn analyse(scan: &DscRaw, o: &DscOptions) -> Vec<Transition> {
     rows
 }
 
+/// Points sorted by temperature and `prepare`'s flags.
+type Sorted = (Vec<(f64, f64)>, Vec<&'static str>);
+
 /// Finite points sorted by temperature, with `prepare`'s flags.
-fn sorted_points(pts: &[(f64, f64)]) -> (Vec<(f64, f64)>, Vec<&'static str>) {
+fn sorted_points(pts: &[(f64, f64)]) -> Sorted {
     let t: Vec<f64> = pts.iter().map(|p| p.0).collect();
     let y: Vec<Option<f64>> = pts.iter().map(|p| Some(p.1)).collect();
     curve::prepare(&t, &y)
 }
 
-/// The four rows of one heating segment, read with the given sign.
+/// The four rows of one heating segment (points sorted by temperature, `prepare`'s flags), read
+/// with the given sign.
 fn analyse_heating(
     scan: &DscRaw,
     pts: &[(f64, f64)],
+    mut flags: Vec<&'static str>,
     exo_up: bool,
     o: &DscOptions,
 ) -> Vec<Transition> {
     let sign = if exo_up { 1.0 } else { -1.0 };
-    let (pts, mut flags) = sorted_points(pts);
     let names = ["tg_onset", "tg_midpoint", "tg_end", "crystallization_onset"];
     let mut rows: Vec<Transition> = names
         .iter()
@@ -413,7 +416,7 @@ fn analyse_heating(
             )
         })
         .collect();
-    let v = View::new(&pts, sign, o);
+    let v = View::new(pts, sign, o);
     let g = &v.g;
     let span = g.t.last().copied().unwrap_or(0.0) - g.t.first().copied().unwrap_or(0.0);
     if g.t.len() < 40 || span < 30.0 {

@@ -53,20 +53,27 @@ impl Gen {
     }
 }
 
-#[test]
-fn the_analysis_never_panics_on_arbitrary_scans() {
+/// How long a property test runs: until AGINGFLOW_FUZZ_SECONDS from now (`make fuzz`, with no
+/// count), else AGINGFLOW_FUZZ_SCANS cases (default `cases`).
+fn budget(cases: usize) -> (Option<std::time::Instant>, usize) {
     let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let n: usize = if deadline.is_some() {
+    let n = if deadline.is_some() {
         usize::MAX
     } else {
         std::env::var("AGINGFLOW_FUZZ_SCANS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(500)
+            .unwrap_or(cases)
     };
+    (deadline, n)
+}
+
+#[test]
+fn the_analysis_never_panics_on_arbitrary_scans() {
+    let (deadline, n) = budget(500);
     let mut g = Gen(0x9E37_79B9_7F4A_7C15);
     let (mut rows_seen, mut done) = (0usize, 0usize);
     for k in 0..n {
@@ -239,18 +246,7 @@ fn cooling_short_and_broken_scans_are_flagged_not_fatal() {
 /// heating segment number no larger than the heating pieces. Same deadline variables as above.
 #[test]
 fn segments_of_random_protocols_tile_the_scan() {
-    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let n: usize = if deadline.is_some() {
-        usize::MAX
-    } else {
-        std::env::var("AGINGFLOW_FUZZ_SCANS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(300)
-    };
+    let (deadline, n) = budget(300);
     let mut g = Gen(0x51ED_2701_F00D_CAFE);
     let mut done = 0usize;
     for k in 0..n {
