@@ -235,14 +235,29 @@ pub fn report_read(path: &Path) {
 pub fn report_dropped(kind: &str, id: &str, why: &str) {
     tracing::warn!("{kind} {id} dropped: {why}");
     if let Some(list) = std::env::var_os(DROPPED_ENV) {
-        let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
-        let line = format!("{}\t{}\t{}\n", clean(kind), clean(id), clean(why));
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&list)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        report_dropped_to(Path::new(&list), kind, id, why);
     }
+}
+
+/// Appends a dropped line to `list`, but only to the runner's own file: one in an
+/// `.agingflow/staging` folder that guard does not protect (a stage run by hand with the
+/// variable pointing elsewhere writes nothing).
+fn report_dropped_to(list: &Path, kind: &str, id: &str, why: &str) -> bool {
+    let ours = list
+        .parent()
+        .is_some_and(|d| d.ends_with(".agingflow/staging"))
+        && guard::check(list).is_ok();
+    if !ours {
+        return false;
+    }
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    let line = format!("{}\t{}\t{}\n", clean(kind), clean(id), clean(why));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(list)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
+        .is_ok()
 }
 
 /// [`report_read`] for a file whose bytes the stage holds: their hash is what it read.
@@ -373,6 +388,29 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_lines_go_only_to_the_runners_staging_file() {
+        let d = tempfile::tempdir().unwrap();
+        let staging = d.path().join("out/.agingflow/staging");
+        std::fs::create_dir_all(&staging).unwrap();
+        let ours = staging.join("clean-1-0.dropped");
+        assert!(report_dropped_to(
+            &ours,
+            "test",
+            "a\tb",
+            "non_monotone_time"
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&ours).unwrap(),
+            "test\ta b\tnon_monotone_time\n"
+        );
+        // A user's file named by hand is never touched.
+        let theirs = d.path().join("notes.txt");
+        std::fs::write(&theirs, "mine\n").unwrap();
+        assert!(!report_dropped_to(&theirs, "test", "x", "y"));
+        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "mine\n");
+    }
 
     #[test]
     fn errors_and_panics_map_to_the_contract_exit_codes() {
