@@ -3,13 +3,15 @@
 //! instrument settings drawn at random (strain ramp 1 to 8 s, sampling every 0.5 to 5 s, 10 to
 //! 60 s of hold before the step, a residual-stress offset of 0 to 8 %), run through the real
 //! clean and kww-fit code in process, and every estimate is compared with its truth: z =
-//! (estimate - truth) / SE and whether the interval covers the truth. `curves` is the per-curve
+//! (estimate - truth) / SE and whether the interval covers the truth. Rows may drift, follow a
+//! shape that is not KWW ([`TruthShape`]; the truth is then the pseudo-true value) or cut the
+//! window short. `curves` is the per-curve
 //! study (beta, ln tau, mean tau); `campaign` the per-campaign one (aging law, turning point, E_a).
 
 pub mod campaign;
 
 use rayon::prelude::*;
-use simulate::relaxation::{RelaxTruth, generate};
+use simulate::relaxation::{RelaxTruth, Shape, generate_shaped};
 pub use simulate::spec::Setting;
 use simulate::spec::{RelaxationSpec, TauSpec};
 use tables::{KwwFit, RelaxationRaw};
@@ -31,10 +33,29 @@ pub struct Instrument {
     pub hold_s: Setting,
     pub offset: Setting,
     pub drift_mpa_per_h: Setting,
-    /// The drift the lab states to kww-fit (`--drift-mpa-per-h`; None: the default, no term).
+    /// The drift the lab states to kww-fit (`--drift-mpa-per-h`; None: its default).
     pub declared_drift_mpa_per_h: Option<f64>,
     /// kww-fit's `--weighting`.
     pub weighting: kww_fit::Weighting,
+    /// The relaxation the curves follow.
+    pub truth: TruthShape,
+    /// tau drawn log-uniformly between these multiples of the recorded span.
+    pub tau_over_span: [f64; 2],
+}
+
+/// The relaxation shape of a row's curves. On a shape that is not KWW, the truth an interval is
+/// held to is the pseudo-true value: what the same fit gives on the same curve without noise
+/// (the stretched exponential closest to the curve under the fit's weighting).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TruthShape {
+    Kww,
+    /// Log-normal distribution of ln tau, its SD drawn uniformly in this range per curve.
+    LogNormal([f64; 2]),
+    /// Two KWW modes `decades` apart, the faster carrying `weight`.
+    TwoModes {
+        decades: f64,
+        weight: f64,
+    },
 }
 
 impl Instrument {
@@ -47,6 +68,8 @@ impl Instrument {
         drift_mpa_per_h: Setting::Fixed(0.0),
         declared_drift_mpa_per_h: None,
         weighting: kww_fit::Weighting::Samples,
+        truth: TruthShape::Kww,
+        tau_over_span: [0.1, 2.0],
     };
 }
 
@@ -94,7 +117,19 @@ pub fn raw_curve(
     t_a: f64,
     rng: &mut rng::Rng,
 ) -> (RelaxationRaw, RelaxTruth) {
-    let (c, truth) = generate(spec, spec.strain, t_k, t_a, rng);
+    raw_curve_shaped(id, spec, t_k, t_a, Shape::Kww, rng)
+}
+
+/// [`raw_curve`] with another relaxation shape.
+pub fn raw_curve_shaped(
+    id: &str,
+    spec: &RelaxationSpec,
+    t_k: f64,
+    t_a: f64,
+    shape: Shape,
+    rng: &mut rng::Rng,
+) -> (RelaxationRaw, RelaxTruth) {
+    let (c, truth) = generate_shaped(spec, spec.strain, t_k, t_a, shape, rng);
     let raw = RelaxationRaw {
         step_s: None,
         test_id: id.into(),
@@ -119,19 +154,24 @@ pub fn fit_raw(raw: &RelaxationRaw) -> KwwFit {
     fit_raw_with(raw, None, kww_fit::Weighting::Samples)
 }
 
-/// [`fit_raw`] with a drift stated to kww-fit (`--drift-mpa-per-h`) and its `--weighting`.
+/// [`fit_raw`] with kww-fit's `--drift-mpa-per-h` (None: its default; 0: no drift term) and
+/// `--weighting`.
 pub fn fit_raw_with(
     raw: &RelaxationRaw,
     drift_mpa_per_h: Option<f64>,
     weighting: kww_fit::Weighting,
 ) -> KwwFit {
     let (c, _) = clean::clean_curve(raw, &clean::Options::default());
+    let defaults = kww_fit::FitOptions::default();
     kww_fit::fit_curve(
         &c,
         &kww_fit::FitOptions {
-            drift_mpa_per_h,
+            drift_mpa_per_h: match drift_mpa_per_h {
+                None => defaults.drift_mpa_per_h,
+                Some(d) => Some(d).filter(|d| *d > 0.0),
+            },
             weighting,
-            ..kww_fit::FitOptions::default()
+            ..defaults
         },
     )
 }
@@ -168,15 +208,73 @@ pub fn curve_trial(seed: u64, k: u64, ins: &Instrument) -> CurveOutcome {
         ),
         Glass::Polymer => (rng.range(0.25, 0.5), 1800.0),
     };
-    let tau = (rng.range((0.1 * span).ln(), (2.0 * span).ln())).exp();
+    let [lo, hi] = ins.tau_over_span;
+    let tau = (rng.range((lo * span).ln(), (hi * span).ln())).exp();
     let spec = curve_spec(glass, beta, tau, span, ins);
-    let (raw, truth) = raw_curve(&format!("c{k}"), &spec, 600.0, 3600.0, &mut rng);
+    // The shape's own draw comes from a stream of its own: the KWW rows keep their curves.
+    let mut shape_rng = rng::Rng::new(seed ^ 0x5a4e, k);
+    let shape = match ins.truth {
+        TruthShape::Kww => Shape::Kww,
+        TruthShape::LogNormal([a, b]) => Shape::LogNormal {
+            sd_ln_tau: shape_rng.range(a, b),
+        },
+        TruthShape::TwoModes { decades, weight } => Shape::TwoModes { decades, weight },
+    };
+    let quiet_rng = rng.clone();
+    let (raw, mut truth) =
+        raw_curve_shaped(&format!("c{k}"), &spec, 600.0, 3600.0, shape, &mut rng);
     let f = fit_raw_with(&raw, ins.declared_drift_mpa_per_h, ins.weighting);
+    let mut mean_truth = physics::kww::mean_tau_s(truth.tau_s, truth.beta);
+    if shape != Shape::Kww {
+        // The pseudo-true values: the same fit of the same curve recorded without noise (the
+        // same settings, from the same stream).
+        let quiet = RelaxationSpec {
+            noise_mpa: Setting::Fixed(0.0),
+            ..spec.clone()
+        };
+        let (raw0, _) = raw_curve_shaped(
+            "quiet",
+            &quiet,
+            600.0,
+            3600.0,
+            shape,
+            &mut quiet_rng.clone(),
+        );
+        // The model the noisy fit chose (the interval is the chosen model's).
+        let (c0, _) = clean::clean_curve(&raw0, &clean::Options::default());
+        let defaults = kww_fit::FitOptions::default();
+        let f0 = kww_fit::fit_curve(
+            &c0,
+            &kww_fit::FitOptions {
+                variants: kww_fit::Variant::parse(&f.model)
+                    .map_or(defaults.variants.clone(), |v| vec![v]),
+                drift_mpa_per_h: match ins.declared_drift_mpa_per_h {
+                    None => defaults.drift_mpa_per_h,
+                    Some(d) => Some(d).filter(|d| *d > 0.0),
+                },
+                weighting: ins.weighting,
+                ..defaults
+            },
+        );
+        match (f0.beta, f0.tau_s, f0.mean_tau_s) {
+            (Some(b), Some(t), Some(m)) => {
+                truth.beta = b;
+                truth.tau_s = t;
+                mean_truth = m;
+            }
+            _ => {
+                truth.beta = f64::NAN;
+                truth.tau_s = f64::NAN;
+                mean_truth = f64::NAN;
+            }
+        }
+    }
     let z = |est: Option<f64>, se: Option<f64>, truth: f64| match (est, se) {
-        (Some(e), Some(s)) if s > 0.0 && s.is_finite() => Some((e - truth) / s),
+        (Some(e), Some(s)) if s > 0.0 && s.is_finite() && truth.is_finite() => {
+            Some((e - truth) / s)
+        }
         _ => None,
     };
-    let mean_truth = physics::kww::mean_tau_s(truth.tau_s, truth.beta);
     CurveOutcome {
         glass,
         ramp_s: truth.settings.ramp_s,

@@ -2,7 +2,7 @@
 //!
 //! Usage: agingflow-coverage [CURVES [CAMPAIGNS]]   (defaults 1000 and 200)
 
-use coverage::{Instrument, Setting, curve_study, summarize};
+use coverage::{Instrument, Setting, TruthShape, curve_study, summarize};
 
 /// One table row: bias and coverage over the curves whose fit is `ok` (what a person may use),
 /// with how many were not `ok` and how many the fit flagged for a drift.
@@ -100,18 +100,18 @@ fn main() {
             },
         ),
         (
-            "drift 0.05-0.5 MPa/h, stated 0.5",
+            "drift 0.05-0.5 MPa/h, drift term off (0)",
             Instrument {
                 drift_mpa_per_h: Setting::Range([0.05, 0.5]),
-                declared_drift_mpa_per_h: Some(0.5),
+                declared_drift_mpa_per_h: Some(0.0),
                 ..r
             },
         ),
         (
-            "drift -0.5 to -0.05 MPa/h, stated 0.5",
+            "drift -0.5 to -0.05 MPa/h, drift term off (0)",
             Instrument {
                 drift_mpa_per_h: Setting::Range([-0.5, -0.05]),
-                declared_drift_mpa_per_h: Some(0.5),
+                declared_drift_mpa_per_h: Some(0.0),
                 ..r
             },
         ),
@@ -123,9 +123,41 @@ fn main() {
             },
         ),
         (
-            "no drift, stated 0.5",
+            "log-normal ln tau, SD 0.6-1.5",
             Instrument {
-                declared_drift_mpa_per_h: Some(0.5),
+                truth: TruthShape::LogNormal([0.6, 1.5]),
+                ..r
+            },
+        ),
+        (
+            "log-normal ln tau, SD 0.6-1.5, log-time weights",
+            Instrument {
+                truth: TruthShape::LogNormal([0.6, 1.5]),
+                weighting: kww_fit::Weighting::LogTime,
+                ..r
+            },
+        ),
+        (
+            "two modes 1.5 decades apart, half each",
+            Instrument {
+                truth: TruthShape::TwoModes {
+                    decades: 1.5,
+                    weight: 0.5,
+                },
+                ..r
+            },
+        ),
+        (
+            "window cut: tau 2-6 x span",
+            Instrument {
+                tau_over_span: [2.0, 6.0],
+                ..r
+            },
+        ),
+        (
+            "no drift, drift term off (0)",
+            Instrument {
+                declared_drift_mpa_per_h: Some(0.0),
                 ..r
             },
         ),

@@ -69,9 +69,9 @@ pub struct FitOptions {
     /// |corr(ln tau, beta)| above this flags `ill_conditioned`.
     pub ill_conditioned_corr: f64,
     /// The instrument's stress drift (MPa/h, one SD) that every fit carries as a nuisance
-    /// parameter with a Gaussian prior, linear in t'. None: no drift term in the reported fit,
-    /// but a curve whose data show a drift (the term fitted with the default prior, beyond 3 SE)
-    /// is `drift_not_modelled`, not `ok`.
+    /// parameter with a Gaussian prior, linear in t' (default [`DEFAULT_DRIFT_MPA_PER_H`]).
+    /// None: no drift term in the reported fit, but a curve whose data show a drift (the term
+    /// fitted with the default prior, beyond 3 SE) is `drift_not_modelled`, not `ok`.
     pub drift_mpa_per_h: Option<f64>,
     /// How the residuals are weighted (see [`Weighting`]); the other weighting is fitted too, as
     /// a check: `beta_weighting_shift`, and flag `not_kww` where the residuals are autocorrelated
@@ -86,7 +86,7 @@ impl Default for FitOptions {
             bootstrap: 0,
             seed: 7,
             ill_conditioned_corr: 0.95,
-            drift_mpa_per_h: None,
+            drift_mpa_per_h: Some(DEFAULT_DRIFT_MPA_PER_H),
             weighting: Weighting::Samples,
         }
     }

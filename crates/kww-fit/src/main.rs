@@ -15,12 +15,12 @@ use stage_cli::{CommonArgs, StageError};
 /// end to within step_end_se_s, and t0 carries a Gaussian prior of that SD (bounds 5 SD), so a
 /// coarsely sampled step neither biases beta nor hides from its standard error. BIC decides only
 /// whether the residual-stress offset c is present (kept when it is confounded with the tail).
-/// An instrument's slow stress drift (linear in t', either sign): with --drift-mpa-per-h D it is
-/// a nuisance parameter of every fit, with a Gaussian prior of SD D: a drift the fit would
-/// otherwise absorb into its offset and slow tail, biasing beta and tau by many standard errors
-/// while the residuals barely show it, widens the intervals instead (flag `drift` where the data
-/// show one beyond 2 SE). Without it (the default, 0) a curve whose data show a drift is
-/// `drift_not_modelled`, not ok. Reported: beta, tau, <tau>, their standard errors and correlation, RSS, R^2, AIC, BIC and flags
+/// An instrument's slow stress drift (linear in t', either sign) is a nuisance parameter of
+/// every fit, with a Gaussian prior of SD --drift-mpa-per-h (default 0.5 MPa/h): a drift the fit
+/// would otherwise absorb into its offset and slow tail, biasing beta and tau by many standard
+/// errors while the residuals barely show it, widens the intervals instead (flag `drift` where
+/// the data show one beyond 2 SE). With 0 the term is left out and a curve whose data show a
+/// drift is `drift_not_modelled`, not ok (docs/drift.md). Reported: beta, tau, <tau>, their standard errors and correlation, RSS, R^2, AIC, BIC and flags
 /// (tau_extrapolated, ill_conditioned, at_bound, autocorrelated_residuals). Per series (material,
 /// series, strain, temperature): tau = A t_a^mu in two stages with a fitted breakpoint, the aging
 /// time where beta peaks with a profile interval, and the p-value of an interior maximum against
@@ -47,10 +47,10 @@ struct Args {
     /// Seed of the bootstraps (results do not depend on the thread count)
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// The instrument's stress drift, MPa per hour (one SD of the drift term's prior; 0.5 for a
-    /// DMA that drifts as much as the coverage study's); 0 leaves the drift term out (tighter
-    /// intervals, and curves that show a drift are `drift_not_modelled`)
-    #[arg(long, default_value_t = 0.0, value_parser = stage_cli::non_negative_f64)]
+    /// The instrument's stress drift, MPa per hour (one SD of the drift term's prior: what a DMA
+    /// may drift, 0.05-0.5 MPa/h); 0 leaves the drift term out (tighter intervals that hold only
+    /// on an instrument that does not drift; curves that show a drift are `drift_not_modelled`)
+    #[arg(long, default_value_t = kww_fit::DEFAULT_DRIFT_MPA_PER_H, value_parser = stage_cli::non_negative_f64)]
     drift_mpa_per_h: f64,
     /// How residuals are weighted: samples (every recorded sample alike: the maximum-likelihood
     /// fit under white noise) or log-time (every log-time bin alike, as a fit to a curve

@@ -1,6 +1,9 @@
 //! One synthetic stress-relaxation test: equilibration, a strain ramp, then
 //! sigma = sigma0 [(1 - c) exp(-(t'/tau)^beta) + c] + drift t + noise, as a DMA records it, with
 //! the instrument settings (ramp, sampling, hold, offset, noise, drift) drawn per test.
+//! [`generate_shaped`] replaces the stretched exponential by another relaxation shape (a
+//! log-normal distribution of relaxation times, two KWW modes): curves the fit's model does not
+//! make, for the coverage study.
 
 use physics::interp::pchip;
 use physics::{arrhenius_tau_s, kww};
@@ -84,11 +87,67 @@ pub fn truth_at(spec: &RelaxationSpec, aging_time_s: f64, temperature_k: f64) ->
     (beta, tau, ea)
 }
 
+/// The shape of the normalised relaxation phi(t') (1 at t' = 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shape {
+    /// exp(-(t'/tau)^beta), tau and beta from the spec.
+    Kww,
+    /// A log-normal distribution of relaxation times: ln tau normal about the spec's ln tau with
+    /// this SD (natural log units); phi = integral of g(ln tau) exp(-t'/tau).
+    LogNormal { sd_ln_tau: f64 },
+    /// Two stretched exponentials: `weight` of exp(-(t'/tau)^beta) and the rest with tau times
+    /// 10^`decades` (same beta).
+    TwoModes { decades: f64, weight: f64 },
+}
+
+/// Nodes of the log-normal quadrature: ln tau offsets over +-6 SD (trapezoid, which is
+/// spectrally accurate on a Gaussian) and their normalised weights.
+const LOGNORMAL_NODES: usize = 97;
+
+impl Shape {
+    /// phi(t') for a curve whose spec gives `tau_s` and `beta`.
+    pub fn phi(&self, t: f64, tau_s: f64, beta: f64) -> f64 {
+        match *self {
+            Shape::Kww => kww::phi(t, tau_s, beta),
+            Shape::LogNormal { sd_ln_tau } => {
+                if t <= 0.0 {
+                    return 1.0;
+                }
+                let (mut num, mut den) = (0.0, 0.0);
+                for k in 0..LOGNORMAL_NODES {
+                    let z = -6.0 + 12.0 * k as f64 / (LOGNORMAL_NODES - 1) as f64;
+                    let w = (-0.5 * z * z).exp();
+                    num += w * (-t / (tau_s * (sd_ln_tau * z).exp())).exp();
+                    den += w;
+                }
+                num / den
+            }
+            Shape::TwoModes { decades, weight } => {
+                weight * kww::phi(t, tau_s, beta)
+                    + (1.0 - weight) * kww::phi(t, tau_s * 10f64.powf(decades), beta)
+            }
+        }
+    }
+}
+
 pub fn generate(
     spec: &RelaxationSpec,
     strain: f64,
     temperature_k: f64,
     aging_time_s: f64,
+    rng: &mut Rng,
+) -> (RelaxCurve, RelaxTruth) {
+    generate_shaped(spec, strain, temperature_k, aging_time_s, Shape::Kww, rng)
+}
+
+/// [`generate`] with another relaxation shape; the truth's tau and beta are the spec's (the
+/// shape's parameters).
+pub fn generate_shaped(
+    spec: &RelaxationSpec,
+    strain: f64,
+    temperature_k: f64,
+    aging_time_s: f64,
+    shape: Shape,
     rng: &mut Rng,
 ) -> (RelaxCurve, RelaxTruth) {
     let (beta, tau_s, ea_kj_mol) = truth_at(spec, aging_time_s, temperature_k);
@@ -113,7 +172,7 @@ pub fn generate(
         } else {
             (
                 set.strain,
-                sigma0 * ((1.0 - c) * kww::phi(t - step_end, tau_s, beta) + c),
+                sigma0 * ((1.0 - c) * shape.phi(t - step_end, tau_s, beta) + c),
             )
         };
         if t >= step_start && curve.step_index == n {
