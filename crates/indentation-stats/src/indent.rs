@@ -315,10 +315,12 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
         ..Default::default()
     };
     let mut flags: Vec<&str> = Vec::new();
+    // The status the analysis reached, then what the flags say of it (tables::status: which
+    // flags take `ok` away).
     let finish = |mut row: Indent, status: &str, flags: &mut Vec<&str>| {
-        row.status = status.to_owned();
         flags.sort_unstable();
         row.flags = flags.join(",");
+        row.status = tables::status::settled(status, &row.flags);
         row
     };
     if c.depth_nm.iter().chain(&c.load_un).any(|v| !v.is_finite()) {
@@ -354,7 +356,6 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
     row.h0_nm = Some(hz.h0_nm);
     row.hertz_r_squared = Some(hz.r_squared);
     row.hertz_n_points = hz.n_points as i64;
-    let poor = hz.r_squared < 0.9 || hz.misfit > 0.05;
     if hz.r_squared < 0.9 {
         flags.push("poor_hertz_fit");
     }
@@ -369,12 +370,8 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
             row.tau_c_gpa = Some(tau_c_gpa(hz.er_gpa, q.load_un, c.tip_radius_nm));
             if !(q.depth_nm > 0.0 && q.load_un > contact) {
                 flags.push("popin_before_contact");
-                finish(row, "popin_implausible", &mut flags)
-            } else if poor {
-                finish(row, "poor_hertz_fit", &mut flags)
-            } else {
-                finish(row, "ok", &mut flags)
             }
+            finish(row, "ok", &mut flags)
         }
         None => finish(row, "censored", &mut flags),
     }
@@ -405,9 +402,7 @@ pub fn mark_modulus_outliers(rows: &mut [Indent]) {
                     && (e - m).abs() > 5.0 * sd
                 {
                     tables::add_flag(&mut r.flags, "modulus_outlier");
-                    if r.status == "ok" {
-                        r.status = "modulus_outlier".into();
-                    }
+                    tables::status::settle(&mut r.status, &r.flags);
                 }
             }
         }

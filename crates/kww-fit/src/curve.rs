@@ -727,17 +727,12 @@ fn fit_once(
         time_max_s: Some(t_max),
         tg_k: c.tg_k,
         n_iterations: f.iterations as i64,
-        status: if !f.converged {
-            "not_converged".into()
-        } else if f.at_bound[..3].iter().any(|b| *b) {
-            // A, tau or beta held by its bound: their standard errors describe the bound, not
-            // the data.
-            "at_bound".into()
-        } else if unmodelled_drift {
-            // The interval does not hold under a drift the fit left out (docs/drift.md).
-            "drift_not_modelled".into()
-        } else {
-            "ok".into()
+        // What the flags say (tables::status: not_converged, drift_not_modelled), then A, tau
+        // or beta held by its bound: their standard errors describe the bound, not the data
+        // (the flag `at_bound` alone also marks the offset or the step time at theirs).
+        status: match tables::status::settled(tables::status::OK, &flags.join(",")) {
+            s if s == tables::status::OK && f.at_bound[..3].iter().any(|b| *b) => "at_bound".into(),
+            s => s,
         },
         flags: flags.join(","),
         ..Default::default()

@@ -116,8 +116,9 @@ pub fn analyse(
             row.n_points = s.n_points as i64;
             row.time_min_s = Some(s.time_min_s);
             row.time_max_s = Some(s.time_max_s);
-            row.status = "ok".into();
             row.flags = flags.join(",");
+            // `ok` unless a flag voids it (tables::status: beyond_window).
+            row.status = tables::status::settled(tables::status::OK, &row.flags);
             let h_kww: Vec<Option<f64>> = s
                 .ln_tau
                 .iter()

@@ -13,6 +13,7 @@ mod io;
 pub mod items;
 pub mod segments;
 mod series;
+pub mod status;
 pub mod table;
 
 use std::path::PathBuf;

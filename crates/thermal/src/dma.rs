@@ -3,11 +3,14 @@
 //! - `alpha_peak_loss`, `alpha_peak_tan_delta`: the maximum of a cubic fitted to the bin means
 //!   within 90 % of the smoothed maximum (`not_reached` when the maximum is the scan's end);
 //! - `tg_storage_onset`: the tangent construction on E' (glassy baseline, inflection of the drop);
-//! - `beta_peak`: E''/E''_max below the alpha peak fitted by the alpha peak of
-//!   `physics::thermal::alpha_loss` (whose low-temperature flank is exponential), a Gaussian beta
-//!   hump and a linear background, by least squares; the beta relaxation's temperature is the
-//!   hump's centre and its intensity the hump's area, in K (E''/E''_max times kelvin), with SEs
-//!   from the fit's covariance. The fitted curve without the hump is `alpha_flank_norm`.
+//! - `beta_peak`: E''/E''_max below the alpha peak fitted by an alpha flank, a Gaussian beta
+//!   hump and a linear background, by least squares, with three flanks tried (the exponential one
+//!   of `physics::thermal::alpha_loss`, exp of a cubic in T, exp of a cubic in ln of the distance
+//!   from the peak) and the one that fits the scan below the peak best kept; the beta
+//!   relaxation's temperature is the hump's centre and its intensity the hump's area, in K
+//!   (E''/E''_max times kelvin), with SEs from the fit's covariance. A hump below twice its SE
+//!   or held by a bound is `not_resolved` with no numbers. The fitted curve without the hump is
+//!   `alpha_flank_norm`.
 
 use fit::{Bound, Model, Options, least_squares};
 use physics::thermal::{alpha_loss, alpha_loss_peak_k, gaussian};
@@ -140,10 +143,40 @@ fn peak(g: &Grid, frac: f64, smooth_k: f64) -> Result<(f64, f64), &'static str> 
     Ok((x0 + u * h, se))
 }
 
-/// E''/E''_max = A alpha(T; T_a, theta1, theta2) + B gauss(T; T_b, s) + c0 + c1 (T - t_ref).
+/// The alpha peak's flank under the beta hump.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Flank {
+    /// A alpha(T; T_a, theta1, theta2) (`physics::thermal::alpha_loss`: an exponential
+    /// low-temperature flank), params [A, T_a, theta1, theta2].
+    Alpha,
+    /// exp(k0 + k1 u + k2 u^2 + k3 u^3), u = (T - `t_peak`) / `scale`: any flank whose logarithm
+    /// is smooth (a Gaussian's exactly; a Havriliak-Negami loss in T, a Lorentzian side closely).
+    /// A cubic has one local maximum besides its minimum, the alpha peak's, so it cannot grow a
+    /// hump of its own. Params [k0, k1, k2, k3].
+    LogCubic { t_peak: f64, scale: f64 },
+    /// The same cubic in v = ln(1 + (`t_peak` - T) / `scale`) (T below the peak; 0 above): a
+    /// flank falling as a power of the distance from the peak (a Lorentzian side) is a straight
+    /// line in v.
+    LogCubicLn { t_peak: f64, scale: f64 },
+}
+
+/// Where above the alpha peak (a fraction of its maximum) a log-cubic flank's fit ends.
+const FLANK_TOP: f64 = 0.8;
+
+/// The coordinate a log-cubic flank is a cubic in.
+fn flank_coordinate(flank: Flank, t: f64, t_peak: f64, scale: f64) -> f64 {
+    match flank {
+        Flank::LogCubicLn { .. } => (1.0 + (t_peak - t).max(0.0) / scale).ln(),
+        _ => (t - t_peak) / scale,
+    }
+}
+
+/// E''/E''_max = flank(T) + B gauss(T; T_b, s) + c0 + c1 (T - t_ref); params [flank's four, B,
+/// T_b, s, c0, c1].
 struct LossModel<'a> {
     t: &'a [f64],
     t_ref: f64,
+    flank: Flank,
 }
 
 const NP: usize = 9;
@@ -155,7 +188,16 @@ impl LossModel<'_> {
         } else {
             0.0
         };
-        alpha_loss(t, p[0], p[1], p[2], p[3]) + beta + p[7] + p[8] * (t - self.t_ref)
+        let flank = match self.flank {
+            Flank::Alpha => alpha_loss(t, p[0], p[1], p[2], p[3]),
+            Flank::LogCubic { t_peak, scale } | Flank::LogCubicLn { t_peak, scale } => {
+                let u = flank_coordinate(self.flank, t, t_peak, scale);
+                (p[0] + u * (p[1] + u * (p[2] + u * p[3])))
+                    .clamp(-700.0, 700.0)
+                    .exp()
+            }
+        };
+        flank + beta + p[7] + p[8] * (t - self.t_ref)
     }
 }
 
@@ -173,18 +215,62 @@ impl Model for LossModel<'_> {
     }
 }
 
-/// The fitted beta relaxation: centre, its SE, intensity (K), its SE, and the parameters.
+/// The fitted beta relaxation: centre, its SE, intensity (K), its SE, the parameters and the
+/// flank they belong to.
 struct BetaFit {
     centre: (f64, f64),
     intensity: (f64, f64),
     params: Vec<f64>,
     t_ref: f64,
+    flank: Flank,
     flags: Vec<&'static str>,
+    /// Weighted RSS per point at and below the alpha peak (where the hump is): how the flanks
+    /// are compared.
+    rss_below: f64,
 }
 
-/// Fits the loss model to the normalised E'' up to where it falls to half its maximum above the
-/// alpha peak.
+/// Fits the loss model to the normalised E'' with both flanks and keeps the one that describes
+/// the scan below the alpha peak better (same number of parameters): the simulator's
+/// exponential flank where the scan has one, a log-cubic where its flank is Gaussian, a
+/// Havriliak-Negami loss or any other smooth shape. A hump that cannot be resolved (its area
+/// below twice its SE, or its height, centre or width held by a bound) is flagged
+/// `beta_not_resolved`, which takes `ok` away (tables::status).
 fn fit_beta(g: &Grid, t_peak: f64) -> Result<BetaFit, &'static str> {
+    let alpha = fit_beta_with(g, t_peak, Flank::Alpha);
+    let kmax = g.t.iter().position(|&t| t >= t_peak).ok_or("not_found")?;
+    let t_ref = g.t.first().copied().unwrap_or(t_peak);
+    let cubic = fit_beta_with(
+        g,
+        t_peak,
+        Flank::LogCubic {
+            t_peak: g.t[kmax],
+            scale: ((t_peak - t_ref) / 2.0).max(1.0),
+        },
+    );
+    let half_lo = (0..kmax).rev().find(|&i| g.y[i] < 0.5);
+    let power = fit_beta_with(
+        g,
+        t_peak,
+        Flank::LogCubicLn {
+            t_peak: g.t[kmax],
+            scale: half_lo.map_or(10.0, |i| (g.t[kmax] - g.t[i]).max(1.0)),
+        },
+    );
+    let first_err = [&alpha, &cubic, &power]
+        .into_iter()
+        .find_map(|r| r.as_ref().err().copied())
+        .unwrap_or("fit_failed");
+    [alpha, cubic, power]
+        .into_iter()
+        .flatten()
+        .min_by(|a, b| a.rss_below.total_cmp(&b.rss_below))
+        .ok_or(first_err)
+}
+
+/// [`fit_beta`] with one flank: the alpha flank's model on the data up to where E'' falls to
+/// half its maximum above the peak (the log-cubic to 0.8 of it: a cubic describes the top, not
+/// the whole high side).
+fn fit_beta_with(g: &Grid, t_peak: f64, flank: Flank) -> Result<BetaFit, &'static str> {
     let kmax = g.t.iter().position(|&t| t >= t_peak).ok_or("not_found")?;
     let half_hi = (kmax..g.t.len())
         .find(|&i| g.y[i] < 0.5)
@@ -193,7 +279,14 @@ fn fit_beta(g: &Grid, t_peak: f64) -> Result<BetaFit, &'static str> {
         .rev()
         .find(|&i| g.y[i] < 0.5)
         .ok_or("alpha_flank_not_in_scan")?;
-    let idx: Vec<usize> = (0..=half_hi).collect();
+    let last = match flank {
+        Flank::Alpha => half_hi,
+        // A cubic describes the peak's top, not its whole high side.
+        Flank::LogCubic { .. } | Flank::LogCubicLn { .. } => (kmax..g.t.len())
+            .find(|&i| g.y[i] < FLANK_TOP)
+            .unwrap_or(g.t.len() - 1),
+    };
+    let idx: Vec<usize> = (0..=last).collect();
     if idx.len() < 3 * NP {
         return Err("scan_too_short");
     }
@@ -203,18 +296,49 @@ fn fit_beta(g: &Grid, t_peak: f64) -> Result<BetaFit, &'static str> {
     let t_ref = t[0];
     let theta1 = ((t_peak - g.t[half_lo]) / 2f64.ln()).max(1.0);
     let theta2 = ((g.t[half_hi] - t_peak) / 2f64.ln()).max(1.0);
-    let model = LossModel { t: &t, t_ref };
-    // Start: the alpha peak alone (centred so its maximum is at t_peak, height 1), then the beta
-    // hump where the data lie furthest above it, below the half-maximum point.
-    let centre = t_peak - alpha_loss_peak_k(0.0, theta1, theta2);
-    let a0 = 1.0 / alpha_loss(t_peak, 1.0, centre, theta1, theta2);
+    let model = LossModel {
+        t: &t,
+        t_ref,
+        flank,
+    };
     let c0 = y[..y.len().min(5)]
         .iter()
         .copied()
         .fold(f64::INFINITY, f64::min)
         .max(0.0)
         * 0.5;
-    let mut p0 = vec![a0, centre, theta1, theta2, 0.0, t_ref, 10.0, c0, 0.0];
+    // Start: the alpha peak alone (height 1 at t_peak), then the beta hump where the data lie
+    // furthest above it, below the half-maximum point.
+    let head: [f64; 4] = match flank {
+        Flank::Alpha => {
+            let centre = t_peak - alpha_loss_peak_k(0.0, theta1, theta2);
+            let a0 = 1.0 / alpha_loss(t_peak, 1.0, centre, theta1, theta2);
+            [a0, centre, theta1, theta2]
+        }
+        Flank::LogCubic { t_peak: tp, scale } | Flank::LogCubicLn { t_peak: tp, scale } => {
+            // ln(E'' - c0) against u, weighted by E'' (the peak's top counts, the noise floor
+            // does not).
+            let pts: Vec<(f64, f64, f64)> = t
+                .iter()
+                .zip(&y)
+                .filter(|(_, v)| **v - c0 > 1e-3)
+                .map(|(&x, &v)| (flank_coordinate(flank, x, tp, scale), (v - c0).ln(), v))
+                .collect();
+            if pts.len() < 8 {
+                return Err("alpha_flank_not_in_scan");
+            }
+            let rows: Vec<f64> = pts
+                .iter()
+                .flat_map(|&(u, _, v)| [v, v * u, v * u * u, v * u * u * u])
+                .collect();
+            let yw: Vec<f64> = pts.iter().map(|&(_, l, v)| v * l).collect();
+            let k = fit::linalg::lstsq(&rows, pts.len(), 4, &yw);
+            [k[0], k[1], k[2], k[3]]
+        }
+    };
+    let mut p0 = vec![
+        head[0], head[1], head[2], head[3], 0.0, t_ref, 10.0, c0, 0.0,
+    ];
     let resid: Vec<f64> = t
         .iter()
         .zip(&y)
@@ -232,18 +356,28 @@ fn fit_beta(g: &Grid, t_peak: f64) -> Result<BetaFit, &'static str> {
     p0[5] = t[kb];
     p0[6] = ((below - t_ref) / 6.0).clamp(3.0, 40.0);
     let span = t[t.len() - 1] - t_ref;
-    let opts = Options {
-        bounds: vec![
+    let head_bounds = match flank {
+        Flank::Alpha => vec![
             Bound::Lower(0.0),
             Bound::Both(t_ref, t[t.len() - 1] + span),
             Bound::Both(0.3, span),
             Bound::Both(0.3, span),
-            Bound::Lower(0.0),
-            Bound::Both(t_ref, t_peak),
-            Bound::Both(1.0, span),
-            Bound::Free,
-            Bound::Free,
         ],
+        Flank::LogCubic { .. } | Flank::LogCubicLn { .. } => vec![Bound::Free; 4],
+    };
+    let opts = Options {
+        bounds: head_bounds
+            .into_iter()
+            .chain([
+                Bound::Lower(0.0),
+                // Below the alpha peak's low-side half maximum: a hump beyond it is the alpha
+                // peak's own misfit (or an excess wing), not a resolved beta relaxation.
+                Bound::Both(t_ref, g.t[half_lo]),
+                Bound::Both(1.0, span),
+                Bound::Free,
+                Bound::Free,
+            ])
+            .collect(),
         max_iters: 500,
         ..Options::default()
     };
@@ -261,15 +395,27 @@ fn fit_beta(g: &Grid, t_peak: f64) -> Result<BetaFit, &'static str> {
     if !f.converged {
         flags.push("not_converged");
     }
-    if intensity < 2.0 * var_i.max(0.0).sqrt() {
+    let se_i = var_i.max(0.0).sqrt();
+    let resolved = intensity.is_finite() && se_i.is_finite() && intensity >= 2.0 * se_i;
+    if f.at_bound[4..=6].iter().any(|b| *b) || !resolved {
         flags.push("beta_not_resolved");
     }
+    let (sw, n_below) = t
+        .iter()
+        .zip(&y)
+        .zip(&w)
+        .filter(|((x, _), _)| **x <= g.t[half_lo])
+        .fold((0.0, 0usize), |(s, n), ((&x, &v), &wi)| {
+            (s + (wi * (v - model.value(p, x, true))).powi(2), n + 1)
+        });
     Ok(BetaFit {
         centre: (p[5], f.se[5]),
-        intensity: (intensity, var_i.max(0.0).sqrt()),
+        intensity: (intensity, se_i),
         params: p.clone(),
         t_ref,
+        flank,
         flags,
+        rss_below: sw / n_below.max(1) as f64,
     })
 }
 
@@ -344,7 +490,7 @@ pub fn analyse(scan: &DmaSweepRaw, o: &DmaOptions) -> (Vec<DmaSweep>, Vec<Transi
             y: g2.y.iter().map(|v| v / emax).collect(),
             n: g2.n.clone(),
         };
-        let mut flank: Option<(Vec<f64>, f64)> = None;
+        let mut flank: Option<(Vec<f64>, f64, Flank)> = None;
         if beta.status.is_empty() {
             match alpha
                 .temperature_k
@@ -352,13 +498,17 @@ pub fn analyse(scan: &DmaSweepRaw, o: &DmaOptions) -> (Vec<DmaSweep>, Vec<Transi
                 .and_then(|tp| fit_beta(&norm, tp))
             {
                 Ok(b) => {
-                    beta.temperature_k = Some(b.centre.0);
-                    beta.temperature_se_k = b.centre.1.is_finite().then_some(b.centre.1);
-                    beta.intensity = Some(b.intensity.0);
-                    beta.intensity_se = b.intensity.1.is_finite().then_some(b.intensity.1);
-                    beta.status = "ok".into();
                     beta.flags = b.flags.join(",");
-                    flank = Some((b.params.clone(), b.t_ref));
+                    beta.status = tables::status::settled(tables::status::OK, &beta.flags);
+                    // A hump not resolved has no temperature or intensity: what the fit holds
+                    // there is its bound or its noise, not the scan's.
+                    if beta.status == tables::status::OK {
+                        beta.temperature_k = Some(b.centre.0);
+                        beta.temperature_se_k = b.centre.1.is_finite().then_some(b.centre.1);
+                        beta.intensity = Some(b.intensity.0);
+                        beta.intensity_se = b.intensity.1.is_finite().then_some(b.intensity.1);
+                    }
+                    flank = Some((b.params.clone(), b.t_ref, b.flank));
                 }
                 Err(why) => beta.status = why.into(),
             }
@@ -397,11 +547,14 @@ pub fn analyse(scan: &DmaSweepRaw, o: &DmaOptions) -> (Vec<DmaSweep>, Vec<Transi
             c.loss_modulus_mpa.push(Some(g2.y[i]));
             c.tan_delta.push(near(&gt, t));
             c.loss_norm.push(emax.is_finite().then(|| g2.y[i] / emax));
-            c.alpha_flank_norm.push(
-                flank
-                    .as_ref()
-                    .map(|(p, tr)| LossModel { t: &[], t_ref: *tr }.value(p, t, false)),
-            );
+            c.alpha_flank_norm.push(flank.as_ref().map(|(p, tr, fl)| {
+                LossModel {
+                    t: &[],
+                    t_ref: *tr,
+                    flank: *fl,
+                }
+                .value(p, t, false)
+            }));
         }
         curves.push(c);
     }
