@@ -1,6 +1,7 @@
 //! agingflow-coverage: the coverage study's tables (markdown on stdout), for `make coverage`.
 //!
-//! Usage: agingflow-coverage [CURVES [CAMPAIGNS]]   (defaults 1000 and 200)
+//! Usage: agingflow-coverage [CURVES [CAMPAIGNS [SCENARIO_CAMPAIGNS]]]   (defaults 1000, 200
+//! and 200 per scenario)
 
 use coverage::{Instrument, Setting, TruthShape, curve_study, summarize};
 
@@ -47,6 +48,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let curves: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let campaigns: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let scenario_campaigns: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     println!(
         "## Curves: {curves} per row, settings drawn at random (ramp 1-8 s, sampling 0.5-5 s, hold 10-60 s, offset 0-8 %) unless the row fixes one\n"
     );
@@ -183,5 +185,9 @@ fn main() {
     if campaigns > 0 {
         println!();
         coverage::campaign::print_table(2026, campaigns);
+    }
+    if scenario_campaigns > 0 {
+        println!();
+        coverage::scenarios::print_table(2026, scenario_campaigns);
     }
 }
