@@ -9,6 +9,7 @@
 //! study (beta, ln tau, mean tau); `campaign` the per-campaign one (aging law, turning point, E_a).
 
 pub mod campaign;
+pub mod peaks;
 pub mod scenarios;
 
 use rayon::prelude::*;

@@ -1,7 +1,7 @@
 //! agingflow-coverage: the coverage study's tables (markdown on stdout), for `make coverage`.
 //!
-//! Usage: agingflow-coverage [CURVES [CAMPAIGNS [SCENARIO_CAMPAIGNS]]]   (defaults 1000, 200
-//! and 200 per scenario)
+//! Usage: agingflow-coverage [CURVES [CAMPAIGNS [SCENARIO_CAMPAIGNS [SPECTRA]]]]   (defaults
+//! 1000, 200, 200 per scenario and 1000 unimodal plus 1000 bimodal spectra)
 
 use coverage::{Instrument, Setting, TruthShape, curve_study, summarize};
 
@@ -49,6 +49,7 @@ fn main() {
     let curves: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let campaigns: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let scenario_campaigns: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let spectra: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     println!(
         "## Curves: {curves} per row, settings drawn at random (ramp 1-8 s, sampling 0.5-5 s, hold 10-60 s, offset 0-8 %) unless the row fixes one\n"
     );
@@ -189,5 +190,8 @@ fn main() {
     if scenario_campaigns > 0 {
         println!();
         coverage::scenarios::print_table(2026, scenario_campaigns);
+    }
+    if spectra > 0 {
+        coverage::peaks::print_table(2026, spectra);
     }
 }
