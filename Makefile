@@ -91,7 +91,8 @@ bench-venv:
 	  target/bench-venv/bin/python -c "import scipy, numpy" 2>/dev/null || target/bench-venv/bin/pip install -q scipy numpy; \
 	else echo "bench: no python3 on this machine, the scipy comparison is skipped"; fi
 
-## coverage: the coverage study (1000 curves per settings row, 200 campaigns), release build;
+## coverage: the coverage study (1000 curves per settings row, 200 campaigns, 200 per model-compare
+## scenario, 1000 unimodal and 1000 bimodal spectra), release build;
 ## prints the markdown table kept in bench/coverage.md
 COVERAGE_CURVES ?= 1000
 COVERAGE_CAMPAIGNS ?= 200
