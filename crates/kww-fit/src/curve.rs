@@ -638,7 +638,18 @@ fn fit_once(
     }
     // Residual autocorrelation widens the errors (see the header).
     let n_data = t.len();
-    let rho = autocorrelations(phi, &f.fitted[..n_data], w, AUTOCORR_LAGS);
+    // On residuals standardised to one sample's variance (sqrt(m) r for a bin of m samples)
+    // whatever the weighting: under log-time weights the raw bin residuals are heteroscedastic,
+    // and the late bins' small variances would hide a misfit from the test.
+    let standard: Option<Vec<f64>> = counts
+        .as_ref()
+        .map(|m| m.iter().copied().map(f64::sqrt).collect());
+    let rho = autocorrelations(
+        phi,
+        &f.fitted[..n_data],
+        standard.as_deref().or(w),
+        AUTOCORR_LAGS,
+    );
     // Ljung-Box Q over the first lags: chi-square with that many degrees of freedom when the
     // residuals are white.
     let nf = n_data as f64;
