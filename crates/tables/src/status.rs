@@ -66,7 +66,7 @@ pub const KEPT: &[(&str, &str)] = &[
     ),
     (
         "not_kww",
-        "the interval holds for the stretched exponential closest to the curve under the chosen weighting (91-94 % of 1000 curves that are log-normal or two-mode); beta_weighting_shift gives the systematic next to it (docs/weighting.md)",
+        "the interval holds for the stretched exponential closest to the curve under the chosen weighting (92-97 % of 1000 curves that are log-normal or two-mode); beta_weighting_shift gives the systematic next to it (docs/weighting.md)",
     ),
     (
         "drift",
