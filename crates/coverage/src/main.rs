@@ -158,6 +158,14 @@ fn main() {
             },
         ),
         (
+            "window cut: tau 2-6 x span, drift 0.05-0.5 MPa/h",
+            Instrument {
+                tau_over_span: [2.0, 6.0],
+                drift_mpa_per_h: Setting::Range([0.05, 0.5]),
+                ..r
+            },
+        ),
+        (
             "no drift, drift term off (0)",
             Instrument {
                 declared_drift_mpa_per_h: Some(0.0),
