@@ -198,6 +198,7 @@ fn main() {
     if scenario_campaigns > 0 {
         println!();
         coverage::scenarios::print_table(2026, scenario_campaigns);
+        coverage::scenarios::print_table_curves(2026, scenario_campaigns);
     }
     if spectra > 0 {
         coverage::peaks::print_table(2026, spectra);
