@@ -61,8 +61,14 @@ pub fn trial(s: Scenario, seed: u64, k: u64) -> Option<Vec<Option<f64>>> {
     )
 }
 
-/// `n` campaigns of scenario `s`: per parameter, its summary.
-pub fn study(s: Scenario, seed: u64, n: u64) -> Vec<Summary> {
+/// `n` campaigns of scenario `s` by `trial` (one of [`trial`], [`trial_curves`]): per
+/// parameter, its summary.
+pub fn study(
+    s: Scenario,
+    seed: u64,
+    n: u64,
+    trial: fn(Scenario, u64, u64) -> Option<Vec<Option<f64>>>,
+) -> Vec<Summary> {
     let out: Vec<Option<Vec<Option<f64>>>> =
         (0..n).into_par_iter().map(|k| trial(s, seed, k)).collect();
     let k = if s == Scenario::Transient { 3 } else { 4 };
@@ -74,15 +80,18 @@ pub fn study(s: Scenario, seed: u64, n: u64) -> Vec<Summary> {
         .collect()
 }
 
-/// Prints the table (markdown).
-pub fn print_table(seed: u64, n: u64) {
-    println!(
-        "## Scenario parameters (model-compare): {n} campaigns per scenario drawn from it, fitted with it\n"
-    );
+/// Prints one table (markdown) under `title`, campaigns made by `trial`.
+fn print_study(
+    title: &str,
+    seed: u64,
+    n: u64,
+    trial: fn(Scenario, u64, u64) -> Option<Vec<Option<f64>>>,
+) {
+    println!("{title}\n");
     println!("| scenario | parameter | intervals | no SE | mean z | median z | 95 % coverage |");
     println!("|---|---|---|---|---|---|---|");
     for s in Scenario::ALL {
-        for (name, r) in NAMES.iter().zip(study(s, seed, n)) {
+        for (name, r) in NAMES.iter().zip(study(s, seed, n, trial)) {
             println!(
                 "| {} | {name} | {} | {} | {:+.2} | {:+.2} | {:.1} % |",
                 s.name(),
@@ -95,6 +104,18 @@ pub fn print_table(seed: u64, n: u64) {
         }
     }
     println!();
+}
+
+/// Prints the table (markdown).
+pub fn print_table(seed: u64, n: u64) {
+    print_study(
+        &format!(
+            "## Scenario parameters (model-compare): {n} campaigns per scenario drawn from it, fitted with it"
+        ),
+        seed,
+        n,
+        trial,
+    );
 }
 
 /// The recorded span after the step of the curves [`trial_curves`] simulates (s).
@@ -202,30 +223,12 @@ pub fn trial_curves(s: Scenario, seed: u64, k: u64) -> Option<Vec<Option<f64>>> 
 
 /// Prints the through-curves table (markdown).
 pub fn print_table_curves(seed: u64, n: u64) {
-    println!(
-        "## Scenario parameters through curves: {n} campaigns per scenario, each test simulated from the scenario's distribution (2 s sampling, 0.1 MPa noise, 8800 s), through clean, kww-fit (defaults) and model-compare\n"
+    print_study(
+        &format!(
+            "## Scenario parameters through curves: {n} campaigns per scenario, each test simulated from the scenario's distribution (2 s sampling, 0.1 MPa noise, 8800 s), through clean, kww-fit (defaults) and model-compare"
+        ),
+        seed,
+        n,
+        trial_curves,
     );
-    println!("| scenario | parameter | intervals | no SE | mean z | median z | 95 % coverage |");
-    println!("|---|---|---|---|---|---|---|");
-    for s in Scenario::ALL {
-        let out: Vec<Option<Vec<Option<f64>>>> = (0..n)
-            .into_par_iter()
-            .map(|k| trial_curves(s, seed, k))
-            .collect();
-        let k = if s == Scenario::Transient { 3 } else { 4 };
-        for (j, name) in NAMES.iter().enumerate().take(k) {
-            let z: Vec<Option<f64>> = out.iter().map(|o| o.as_ref().and_then(|v| v[j])).collect();
-            let r = summarize(&z, None);
-            println!(
-                "| {} | {name} | {} | {} | {:+.2} | {:+.2} | {:.1} % |",
-                s.name(),
-                r.n,
-                r.missing,
-                r.mean_z,
-                r.median_z,
-                100.0 * r.coverage
-            );
-        }
-    }
-    println!();
 }
