@@ -98,20 +98,25 @@ pub fn print_table(seed: u64, n: u64) {
     println!("## Spectrum peaks: {n} unimodal and {n} bimodal truths (3.5 decades, noise 1e-3)\n");
     println!("| truths | curves | two or more peaks | one peak | not resolved (window cuts) |");
     println!("|---|---|---|---|---|");
+    // (two or more peaks, one peak, not resolved).
+    let counts = |v: &[Option<usize>]| {
+        (
+            v.iter().filter(|p| p.is_some_and(|n| n >= 2)).count(),
+            v.iter().filter(|p| **p == Some(1)).count(),
+            v.iter().filter(|p| p.is_none()).count(),
+        )
+    };
     for kind in ["KWW", "log-normal"] {
         let v: Vec<Option<usize>> = uni.iter().filter(|u| u.0 == kind).map(|u| u.1).collect();
-        let many = v.iter().filter(|p| p.is_some_and(|n| n >= 2)).count();
-        let one = v.iter().filter(|p| **p == Some(1)).count();
-        let none = v.iter().filter(|p| p.is_none()).count();
+        let (many, one, none) = counts(&v);
         println!(
             "| unimodal {kind} | {} | {many} ({:.1} %) | {one} | {none} |",
             v.len(),
             100.0 * many as f64 / v.len().max(1) as f64
         );
     }
+    let (_, one, none) = counts(&bi);
     let two = bi.iter().filter(|p| **p == Some(2)).count();
-    let one = bi.iter().filter(|p| **p == Some(1)).count();
-    let none = bi.iter().filter(|p| p.is_none()).count();
     println!(
         "| two modes 1.5 decades apart | {} | {two} ({:.1} %, detected) | {one} | {none} |",
         bi.len(),

@@ -4,7 +4,9 @@
 //! per point (what kww-fit reports on such curves), fitted with the same scenario; z = (estimate -
 //! truth) / SE per parameter, and the share of 95 % intervals holding the truth.
 
-use model_compare::{Measured, Scenario, Window, fit_scenario, predict};
+use model_compare::{
+    BETA_FLOOR, LN_TAU_FLOOR, Measured, Scenario, ScenarioFit, Window, fit_scenario, predict,
+};
 use rayon::prelude::*;
 
 use crate::{Summary, summarize};
@@ -15,9 +17,9 @@ const AGES_S: [f64; 7] = [1800.0, 3600.0, 5400.0, 9000.0, 18000.0, 36000.0, 7740
 /// The parameter names, in model-compare's order.
 pub const NAMES: [&str; 4] = ["ln tau0", "A", "sigma0", "width growth"];
 
-/// One campaign from scenario `s`: the z of each parameter (None where no SE).
-pub fn trial(s: Scenario, seed: u64, k: u64) -> Option<Vec<Option<f64>>> {
-    let mut rng = rng::Rng::new(seed, k);
+/// A scenario's parameters drawn in the ranges the demo's fits reach: ln tau0 (tau0 500-3000 s),
+/// A (5-30 s^1/2), sigma0 (0.8-1.6) and, but for `transient`, the width growth (0.1-0.5).
+fn draw_params(s: Scenario, rng: &mut rng::Rng) -> Vec<f64> {
     let mut p = vec![
         rng.range(500f64.ln(), 3000f64.ln()),
         rng.range(5.0, 30.0),
@@ -26,39 +28,41 @@ pub fn trial(s: Scenario, seed: u64, k: u64) -> Option<Vec<Option<f64>>> {
     if s != Scenario::Transient {
         p.push(rng.range(0.1, 0.5));
     }
+    p
+}
+
+/// (estimate - truth) / SE of each parameter of a fit (None where it has no SE).
+fn z_of(f: &ScenarioFit, truth: &[f64]) -> Vec<Option<f64>> {
+    f.params
+        .iter()
+        .zip(&f.se)
+        .zip(truth)
+        .map(|((e, se), t)| (se.is_finite() && *se > 0.0).then(|| (e - t) / se))
+        .collect()
+}
+
+/// One campaign from scenario `s`: the z of each parameter (None where no SE).
+pub fn trial(s: Scenario, seed: u64, k: u64) -> Option<Vec<Option<f64>>> {
+    let mut rng = rng::Rng::new(seed, k);
+    let p = draw_params(s, &mut rng);
     let w = Window {
         t_min_s: 1.0,
         t_max_s: 8800.0,
         n_points: 200,
     };
-    let mut m = Measured {
-        aging_time_s: vec![],
-        beta: vec![],
-        beta_se: vec![],
-        ln_tau: vec![],
-        ln_tau_se: vec![],
-        windows: vec![],
-    };
+    let mut m = Measured::default();
     for &t_a in &AGES_S {
         let (b, tau) = predict(s, &p, t_a, &w)?;
         let (se_b, se_t) = (rng.range(0.003, 0.012), rng.range(0.02, 0.2));
         m.aging_time_s.push(t_a);
         m.beta.push(b + se_b * rng.normal());
         // As model-compare's `measured` floors them.
-        m.beta_se.push(se_b.max(0.005));
+        m.beta_se.push(se_b.max(BETA_FLOOR));
         m.ln_tau.push(tau.ln() + se_t * rng.normal());
-        m.ln_tau_se.push(se_t.max(1.0));
+        m.ln_tau_se.push(se_t.max(LN_TAU_FLOOR));
         m.windows.push(w);
     }
-    let f = fit_scenario(s, &m)?;
-    Some(
-        f.params
-            .iter()
-            .zip(&f.se)
-            .zip(&p)
-            .map(|((e, se), t)| (se.is_finite() && *se > 0.0).then(|| (e - t) / se))
-            .collect(),
-    )
+    Some(z_of(&fit_scenario(s, &m)?, &p))
 }
 
 /// `n` campaigns of scenario `s` by `trial` (one of [`trial`], [`trial_curves`]): per
@@ -197,28 +201,13 @@ fn scenario_curve(s: Scenario, p: &[f64], t_a: f64, rng: &mut rng::Rng) -> table
 /// fitted with the scenario.
 pub fn trial_curves(s: Scenario, seed: u64, k: u64) -> Option<Vec<Option<f64>>> {
     let mut rng = rng::Rng::new(seed ^ 0xc0de, k);
-    let mut p = vec![
-        rng.range(500f64.ln(), 3000f64.ln()),
-        rng.range(5.0, 30.0),
-        rng.range(0.8, 1.6),
-    ];
-    if s != Scenario::Transient {
-        p.push(rng.range(0.1, 0.5));
-    }
+    let p = draw_params(s, &mut rng);
     let fits: Vec<tables::KwwFit> = AGES_S
         .iter()
         .map(|&t_a| crate::fit_raw(&scenario_curve(s, &p, t_a, &mut rng)))
         .collect();
     let m = model_compare::measured(&fits).into_values().next()?;
-    let f = fit_scenario(s, &m)?;
-    Some(
-        f.params
-            .iter()
-            .zip(&f.se)
-            .zip(&p)
-            .map(|((e, se), t)| (se.is_finite() && *se > 0.0).then(|| (e - t) / se))
-            .collect(),
-    )
+    Some(z_of(&fit_scenario(s, &m)?, &p))
 }
 
 /// Prints the through-curves table (markdown).

@@ -32,8 +32,8 @@ pub use io::run;
 
 /// Floors of the uncertainties the residuals are divided by: beta is what the scenarios explain;
 /// tau only anchors their time scale, loosely (a factor e costs as much as 0.005 in beta).
-const BETA_FLOOR: f64 = 0.005;
-const LN_TAU_FLOOR: f64 = 1.0;
+pub const BETA_FLOOR: f64 = 0.005;
+pub const LN_TAU_FLOOR: f64 = 1.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
@@ -220,7 +220,7 @@ pub fn predict_gradient_from(
 }
 
 /// The measured points of one material and temperature.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Measured {
     pub aging_time_s: Vec<f64>,
     pub beta: Vec<f64>,
@@ -506,14 +506,7 @@ pub fn measured(fits: &[KwwFit]) -> BTreeMap<SeriesKey, Measured> {
     }
     acc.into_iter()
         .map(|(k, by_age)| {
-            let mut m = Measured {
-                aging_time_s: vec![],
-                beta: vec![],
-                beta_se: vec![],
-                ln_tau: vec![],
-                ln_tau_se: vec![],
-                windows: vec![],
-            };
+            let mut m = Measured::default();
             for (t, (wb, w, vt, v, window, first, count)) in by_age {
                 m.aging_time_s.push(f64::from_bits(t));
                 if count == 1 {
