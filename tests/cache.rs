@@ -597,3 +597,319 @@ fn a_long_list_of_reads_lives_in_the_run_cache_and_a_lost_one_makes_ingest_stale
     let third = agingflow(d.path(), &["run", "p.yaml"]);
     assert!(third.stages("ran").is_empty(), "{}", third.stdout);
 }
+
+/// A two-stage shell pipeline in a fresh git repository, run once and committed twice (so
+/// `HEAD~1` exists): what the run-cache, `gc` and `diff` reproductions of issue 37 start from.
+const SMALL: &str = r#"version: 1
+name: small
+outdir: out
+stages:
+  src:
+    run: [sh, -c, 'cat data/raw.txt > "$0"; echo "$PWD/data/raw.txt" >> "$AGINGFLOW_READS"', "${outputs.o}"]
+    outputs: { o: src.txt }
+  copy:
+    run: [sh, -c, 'cat "$0" > "$1"', "${inputs.i}", "${outputs.o}"]
+    inputs: { i: src.o }
+    outputs: { o: copy.txt }
+"#;
+
+fn small_repo() -> Option<tempfile::TempDir> {
+    if Command::new("git").arg("--version").output().is_err() {
+        eprintln!("skipped: no git on this machine");
+        return None;
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    std::fs::write(d.path().join("data/raw.txt"), "hello glass\n").unwrap();
+    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    std::fs::write(d.path().join(".gitignore"), "out/\n").unwrap();
+    git(d.path(), &["init", "-q"]);
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    git(d.path(), &["add", "."]);
+    git(d.path(), &["commit", "-q", "-m", "one"]);
+    std::fs::write(d.path().join("data/raw.txt"), "hello again\n").unwrap();
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    git(d.path(), &["commit", "-q", "-am", "two"]);
+    Some(d)
+}
+
+// Issue 37, "a byte that is not ours": a revision that looks like an option.
+#[test]
+fn a_revision_is_never_an_option_to_git() {
+    let Some(d) = small_repo() else { return };
+    let x = d.path().join("x:p.lock");
+    std::fs::write(&x, "mine\n").unwrap();
+    let r = agingflow(
+        d.path(),
+        &["diff", "-p", "p.yaml", "--", "--output=x", "HEAD"],
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("not a git revision"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&x).unwrap(), "mine\n");
+    assert!(!d.path().join("x").exists(), "git wrote a file");
+    // `A..B` names the two revisions.
+    let r = agingflow(d.path(), &["diff", "-p", "p.yaml", "HEAD~1..HEAD"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = agingflow(d.path(), &["diff", "-p", "p.yaml", "HEAD~1...HEAD"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+}
+
+// Issue 37, "a CI gate that passes": a damaged or empty lock, a typo, a deep rule.
+#[test]
+fn a_diff_gate_fails_closed() {
+    let Some(d) = small_repo() else { return };
+    let lock = d.path().join("p.lock");
+    let good = std::fs::read_to_string(&lock).unwrap();
+    let gate = |rule: &str| {
+        agingflow(
+            d.path(),
+            &["diff", "HEAD~1", "-p", "p.yaml", "--fail-on", rule],
+        )
+    };
+    // The gate passes on the intact lock (nothing in these outputs is a result table).
+    let ok = gate("beta > 0");
+    assert_eq!(ok.code, Some(0), "{ok:?}");
+
+    std::fs::write(&lock, format!("{good}garbage that is not YAML: [\n")).unwrap();
+    let r = gate("beta > 0");
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("p.lock"), "{}", r.stderr);
+
+    std::fs::write(&lock, "version: 1\nstages: {}\n").unwrap();
+    let r = gate("beta > 0");
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("names no stage"), "{}", r.stderr);
+    std::fs::write(&lock, &good).unwrap();
+
+    let r = gate("nosuch > 1");
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("`nosuch` is neither"), "{}", r.stderr);
+    let deep = format!("{}beta > 1", "(".repeat(5000));
+    let r = gate(&deep);
+    assert_ne!(r.code, Some(0), "{}", r.stderr.len());
+    assert!(r.stderr.len() < 20_000, "the message is bounded");
+}
+
+// Issue 37, "stale shown as current": a same-size edit in place with its modification time put
+// back is seen by `status`, `run` and `run --force-all` (the memo compares ctime too).
+#[test]
+fn a_same_size_edit_with_its_time_restored_is_never_missed() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    let raw = d.path().join("data/raw.txt");
+    std::fs::write(&raw, "hello glass\n").unwrap();
+    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    // Old enough for the memo to remember its hash.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let memo = std::fs::read_to_string(d.path().join("out/.agingflow/cache/hashes")).unwrap();
+    assert!(
+        memo.lines().count() >= 2,
+        "the raw file is remembered: {memo}"
+    );
+
+    for (i, text) in ["hello GLASS\n", "hello grass\n"].iter().enumerate() {
+        let mtime = std::fs::metadata(&raw).unwrap().modified().unwrap();
+        std::fs::write(&raw, text).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&raw)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_eq!(std::fs::metadata(&raw).unwrap().modified().unwrap(), mtime);
+        if i == 0 {
+            let st = agingflow(d.path(), &["status", "p.yaml"]);
+            assert_eq!(st.code, Some(1), "stale: {st:?}");
+            let r = agingflow(d.path(), &["run", "p.yaml"]);
+            assert_eq!(r.stages("ran"), ["copy", "src"], "{}", r.stdout);
+        } else {
+            let r = agingflow(d.path(), &["run", "p.yaml", "--force-all"]);
+            assert_eq!(r.code, Some(0), "{r:?}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("out/copy.txt")).unwrap(),
+            *text
+        );
+    }
+}
+
+/// The run-cache object of `stage.port` as the lock file names it.
+fn object_of(dir: &Path, stage: &str, port: &str) -> std::path::PathBuf {
+    let lock: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("p.lock")).unwrap()).unwrap();
+    let h = lock["stages"][stage]["outputs"][port]["blake3"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    dir.join("out/.agingflow/cache/objects")
+        .join(&h[..2])
+        .join(&h)
+}
+
+// Issue 37, "a byte that is not ours": a run-cache object replaced by a symlink to a user's file
+// holding the right bytes is never restored as a symlink.
+#[test]
+fn a_symlinked_cache_object_is_never_used() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    std::fs::write(d.path().join("data/raw.txt"), "hello glass\n").unwrap();
+    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    let obj = object_of(d.path(), "copy", "o");
+    let user = d.path().join("mine.txt");
+    std::fs::copy(&obj, &user).unwrap();
+    std::fs::remove_file(&obj).unwrap();
+    std::os::unix::fs::symlink(&user, &obj).unwrap();
+    std::fs::remove_file(d.path().join("out/copy.txt")).unwrap();
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let out = d.path().join("out/copy.txt");
+    let t = std::fs::symlink_metadata(&out).unwrap().file_type();
+    assert!(t.is_file(), "the output is a regular file, not {t:?}");
+    let r = agingflow(d.path(), &["run", "p.yaml", "--force", "copy"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(std::fs::read_to_string(&user).unwrap(), "hello glass\n");
+    assert!(
+        std::fs::symlink_metadata(&user)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+}
+
+// Issue 37, "a byte that is not ours": `gc` on a cache folder that is a symlink to a folder of
+// the user's removes only the cache's own files, and `--dry-run` names them.
+#[test]
+fn gc_removes_only_what_it_can_identify_and_names_it() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    std::fs::write(d.path().join("data/raw.txt"), "hello glass\n").unwrap();
+    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    let cache = d.path().join("out/.agingflow/cache");
+    let theirs = d.path().join("mycache");
+    std::fs::rename(&cache, &theirs).unwrap();
+    std::os::unix::fs::symlink(&theirs, &cache).unwrap();
+    std::fs::write(theirs.join("notes.txt"), "my notes\n").unwrap();
+    std::fs::write(theirs.join("runs/thesis.tex"), "\\chapter{}\n").unwrap();
+    std::fs::create_dir_all(theirs.join("objects/ab")).unwrap();
+    std::fs::write(theirs.join("objects/ab/figure.png"), "png").unwrap();
+    // A second state of the data, so that the first one's run is garbage.
+    std::fs::write(d.path().join("data/raw.txt"), "hello again\n").unwrap();
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    let old = object_of(d.path(), "copy", "o");
+
+    let dry = agingflow(d.path(), &["gc", "p.yaml", "--dry-run"]);
+    assert_eq!(dry.code, Some(0), "{dry:?}");
+    let named: Vec<&str> = dry
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("would remove "))
+        .filter(|l| !l.contains(" file"))
+        .collect();
+    assert!(named.len() >= 2, "{}", dry.stdout);
+    assert!(
+        named.iter().any(|l| l.starts_with("runs/")),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("left notes.txt"), "{}", dry.stdout);
+
+    let r = agingflow(d.path(), &["gc", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("notes.txt")).unwrap(),
+        "my notes\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("runs/thesis.tex")).unwrap(),
+        "\\chapter{}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("objects/ab/figure.png")).unwrap(),
+        "png"
+    );
+    assert!(old.is_file(), "what the lock names is kept");
+    for n in named {
+        assert!(!theirs.join(n).exists(), "{n} was to be removed");
+    }
+    // The lock file that cannot be read keeps nothing: gc refuses.
+    std::fs::write(d.path().join("p.lock"), "stages: [\n").unwrap();
+    let r = agingflow(d.path(), &["gc", "p.yaml"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(old.is_file());
+}
+
+// Issue 37, "stale shown as current": `run --force-all` while `gc` runs in a loop; every object
+// the final lock names is in the cache.
+#[test]
+fn gc_in_a_loop_never_collects_what_a_run_is_storing() {
+    const RANDOM: &str = r#"version: 1
+name: random
+outdir: out
+stages:
+  a:
+    run: [sh, -c, 'od -An -N16 -tx1 /dev/urandom > "$0"; sleep 0.2', "${outputs.o}"]
+    outputs: { o: a.txt }
+  b:
+    run: [sh, -c, 'cat "$1" > "$0"; od -An -N16 -tx1 /dev/urandom >> "$0"; sleep 0.2', "${outputs.o}", "${inputs.i}"]
+    inputs: { i: a.o }
+    outputs: { o: b.txt }
+  c:
+    run: [sh, -c, 'mkdir -p "$0"; cat "$1" > "$0/x"; od -An -N16 -tx1 /dev/urandom > "$0/y"; sleep 0.2', "${outputs.o}", "${inputs.i}"]
+    inputs: { i: b.o }
+    outputs: { o: c }
+  d:
+    run: [sh, -c, 'cat "$1" > "$0"; od -An -N16 -tx1 /dev/urandom >> "$0"', "${outputs.o}", "${inputs.i}"]
+    inputs: { i: c.o }
+    outputs: { o: d.txt }
+"#;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("p.yaml"), RANDOM).unwrap();
+    assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let looping = {
+        let (stop, dir) = (stop.clone(), d.path().to_owned());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = tests::command("agingflow")
+                    .args(["gc", "p.yaml"])
+                    .current_dir(&dir)
+                    .output();
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut missing = Vec::new();
+    for _ in 0..4 {
+        let r = agingflow(d.path(), &["run", "p.yaml", "--force-all"]);
+        assert_eq!(r.code, Some(0), "{r:?}");
+        let lock: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(d.path().join("p.lock")).unwrap())
+                .unwrap();
+        let cache = d.path().join("out/.agingflow/cache");
+        for (stage, e) in lock["stages"].as_mapping().unwrap() {
+            let h = e["outputs"]["o"]["blake3"].as_str().unwrap();
+            let p = match h.strip_prefix("tree:") {
+                Some(t) => cache.join("trees").join(t),
+                None => cache.join("objects").join(&h[..2]).join(h),
+            };
+            if !p.is_file() {
+                missing.push(format!("{stage:?} {h}"));
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let gcs = looping.join().unwrap();
+    assert!(gcs > 0);
+    assert!(
+        missing.is_empty(),
+        "collected while named: {missing:?} ({gcs} gc runs)"
+    );
+}

@@ -366,10 +366,14 @@ fn entry_lines(text: &str) -> HashMap<String, Vec<usize>> {
 
 /// The paths a glob matches. A pattern whose wildcards are all in its last component (the usual
 /// `folder/*.txt`) lists that one folder and matches the names (the glob crate's walk cost about
-/// 4 us a file: 40 ms for the 10 000 indents of a scaled campaign); others go to the glob crate.
+/// 4 us a file: 40 ms for the 10 000 indents of a scaled campaign); others to `guard::walk::glob`,
+/// which enters each folder once whatever its symlinks.
 /// Either way every match is given, in any order (the caller sorts), with whether it is a
 /// regular file (not a symlink) where the folder listing says so without a `stat`.
-fn glob_files(pattern: &str) -> Result<Vec<(PathBuf, Option<bool>)>, glob::PatternError> {
+/// The second value counts the folders reached again (and not entered) through a symlink.
+type Globbed = (Vec<(PathBuf, Option<bool>)>, usize);
+
+fn glob_files(pattern: &str) -> Result<Globbed, glob::PatternError> {
     let wild = |s: &str| s.contains(['*', '?', '[', ']']);
     let path = Path::new(pattern);
     if let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
@@ -383,22 +387,27 @@ fn glob_files(pattern: &str) -> Result<Vec<(PathBuf, Option<bool>)>, glob::Patte
         } else {
             std::fs::read_dir(parent)
         };
-        return Ok(list
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_str()
-                    .is_some_and(|n| pat.matches_with(n, opts))
-            })
-            .map(|e| {
-                let plain = e.file_type().ok().map(|t| t.is_file());
-                (parent.join(e.file_name()), plain)
-            })
-            .collect());
+        return Ok((
+            list.into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| pat.matches_with(n, opts))
+                })
+                .map(|e| {
+                    let plain = e.file_type().ok().map(|t| t.is_file());
+                    (parent.join(e.file_name()), plain)
+                })
+                .collect(),
+            0,
+        ));
     }
-    Ok(glob::glob(pattern)?.flatten().map(|p| (p, None)).collect())
+    // Each folder entered once, whatever its symlinks: a link to `.` cannot make `**` loop.
+    let (found, revisits) =
+        guard::walk::glob_counted(pattern, guard::walk::Hidden::Match, &|| false)?;
+    Ok((found.into_iter().map(|p| (p, None)).collect(), revisits))
 }
 
 /// Validates a parsed manifest and resolves its files, reporting every problem at once.
@@ -690,7 +699,12 @@ pub fn resolve_with(
                             err(format!("{what}: bad glob `{g}`: {ge}"));
                             break 'entry;
                         }
-                        Ok(m) => {
+                        Ok((m, revisits)) => {
+                            if revisits > 0 {
+                                err_note.push(format!(
+                                    "{what}: glob `{g}` reaches {revisits} folder(s) more than once (a symlink loop?); each is read once"
+                                ));
+                            }
                             // A file reached twice (through a symlink loop, say) counts once,
                             // under its shortest path.
                             let mut v: Vec<(PathBuf, bool)> = m
@@ -914,7 +928,7 @@ mod tests {
             "ind/sub/*.txt",
         ] {
             let full = d.path().join(pattern).to_string_lossy().into_owned();
-            let mut fast: Vec<(PathBuf, Option<bool>)> = glob_files(&full).unwrap();
+            let mut fast: Vec<(PathBuf, Option<bool>)> = glob_files(&full).unwrap().0;
             fast.sort();
             let mut slow: Vec<PathBuf> = glob::glob(&full).unwrap().flatten().collect();
             slow.sort();
@@ -928,7 +942,7 @@ mod tests {
         }
         // Wildcards in a folder go to the glob crate, as before.
         let nested = d.path().join("*/*.txt").to_string_lossy().into_owned();
-        let found = glob_files(&nested).unwrap();
+        let found = glob_files(&nested).unwrap().0;
         assert!(found.iter().all(|(_, plain)| plain.is_none()));
         assert_eq!(found.len(), glob::glob(&nested).unwrap().flatten().count());
         assert!(found.len() >= 4);

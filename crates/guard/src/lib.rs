@@ -18,6 +18,10 @@
 //! - **All or nothing.** Several outputs are moved into place together by a [`Transaction`]:
 //!   every rename is staged, and the ones done are rolled back when one fails or when the caller
 //!   (the runner, whose lock-file write belongs to the same commit) says so.
+//! - **Reading walks end.** Globs over a user's folders ([`walk::glob`]) enter each folder once,
+//!   whatever its symlinks.
+
+pub mod walk;
 
 use std::ffi::OsString;
 use std::fs::File;

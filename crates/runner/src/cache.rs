@@ -229,7 +229,7 @@ impl Cache {
     fn put_object(&self, src: &Path, file_hash: &str) -> Result<(), String> {
         let target = self.object_path(file_hash);
         // An object there already is kept when intact, replaced when damaged.
-        if target.is_file() && hash::file(&target).is_ok_and(|h| h == file_hash) {
+        if regular(&target).is_some() && hash::file(&target).is_ok_and(|h| h == file_hash) {
             return Ok(());
         }
         if let Some(dir) = target.parent() {
@@ -435,6 +435,7 @@ impl Cache {
                     return Some((r.clone(), Source::Link(target.to_owned())));
                 }
                 let obj = self.object_path(h);
+                regular(&obj)?;
                 (hash::file_verified(&obj).ok()? == *h).then(|| (r.clone(), Source::Object(obj)))
             })
             .collect();
@@ -444,6 +445,7 @@ impl Cache {
     /// The bytes of one file output stored under `file_hash`, verified (for `diff`).
     pub fn object(&self, file_hash: &str) -> Option<PathBuf> {
         let obj = self.object_path(file_hash);
+        regular(&obj)?;
         (hash::file_verified(&obj).ok()? == file_hash).then_some(obj)
     }
 
@@ -506,14 +508,11 @@ impl Cache {
 
     /// Removes every run record and object not in `keep` (run records by key and id, and the
     /// objects and trees they name), every item cache outside `keep_items` (those of the current
-    /// stage binaries), and the temporary files of killed runs. Returns the number
-    /// of files and bytes removed (or that would be, with `dry_run`).
-    pub fn gc(
-        &self,
-        keep: &[StageLock],
-        keep_items: &[PathBuf],
-        dry_run: bool,
-    ) -> io::Result<(usize, u64)> {
+    /// stage binaries), and the temporary files of killed runs; only files the cache can identify
+    /// as its own by where they are and by their names (a hash, a record name, a temporary name):
+    /// anything else (a user's file in a cache folder that is a symlink to theirs) is left and
+    /// listed. Nothing is removed with `dry_run`.
+    pub fn gc(&self, keep: &[StageLock], keep_items: &[PathBuf], dry_run: bool) -> io::Result<Gc> {
         let mut keep_runs: BTreeSet<PathBuf> = BTreeSet::new();
         let mut keep_files: BTreeSet<PathBuf> = BTreeSet::new();
         for entry in keep {
@@ -554,8 +553,16 @@ impl Cache {
         if self.root.is_dir() {
             list_files(&self.root, &mut all)?;
         }
-        let (mut n, mut bytes) = (0usize, 0u64);
+        let mut out = Gc::default();
         for f in all {
+            if !self.identifies(&f) {
+                out.foreign.push(f);
+                continue;
+            }
+            // The lock gc holds, and the hash memo (only ever an optimisation), stay.
+            if f == self.root.join(LOCK_NAME) || f == self.root.join("hashes") {
+                continue;
+            }
             let in_runs = f.starts_with(self.root.join("runs"));
             let keep = if f.starts_with(self.root.join("items")) {
                 keep_items.iter().any(|d| f.starts_with(d))
@@ -573,17 +580,117 @@ impl Cache {
             if keep {
                 continue;
             }
-            n += 1;
-            bytes += std::fs::symlink_metadata(&f).map(|m| m.len()).unwrap_or(0);
+            out.bytes += std::fs::symlink_metadata(&f).map(|m| m.len()).unwrap_or(0);
             if !dry_run {
                 guard::remove_scratch(&f).map_err(io::Error::other)?;
             }
+            out.removed.push(f);
         }
         if !dry_run {
             remove_empty_dirs(&self.root);
         }
-        Ok((n, bytes))
+        Ok(out)
     }
+
+    /// Whether `f` (below the root) is a file of the cache's: by its place and its name.
+    fn identifies(&self, f: &Path) -> bool {
+        let Ok(rel) = f.strip_prefix(&self.root) else {
+            return false;
+        };
+        let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+        if parts.len() != rel.iter().count() {
+            return false;
+        }
+        let name = parts.last().copied().unwrap_or_default();
+        if guard::is_scratch_name(name) {
+            return true;
+        }
+        match parts.as_slice() {
+            ["hashes"] | [LOCK_NAME] => true,
+            ["objects", head, h] => is_hash(h) && h.starts_with(head),
+            ["trees", h] | ["reads", h] => is_hash(h),
+            ["runs", key, n] => is_hash(key) && (*n == PROBES || is_record_name(n)),
+            ["items", _stage, binary, .., last] => {
+                binary.len() == 16
+                    && binary.bytes().all(|b| b.is_ascii_hexdigit())
+                    && has_hash(last)
+            }
+            _ => false,
+        }
+    }
+
+    /// Holds the cache's lock shared (a run: several may) or exclusive (`gc`) until dropped;
+    /// `waiting` is said once when another holder makes this one wait.
+    pub fn hold(&self, exclusive: bool, waiting: &str) -> Result<std::fs::File, String> {
+        guard::create_dirs(&self.root).map_err(|e| e.to_string())?;
+        let path = self.root.join(LOCK_NAME);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err("cannot open", &path, e))?;
+        let tried = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match tried {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                eprintln!("{waiting}");
+                if exclusive {
+                    file.lock()
+                } else {
+                    file.lock_shared()
+                }
+                .map_err(|e| io_err("cannot lock", &path, e))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err("cannot lock", &path, e)),
+        }
+        Ok(file)
+    }
+}
+
+/// The file the cache's lock is held on (`run` shared, `gc` exclusive).
+const LOCK_NAME: &str = "lock";
+
+/// What `gc` removed (or would), and what it left because it is not the cache's.
+#[derive(Debug, Default)]
+pub struct Gc {
+    pub removed: Vec<PathBuf>,
+    pub bytes: u64,
+    pub foreign: Vec<PathBuf>,
+}
+
+/// A BLAKE3 hash in hex, as the cache names its files.
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether a name holds a 64-hex-digit hash (the item caches' `<key>`, `<table>-<key>.parquet`).
+fn has_hash(s: &str) -> bool {
+    s.as_bytes()
+        .windows(64)
+        .any(|w| w.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// `<16 hex>-<32 hex>.json`, what [`record_name`] makes.
+fn is_record_name(s: &str) -> bool {
+    let hex = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_hexdigit());
+    s.strip_suffix(".json")
+        .and_then(|t| t.split_once('-'))
+        .is_some_and(|(a, b)| hex(a, 16) && hex(b, 32))
+}
+
+/// `Some` when `path` is a regular file itself (not a symlink to one): the cache uses no object
+/// it did not make.
+fn regular(path: &Path) -> Option<()> {
+    std::fs::symlink_metadata(path)
+        .ok()?
+        .file_type()
+        .is_file()
+        .then_some(())
 }
 
 /// Every file below `dir` (symlinks listed, not followed), absolute.
@@ -676,7 +783,7 @@ mod tests {
         std::fs::write(&obj, b"table bytez").unwrap();
         assert!(cache.lookup(&entry("x", &[]), &|_| None).is_none());
         // gc keeping nothing empties the cache.
-        let (n, _) = cache.gc(&[], &[], false).unwrap();
+        let n = cache.gc(&[], &[], false).unwrap().removed.len();
         assert!(n >= 5, "{n}");
         let mut left = Vec::new();
         list_files(cache.root(), &mut left).unwrap();
@@ -700,7 +807,7 @@ mod tests {
         assert!(cache.lookup(&key, &|_| Some("h2".into())).is_none());
         assert!(cache.lookup(&key, &|_| None).is_none());
         // gc keeping this entry removes nothing.
-        let (n, _) = cache.gc(&[e], &[], true).unwrap();
+        let n = cache.gc(&[e], &[], true).unwrap().removed.len();
         assert_eq!(n, 0);
     }
 

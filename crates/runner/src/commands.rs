@@ -389,8 +389,19 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
     let p = load(file)?;
     // SIGTERM and SIGINT end the run with the summary and exit code 128 + signal.
     stop_on_signals();
+    // The run cache's lock, shared with other runs, exclusive of `gc`: nothing this run stores
+    // or names in the lock file is collected under it. Taken before the context, so released
+    // after the context has joined the stores it started. (A cache folder that cannot be made
+    // has nothing for gc to collect: the run goes on, and fails where it must write.)
+    let _held = crate::cache::Cache::new(&p.outdir_abs())
+        .hold(false, "agingflow run: waiting for `agingflow gc` to finish")
+        .inspect_err(|e| tracing::debug!("{e}"))
+        .ok();
     let mut ctx = Ctx::new(&p, no_checks);
     ctx.default_timeout = timeout;
+    if sel.force_all || !sel.force.is_empty() {
+        ctx.forget_memo();
+    }
     let jobs = jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -505,10 +516,23 @@ fn dropped_summary(dropped: &[(String, String)]) -> String {
 fn cmd_gc(file: &Path, all_commits: bool, dry_run: bool) -> Result<u8, u8> {
     let p = load(file)?;
     let ctx = Ctx::new(&p, false);
-    let mut keep: Vec<crate::lock::StageLock> = LockFile::read(&p.lock_path())
-        .stages
-        .into_values()
-        .collect();
+    // No run stores into the cache or commits a lock file from before gc reads the lock file
+    // until it has removed what that does not name.
+    let _held = ctx
+        .cache
+        .hold(
+            true,
+            "agingflow gc: waiting for the runs using the run cache to finish",
+        )
+        .map_err(usage)?;
+    // An unreadable lock would keep nothing: gc refuses rather than empty the cache.
+    let lock_path = p.lock_path();
+    let lock = if lock_path.exists() {
+        LockFile::read_checked(&lock_path).map_err(usage)?
+    } else {
+        LockFile::read(&lock_path)
+    };
+    let mut keep: Vec<crate::lock::StageLock> = lock.stages.into_values().collect();
     if all_commits {
         let dir = std::fs::canonicalize(&p.dir).unwrap_or_else(|_| p.dir.clone());
         let name = p
@@ -541,16 +565,30 @@ fn cmd_gc(file: &Path, all_commits: bool, dry_run: bool) -> Result<u8, u8> {
         .iter()
         .filter_map(|s| ctx.item_cache_dir(s))
         .collect();
-    let (n, bytes) = ctx
+    let gc = ctx
         .cache
         .gc(&keep, &items, dry_run)
         .map_err(|e| usage(format!("run cache {}: {e}", ctx.cache.root().display())))?;
+    let n = gc.removed.len();
+    let root = ctx.cache.root();
+    let rel = |f: &Path| f.strip_prefix(root).unwrap_or(f).display().to_string();
+    if dry_run {
+        for f in &gc.removed {
+            println!("would remove {}", rel(f));
+        }
+    }
+    for f in &gc.foreign {
+        println!(
+            "left {}: not a file of the run cache's (agingflow removes only what it can identify as its own)",
+            rel(f)
+        );
+    }
     println!(
         "{} {n} file{} ({:.1} MB) from the run cache {}",
         if dry_run { "would remove" } else { "removed" },
         if n == 1 { "" } else { "s" },
-        bytes as f64 / 1e6,
-        ctx.cache.root().display()
+        gc.bytes as f64 / 1e6,
+        root.display()
     );
     Ok(EXIT_OK)
 }
@@ -570,6 +608,18 @@ fn cmd_diff(
         .map_err(usage)?;
     let p = load(file)?;
     let ctx = Ctx::new(&p, false);
+    // `A..B` is the two revisions A and B.
+    let (rev, rev2) = match (rev.split_once(".."), rev2) {
+        (Some((a, b)), None) if !a.is_empty() && !b.is_empty() && !b.starts_with('.') => {
+            (a, Some(b))
+        }
+        (Some(_), _) => {
+            return Err(usage(format!(
+                "`{rev}`: expected `A..B`, or two revisions `A B`"
+            )));
+        }
+        (None, r) => (rev, r),
+    };
     let old = Side {
         label: rev.to_owned(),
         lock: diff::lock_at(&p, rev).map_err(usage)?,
@@ -583,10 +633,23 @@ fn cmd_diff(
         },
         None => Side {
             label: "working tree".to_owned(),
-            lock: LockFile::read(&p.lock_path()),
+            lock: LockFile::read_checked(&p.lock_path()).map_err(usage)?,
             worktree: true,
         },
     };
+    // A side whose lock names no stage has nothing to compare: a gate on it fails.
+    let mut code = EXIT_OK;
+    for side in [&old, &new] {
+        if side.lock.stages.is_empty() {
+            eprintln!(
+                "agingflow diff: the lock file at {} names no stage, so nothing can be compared",
+                side.label
+            );
+            if !rules.is_empty() {
+                code = EXIT_DATA;
+            }
+        }
+    }
     let report = diff::compare(&p, &ctx.cache, &old, &new);
     match format {
         DiffFormat::Text => print!("{}", diff::text(&report)),
@@ -596,8 +659,15 @@ fn cmd_diff(
             serde_json::to_string_pretty(&report).map_err(|_| EXIT_INTERNAL)?
         ),
     }
-    let mut code = EXIT_OK;
     for rule in &rules {
+        if !rule.names_something(&report) {
+            eprintln!(
+                "agingflow diff: --fail-on `{}`: `{}` is neither a numeric column of a result table nor a number of summary.json, so the rule could never fail",
+                rule.name, rule.name
+            );
+            code = code.max(EXIT_USAGE);
+            continue;
+        }
         match rule.measure(&report) {
             None if report.missing.is_empty() => {
                 // Nothing of that name changed or was compared: no change crosses the limit.
@@ -611,7 +681,7 @@ fn cmd_diff(
                     "agingflow diff: --fail-on `{}`: outputs are missing from the run cache, so the rule cannot be decided",
                     rule.name
                 );
-                code = EXIT_DATA;
+                code = code.max(EXIT_DATA);
             }
             Some(v) if rule.crossed(v) => {
                 eprintln!(
@@ -620,7 +690,7 @@ fn cmd_diff(
                     if rule.or_equal { ">=" } else { ">" },
                     rule.limit
                 );
-                code = EXIT_DATA;
+                code = code.max(EXIT_DATA);
             }
             Some(_) => {}
         }

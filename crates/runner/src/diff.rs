@@ -66,11 +66,32 @@ pub fn lock_at(p: &Pipeline, rev: &str) -> Result<LockFile, String> {
         .map_err(|e| format!("{} is not in a git repository ({e})", dir.display()))?;
     let top = PathBuf::from(top.trim());
     let name = lock.file_name().map(|n| n.to_owned()).unwrap_or_default();
-    let rel = relative_to(&dir.join(name), &std::fs::canonicalize(&top).unwrap_or(top));
-    let text = git(&["show", &format!("{rev}:{rel}")])
+    let rel = relative_to(
+        &dir.join(name),
+        &std::fs::canonicalize(&top).unwrap_or(top.clone()),
+    );
+    // The revision is data, never an option: refused when it looks like one, then resolved to a
+    // commit id (after `--end-of-options`) before it is named to `git show`.
+    if rev.is_empty() || rev.starts_with('-') || rev.contains(['\0', '\n']) {
+        return Err(format!(
+            "`{rev}` is not a git revision (a revision cannot start with `-`)"
+        ));
+    }
+    let commit = git(&[
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        &format!("{rev}^{{commit}}"),
+    ])
+    .map_err(|_| format!("`{rev}` is not a commit of {}", top.display()))?;
+    let commit = commit.trim();
+    if commit.len() < 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{rev}` is not a commit of {}", top.display()));
+    }
+    let text = git(&["show", &format!("{commit}:{rel}")])
         .map_err(|e| format!("revision {rev} has no lock file {rel}: {e}"))?;
-    serde_yaml::from_str::<LockFile>(&text)
-        .map_err(|e| format!("{rev}:{rel}: invalid lock file: {e}"))
+    LockFile::from_text(&text).map_err(|e| format!("{rev}:{rel}: {e}"))
 }
 
 /// Where the bytes of one output are.
@@ -157,6 +178,10 @@ pub struct Report {
     pub summary_all: BTreeMap<String, f64>,
     /// Outputs whose bytes could not be found: `stage.port at SIDE`.
     pub missing: Vec<String>,
+    /// Every summary.json number of either side, changed or not (what a `--fail-on` rule may
+    /// name).
+    #[serde(skip)]
+    pub summary_names: BTreeSet<String>,
 }
 
 /// Compares the result tables and summary.json of two sides.
@@ -168,6 +193,7 @@ pub fn compare(p: &Pipeline, cache: &Cache, old: &Side, new: &Side) -> Report {
         summary: Vec::new(),
         summary_all: BTreeMap::new(),
         missing: Vec::new(),
+        summary_names: BTreeSet::new(),
     };
     let stages: BTreeSet<&String> = old
         .lock
@@ -190,6 +216,19 @@ pub fn compare(p: &Pipeline, cache: &Cache, old: &Side, new: &Side) -> Report {
                 continue;
             };
             if fo.blake3 == fnew.blake3 {
+                // Unchanged: only the names of its summary numbers are noted.
+                if let Some(Bytes::Tree(t)) = fnew
+                    .blake3
+                    .starts_with("tree:")
+                    .then(|| locate(p, cache, new, &fnew.path, &fnew.blake3))
+                    .flatten()
+                {
+                    for (rel, f) in &t {
+                        if rel == "summary.json" || rel.ends_with("/summary.json") {
+                            report.summary_names.extend(summary_numbers(f).into_keys());
+                        }
+                    }
+                }
                 continue;
             }
             let bo = locate(p, cache, old, &fo.path, &fo.blake3);
@@ -435,18 +474,22 @@ fn group_label(v: &serde_json::Value) -> String {
     parts.join(" ")
 }
 
+/// Every number of a summary.json, by path (empty when unreadable).
+fn summary_numbers(p: &Path) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    if let Some(v) = std::fs::read(p)
+        .ok()
+        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+    {
+        flatten(&v, String::new(), &mut out);
+    }
+    out
+}
+
 fn summary_diff(a: &Path, b: &Path, report: &mut Report) {
-    let read = |p: &Path| -> BTreeMap<String, f64> {
-        let mut out = BTreeMap::new();
-        if let Some(v) = std::fs::read(p)
-            .ok()
-            .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
-        {
-            flatten(&v, String::new(), &mut out);
-        }
-        out
-    };
-    let (old, new) = (read(a), read(b));
+    let (old, new) = (summary_numbers(a), summary_numbers(b));
+    report.summary_names.extend(old.keys().cloned());
+    report.summary_names.extend(new.keys().cloned());
     let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     for path in paths {
         let (x, y) = (old.get(path).copied(), new.get(path).copied());
@@ -528,6 +571,24 @@ impl FailOn {
             }
         }
         found
+    }
+
+    /// Whether the rule's name is a numeric column of a result table (`beta`,
+    /// `kww_fits.tau_s`) or a summary.json number of either side (its path or last part): a rule
+    /// naming nothing that exists (a typo) can never be crossed, so a gate refuses it.
+    pub fn names_something(&self, r: &Report) -> bool {
+        let column = RESULT_TABLES.iter().any(|t| {
+            tables::columns_of(t).is_some_and(|cols| {
+                cols.iter().any(|c| {
+                    c.data_type.is_numeric()
+                        && (c.name == self.name || format!("{t}.{}", c.name) == self.name)
+                })
+            })
+        });
+        column
+            || r.summary_names.iter().any(|path| {
+                *path == self.name || path.rsplit(['.', ']']).next() == Some(self.name.as_str())
+            })
     }
 
     pub fn crossed(&self, value: f64) -> bool {

@@ -215,6 +215,8 @@ pub struct Ctx<'a> {
     /// The hash memo (`<outdir>/.agingflow/cache/hashes`), consulted by every hash this
     /// invocation takes and saved by [`Ctx::save_memo`].
     memo: std::sync::Arc<stage_cli::hashes::HashMemo>,
+    /// Whether stages are handed the memo (not after [`Ctx::forget_memo`]).
+    memo_to_stages: bool,
     /// What the stages that ran in this invocation dropped whole (stage, `kind<TAB>id<TAB>why`
     /// as `stage_cli::report_dropped` wrote it), for the run's summary.
     pub dropped: Mutex<Vec<(String, String)>>,
@@ -249,6 +251,7 @@ impl<'a> Ctx<'a> {
             not_deps: std::sync::OnceLock::new(),
             cache,
             memo: std::sync::Arc::new(stage_cli::hashes::HashMemo::load(&Self::memo_path(p))),
+            memo_to_stages: true,
             dropped: Mutex::new(Vec::new()),
         };
         hash::use_memo(ctx.memo.clone());
@@ -342,6 +345,16 @@ impl<'a> Ctx<'a> {
         for j in jobs {
             let _ = j.join();
         }
+    }
+
+    /// Forgets every remembered hash: this invocation reads every file it hashes again, and its
+    /// stages are not handed the memo (`run --force`, `--force-all`: what is forced is re-read,
+    /// never taken on trust).
+    pub fn forget_memo(&mut self) {
+        self.memo =
+            std::sync::Arc::new(stage_cli::hashes::HashMemo::fresh(&Self::memo_path(self.p)));
+        hash::use_memo(self.memo.clone());
+        self.memo_to_stages = false;
     }
 
     fn memo_path(p: &Pipeline) -> PathBuf {
@@ -525,10 +538,16 @@ impl<'a> Ctx<'a> {
         let mut seen = HashSet::new();
         for pattern in &stage.deps {
             let abs = self.p.dir.join(pattern);
-            let matches = glob::glob(&abs.to_string_lossy())
+            let matches =
+                guard::walk::glob(&abs.to_string_lossy(), guard::walk::Hidden::Match, &|| {
+                    stop_signal() != 0
+                })
                 .map_err(|e| format!("bad glob `{pattern}` in deps: {e}"))?;
+            if stop_signal() != 0 {
+                return Err("stopped by a signal".to_owned());
+            }
             let mut any = false;
-            for m in matches.flatten() {
+            for m in matches {
                 if !m.is_file() {
                     continue;
                 }
@@ -1116,7 +1135,7 @@ fn execute_in(
         cmd.env(tables::items::ENV, dir);
     }
     let memo = Ctx::memo_path(ctx.p);
-    if memo.is_file() {
+    if ctx.memo_to_stages && memo.is_file() {
         cmd.env(stage_cli::hashes::MEMO_ENV, memo);
     }
     cmd.args(argv.iter().skip(1))

@@ -152,6 +152,27 @@ impl LockFile {
         }
     }
 
+    /// The lock file at `path` for a reader that must not guess (`diff`): an error naming the
+    /// file when it is missing, unreadable, invalid or of an unknown version.
+    pub fn read_checked(path: &Path) -> Result<LockFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "{}: cannot read the lock file ({e}); run the pipeline first",
+                path.display()
+            )
+        })?;
+        Self::from_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A lock file's text parsed; an error for invalid YAML or an unknown version.
+    pub fn from_text(text: &str) -> Result<LockFile, String> {
+        match serde_yaml::from_str::<LockFile>(text) {
+            Ok(l) if l.version == 1 => Ok(l),
+            Ok(l) => Err(format!("lock file version {} unknown", l.version)),
+            Err(e) => Err(format!("invalid lock file: {e}")),
+        }
+    }
+
     /// [`LockFile::read`] with each stored list of reads taken from `reads_dir` (left empty,
     /// `reads_list` still naming it, where the list is not there).
     pub fn read_with_lists(path: &Path, reads_dir: &Path) -> LockFile {

@@ -591,7 +591,14 @@ impl Validator {
         if written.is_empty() {
             self.error(stages_node.pos(), "`stages` is empty");
         }
-        let expanded = self.expand_foreach(written, dir);
+        // What a `foreach` glob never matches: the output directory, the lock and pipeline file.
+        let lock = file.with_extension("lock");
+        let not_items = [
+            outdir_abs.clone(),
+            guard::resolve(&lock),
+            guard::resolve(file),
+        ];
+        let expanded = self.expand_foreach(written, dir, &not_items);
         let stage_entries = &expanded;
         let mut stages = Vec::new();
         for (key, node) in stage_entries {
@@ -680,7 +687,12 @@ impl Validator {
     /// path component the first wildcard matched) and `${item.path}` (the item; for a glob, the
     /// matched path) replaced in every value; then every input `STAGE@*.PORT` (a reduce) into one
     /// input `PORT@ITEM` per expansion of STAGE.
-    fn expand_foreach(&mut self, entries: &[(Key, Node)], dir: &Path) -> Vec<(Key, Node)> {
+    fn expand_foreach(
+        &mut self,
+        entries: &[(Key, Node)],
+        dir: &Path,
+        not_items: &[PathBuf],
+    ) -> Vec<(Key, Node)> {
         let mut out = Vec::new();
         let mut items_of: HashMap<String, Vec<String>> = HashMap::new();
         for (key, node) in entries {
@@ -705,7 +717,7 @@ impl Validator {
                 entries: rest,
                 pos: *pos,
             };
-            let Some(items) = self.foreach_items(each, dir, &key.name) else {
+            let Some(items) = self.foreach_items(each, dir, &key.name, not_items) else {
                 continue;
             };
             for item in &items {
@@ -740,7 +752,10 @@ impl Validator {
                 for (port, r) in ports.drain(..) {
                     let reduce = r
                         .as_str()
-                        .and_then(|t| t.split_once(".").map(|(a, b)| (a.to_owned(), b.to_owned())))
+                        .and_then(|t| {
+                            t.rsplit_once('.')
+                                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                        })
                         .and_then(|(st, op)| st.strip_suffix("@*").map(|b| (b.to_owned(), op)));
                     let Some((base, op)) = reduce else {
                         expanded.push((port, r));
@@ -777,7 +792,13 @@ impl Validator {
         out
     }
 
-    fn foreach_items(&mut self, node: &Node, dir: &Path, stage: &str) -> Option<Vec<Item>> {
+    fn foreach_items(
+        &mut self,
+        node: &Node,
+        dir: &Path,
+        stage: &str,
+        not_items: &[PathBuf],
+    ) -> Option<Vec<Item>> {
         let what = format!("`foreach` of stage `{stage}`");
         let items: Vec<Item> = match node {
             Node::Seq { items, .. } => {
@@ -826,7 +847,14 @@ impl Validator {
                     return None;
                 };
                 let full = dir.join(&pattern);
-                let matched = match glob::glob(&full.to_string_lossy()) {
+                // Each folder entered once (symlink loops end); a wildcard never matches a
+                // leading `.` (`.git`, `.agingflow`); the outputs, lock and pipeline file are no
+                // items.
+                let matched = match guard::walk::glob(
+                    &full.to_string_lossy(),
+                    guard::walk::Hidden::Skip,
+                    &|| false,
+                ) {
                     Ok(m) => m,
                     Err(e) => {
                         self.error(
@@ -837,7 +865,11 @@ impl Validator {
                     }
                 };
                 let mut paths: Vec<String> = matched
-                    .flatten()
+                    .into_iter()
+                    .filter(|p| {
+                        let real = guard::resolve(p);
+                        !not_items.iter().any(|n| real.starts_with(n))
+                    })
                     .filter_map(|p| p.strip_prefix(dir).ok().map(normalize))
                     .collect();
                 paths.sort();
@@ -970,7 +1002,9 @@ impl Validator {
                 let Some(text) = self.string(v, &format!("input `{}`", k.name)) else {
                     continue;
                 };
-                match text.split_once('.') {
+                // The port is after the last `.`: a stage `make@sample.A` (a dotted item) is
+                // named whole.
+                match text.rsplit_once('.') {
                     Some((stage, port)) if !stage.is_empty() && !port.is_empty() => {
                         inputs.insert(
                             k.name.clone(),

@@ -1028,6 +1028,9 @@ pub fn job_main(p: &Pipeline, stages: &[String], forced: &[String], opts: &JobOp
     };
     let mut ctx = Ctx::new(p, opts.no_checks);
     ctx.default_timeout = opts.timeout;
+    if forced.contains(&name) {
+        ctx.forget_memo();
+    }
     if let Err(e) = guard::create_dirs(&ctx.state_dir("staging")) {
         eprintln!("agingflow job: {e}");
         return stage_cli::EXIT_INTERNAL;

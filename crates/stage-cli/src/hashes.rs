@@ -4,16 +4,20 @@
 //!
 //! What decides staleness is still the content hash; the memo only says which hash a file has
 //! when nothing about it changed. It is kept safe as git keeps its index:
-//! - an entry is only used when device, inode, size and modification time (to the nanosecond)
-//!   all match, so any write (which sets the modification time) makes the file be read again;
-//! - a hash is only remembered when the file's modification time lies at least [`RACY`] before
+//! - an entry is only used when device, inode, size, modification time and status-change time
+//!   (both to the nanosecond) all match. Any write sets the modification time; a program that
+//!   writes and then puts the old modification time back (`touch -d`, `os.utime`) still moves the
+//!   status-change time, which no program can set: so a same-size edit with its time restored is
+//!   read again, as git's index also compares ctime;
+//! - a hash is only remembered when the file's last change (modification or status change) lies
+//!   at least [`RACY`] before
 //!   the moment hashing began (a file written in the same clock tick as it was hashed could change
 //!   again without its time moving), unless the caller knows no process writes it any more (an
 //!   output hashed after its stage exited);
 //! - a file whose metadata changed while it was hashed is not remembered.
 //!
 //! The runner owns the memo file (`<outdir>/.agingflow/cache/hashes`, one line per file:
-//! `dev ino size mtime_ns hash`); stages read it (named in [`MEMO_ENV`]) and never write it.
+//! `dev ino size mtime_ns ctime_ns hash`); stages read it (named in [`MEMO_ENV`]) and never write it.
 //! A missing, damaged or foreign memo is an empty one: everything is hashed from the bytes.
 
 use std::collections::HashMap;
@@ -32,7 +36,7 @@ pub const MEMO_ENV: &str = "AGINGFLOW_HASH_MEMO";
 pub const RACY: Duration = Duration::from_secs(2);
 
 /// The first line of a memo file.
-const HEADER: &str = "agingflow hash memo 1";
+const HEADER: &str = "agingflow hash memo 2";
 
 /// What identifies one version of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,6 +49,7 @@ struct Id {
 struct Stamp {
     size: u64,
     mtime_ns: i128,
+    ctime_ns: i128,
 }
 
 fn id_of(m: &Metadata) -> (Id, Stamp) {
@@ -56,6 +61,7 @@ fn id_of(m: &Metadata) -> (Id, Stamp) {
         Stamp {
             size: m.size(),
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
         },
     )
 }
@@ -108,6 +114,14 @@ impl HashMemo {
         }
     }
 
+    /// An empty memo to be saved at `path`: every file is read again (what `run --force` asks).
+    pub fn fresh(path: &Path) -> Self {
+        HashMemo {
+            path: Some(path.to_owned()),
+            entries: Mutex::default(),
+        }
+    }
+
     /// The memo the runner named in [`MEMO_ENV`], read-only; empty when unset.
     pub fn from_env() -> Self {
         match std::env::var_os(MEMO_ENV).filter(|v| !v.is_empty()) {
@@ -148,7 +162,8 @@ impl HashMemo {
         if id_of(after) != (id, stamp) {
             return;
         }
-        if !settled && stamp.mtime_ns > ns_since_epoch(started) - RACY.as_nanos() as i128 {
+        let changed_ns = stamp.mtime_ns.max(stamp.ctime_ns);
+        if !settled && changed_ns > ns_since_epoch(started) - RACY.as_nanos() as i128 {
             return;
         }
         let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -214,11 +229,12 @@ impl HashMemo {
         out.push('\n');
         for (id, st, h) in lines {
             out.push_str(&format!(
-                "{} {} {} {} {}\n",
+                "{} {} {} {} {} {}\n",
                 id.dev,
                 id.ino,
                 st.size,
                 st.mtime_ns,
+                st.ctime_ns,
                 h.to_hex()
             ));
         }
@@ -240,10 +256,17 @@ fn parse(text: &str) -> Vec<(Id, Stamp, blake3::Hash)> {
             let ino = f.next()?.parse().ok()?;
             let size = f.next()?.parse().ok()?;
             let mtime_ns = f.next()?.parse().ok()?;
+            let ctime_ns = f.next()?.parse().ok()?;
             let h = blake3::Hash::from_hex(f.next()?).ok()?;
-            f.next()
-                .is_none()
-                .then_some((Id { dev, ino }, Stamp { size, mtime_ns }, h))
+            f.next().is_none().then_some((
+                Id { dev, ino },
+                Stamp {
+                    size,
+                    mtime_ns,
+                    ctime_ns,
+                },
+                h,
+            ))
         })
         .collect()
 }
@@ -272,6 +295,8 @@ mod tests {
         let f = d.path().join("a.txt");
         std::fs::write(&f, "one").unwrap();
         set_old(&f);
+        // Its status-change time is now (no program can set it): wait until it is not racy.
+        std::thread::sleep(RACY + Duration::from_millis(100));
         let memo_path = d.path().join("memo");
         let memo = HashMemo::load(&memo_path);
         let calls = std::cell::Cell::new(0);
@@ -296,15 +321,42 @@ mod tests {
             blake3::hash(b"two")
         );
         assert_eq!(calls.get(), 2);
+        // A same-size write whose old modification time is put back is seen too: the
+        // status-change time moved.
+        let meta = std::fs::metadata(&f).unwrap();
+        let mtime = meta.modified().unwrap();
+        again.remember(
+            &meta,
+            &meta,
+            SystemTime::now() + RACY * 2,
+            true,
+            blake3::hash(b"two"),
+        );
+        std::fs::write(&f, "six").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let now = std::fs::metadata(&f).unwrap();
+        assert_eq!(now.modified().unwrap(), mtime);
+        assert_eq!(now.len(), meta.len());
+        assert_eq!(again.lookup(&now), None, "ctime moved");
+        assert_eq!(
+            again.file(&f, false, counted).unwrap(),
+            blake3::hash(b"six")
+        );
+        assert_eq!(calls.get(), 3);
         // A file modified just now is hashed every time (racy), unless settled.
         let g = d.path().join("g.txt");
         std::fs::write(&g, "fresh").unwrap();
         again.file(&g, false, counted).unwrap();
         again.file(&g, false, counted).unwrap();
-        assert_eq!(calls.get(), 4);
-        again.file(&g, true, counted).unwrap();
-        again.file(&g, true, counted).unwrap();
         assert_eq!(calls.get(), 5);
+        again.file(&g, true, counted).unwrap();
+        again.file(&g, true, counted).unwrap();
+        assert_eq!(calls.get(), 6);
     }
 
     #[test]
@@ -315,10 +367,11 @@ mod tests {
         set_old(&f);
         let m = std::fs::metadata(&f).unwrap();
         let good = format!(
-            "{HEADER}\n{} {} 3 {} {}\n",
+            "{HEADER}\n{} {} 3 {} {} {}\n",
             m.dev(),
             m.ino(),
             i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
             blake3::hash(b"one").to_hex()
         );
         let memo_path = d.path().join("memo");

@@ -552,6 +552,34 @@ row_table! {
     }
 }
 
+/// The columns of a table, by table name (what `agingflow diff` checks a `--fail-on` rule's name
+/// against).
+pub fn columns_of(table: &str) -> Option<Vec<crate::ColumnDef>> {
+    use crate::{CurveTable, RowTable};
+    Some(match table {
+        RelaxationRaw::NAME => RelaxationRaw::columns(),
+        RelaxationClean::NAME => RelaxationClean::columns(),
+        RelaxationTest::NAME => RelaxationTest::columns(),
+        KwwFit::NAME => KwwFit::columns(),
+        AgingLaw::NAME => AgingLaw::columns(),
+        IndentationRaw::NAME => IndentationRaw::columns(),
+        Indent::NAME => Indent::columns(),
+        TauCStats::NAME => TauCStats::columns(),
+        ActivationEnergy::NAME => ActivationEnergy::columns(),
+        ModelCurve::NAME => ModelCurve::columns(),
+        ModelFit::NAME => ModelFit::columns(),
+        DscRaw::NAME => DscRaw::columns(),
+        DmaSweepRaw::NAME => DmaSweepRaw::columns(),
+        DmaSweep::NAME => DmaSweep::columns(),
+        Transition::NAME => Transition::columns(),
+        Spectrum::NAME => Spectrum::columns(),
+        SpectrumMoments::NAME => SpectrumMoments::columns(),
+        SpectrumSeries::NAME => SpectrumSeries::columns(),
+        SpectrumTrend::NAME => SpectrumTrend::columns(),
+        _ => return None,
+    })
+}
+
 /// The key columns of a table, by table name (what `agingflow check` prints for a failing row).
 pub fn keys_of(table: &str) -> Option<&'static [&'static str]> {
     use crate::{CurveTable, RowTable};
