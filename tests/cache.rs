@@ -913,3 +913,37 @@ stages:
         "collected while named: {missing:?} ({gcs} gc runs)"
     );
 }
+
+// Issue 37, "not reproducible": the report's provenance names its upstream stages' entries, not
+// the lock file as it happens to be, so `--force report` on unchanged inputs gives the same bytes
+// although a stage downstream of the report has been added to the lock file since.
+#[test]
+fn a_forced_report_on_unchanged_inputs_is_byte_identical() {
+    let d = tempfile::tempdir().unwrap();
+    setup(d.path());
+    tests::edit(
+        d.path(),
+        "    outputs: { report-dir: report }\n",
+        "    with: { pipeline: p.yaml, lock: p.lock }\n    outputs: { report-dir: report }\n  after:\n    run: [sh, -c, 'ls \"$0\" > \"$1\"', \"${inputs.r}\", \"${outputs.o}\"]\n    inputs: { r: report.report-dir }\n    outputs: { o: after.txt }\n",
+    );
+    let first = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    let page = d.path().join("out/report/index.html");
+    let before = std::fs::read(&page).unwrap();
+    let text = String::from_utf8_lossy(&before).into_owned();
+    assert!(
+        text.contains("the entries of the 4 stages upstream"),
+        "provenance names them"
+    );
+    let again = agingflow(d.path(), &["run", "p.yaml", "--force", "report"]);
+    assert_eq!(again.code, Some(0), "{again:?}");
+    assert!(
+        again.stages("ran").contains(&"report".to_string()),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        std::fs::read(&page).unwrap() == before,
+        "index.html changed"
+    );
+}

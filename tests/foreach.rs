@@ -86,3 +86,49 @@ fn a_foreach_pipeline_runs_each_campaign_and_one_report_across_both() {
         again.stdout
     );
 }
+
+// Issue 37: `foreach: { glob: "*" }` in the project folder matches neither hidden names (`.git`)
+// nor the lock file, the pipeline file or the output directory.
+#[test]
+fn a_foreach_glob_never_matches_the_projects_own_files() {
+    let d = tempfile::tempdir().unwrap();
+    for f in ["a.txt", "b.txt"] {
+        std::fs::write(d.path().join(f), f).unwrap();
+    }
+    std::fs::create_dir_all(d.path().join(".git")).unwrap();
+    std::fs::write(
+        d.path().join("p.yaml"),
+        "version: 1\noutdir: out\nstages:\n  copy:\n    foreach: { glob: \"*\" }\n    run: [sh, -c, 'cat \"$1\" > \"$0\"', \"${outputs.o}\", \"${item.path}\"]\n    outputs: { o: \"${item}.copy\" }\n",
+    )
+    .unwrap();
+    for round in 0..2 {
+        let r = agingflow(d.path(), &["run", "p.yaml"]);
+        assert_eq!(r.code, Some(0), "{r:?}");
+        let mut all = r.stages("ran");
+        all.extend(r.stages("up to date"));
+        all.sort();
+        assert_eq!(
+            all,
+            ["copy@a.txt", "copy@b.txt"],
+            "round {round}: {}",
+            r.stdout
+        );
+    }
+}
+
+// Issue 37: items with dots (documented as allowed) gathered by a reduce `make@*.o`.
+#[test]
+fn dotted_items_are_gathered_by_a_reduce() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("p.yaml"),
+        "version: 1\noutdir: out\nstages:\n  make:\n    foreach: [sample.A, v1.2, plain]\n    run: [sh, -c, 'echo \"$1\" > \"$0\"', \"${outputs.o}\", \"${item}\"]\n    outputs: { o: \"${item}.o\" }\n  all:\n    run: [sh, -c, 'cat \"$@\" | sort > \"$0\"', \"${outputs.o}\", \"${inputs.x}\"]\n    inputs: { x: \"make@*.o\" }\n    outputs: { o: all.txt }\n",
+    )
+    .unwrap();
+    let r = agingflow(d.path(), &["run", "p.yaml"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/all.txt")).unwrap(),
+        "plain\nsample.A\nv1.2\n"
+    );
+}

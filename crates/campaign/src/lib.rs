@@ -767,6 +767,15 @@ pub fn resolve_with(
                     }
                     _ => guard::relative(&real, &real_dir),
                 };
+                // A line break in a name breaks every line-based record of it (a lock file's
+                // list of reads, a log): refused before anything is read.
+                if rel.contains(['\n', '\r']) {
+                    err(format!(
+                        "{what}: `{}`: the file's name holds a line break; rename the file",
+                        rel.escape_debug()
+                    ));
+                    continue;
+                }
                 let id = match (&e.id, &e.file) {
                     (Some(id), Some(_)) => id.clone(),
                     _ => match rel.rfind('.') {
@@ -814,10 +823,21 @@ pub fn resolve_with(
     }
     let mut seen: HashMap<(Kind, &str), (usize, &Path)> = HashMap::with_capacity(items.len());
     let mut seen_file: HashMap<&Path, usize> = HashMap::with_capacity(items.len());
+    // The same file by another path (a symlink, a hard link): by device and inode.
+    let mut seen_inode: HashMap<(u64, u64), (usize, &str)> = HashMap::with_capacity(items.len());
     for it in &items {
+        let inode = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&it.real).ok().map(|m| (m.dev(), m.ino()))
+        };
         let message = if let Some(&first) = seen_file.get(it.path.as_path()) {
             Some(format!(
                 "file `{}` is listed twice (also at line {first}): each raw file is one test",
+                it.rel
+            ))
+        } else if let Some(&(first, other)) = inode.as_ref().and_then(|k| seen_inode.get(k)) {
+            Some(format!(
+                "file `{}` is the same file as `{other}` (line {first}), reached through a symlink or hard link: each raw file is one test, and the two entries could give it different metadata; list it once",
                 it.rel
             ))
         } else if let Some(&(first, _)) = seen.get(&(it.kind, it.id.as_str())) {
@@ -830,6 +850,9 @@ pub fn resolve_with(
             None
         };
         seen_file.entry(it.path.as_path()).or_insert(it.line);
+        if let Some(k) = inode {
+            seen_inode.entry(k).or_insert((it.line, it.rel.as_str()));
+        }
         seen.entry((it.kind, it.id.as_str()))
             .or_insert((it.line, it.path.as_path()));
         if let Some(message) = message {

@@ -6,6 +6,9 @@ pub enum CellError {
     /// `1,5` where the manifest did not declare a decimal comma.
     DecimalComma,
     NotANumber,
+    /// A number too large for a 64-bit float (`1e400`): refused like `nan`, never read as
+    /// missing.
+    Overflow,
 }
 
 /// Values of this magnitude or more are instruments' "missing" markers.
@@ -28,6 +31,7 @@ pub fn number(cell: &str, decimal_comma: bool) -> Result<Option<f64>, CellError>
     };
     match parsed {
         Ok(v) if v.is_finite() && v.abs() < MISSING_ABOVE => Ok(Some(v)),
+        Ok(v) if v.is_infinite() => Err(CellError::Overflow),
         Ok(v) if v.abs() >= MISSING_ABOVE => Ok(None),
         Ok(_) => Err(CellError::NotANumber),
         Err(_)
@@ -191,7 +195,8 @@ mod tests {
         assert_eq!(number("1,5", true), Ok(Some(1.5)));
         assert_eq!(number("abc", false), Err(CellError::NotANumber));
         assert_eq!(number("inf", false), Err(CellError::NotANumber));
-        assert_eq!(number("1e999", false), Ok(None));
+        assert_eq!(number("1e999", false), Err(CellError::Overflow));
+        assert_eq!(number("-1e400", false), Err(CellError::Overflow));
     }
 
     #[test]

@@ -114,6 +114,9 @@ impl Columns {
                             CellError::NotANumber => {
                                 format!("column `{col}`: `{shown}` is not a number")
                             }
+                            CellError::Overflow => format!(
+                                "column `{col}`: `{shown}` is too large for a number (beyond 1.8e308)"
+                            ),
                         },
                     ));
                 }

@@ -647,6 +647,19 @@ fn link_or_copy_checked(
     moved
 }
 
+/// Appends `bytes` to `target` (created when missing), after the checks of [`check`]: for a
+/// journal of agingflow's own (the lock file's entries committed during a run), whose reader
+/// takes only complete lines, so a write cut by a crash is never half-used.
+pub fn append_file(target: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    check(target)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(target)
+        .map_err(|e| write_error(target, e))?;
+    f.write_all(bytes).map_err(|e| write_error(target, e))
+}
+
 /// Writes `bytes` to `target` atomically (a temporary name renamed into place) but without
 /// syncing to disk first: for cache entries that carry their own hash and are verified before
 /// every use, where a crash may lose an entry but never make a wrong one usable.

@@ -143,6 +143,16 @@ impl Pattern {
                             "pattern `{text}`: two fields with nothing between them cannot be told apart"
                         ));
                     }
+                    let same = |g: &Field| std::mem::discriminant(g) == std::mem::discriminant(&f);
+                    if f != Field::Any
+                        && pieces
+                            .iter()
+                            .any(|p| matches!(p, Piece::Field(g) if same(g)))
+                    {
+                        return Err(format!(
+                            "pattern `{text}`: `{{{name}}}` appears twice; name each field once (a literal folder name needs no field)"
+                        ));
+                    }
                     pieces.push(Piece::Field(f));
                     rest = &rest[close + 1..];
                 }
@@ -424,28 +434,32 @@ fn csv_table(bytes: &[u8]) -> Option<(Parsed, Kind, SignalColumns)> {
     complete.then_some((p, kind, columns))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InitError> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| InitError::Io {
-            path: dir.to_owned(),
-            message: format!("cannot list the folder: {e}"),
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
+/// Every regular file below `dir` (hidden names skipped), each folder entered once whatever its
+/// symlinks, each file once however many paths reach it (by symlink or hard link: by device and
+/// inode), in path order.
+fn walk(dir: &Path) -> Result<Vec<PathBuf>, InitError> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(dir).map_err(|e| InitError::Io {
+        path: dir.to_owned(),
+        message: format!("cannot list the folder: {e}"),
+    })?;
+    let pattern = dir.join("**").join("*");
+    let found = guard::walk::glob(
+        &pattern.to_string_lossy(),
+        guard::walk::Hidden::Skip,
+        &|| false,
+    )
+    .map_err(|e| InitError::Io {
+        path: dir.to_owned(),
+        message: format!("cannot list the folder: {e}"),
+    })?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(found
+        .into_iter()
         .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && seen.insert((m.dev(), m.ino())))
         })
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    Ok(())
+        .collect())
 }
 
 fn without_extension(rel: &str) -> &str {
@@ -549,6 +563,14 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
             .unwrap_or(Path::new("."))
             .join("agingflow.yaml")
     });
+    // The manifest and the pipeline file are two files: one written over the other would lose
+    // the manifest.
+    if guard::resolve(&manifest) == guard::resolve(&pipeline) {
+        return Err(InitError::Usage(format!(
+            "{}: the manifest and the pipeline file would be the same file; give --out and --pipeline two different paths",
+            manifest.display()
+        )));
+    }
     // An existing file is replaced only with --force, and only when init wrote it (its first
     // line says so): --out pointing at a raw file or a hand-written manifest is refused.
     for p in [&manifest, &pipeline] {
@@ -568,8 +590,7 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
         }
     }
     let base = guard::resolve(manifest.parent().unwrap_or(Path::new(".")));
-    let mut files = Vec::new();
-    walk(&opts.dir, &mut files)?;
+    let mut files = walk(&opts.dir)?;
     let mut summary = InitSummary {
         manifest: manifest.clone(),
         pipeline: pipeline.clone(),
@@ -582,6 +603,14 @@ pub fn run(opts: &InitOptions) -> Result<InitSummary, InitError> {
     for path in &files {
         let abs = guard::resolve(path);
         let rel = guard::relative(&abs, &base);
+        if rel.contains(['\n', '\r']) {
+            summary.skipped.push((
+                rel.escape_debug().to_string(),
+                "its name holds a line break, which no manifest line can name; rename the file"
+                    .into(),
+            ));
+            continue;
+        }
         let bytes = match guard::read_input(path, "an instrument file") {
             Ok(b) => b,
             Err(e) => {

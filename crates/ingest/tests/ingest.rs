@@ -854,3 +854,123 @@ fn init_on_the_demo_files_reproduces_the_shipped_manifest() {
     assert!(text.contains("tip_radius_nm: null  # TODO"), "{text}");
     assert!(campaign::load_with(&bare, true).is_err());
 }
+
+/// Runs `f` on another thread; fails the test when it has not finished within `secs` (a walk
+/// that loops would otherwise hang the suite).
+fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .expect("finished in time (a symlink loop?)")
+}
+
+// Issue 37: what a user means is taken, or refused with the reason; walks end.
+#[test]
+fn init_refuses_what_would_lose_the_manifest_and_ends_on_symlink_loops() {
+    use ingest::init::{InitOptions, run as init};
+    let d = tempfile::tempdir().unwrap();
+    let raw = d.path().join("raw");
+    std::fs::create_dir_all(raw.join("G")).unwrap();
+    let rows = [[0.0, 90.0, 0.1], [0.5, 89.0, 0.1], [1.0, 88.5, 0.1]];
+    std::fs::write(raw.join("G/633K_1800s.txt"), ua(&rows)).unwrap();
+    std::fs::write(raw.join("G/633K_3600s.txt"), ua(&rows)).unwrap();
+    let opts = |out: Option<&str>, pipeline: Option<&str>| InitOptions {
+        dir: raw.clone(),
+        patterns: vec!["{material}/{temperature_k}K_{aging_time_s}s".into()],
+        out: out.map(|o| d.path().join(o)),
+        pipeline: pipeline.map(|o| d.path().join(o)),
+        force: true,
+        ..Default::default()
+    };
+    // The manifest and the pipeline file on one path: refused, nothing written.
+    for (out, pipeline) in [
+        (Some("raw/agingflow.yaml"), None),
+        (Some("same.yaml"), Some("same.yaml")),
+    ] {
+        let e = init(&opts(out, pipeline)).unwrap_err().to_string();
+        assert!(e.contains("would be the same file"), "{e}");
+        assert!(!d.path().join(out.unwrap()).exists());
+    }
+    // A field named twice: refused with the reason.
+    let mut twice = opts(None, None);
+    twice.patterns = vec!["{material}/{material}".into()];
+    let e = init(&twice).unwrap_err().to_string();
+    assert!(e.contains("appears twice"), "{e}");
+    // Two links to `.`, one to `..`, and a file whose name holds a newline: init ends, lists
+    // each file once and skips the newline with the reason.
+    std::os::unix::fs::symlink(".", raw.join("G/s1")).unwrap();
+    std::os::unix::fs::symlink(".", raw.join("G/s2")).unwrap();
+    std::os::unix::fs::symlink("..", raw.join("G/up")).unwrap();
+    std::fs::write(raw.join("G/633K_7200s\nx.txt"), ua(&rows)).unwrap();
+    std::fs::hard_link(raw.join("G/633K_1800s.txt"), raw.join("copy.txt")).unwrap();
+    let o = opts(None, None);
+    let s = within(60, move || init(&o)).unwrap();
+    assert_eq!(s.relaxation, 2, "{s:?}");
+    assert!(
+        s.skipped
+            .iter()
+            .any(|(f, why)| f.contains("\\n") && why.contains("line break")),
+        "{:?}",
+        s.skipped
+    );
+}
+
+#[test]
+fn manifests_refuse_overflow_line_breaks_and_one_file_listed_twice() {
+    let d = tempfile::tempdir().unwrap();
+    // `1e400` in a CSV stress cell: refused like `nan`, naming file and line.
+    std::fs::write(
+        d.path().join("t.csv"),
+        "t [s];sigma [MPa]\n0;90\n1;1e400\n2;88\n",
+    )
+    .unwrap();
+    let m = manifest_for(
+        "t.csv",
+        "relax",
+        "    format: csv\n    columns: { time: \"t [s]\", stress: \"sigma [MPa]\" }\n",
+    );
+    std::fs::write(d.path().join("campaign.yaml"), &m).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let e = run(&params(&d.path().join("campaign.yaml"), out.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("t.csv") && e.contains("1e400") && e.contains(":3"),
+        "{e}"
+    );
+
+    // The same file by its path and through a symlink, or a hard link: refused naming both.
+    let rows = [[0.0, 90.0, 0.1], [0.5, 89.0, 0.1], [1.0, 88.5, 0.1]];
+    std::fs::write(d.path().join("a.txt"), ua(&rows)).unwrap();
+    type Link = fn(&Path, &Path) -> std::io::Result<()>;
+    let links: [(&str, Link); 2] = [
+        ("symlink", |a, b| std::os::unix::fs::symlink(a, b)),
+        ("hard link", |a, b| std::fs::hard_link(a, b)),
+    ];
+    for (how, make) in links {
+        let _ = std::fs::remove_file(d.path().join("b.txt"));
+        make(&d.path().join("a.txt"), &d.path().join("b.txt")).unwrap();
+        let twice = format!(
+            "{}  - file: b.txt\n    material: G\n    temperature_k: 633\n    aging_time_s: 3600\n    strain: 0.001\n",
+            manifest_for("a.txt", "relax", "")
+        );
+        std::fs::write(d.path().join("campaign.yaml"), twice).unwrap();
+        let e = run(&params(&d.path().join("campaign.yaml"), out.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the same file as `a.txt`"), "{how}: {e}");
+    }
+
+    // A file whose name holds a line break, reached by a glob: refused, named.
+    let g = d.path().join("g");
+    std::fs::create_dir_all(&g).unwrap();
+    std::fs::write(g.join("x\ny.txt"), ua(&rows)).unwrap();
+    let globbed = "campaign: c\nmaterials:\n  G: { tg_k: 680 }\nrelaxation:\n  - files: \"g/*.txt\"\n    material: G\n    temperature_k: 633\n    aging_time_s: 1800\n    strain: 0.001\n";
+    std::fs::write(d.path().join("campaign.yaml"), globbed).unwrap();
+    let e = run(&params(&d.path().join("campaign.yaml"), out.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line break") && e.contains("x\\ny.txt"), "{e}");
+}

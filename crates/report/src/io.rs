@@ -157,20 +157,57 @@ fn hash(p: &Path) -> Result<String, ReportError> {
     Ok(blake3::hash(lines.as_bytes()).to_hex().to_string())
 }
 
-/// The lock file's hash without this stage's own entry (which changes after every report run),
-/// so that reruns of the report on unchanged inputs give the same bytes.
-fn lock_hash(path: &Path) -> Option<String> {
-    let text = String::from_utf8(guard::read_input(path, "the lock file").ok()?).ok()?;
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
-    let me = std::env::var("AGINGFLOW_STAGE").unwrap_or_else(|_| "report".into());
-    if let Some(stages) = doc
-        .get_mut("stages")
-        .and_then(serde_yaml::Value::as_mapping_mut)
-    {
-        stages.remove(serde_yaml::Value::String(me));
+/// The hash of the lock file's entries of the stages upstream of the report: those that wrote an
+/// input it read, and theirs, transitively (paths compared relative to the lock file's folder).
+/// Not the whole file: which other entries it holds depends on what else ran before the report
+/// (a parallel stage, the report's own previous entry), so a forced rerun on unchanged inputs
+/// gives the same bytes. None when the lock file cannot be read; the number of stages with it.
+fn upstream_hash(lock: &Path, inputs: &[&str]) -> Option<(String, usize)> {
+    let text = String::from_utf8(guard::read_input(lock, "the lock file").ok()?).ok()?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let stages = doc.get("stages")?.as_mapping()?;
+    let base = guard::resolve(
+        lock.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    );
+    let rel = |p: &str| {
+        let r = guard::relative(&guard::resolve(Path::new(p)), &base);
+        r.trim_start_matches("./").to_owned()
+    };
+    // Output path to the stage that wrote it.
+    let mut writer: std::collections::BTreeMap<String, &serde_yaml::Value> = Default::default();
+    for (name, entry) in stages {
+        if let Some(outs) = entry.get("outputs").and_then(serde_yaml::Value::as_mapping) {
+            for o in outs.values() {
+                if let Some(p) = o.get("path").and_then(serde_yaml::Value::as_str) {
+                    writer.insert(p.trim_start_matches("./").to_owned(), name);
+                }
+            }
+        }
     }
-    let canonical = serde_yaml::to_string(&doc).ok()?;
-    Some(blake3::hash(canonical.as_bytes()).to_hex().to_string())
+    let mut todo: Vec<String> = inputs.iter().map(|p| rel(p)).collect();
+    let mut kept = serde_yaml::Mapping::new();
+    while let Some(path) = todo.pop() {
+        let Some(&name) = writer.get(&path) else {
+            continue;
+        };
+        if kept.contains_key(name) {
+            continue;
+        }
+        let entry = &stages[name];
+        if let Some(ins) = entry.get("inputs").and_then(serde_yaml::Value::as_mapping) {
+            for i in ins.values() {
+                if let Some(p) = i.get("path").and_then(serde_yaml::Value::as_str) {
+                    todo.push(p.trim_start_matches("./").to_owned());
+                }
+            }
+        }
+        kept.insert(name.clone(), entry.clone());
+    }
+    let n = kept.len();
+    let canonical = serde_yaml::to_string(&kept).ok()?;
+    Some((blake3::hash(canonical.as_bytes()).to_hex().to_string(), n))
 }
 
 /// The usvg options: the bundled DejaVu Sans only, so every machine draws the same glyphs.
@@ -469,13 +506,20 @@ pub fn run(p: &Params) -> Result<usize, ReportError> {
         ));
     }
     if let Some(l) = &p.lock {
+        let inputs: Vec<&str> = inp
+            .provenance
+            .iter()
+            .map(|(_, path, _, _)| path.as_str())
+            .collect();
         prov.push((
             "lock file (upstream stages)".into(),
-            format!(
-                "{} (BLAKE3 {})",
-                l.display(),
-                lock_hash(l).unwrap_or_else(|| "absent".into())
-            ),
+            match upstream_hash(l, &inputs) {
+                Some((h, n)) => format!(
+                    "{}: the entries of the {n} stages upstream of this report (BLAKE3 {h})",
+                    l.display()
+                ),
+                None => format!("{}: absent or unreadable", l.display()),
+            },
         ));
     }
     for (table, path, h, meta) in &inp.provenance {

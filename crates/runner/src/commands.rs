@@ -450,6 +450,10 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
         }
     };
     ctx.save_memo();
+    if let Err(e) = ctx.flush_lock() {
+        eprintln!("agingflow: cannot write the lock file: {e}");
+        return Ok(EXIT_DATA);
+    }
     let count = |pred: fn(&Outcome) -> bool| finished.iter().filter(|f| pred(&f.outcome)).count();
     let ran = count(|o| *o == Outcome::Ran);
     let restored = count(|o| *o == Outcome::Restored);
@@ -525,6 +529,8 @@ fn cmd_gc(file: &Path, all_commits: bool, dry_run: bool) -> Result<u8, u8> {
             "agingflow gc: waiting for the runs using the run cache to finish",
         )
         .map_err(usage)?;
+    // Entries a killed run left in the lock's journal are named by the lock file first.
+    ctx.flush_lock().map_err(usage)?;
     // An unreadable lock would keep nothing: gc refuses rather than empty the cache.
     let lock_path = p.lock_path();
     let lock = if lock_path.exists() {
@@ -633,7 +639,11 @@ fn cmd_diff(
         },
         None => Side {
             label: "working tree".to_owned(),
-            lock: LockFile::read_checked(&p.lock_path()).map_err(usage)?,
+            lock: {
+                // Checked, then with the entries of its journal (a run killed midway).
+                LockFile::read_checked(&p.lock_path()).map_err(usage)?;
+                (*ctx.locks.read(&p.lock_path())).clone()
+            },
             worktree: true,
         },
     };
