@@ -1386,3 +1386,45 @@ fn an_existing_file_agingflow_did_not_write_is_never_replaced() {
     );
     assert!(!lab.join("dma").exists());
 }
+
+// Issue 37, "hangs": a `deps` glob over a folder holding two symlinks to itself ends, and the
+// stage runs once; before, the walk never finished and ignored SIGTERM.
+#[test]
+fn a_deps_glob_over_symlink_loops_ends() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("d/sub");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("one.txt"), "1").unwrap();
+    std::fs::write(d.path().join("d/two.txt"), "2").unwrap();
+    std::os::unix::fs::symlink(".", d.path().join("d/s1")).unwrap();
+    std::os::unix::fs::symlink(".", d.path().join("d/s2")).unwrap();
+    std::os::unix::fs::symlink("..", data.join("up")).unwrap();
+    write_pipeline(
+        d.path(),
+        "version: 1\noutdir: out\nstages:\n  s:\n    run: [sh, -c, 'echo ok > \"$0\"', \"${outputs.o}\"]\n    deps: [\"d/**/*.txt\"]\n    outputs: { o: o.txt }\n",
+    );
+    let mut child = command("agingflow")
+        .args(["run", "p.yaml"])
+        .current_dir(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the run did not end in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let lock = std::fs::read_to_string(d.path().join("p.lock")).unwrap();
+    // Each file once, by the path the walk reached it first.
+    assert!(
+        lock.contains("d/sub/one.txt") && lock.contains("d/two.txt"),
+        "{lock}"
+    );
+    assert!(!lock.contains("s1/"), "{lock}");
+}

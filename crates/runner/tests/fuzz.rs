@@ -313,3 +313,285 @@ fn outputs_never_escape_or_overwrite_through_symlinks() {
     );
     assert!(ran > 0 && refused > 0);
 }
+
+/// Every regular file below `dir` whose name is not agingflow's state, for "what changed".
+fn files_of(dir: &Path) -> Vec<std::path::PathBuf> {
+    tree(dir).into_keys().collect()
+}
+
+#[test]
+fn the_run_cache_survives_damage_and_symlinks() {
+    // Each case is two real runs of a two-stage shell pipeline; `make fuzz` runs longer.
+    let (n, deadline) = budget(40);
+    let mut g = Gen(0xCAC4_E0B1);
+    let (mut restored, mut reran, mut done) = (0usize, 0usize, 0usize);
+    let text = "version: 1\noutdir: out\nstages:\n  a:\n    run: [sh, -c, 'cat data/raw.txt > \"$0\"; echo \"$PWD/data/raw.txt\" >> \"$AGINGFLOW_READS\"', \"${outputs.o}\"]\n    outputs: { o: a.txt }\n  b:\n    run: [sh, -c, 'mkdir -p \"$1\"; cat \"$0\" > \"$1/x\"; cat \"$0\" \"$0\" > \"$1/y\"', \"${inputs.i}\", \"${outputs.o}\"]\n    inputs: { i: a.o }\n    outputs: { o: b }\n";
+    for _ in 0..n {
+        if deadline.is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
+        done += 1;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("p");
+        let victim = d.path().join("victim");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(root.join("data/raw.txt"), "raw\n").unwrap();
+        std::fs::write(root.join("p.yaml"), text).unwrap();
+        let p = runner::pipeline::load(&root.join("p.yaml")).unwrap();
+        let run = |p: &runner::pipeline::Pipeline| {
+            let ctx = runner::engine::Ctx::new(p, true);
+            runner::engine::run(
+                &ctx,
+                &runner::engine::Selection::default(),
+                1,
+                false,
+                &|_| {},
+            )
+            .unwrap()
+        };
+        run(&p);
+        // A victim holding exactly the bytes of each cache file, for symlinks to point at.
+        let cache = root.join("out/.agingflow/cache");
+        let files = files_of(&cache);
+        for (i, f) in files.iter().enumerate() {
+            std::fs::write(victim.join(i.to_string()), std::fs::read(f).unwrap()).unwrap();
+        }
+        let before_victim = tree(&victim);
+        // Up to four random kinds of damage to random cache files.
+        for _ in 0..1 + g.below(4) {
+            let i = g.below(files.len());
+            let f = &files[i];
+            // (Never written through: a file made a symlink to the victim by an earlier step is
+            // replaced, not followed.)
+            let _ = std::fs::remove_file(f);
+            let _ = match g.below(5) {
+                0 => std::fs::write(f, b""),
+                1 => std::fs::write(f, b"{ not what it was"),
+                2 => Ok(()),
+                3 => std::os::unix::fs::symlink(victim.join(i.to_string()), f),
+                _ => std::os::unix::fs::symlink(f, f),
+            };
+        }
+        // The outputs gone: the second run restores what it can trust and runs the rest.
+        std::fs::remove_file(root.join("out/a.txt")).unwrap();
+        std::fs::remove_dir_all(root.join("out/b")).unwrap();
+        let second = run(&p);
+        for f in &second {
+            match f.outcome {
+                runner::engine::Outcome::Restored => restored += 1,
+                runner::engine::Outcome::Ran => reran += 1,
+                ref o => panic!("{}: {o:?}", f.stage),
+            }
+        }
+        for (path, want) in [("a.txt", "raw\n"), ("b/x", "raw\n"), ("b/y", "raw\nraw\n")] {
+            let out = root.join("out").join(path);
+            let t = std::fs::symlink_metadata(&out).unwrap().file_type();
+            assert!(t.is_file(), "{path} is {t:?}");
+            assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
+        }
+        // gc with the damage still there removes nothing outside and never the victim.
+        let lock = runner::lock::LockFile::read(&p.lock_path());
+        let keep: Vec<_> = lock.stages.into_values().collect();
+        let _ = runner::cache::Cache::new(&p.outdir_abs()).gc(&keep, &[], g.below(2) == 0);
+        assert_eq!(
+            tree(&victim),
+            before_victim,
+            "a file outside the cache changed"
+        );
+    }
+    eprintln!(
+        "fuzz: {done} damaged run caches: {restored} stages restored, {reran} run again; outputs right and regular, nothing outside changed, 0 panics"
+    );
+    assert!(reran > 0);
+}
+
+#[test]
+fn globs_end_on_random_symlink_graphs() {
+    let (n, deadline) = budget(300);
+    let mut g = Gen(0x61_0B5);
+    let (mut done, mut matched) = (0usize, 0usize);
+    let names = ["a", "b", "c", ".h"];
+    let patterns = [
+        "**/*",
+        "**/*.txt",
+        "*/**/f*",
+        "a/**",
+        "**/b/*.txt",
+        "*/*/*",
+        ".h/**/*",
+    ];
+    for _ in 0..n {
+        if deadline.is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
+        done += 1;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("r");
+        // A small random tree: folders, files, and symlinks to `.`, `..`, other folders, files,
+        // themselves or nothing.
+        let mut dirs = vec![root.clone()];
+        std::fs::create_dir_all(&root).unwrap();
+        for _ in 0..3 + g.below(10) {
+            let parent = dirs[g.below(dirs.len())].clone();
+            let name = names[g.below(names.len())];
+            let path = parent.join(name);
+            match g.below(4) {
+                0 => {
+                    if std::fs::create_dir(&path).is_ok() {
+                        dirs.push(path);
+                    }
+                }
+                1 => {
+                    let _ = std::fs::write(path.with_extension("txt"), "f");
+                    let _ = std::fs::write(parent.join(format!("f{name}")), "f");
+                }
+                _ => {
+                    let to = match g.below(5) {
+                        0 => std::path::PathBuf::from("."),
+                        1 => std::path::PathBuf::from(".."),
+                        2 => dirs[g.below(dirs.len())].clone(),
+                        3 => path.clone(),
+                        _ => std::path::PathBuf::from("nowhere"),
+                    };
+                    let _ = std::os::unix::fs::symlink(to, &path);
+                }
+            }
+        }
+        let pattern = root.join(patterns[g.below(patterns.len())]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pat = pattern.to_string_lossy().into_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(guard::walk::glob(&pat, guard::walk::Hidden::Skip, &|| {
+                false
+            }));
+        });
+        let found = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{}: the walk did not end", pattern.display()))
+            .unwrap();
+        let mut unique = found.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), found.len(), "sorted and each path once");
+        for f in &found {
+            assert!(f.starts_with(&root), "{}", f.display());
+            assert!(
+                std::fs::symlink_metadata(f).is_ok(),
+                "{} exists",
+                f.display()
+            );
+        }
+        matched += found.len();
+    }
+    eprintln!(
+        "fuzz: {done} random symlink graphs globbed: {matched} paths, every walk ended, 0 panics"
+    );
+    assert!(matched > 0);
+}
+
+#[test]
+fn diff_revisions_and_rules_never_act_as_options_or_panic() {
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no git on this machine");
+        return;
+    }
+    let (n, deadline) = budget(200);
+    let mut g = Gen(0xD1FF_0001);
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    std::fs::write(root.join("p.yaml"), "version: 1\noutdir: out\nstages:\n  s:\n    run: [sh, -c, 'echo s > \"$0\"', \"${outputs.o}\"]\n    outputs: { o: s.txt }\n").unwrap();
+    std::fs::write(root.join("p.lock"), "version: 1\nstages: {}\n").unwrap();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    let before = tree(root);
+    let p = runner::pipeline::load(&root.join("p.yaml")).unwrap();
+    let rev_pieces = [
+        "HEAD",
+        "~1",
+        "^",
+        "..",
+        "-",
+        "--output=x",
+        "--",
+        ":",
+        "@{0}",
+        "main",
+        "x",
+        "\n",
+        " ",
+        "{",
+        "-p",
+        "--exec=touch y",
+    ];
+    let rule_pieces = [
+        "beta",
+        ">",
+        ">=",
+        "0.5",
+        "(",
+        ")",
+        " ",
+        "kww_fits.",
+        "tau_s",
+        "-1",
+        "nan",
+        "1e999",
+        "nosuch",
+        "summary.",
+        "[",
+        "]",
+    ];
+    let (mut revs, mut refused, mut rules) = (0usize, 0usize, 0usize);
+    for _ in 0..n {
+        if deadline.is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
+        let rev: String = (0..1 + g.below(4))
+            .map(|_| rev_pieces[g.below(rev_pieces.len())])
+            .collect();
+        revs += 1;
+        if runner::diff::lock_at(&p, &rev).is_err() {
+            refused += 1;
+        }
+        if rev.starts_with('-') {
+            assert!(runner::diff::lock_at(&p, &rev).is_err(), "{rev:?} taken");
+        }
+        let rule: String = (0..1 + g.below(6))
+            .map(|_| rule_pieces[g.below(rule_pieces.len())])
+            .collect();
+        if let Ok(r) = runner::diff::FailOn::parse(&rule) {
+            rules += 1;
+            let _ = r.crossed(g.below(3) as f64);
+        }
+    }
+    // Nothing in the repository was written by git on our behalf.
+    let after = tree(root);
+    let added: Vec<_> = after
+        .keys()
+        .filter(|k| !before.contains_key(*k) && !k.components().any(|c| c.as_os_str() == ".git"))
+        .collect();
+    assert!(added.is_empty(), "files appeared: {added:?}");
+    eprintln!(
+        "fuzz: {revs} random revisions ({refused} refused, none taken as an option, nothing written), {rules} rules parsed, 0 panics"
+    );
+}
