@@ -1,6 +1,8 @@
 //! Benchmark of the runner's own cost (`make bench`): a no-op `run` of a 10-stage pipeline, and the
 //! overhead per executed stage (spawn, hashing, staging, moving outputs, lock file) over running
-//! the same programs directly. Uses the release `agingflow` binary beside this benchmark.
+//! the same programs directly; and `foreach` of 1 250 to 10 000 trivial items, from scratch and
+//! a no-op rerun (linear since issue 37: 2 000 items took 21 s and 4 000 77 s before). Uses the
+//! release `agingflow` binary beside this benchmark.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -57,22 +59,25 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Runs `agingflow ARGS` in `dir`; panics with its stderr when it fails.
+fn agingflow_in(bin: &Path, dir: &Path, args: &[&str]) {
+    let st = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
 fn main() {
     let bin = agingflow();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.yaml"), pipeline()).unwrap();
-    let run = |args: &[&str]| {
-        let st = Command::new(&bin)
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-    };
+    let run = |args: &[&str]| agingflow_in(&bin, dir.path(), args);
     run(&["run", "p.yaml"]);
     let rounds = 30;
     let noop = median(
@@ -121,4 +126,32 @@ fn main() {
         "  runner overhead per stage:     {:>8.2} ms",
         per_stage.as_secs_f64() * 1e3
     );
+    foreach_scaling(&bin);
+}
+
+/// `foreach` over N trivial items: the run from scratch and a no-op rerun, once each per N.
+fn foreach_scaling(bin: &Path) {
+    println!("foreach of N trivial items (-j 2; one run each):");
+    println!("  N        from scratch (s)  per item (ms)  no-op rerun (s)");
+    for n in [1_250, 2_500, 5_000, 10_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let items: Vec<String> = (0..n).map(|k| format!("i{k}")).collect();
+        std::fs::write(
+            dir.path().join("p.yaml"),
+            format!(
+                "version: 1\nname: many\noutdir: out\nstages:\n  make:\n    foreach: [{}]\n    run: [sh, -c, 'echo \"$1\" > \"$0\"', \"${{outputs.o}}\", \"${{item}}\"]\n    outputs: {{ o: \"${{item}}.txt\" }}\n",
+                items.join(", ")
+            ),
+        )
+        .unwrap();
+        let run = || time(|| agingflow_in(bin, dir.path(), &["run", "p.yaml", "-j", "2"]));
+        let scratch = run();
+        let noop = run();
+        println!(
+            "  {n:<8} {:>16.2}  {:>13.2}  {:>15.2}",
+            scratch.as_secs_f64(),
+            scratch.as_secs_f64() * 1e3 / n as f64,
+            noop.as_secs_f64()
+        );
+    }
 }

@@ -253,7 +253,9 @@ impl<'a> Ctx<'a> {
             default_timeout: None,
             not_deps: std::sync::OnceLock::new(),
             cache,
-            memo: std::sync::Arc::new(stage_cli::hashes::HashMemo::load(&Self::memo_path(p))),
+            memo: std::sync::Arc::new(
+                stage_cli::hashes::HashMemo::load(&Self::memo_path(p)).own(own_dirs(p)),
+            ),
             memo_to_stages: true,
             dropped: Mutex::new(Vec::new()),
         };
@@ -340,8 +342,9 @@ impl<'a> Ctx<'a> {
     /// stages are not handed the memo (`run --force`, `--force-all`: what is forced is re-read,
     /// never taken on trust).
     pub fn forget_memo(&mut self) {
-        self.memo =
-            std::sync::Arc::new(stage_cli::hashes::HashMemo::fresh(&Self::memo_path(self.p)));
+        self.memo = std::sync::Arc::new(
+            stage_cli::hashes::HashMemo::fresh(&Self::memo_path(self.p)).own(own_dirs(self.p)),
+        );
         hash::use_memo(self.memo.clone());
         self.memo_to_stages = false;
     }
@@ -846,6 +849,18 @@ fn named_values(stage: &Stage) -> Vec<&str> {
         );
     }
     named
+}
+
+/// The folders of agingflow's own files, whose hashes the memo keeps without ctime: the output
+/// directory, as the runner names its files and resolved.
+fn own_dirs(p: &Pipeline) -> Vec<PathBuf> {
+    let out = p.outdir_abs();
+    let real = guard::resolve(&out);
+    if real == out {
+        vec![out]
+    } else {
+        vec![out, real]
+    }
 }
 
 /// The journal of the lock file's entries committed during runs

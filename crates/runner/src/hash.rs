@@ -1,6 +1,7 @@
 //! Content hashes (BLAKE3) of files and directory trees: what decides staleness. mtime never does:
-//! the hash memo (`stage_cli::hashes`) only spares reading a file whose identity, size and
-//! modification time are what they were when it was hashed.
+//! the hash memo (`stage_cli::hashes`) only spares reading a file whose identity, size,
+//! modification time and (for a user's file) status-change time are what they were when it was
+//! hashed.
 
 use std::io;
 use std::path::Path;
@@ -63,7 +64,7 @@ pub fn file_verified(path: &Path) -> io::Result<String> {
     let started = std::time::SystemTime::now();
     let h = compute(path)?;
     if let (Some(m), Ok(after)) = (memo(), std::fs::metadata(path)) {
-        m.remember(&before, &after, started, false, h);
+        m.remember_at(path, &before, &after, started, false, h);
     }
     Ok(h.to_hex().to_string())
 }

@@ -52,6 +52,18 @@ struct Stamp {
     ctime_ns: i128,
 }
 
+/// The status-change time stored for a file of agingflow's own: not compared.
+const OWN_CTIME: i128 = i128::MIN;
+
+impl Stamp {
+    /// Whether the file now (`now`) is the version this stamp remembers.
+    fn matches(&self, now: &Stamp) -> bool {
+        self.size == now.size
+            && self.mtime_ns == now.mtime_ns
+            && (self.ctime_ns == OWN_CTIME || self.ctime_ns == now.ctime_ns)
+    }
+}
+
 fn id_of(m: &Metadata) -> (Id, Stamp) {
     (
         Id {
@@ -92,6 +104,9 @@ pub fn part_hash(path: &Path) -> Option<blake3::Hash> {
 #[derive(Debug, Default)]
 pub struct HashMemo {
     path: Option<PathBuf>,
+    /// Folders of agingflow's own files (the output directory, its run cache), whose entries do
+    /// not compare the status-change time (see [`HashMemo::own`]).
+    own: Vec<PathBuf>,
     /// What the memo file held when loaded, and whether this process used each entry.
     entries: Mutex<HashMap<Id, (Stamp, blake3::Hash, bool)>>,
 }
@@ -105,6 +120,7 @@ impl HashMemo {
             .unwrap_or_default();
         HashMemo {
             path: Some(path.to_owned()),
+            own: Vec::new(),
             entries: Mutex::new(
                 entries
                     .into_iter()
@@ -118,8 +134,18 @@ impl HashMemo {
     pub fn fresh(path: &Path) -> Self {
         HashMemo {
             path: Some(path.to_owned()),
-            entries: Mutex::default(),
+            ..HashMemo::default()
         }
+    }
+
+    /// Names `dirs` as holding only agingflow's own files: a hash remembered for a file below
+    /// them does not compare the status-change time. agingflow never writes its files in place
+    /// (outputs are renamed into place, run-cache objects and kept parts are hard links, which
+    /// move ctime and nothing else), so an unchanged output reused by a link is not read again;
+    /// a user's file (a raw file, a `deps` file) is always compared by ctime too.
+    pub fn own(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.own = dirs;
+        self
     }
 
     /// The memo the runner named in [`MEMO_ENV`], read-only; empty when unset.
@@ -139,7 +165,7 @@ impl HashMemo {
         let (id, stamp) = id_of(meta);
         let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match e.get_mut(&id) {
-            Some((st, h, used)) if *st == stamp => {
+            Some((st, h, used)) if st.matches(&stamp) => {
                 *used = true;
                 Some(*h)
             }
@@ -158,13 +184,49 @@ impl HashMemo {
         settled: bool,
         hash: blake3::Hash,
     ) {
-        let (id, stamp) = id_of(before);
+        self.remember_own(before, after, started, settled, false, hash);
+    }
+
+    /// [`HashMemo::remember`] for the file at `path`: one of agingflow's own (below a folder
+    /// given to [`HashMemo::own`]) is remembered without its status-change time.
+    pub fn remember_at(
+        &self,
+        path: &Path,
+        before: &Metadata,
+        after: &Metadata,
+        started: SystemTime,
+        settled: bool,
+        hash: blake3::Hash,
+    ) {
+        let own = self.own.iter().any(|d| path.starts_with(d));
+        self.remember_own(before, after, started, settled, own, hash);
+    }
+
+    fn remember_own(
+        &self,
+        before: &Metadata,
+        after: &Metadata,
+        started: SystemTime,
+        settled: bool,
+        own: bool,
+        hash: blake3::Hash,
+    ) {
+        let (id, mut stamp) = id_of(before);
         if id_of(after) != (id, stamp) {
             return;
         }
-        let changed_ns = stamp.mtime_ns.max(stamp.ctime_ns);
+        // A user's file counts as changed when its ctime moved; one of agingflow's own when its
+        // content can have (mtime), as it is only ever linked or renamed after being written.
+        let changed_ns = if own {
+            stamp.mtime_ns
+        } else {
+            stamp.mtime_ns.max(stamp.ctime_ns)
+        };
         if !settled && changed_ns > ns_since_epoch(started) - RACY.as_nanos() as i128 {
             return;
+        }
+        if own {
+            stamp.ctime_ns = OWN_CTIME;
         }
         let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         e.insert(id, (stamp, hash, true));
@@ -196,7 +258,7 @@ impl HashMemo {
         let started = SystemTime::now();
         let h = compute(path)?;
         if let Ok(after) = std::fs::metadata(path) {
-            self.remember(before, &after, started, settled, h);
+            self.remember_at(path, before, &after, started, settled, h);
         }
         Ok(h)
     }
@@ -357,6 +419,35 @@ mod tests {
         again.file(&g, true, counted).unwrap();
         again.file(&g, true, counted).unwrap();
         assert_eq!(calls.get(), 6);
+    }
+
+    #[test]
+    fn agingflows_own_files_are_not_compared_by_ctime_and_a_users_are() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let (own, users) = (out.join("part.parquet"), d.path().join("raw.txt"));
+        for f in [&own, &users] {
+            std::fs::write(f, "bytes").unwrap();
+        }
+        let memo = HashMemo::fresh(&d.path().join("memo")).own(vec![out.clone()]);
+        for f in [&own, &users] {
+            memo.file(f, true, hash_bytes).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        // A hard link (the run cache, a kept part) moves ctime and nothing else.
+        std::fs::hard_link(&own, d.path().join("own-link")).unwrap();
+        std::fs::hard_link(&users, d.path().join("users-link")).unwrap();
+        let m = |f: &Path| std::fs::metadata(f).unwrap();
+        assert_eq!(memo.lookup(&m(&own)), Some(blake3::hash(b"bytes")));
+        assert_eq!(memo.lookup(&m(&users)), None, "a user's file is read again");
+        // Saved and loaded by a stage: the same.
+        memo.save(|p, b| std::fs::write(p, b)).unwrap();
+        let again = HashMemo::load(&d.path().join("memo"));
+        assert_eq!(again.lookup(&m(&own)), Some(blake3::hash(b"bytes")));
+        // A write moves mtime: read again even below the output directory.
+        std::fs::write(&own, "other").unwrap();
+        assert_eq!(again.lookup(&m(&own)), None);
     }
 
     #[test]
