@@ -860,7 +860,7 @@ stages:
     inputs: { i: a.o }
     outputs: { o: b.txt }
   c:
-    run: [sh, -c, 'mkdir -p "$0"; cat "$1" > "$0/x"; od -An -N16 -tx1 /dev/urandom > "$0/y"; sleep 0.2', "${outputs.o}", "${inputs.i}"]
+    run: [sh, -c, 'mkdir -p "$0"; cat "$1" > "$0/x"; for i in $(seq 1 300); do od -An -N8 -tx1 /dev/urandom > "$0/y$i"; done', "${outputs.o}", "${inputs.i}"]
     inputs: { i: b.o }
     outputs: { o: c }
   d:
@@ -887,7 +887,7 @@ stages:
         })
     };
     let mut missing = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..6 {
         let r = agingflow(d.path(), &["run", "p.yaml", "--force-all"]);
         assert_eq!(r.code, Some(0), "{r:?}");
         let lock: serde_yaml::Value =
