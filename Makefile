@@ -56,6 +56,7 @@ fuzz:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	bash .ci/unused-deps
 
 fmt:
 	$(CARGO) fmt --all
