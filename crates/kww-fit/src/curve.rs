@@ -20,7 +20,7 @@
 //!   model) flags the curve `autocorrelated_residuals` and widens the standard errors by
 //!   sqrt(1 + 2 sum rho_k), the long-run variance factor. A drift the fit absorbs into its
 //!   parameters leaves little structure behind: the flag marks what it can see, it does not make
-//!   a drifting instrument's interval right (see the README's coverage table).
+//!   a drifting instrument's interval right (see bench/coverage.md and docs/drift.md).
 
 use fit::{Fit, Model, Options, least_squares};
 use physics::kww::{KwwParams, mean_tau_s};

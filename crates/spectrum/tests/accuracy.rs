@@ -26,7 +26,7 @@ fn log_normal_centre_within_0_1_and_width_within_10_percent() {
     // Widths of 1 to 1.5 in ln tau (KWW beta of about 0.6 to 0.8 spans 1.1 to 2.0; aged glasses
     // are broader still). Narrower distributions (SD 0.3 to 0.8) are not recovered to 10 % in
     // every seed: below about one unit of ln tau the exponential kernel's resolution at noise
-    // 1e-3 broadens them (README, spectra).
+    // 1e-3 broadens them (CHANGELOG.md, spectra).
     let t = times(200, 3.5);
     let o = SpectrumOptions {
         bootstrap: 100,
