@@ -57,6 +57,7 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	bash .ci/unused-deps
+	bash .ci/architecture
 
 fmt:
 	$(CARGO) fmt --all

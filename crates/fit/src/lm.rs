@@ -1,6 +1,8 @@
 //! Levenberg-Marquardt as an argmin `Solver`, in the spirit of MINPACK's lmder: Marquardt scaling
-//! by the largest column norms of the Jacobian seen so far, the damped step solved by QR of the
-//! augmented system [J; sqrt(lambda) D] (never the normal equations), Nielsen's damping update,
+//! by the largest column norms of the Jacobian seen so far, the damped step solved from the normal
+//! equations by Cholesky (one pass over J a step; each trial lambda O(k^3)), falling back to the
+//! Householder QR of the augmented system [J; sqrt(lambda) D] where the damped matrix is too
+//! ill-conditioned for Cholesky, Nielsen's damping update,
 //! and MINPACK's three convergence tests (relative reduction, step size, gradient orthogonality).
 //! argmin's executor runs it, so its iteration limit and observers apply; `TraceObserver` logs each
 //! iteration at TRACE.
