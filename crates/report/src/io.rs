@@ -601,4 +601,50 @@ mod tests {
         sort_resource_entries(&mut same);
         assert_eq!(same, nested);
     }
+
+    /// svg2pdf (pinned in Cargo.toml) still writes resource dictionaries in the flat form
+    /// `sort_resource_entries` patches, and the patched PDFs of one figure are byte-identical:
+    /// fails when an svg2pdf update changes that layout.
+    #[test]
+    fn svg2pdf_writes_the_layout_the_patch_expects() {
+        let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">
+<rect x="10" y="10" width="50" height="50" fill="#336699" fill-opacity="0.3"/>
+<rect x="40" y="20" width="50" height="50" fill="#993366" fill-opacity="0.6"/>
+<rect x="70" y="30" width="50" height="50" fill="#669933" stroke="#000" stroke-opacity="0.5"/>
+<text x="20" y="90" font-family="DejaVu Sans" font-size="12">tau (s)</text>
+</svg>"##;
+        let tree = resvg::usvg::Tree::from_str(svg, &usvg_options()).unwrap();
+        let raw = svg2pdf::to_pdf(
+            &tree,
+            svg2pdf::ConversionOptions::default(),
+            svg2pdf::PageOptions { dpi: 96.0 },
+        )
+        .unwrap();
+        let at = find(&raw, b"/ExtGState <<\n").expect("an ExtGState dictionary, flat");
+        let block = &raw[at + 14..];
+        let end = find(block, b">>").unwrap();
+        let entries: Vec<&[u8]> = block[..end]
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|l| !l.trim_ascii().is_empty())
+            .collect();
+        assert!(
+            entries.len() >= 2,
+            "{}",
+            String::from_utf8_lossy(&block[..end])
+        );
+        assert!(
+            entries
+                .iter()
+                .all(|l| l.trim_ascii_start().starts_with(b"/")),
+            "one `/name N 0 R` a line"
+        );
+        let first = pdf(&tree).unwrap();
+        for _ in 0..20 {
+            assert!(
+                pdf(&tree).unwrap() == first,
+                "the patched PDF changed between renders"
+            );
+        }
+        assert!(find(&first, b"/FontFile2").is_some(), "the font embedded");
+    }
 }
