@@ -1,5 +1,5 @@
 //! Property test: mutated manifests never make the parser or the resolver panic.
-//! AGINGFLOW_FUZZ_MANIFESTS sets how many (default 200 000).
+//! AGINGFLOW_FUZZ_INPUTS sets how many (default 200 000).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -41,18 +41,8 @@ const PIECES: &[&str] = &[
 #[test]
 fn the_manifest_parser_never_panics() {
     // AGINGFLOW_FUZZ_SECONDS (`make fuzz`) runs for that long instead of a fixed count.
-    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let n: usize = if deadline.is_some() {
-        usize::MAX
-    } else {
-        std::env::var("AGINGFLOW_FUZZ_MANIFESTS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(200_000)
-    };
+    let budget = rng::fuzz::Budget::from_env(200_000);
+    let (n, deadline) = (budget.cases, budget.deadline);
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("ind")).unwrap();
     std::fs::write(dir.path().join("a.txt"), "x").unwrap();

@@ -5,21 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use formats::{Format, ReadOptions, parse, parse_auto, write};
-
-/// xorshift64*: enough to drive mutations, reproducible from the seed.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use rng::Rng;
 
 fn templates() -> Vec<Vec<u8>> {
     let step_rows = [vec![1.0, 2.0, 3.0], vec![2.0, 1.5, 4.0]];
@@ -83,14 +69,14 @@ const INTERESTING: &[&[u8]] = &[
     b"_",
 ];
 
-fn mutate(g: &mut Gen, base: &[u8]) -> Vec<u8> {
+fn mutate(g: &mut Rng, base: &[u8]) -> Vec<u8> {
     let mut v = base.to_vec();
     for _ in 0..1 + g.below(6) {
         let at = g.below(v.len() + 1);
         match g.below(8) {
             0 if !v.is_empty() => {
                 let i = g.below(v.len());
-                v[i] = g.next() as u8;
+                v[i] = g.next_u64() as u8;
             }
             1 => {
                 let s = INTERESTING[g.below(INTERESTING.len())];
@@ -111,7 +97,7 @@ fn mutate(g: &mut Gen, base: &[u8]) -> Vec<u8> {
             5 => v.insert(at.min(v.len()), b"0123456789"[g.below(10)]),
             6 => {
                 let n = g.below(8);
-                v.splice(at..at, (0..n).map(|_| g.next() as u8));
+                v.splice(at..at, (0..n).map(|_| g.next_u64() as u8));
             }
             _ => {}
         }
@@ -134,18 +120,8 @@ const FORMATS: [Format; 9] = [
 #[test]
 fn readers_never_panic_on_generated_inputs() {
     // AGINGFLOW_FUZZ_SECONDS (`make fuzz`) runs for that long instead of a fixed count.
-    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let n: usize = if deadline.is_some() {
-        usize::MAX
-    } else {
-        std::env::var("AGINGFLOW_FUZZ_INPUTS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1_000_000)
-    };
+    let budget = rng::fuzz::Budget::from_env(1_000_000);
+    let (n, deadline) = (budget.cases, budget.deadline);
     let templates = templates();
     // The templates themselves parse (CSV needs the manifest's `format: csv`).
     for (i, t) in templates.iter().enumerate() {
@@ -153,7 +129,7 @@ fn readers_never_panic_on_generated_inputs() {
             parse_auto(t, ReadOptions::default()).unwrap();
         }
     }
-    let mut g = Gen(0x5EED_2023_0771);
+    let mut g = Rng::new(0x5EED_2023_0771, 0);
     let (mut ok, mut err) = (0usize, 0usize);
     let mut n_done = 0;
     for k in 0..n {
@@ -162,7 +138,7 @@ fn readers_never_panic_on_generated_inputs() {
         }
         n_done += 1;
         let input = if k % 16 == 0 {
-            (0..g.below(200)).map(|_| g.next() as u8).collect()
+            (0..g.below(200)).map(|_| g.next_u64() as u8).collect()
         } else {
             mutate(&mut g, &templates[k % templates.len()])
         };

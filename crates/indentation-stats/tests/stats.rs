@@ -560,11 +560,8 @@ fn no_real_indent_is_ok_with_an_impossible_pop_in() {
 /// load not above the contact load. AGINGFLOW_FUZZ_SECONDS runs it for that long (`make fuzz`).
 #[test]
 fn random_protocols_never_give_an_impossible_ok_pop_in() {
-    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let n = if deadline.is_some() { usize::MAX } else { 300 };
+    let budget = rng::fuzz::Budget::from_env(300);
+    let (n, deadline) = (budget.cases, budget.deadline);
     let mut rng = Rng::new(35, 0);
     let opts = IndentOptions::default();
     let mut done = 0;

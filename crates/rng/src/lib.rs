@@ -1,6 +1,9 @@
 //! A small seeded random number generator (xoshiro256**, seeded by SplitMix64) with normal
 //! deviates: every synthetic file gets its own stream derived from (seed, file index), so a
-//! campaign is byte-identical for a seed whatever the thread count.
+//! campaign is byte-identical for a seed whatever the thread count. [`fuzz`] is what every fuzz
+//! target shares: this generator and one budget of cases or seconds.
+
+pub mod fuzz;
 
 /// xoshiro256** (Blackman and Vigna).
 #[derive(Debug, Clone)]
@@ -40,6 +43,11 @@ impl Rng {
         self.s[2] ^= t;
         self.s[3] = self.s[3].rotate_left(45);
         result
+    }
+
+    /// Uniform in 0..n (0 when n is 0); the tiny modulo bias does not matter for fuzzing.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 
     /// Uniform in [0, 1).

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use rng::Rng;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -69,34 +70,16 @@ const RULE_PIECES: &[&str] = &[
     "0.99",
 ];
 
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
+/// The shared fuzz budget (`rng::fuzz`) as (cases, deadline).
 fn budget(default: usize) -> (usize, Option<Instant>) {
-    match std::env::var("AGINGFLOW_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        Some(s) => (usize::MAX, Some(Instant::now() + Duration::from_secs(s))),
-        None => (default, None),
-    }
+    let b = rng::fuzz::Budget::from_env(default);
+    (b.cases, b.deadline)
 }
 
 #[test]
 fn the_pipeline_parser_never_panics() {
     let (n, deadline) = budget(100_000);
-    let mut g = Gen(0xA61F_0F10);
+    let mut g = Rng::new(0xA61F_0F10, 0);
     let (mut ok, mut done) = (0usize, 0usize);
     for k in 0..n {
         if k % 256 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
@@ -139,7 +122,7 @@ fn the_pipeline_parser_never_panics() {
 #[test]
 fn the_rule_parser_and_evaluator_never_panic() {
     let (n, deadline) = budget(200_000);
-    let mut g = Gen(0x000C_4EC4);
+    let mut g = Rng::new(0x000C_4EC4, 0);
     // A real table to evaluate parsed rules on.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.parquet");
@@ -206,7 +189,7 @@ fn tree(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
 fn outputs_never_escape_or_overwrite_through_symlinks() {
     // Each case is a real run (a shell stage), so the count is small; `make fuzz` runs longer.
     let (n, deadline) = budget(60);
-    let mut g = Gen(0x5EC0_11F5);
+    let mut g = Rng::new(0x5EC0_11F5, 0);
     let (mut ran, mut refused, mut done) = (0usize, 0usize, 0usize);
     let targets = [
         "victim",
@@ -323,7 +306,7 @@ fn files_of(dir: &Path) -> Vec<std::path::PathBuf> {
 fn the_run_cache_survives_damage_and_symlinks() {
     // Each case is two real runs of a two-stage shell pipeline; `make fuzz` runs longer.
     let (n, deadline) = budget(40);
-    let mut g = Gen(0xCAC4_E0B1);
+    let mut g = Rng::new(0xCAC4_E0B1, 0);
     let (mut restored, mut reran, mut done) = (0usize, 0usize, 0usize);
     let text = "version: 1\noutdir: out\nstages:\n  a:\n    run: [sh, -c, 'cat data/raw.txt > \"$0\"; echo \"$PWD/data/raw.txt\" >> \"$AGINGFLOW_READS\"', \"${outputs.o}\"]\n    outputs: { o: a.txt }\n  b:\n    run: [sh, -c, 'mkdir -p \"$1\"; cat \"$0\" > \"$1/x\"; cat \"$0\" \"$0\" > \"$1/y\"', \"${inputs.i}\", \"${outputs.o}\"]\n    inputs: { i: a.o }\n    outputs: { o: b }\n";
     for _ in 0..n {
@@ -409,7 +392,7 @@ fn the_run_cache_survives_damage_and_symlinks() {
 #[test]
 fn globs_end_on_random_symlink_graphs() {
     let (n, deadline) = budget(300);
-    let mut g = Gen(0x61_0B5);
+    let mut g = Rng::new(0x61_0B5, 0);
     let (mut done, mut matched) = (0usize, 0usize);
     let names = ["a", "b", "c", ".h"];
     let patterns = [
@@ -500,7 +483,7 @@ fn diff_revisions_and_rules_never_act_as_options_or_panic() {
         return;
     }
     let (n, deadline) = budget(200);
-    let mut g = Gen(0xD1FF_0001);
+    let mut g = Rng::new(0xD1FF_0001, 0);
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
     std::fs::write(root.join("p.yaml"), "version: 1\noutdir: out\nstages:\n  s:\n    run: [sh, -c, 'echo s > \"$0\"', \"${outputs.o}\"]\n    outputs: { o: s.txt }\n").unwrap();

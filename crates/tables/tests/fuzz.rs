@@ -5,40 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use rng::Rng;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use tables::*;
 
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
+/// The shared fuzz budget (`rng::fuzz`) as (cases, deadline).
 fn budget(default: usize) -> (usize, Option<Instant>) {
-    if let Some(s) = std::env::var("AGINGFLOW_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        return (usize::MAX, Some(Instant::now() + Duration::from_secs(s)));
-    }
-    let n = std::env::var("AGINGFLOW_FUZZ_INPUTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
-    (n, None)
+    let b = rng::fuzz::Budget::from_env(default);
+    (b.cases, b.deadline)
 }
 
 /// Rewrites `from` into `to` with the rows in `order` (global row indices), metadata kept.
@@ -104,7 +83,7 @@ fn fits() -> Vec<KwwFit> {
 
 /// A random order of `n` rows that is not the identity: a shuffle, a duplicated row, or a row
 /// moved.
-fn disorder(g: &mut Gen, n: usize) -> Vec<usize> {
+fn disorder(g: &mut Rng, n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     match g.below(3) {
         0 => loop {
@@ -135,7 +114,7 @@ fn disorder(g: &mut Gen, n: usize) -> Vec<usize> {
 #[test]
 fn changed_tables_are_refused_and_never_panic() {
     let (n, deadline) = budget(300);
-    let mut g = Gen(0x7AB1_E5ED);
+    let mut g = Rng::new(0x7AB1_E5ED, 0);
     let d = tempfile::tempdir().unwrap();
     let prov = Provenance::new("fuzz", serde_json::json!({}));
     let (cpath, rpath) = (d.path().join("c.parquet"), d.path().join("r.parquet"));

@@ -1,6 +1,6 @@
 //! Property test: arbitrary scans (any length, reversed or jumbled temperatures, missing, NaN,
 //! infinite and huge values, one or many frequencies) never make the analysis panic, and every
-//! row it returns has a status. AGINGFLOW_FUZZ_SCANS sets how many (default 500);
+//! row it returns has a status. AGINGFLOW_FUZZ_INPUTS sets how many (default 500);
 //! AGINGFLOW_FUZZ_SECONDS (`make fuzz`) runs for that long instead.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,14 +8,12 @@
 use tables::{DmaSweepRaw, DscRaw};
 use thermal::{dma, dsc};
 
-struct Gen(u64);
+/// The shared fuzz generator (`rng`), with the scans' own draws.
+struct Gen(rng::Rng);
 
 impl Gen {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.0.next_u64()
     }
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
@@ -53,28 +51,17 @@ impl Gen {
     }
 }
 
-/// How long a property test runs: until AGINGFLOW_FUZZ_SECONDS from now (`make fuzz`, with no
-/// count), else AGINGFLOW_FUZZ_SCANS cases (default `cases`).
+/// How long a property test runs: the shared fuzz budget (`rng::fuzz`: until
+/// AGINGFLOW_FUZZ_SECONDS from now under `make fuzz`, else AGINGFLOW_FUZZ_INPUTS or `cases`).
 fn budget(cases: usize) -> (Option<std::time::Instant>, usize) {
-    let deadline = std::env::var("AGINGFLOW_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let n = if deadline.is_some() {
-        usize::MAX
-    } else {
-        std::env::var("AGINGFLOW_FUZZ_SCANS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(cases)
-    };
-    (deadline, n)
+    let b = rng::fuzz::Budget::from_env(cases);
+    (b.deadline, b.cases)
 }
 
 #[test]
 fn the_analysis_never_panics_on_arbitrary_scans() {
     let (deadline, n) = budget(500);
-    let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+    let mut g = Gen(rng::Rng::new(0x9E37_79B9_7F4A_7C15, 0));
     let (mut rows_seen, mut done) = (0usize, 0usize);
     for k in 0..n {
         if deadline.is_some_and(|d| std::time::Instant::now() > d) {
@@ -247,7 +234,7 @@ fn cooling_short_and_broken_scans_are_flagged_not_fatal() {
 #[test]
 fn segments_of_random_protocols_tile_the_scan() {
     let (deadline, n) = budget(300);
-    let mut g = Gen(0x51ED_2701_F00D_CAFE);
+    let mut g = Gen(rng::Rng::new(0x51ED_2701_F00D_CAFE, 0));
     let mut done = 0usize;
     for k in 0..n {
         if deadline.is_some_and(|d| std::time::Instant::now() > d) {
