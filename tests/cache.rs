@@ -613,15 +613,21 @@ stages:
     outputs: { o: copy.txt }
 "#;
 
+/// A folder with [`SMALL`] as `p.yaml` and its raw file `data/raw.txt`.
+fn small_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    std::fs::write(d.path().join("data/raw.txt"), "hello glass\n").unwrap();
+    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    d
+}
+
 fn small_repo() -> Option<tempfile::TempDir> {
     if Command::new("git").arg("--version").output().is_err() {
         eprintln!("skipped: no git on this machine");
         return None;
     }
-    let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(d.path().join("data")).unwrap();
-    std::fs::write(d.path().join("data/raw.txt"), "hello glass\n").unwrap();
-    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    let d = small_dir();
     std::fs::write(d.path().join(".gitignore"), "out/\n").unwrap();
     git(d.path(), &["init", "-q"]);
     let r = agingflow(d.path(), &["run", "p.yaml"]);
@@ -754,10 +760,7 @@ fn object_of(dir: &Path, stage: &str, port: &str) -> std::path::PathBuf {
 // holding the right bytes is never restored as a symlink.
 #[test]
 fn a_symlinked_cache_object_is_never_used() {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(d.path().join("data")).unwrap();
-    std::fs::write(d.path().join("data/raw.txt"), "hello glass\n").unwrap();
-    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    let d = small_dir();
     assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
     let obj = object_of(d.path(), "copy", "o");
     let user = d.path().join("mine.txt");
@@ -785,10 +788,7 @@ fn a_symlinked_cache_object_is_never_used() {
 // the user's removes only the cache's own files, and `--dry-run` names them.
 #[test]
 fn gc_removes_only_what_it_can_identify_and_names_it() {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(d.path().join("data")).unwrap();
-    std::fs::write(d.path().join("data/raw.txt"), "hello glass\n").unwrap();
-    std::fs::write(d.path().join("p.yaml"), SMALL).unwrap();
+    let d = small_dir();
     assert_eq!(agingflow(d.path(), &["run", "p.yaml"]).code, Some(0));
     let cache = d.path().join("out/.agingflow/cache");
     let theirs = d.path().join("mycache");

@@ -1895,6 +1895,22 @@ pub struct Finished {
 }
 
 /// Where a stage is in a run.
+/// A stage settled without running (skipped): reported and listed, with no time.
+fn record_unrun(
+    stage: &str,
+    o: &Outcome,
+    report: &(dyn Fn(&Finished) + Sync),
+    finished: &mut Vec<Finished>,
+) {
+    let f = Finished {
+        stage: stage.to_owned(),
+        outcome: o.clone(),
+        elapsed: Duration::ZERO,
+    };
+    report(&f);
+    finished.push(f);
+}
+
 /// Runs the selected stages, up to `jobs` at once, calling `report` as each one finishes.
 pub fn run(
     ctx: &Ctx,
@@ -1974,13 +1990,7 @@ pub fn run(
                 match settled {
                     Some(o) => {
                         if o != Outcome::NotSelected {
-                            let f = Finished {
-                                stage: s.name.clone(),
-                                outcome: o.clone(),
-                                elapsed: Duration::ZERO,
-                            };
-                            report(&f);
-                            finished.push(f);
+                            record_unrun(&s.name, &o, report, finished);
                         }
                         todo.push((d, o));
                     }
@@ -2021,13 +2031,7 @@ pub fn run(
                 let s: &Stage = order[i];
                 if let Some(why) = why {
                     let o = Outcome::Skipped(why.into());
-                    let f = Finished {
-                        stage: s.name.clone(),
-                        outcome: o.clone(),
-                        elapsed: Duration::ZERO,
-                    };
-                    report(&f);
-                    finished.push(f);
+                    record_unrun(&s.name, &o, report, &mut finished);
                     done(i, o, &mut outcome, &mut ready, &mut finished);
                     continue;
                 }

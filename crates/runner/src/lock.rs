@@ -382,17 +382,25 @@ impl LockCache {
         Some(id)
     }
 
-    /// The lock file and the journal's entries, read consistently: the journal before and after
-    /// the file, again when it was folded in between.
-    fn view(&self, path: &Path) -> (Arc<LockFile>, BTreeMap<String, StageLock>) {
+    /// `f` of the lock file and the journal's entries, read consistently: the journal before and
+    /// after the file, again when it was folded in between.
+    fn consistent<T>(
+        &self,
+        path: &Path,
+        f: impl Fn(&Arc<LockFile>, &BTreeMap<String, StageLock>) -> T,
+    ) -> T {
         loop {
             let before = self.sync_journal();
             let file = self.file(path);
             let after = self.sync_journal();
             if before == after {
-                return (file, self.state().journal.entries.clone());
+                return f(&file, &self.state().journal.entries);
             }
         }
+    }
+
+    fn view(&self, path: &Path) -> (Arc<LockFile>, BTreeMap<String, StageLock>) {
+        self.consistent(path, |file, journal| (file.clone(), journal.clone()))
     }
 
     /// [`LockFile::read`] with the journal's entries applied.
@@ -409,17 +417,12 @@ impl LockCache {
 
     /// One stage's entry, from the journal or the file.
     pub fn entry(&self, path: &Path, stage: &str) -> Option<StageLock> {
-        loop {
-            let before = self.sync_journal();
-            let file = self.file(path);
-            let after = self.sync_journal();
-            if before == after {
-                if let Some(e) = self.state().journal.entries.get(stage) {
-                    return Some(e.clone());
-                }
-                return file.stages.get(stage).cloned();
-            }
-        }
+        self.consistent(path, |file, journal| {
+            journal
+                .get(stage)
+                .or_else(|| file.stages.get(stage))
+                .cloned()
+        })
     }
 
     /// Commits `entry` for `stage` (the caller holds the lock-file lock): the whole file written
