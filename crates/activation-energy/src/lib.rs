@@ -111,7 +111,7 @@ pub fn dsc_tg(transitions: &[Transition]) -> BTreeMap<String, f64> {
     let mut by: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for r in transitions
         .iter()
-        .filter(|r| r.kind == "dsc" && r.transition == "tg_onset" && r.status == "ok")
+        .filter(|r| r.kind == "dsc" && r.transition == "tg_onset" && r.status == tables::Status::Ok)
     {
         if let Some(t) = r.temperature_k {
             let e = by.entry(r.material.clone()).or_default();
@@ -143,7 +143,7 @@ pub fn activation_energies_with_tg(
 ) -> Vec<ActivationEnergy> {
     let mut ok: Vec<&KwwFit> = fits
         .iter()
-        .filter(|f| f.status == "ok" && f.tau_s.is_some_and(|t| t > 0.0))
+        .filter(|f| f.status == tables::Status::Ok && f.tau_s.is_some_and(|t| t > 0.0))
         .collect();
     let series = |f: &KwwFit| SeriesKey::new(&f.material, &f.series, f.strain, 0.0);
     ok.sort_by(|a, b| {
@@ -187,7 +187,7 @@ pub fn activation_energies_with_tg(
                 String::new()
             },
             n_temperatures: temps.len() as i64,
-            status: "ok".into(),
+            status: tables::Status::Ok.into(),
             ..Default::default()
         };
         if temps.len() < 2 {

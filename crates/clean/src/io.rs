@@ -63,7 +63,7 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
         for (done_tests, segment, kept) in done {
             reused += usize::from(kept);
             writer.append(segment)?;
-            for t in done_tests.iter().filter(|t| t.status != "ok") {
+            for t in done_tests.iter().filter(|t| t.status != tables::Status::Ok) {
                 let flags = if t.flags.is_empty() {
                     String::new()
                 } else {
@@ -88,7 +88,10 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
         );
     }
     writer.finish()?;
-    let ok = tests.iter().filter(|t| t.status == "ok").count();
+    let ok = tests
+        .iter()
+        .filter(|t| t.status == tables::Status::Ok)
+        .count();
     let flagged = tests.len() - ok;
     write_rows(&p.relaxation_tests, tests, &prov)?;
     Ok((ok, flagged))

@@ -54,7 +54,7 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
         strain: raw.strain,
         series: raw.series.clone(),
         n_raw: raw.time_s.len() as i64,
-        status: "ok".into(),
+        status: tables::Status::Ok.into(),
         ..Default::default()
     };
     let mut clean = RelaxationClean {
@@ -187,13 +187,13 @@ pub fn clean_curve(raw: &RelaxationRaw, opts: &Options) -> (RelaxationClean, Rel
         }
     }
     let status = if n < opts.min_points {
-        "too_short"
+        tables::Status::TooShort
     } else if flags.contains(&"non_decaying") {
-        "non_decaying"
+        tables::Status::NonDecaying
     } else {
-        "ok"
+        tables::Status::Ok
     };
-    let status = status.to_owned();
+    let status = String::from(status);
     flags.sort_unstable();
     flags.dedup();
     test.flags = flags.join(",");

@@ -8,7 +8,10 @@ use coverage::{Instrument, Setting, TruthShape, curve_study, summarize};
 /// One table row: bias and coverage over the curves whose fit is `ok` (what a person may use),
 /// with how many were not `ok` and how many the fit flagged for a drift.
 fn row(name: &str, all: &[coverage::CurveOutcome]) {
-    let out: Vec<&coverage::CurveOutcome> = all.iter().filter(|o| o.status == "ok").collect();
+    let out: Vec<&coverage::CurveOutcome> = all
+        .iter()
+        .filter(|o| o.status == tables::Status::Ok)
+        .collect();
     let mut cells = vec![format!("| {name} | {} |", all.len())];
     for q in 0..3 {
         let z: Vec<Option<f64>> = out.iter().map(|o| o.z[q]).collect();

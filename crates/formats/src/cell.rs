@@ -1,4 +1,4 @@
-//! Numbers in cells (FORMATS.md rule 4) and column names with units (rule 3).
+//! Numbers in cells (docs/formats.md rule 4) and column names with units (rule 3).
 
 /// Why a cell is not a number.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Instrument exports agingflow reads (FORMATS.md): TA Universal Analysis text, TRIOS text and its
+//! Instrument exports agingflow reads (docs/formats.md): TA Universal Analysis text, TRIOS text and its
 //! LIMS variant, TRIOS Excel and JSON, Hysitron TriboScan text (classic and TI 990), Hysitron
 //! `.hld`, Keysight/Agilent G200 NanoSuite Excel, and CSV/TSV.
 //!

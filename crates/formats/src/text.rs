@@ -1,4 +1,4 @@
-//! Bytes to text (FORMATS.md rule 1) and text to lines (rule 2).
+//! Bytes to text (docs/formats.md rule 1) and text to lines (rule 2).
 
 /// The encoding a file was found to be in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -311,7 +311,7 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
         temperature_k: c.temperature_k,
         aging_time_s: c.aging_time_s,
         tip_radius_nm: c.tip_radius_nm,
-        status: "ok".into(),
+        status: tables::Status::Ok.into(),
         ..Default::default()
     };
     let mut flags: Vec<&str> = Vec::new();
@@ -371,7 +371,7 @@ pub fn analyze(c: &IndentationRaw, opts: &IndentOptions) -> Indent {
             if !(q.depth_nm > 0.0 && q.load_un > contact) {
                 flags.push("popin_before_contact");
             }
-            finish(row, "ok", &mut flags)
+            finish(row, tables::Status::Ok.as_str(), &mut flags)
         }
         None => finish(row, "censored", &mut flags),
     }

@@ -77,7 +77,10 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
     }
     crate::indent::mark_modulus_outliers(&mut rows);
     let stats = group_stats(&rows);
-    let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let ok = rows
+        .iter()
+        .filter(|r| r.status == tables::Status::Ok)
+        .count();
     let censored = rows.iter().filter(|r| r.status == "censored").count();
     let failed = rows.len() - ok - censored;
     write_rows(&p.indents, rows, &prov)?;

@@ -88,7 +88,7 @@ pub fn group_stats(indents: &[Indent]) -> Vec<TauCStats> {
         .map(|((material, t, a), g)| {
             let values: Vec<f64> = g
                 .iter()
-                .filter(|i| i.status == "ok")
+                .filter(|i| i.status == tables::Status::Ok)
                 .filter_map(|i| i.tau_c_gpa)
                 .collect();
             let n = values.len();
@@ -119,9 +119,9 @@ pub fn group_stats(indents: &[Indent]) -> Vec<TauCStats> {
                 weibull_modulus: weibull.map(|w| w.0),
                 weibull_scale_gpa: weibull.map(|w| w.1),
                 status: if n >= 3 {
-                    "ok".into()
+                    tables::Status::Ok.into()
                 } else {
-                    "too_few_popins".into()
+                    tables::Status::TooFewPopins.into()
                 },
                 flags: flags.join(","),
             }

@@ -430,7 +430,7 @@ fn bad_files_can_be_skipped() {
         rows.is_empty(),
         "an empty table with the schema for a campaign with no relaxation"
     );
-    // UTF-16LE without a BOM is read (FORMATS.md rule 1).
+    // UTF-16LE without a BOM is read (docs/formats.md rule 1).
     let no_bom = &ua(&[[0.0, 90.0, 0.1], [1.0, 85.0, 0.1]])[2..];
     std::fs::write(d.path().join("t.txt"), no_bom).unwrap();
     std::fs::write(

@@ -75,9 +75,12 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     for (r, e) in rows.iter_mut().zip(tables::nominal_strains(&strains)) {
         r.strain = e;
     }
-    let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let ok = rows
+        .iter()
+        .filter(|r| r.status == tables::Status::Ok)
+        .count();
     let flagged = rows.len() - ok;
-    for r in rows.iter().filter(|r| r.status != "ok") {
+    for r in rows.iter().filter(|r| r.status != tables::Status::Ok) {
         tracing::warn!("{}: {}", r.test_id, r.status);
     }
     let variants: Vec<&str> = p.fit.variants.iter().map(|v| v.name()).collect();

@@ -523,10 +523,9 @@ pub fn non_monotonicity_p_value(fits: &[&KwwFit], replicates: usize, seed: u64) 
 /// Every series' aging law rows (from fits with status `ok`, t_a > 0).
 pub fn aging_law(fits: &[KwwFit], seed: u64) -> Vec<AgingLaw> {
     let mut groups: BTreeMap<SeriesKey, Vec<&KwwFit>> = BTreeMap::new();
-    for f in fits
-        .iter()
-        .filter(|f| f.status == "ok" && f.aging_time_s > 0.0 && f.tau_s.is_some_and(|t| t > 0.0))
-    {
+    for f in fits.iter().filter(|f| {
+        f.status == tables::Status::Ok && f.aging_time_s > 0.0 && f.tau_s.is_some_and(|t| t > 0.0)
+    }) {
         groups
             .entry(SeriesKey::new(
                 &f.material,
@@ -612,7 +611,7 @@ pub fn aging_law(fits: &[KwwFit], seed: u64) -> Vec<AgingLaw> {
                         breakpoint_ci_low_s: Some(s.breakpoint_ci_s.0).filter(|v| v.is_finite()),
                         breakpoint_ci_high_s: Some(s.breakpoint_ci_s.1).filter(|v| v.is_finite()),
                         n_points: n,
-                        status: "ok".into(),
+                        status: tables::Status::Ok.into(),
                         ..base.clone()
                     });
                 }

@@ -1,5 +1,5 @@
 //! kww-fit against known truth: noise-free recovery, Monte Carlo error calibration, the biases of
-//! PHYSICS.md section 2, the two-stage law, bad curves, and the demo campaign end to end.
+//! docs/physics.md, the two-stage law, bad curves, and the demo campaign end to end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -315,7 +315,7 @@ fn the_demo_campaign_end_to_end() {
         );
         assert_eq!(f.status, "ok", "{}", f.test_id);
         // Tolerance: 4 standard errors where the window reaches 1/e; where tau is extrapolated
-        // (PHYSICS.md 2) beta and tau are biased beyond their SEs: 0.02 in beta, a factor 2 in tau.
+        // (docs/physics.md) beta and tau are biased beyond their SEs: 0.02 in beta, a factor 2 in tau.
         if f.flags.contains("tau_extrapolated") {
             assert!((b - bt).abs() <= 0.02, "{}: beta {b} vs {bt}", f.test_id);
             assert!(

@@ -1,5 +1,5 @@
 //! agingflow-model-compare: why beta rises and then falls. Three scenarios of the model of
-//! PHYSICS.md section 6, each fitted to the measured beta(t_a) and tau(t_a) of one material and
+//! docs/physics.md, each fitted to the measured beta(t_a) and tau(t_a) of one material and
 //! temperature, and ranked by AICc:
 //!
 //! - `transient`: a log-normal distribution of width sigma0 whose modes age during the test,
@@ -475,7 +475,7 @@ pub fn measured(fits: &[KwwFit]) -> BTreeMap<SeriesKey, Measured> {
     let mut acc: BTreeMap<SeriesKey, BTreeMap<u64, Acc>> = BTreeMap::new();
     for f in fits
         .iter()
-        .filter(|f| f.status == "ok" && f.aging_time_s > 0.0)
+        .filter(|f| f.status == tables::Status::Ok && f.aging_time_s > 0.0)
     {
         let (Some(beta), Some(tau)) = (f.beta, f.tau_s) else {
             continue;
@@ -605,9 +605,9 @@ pub fn compare(key: &SeriesKey, m: &Measured) -> (Vec<ModelCurve>, Vec<ModelFit>
             n_points: f.n as i64,
             rank,
             status: if f.converged {
-                "ok".into()
+                tables::Status::Ok.into()
             } else {
-                "not_converged".into()
+                tables::Status::NotConverged.into()
             },
         });
         // Curves at the measured aging times and on a grid between them.

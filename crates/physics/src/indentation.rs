@@ -1,4 +1,4 @@
-//! Spherical (Hertzian) contact and the critical shear stress at the first pop-in (PHYSICS.md 5).
+//! Spherical (Hertzian) contact and the critical shear stress at the first pop-in (docs/physics.md).
 
 /// The Hertzian indentation depth beyond contact, in nm, under load `load_un` (µN):
 /// P = (4/3) E_r sqrt(R) h^(3/2).
@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn the_papers_check_value() {
-        // PHYSICS.md: E_r = 100 GPa, R = 0.36 µm, P = 0.150 mN gives 4.0559 GPa.
+        // docs/physics.md: E_r = 100 GPa, R = 0.36 µm, P = 0.150 mN gives 4.0559 GPa.
         assert!((tau_c_gpa(100.0, 150.0, 360.0) - 4.0559).abs() < 1e-4);
         assert!((popin_load_un(tau_c_gpa(100.0, 150.0, 360.0), 100.0, 360.0) - 150.0).abs() < 1e-9);
     }

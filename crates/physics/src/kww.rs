@@ -96,7 +96,7 @@ pub fn distribution_sd_ln_tau(beta: f64) -> f64 {
 /// a(u) = (sin(beta u)/sin u)^(1/(1-beta)) sin((1-beta) u)/sin(beta u),
 /// D(ln tau) = beta/((1-beta) pi) int_0^pi a(u) z exp(-a(u) z) du,
 /// an integral of a bounded, smooth function (composite adaptive Simpson here). For beta = 1/2
-/// it reduces to sqrt(z) exp(-z/4) / (2 sqrt(pi)) (PHYSICS.md 6).
+/// it reduces to sqrt(z) exp(-z/4) / (2 sqrt(pi)) (docs/physics.md).
 pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
     use std::f64::consts::PI;
     if !(beta > 0.0 && beta < 1.0 && ln_tau.is_finite() && ln_tau_kww.is_finite()) {

@@ -1,4 +1,4 @@
-//! The formulas of PHYSICS.md as pure functions, with units in their names. No I/O, no fitting.
+//! The formulas of docs/physics.md as pure functions, with units in their names. No I/O, no fitting.
 
 pub mod fast_exp;
 pub mod indentation;

@@ -1,4 +1,4 @@
-//! The phenomenological model of PHYSICS.md section 6: a relaxation-time distribution D(ln tau)
+//! The phenomenological model of docs/physics.md: a relaxation-time distribution D(ln tau)
 //! on a grid (normalised so phi(0) = 1) whose modes may age during the test (transient effect,
 //! tau(t) = tau0 + A t^mu) and whose width may grow with the aging time (broadening).
 

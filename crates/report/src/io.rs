@@ -114,8 +114,10 @@ fn read_spectra(p: &Params, inp: &mut Inputs) -> Result<Option<Vec<Spectrum>>, R
         inp.spectrum_moments.as_deref(),
     ) && path.exists()
     {
-        let ok: Vec<&tables::SpectrumMoments> =
-            moments.iter().filter(|m| m.status == "ok").collect();
+        let ok: Vec<&tables::SpectrumMoments> = moments
+            .iter()
+            .filter(|m| m.status == tables::Status::Ok)
+            .collect();
         let shown = figures::spectra_shown(inp, &ok);
         let (curves, meta) = read_shown::<Spectrum>(path, &shown)?;
         let found: std::collections::BTreeSet<&str> = curves.iter().map(|c| c.id()).collect();

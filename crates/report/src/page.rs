@@ -487,7 +487,7 @@ fn kww_tables(h: &mut String, toc: &mut Vec<(usize, String, String)>, inp: &Inpu
         }
         h.push_str("<p>β and τ with their standard errors, rounded to them; rows with a status other than ok or with flags are highlighted.</p>\n<div class=\"tablewrap\"><table><thead><tr><th class=\"l\">test</th><th>T / K</th><th>t<sub>a</sub> / s</th><th class=\"l\">model</th><th>β ± SE</th><th>τ ± SE / s</th><th>corr(ln τ, β)</th><th>R²</th><th class=\"l\">status</th><th class=\"l\">flags</th></tr></thead><tbody>\n");
         for f in fits.iter().filter(|f| f.material == m) {
-            let flagged = f.status != "ok" || !f.flags.is_empty();
+            let flagged = f.status != tables::Status::Ok || !f.flags.is_empty();
             let _ = writeln!(
                 h,
                 "<tr{}><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",

@@ -202,7 +202,7 @@ pub fn summary(inp: &Inputs) -> Value {
             let key = SeriesKey::new(&m.material, &m.series, m.strain, m.temperature_k);
             let c = counts.entry(key).or_default();
             c.0 += 1;
-            c.1 += usize::from(m.status == "ok");
+            c.1 += usize::from(m.status == tables::Status::Ok);
             c.2 += usize::from(m.flags.contains("beyond_window"));
         }
         for (key, (n, ok, beyond)) in counts {
@@ -261,7 +261,7 @@ pub fn summary(inp: &Inputs) -> Value {
 fn thermal(rows: &[tables::Transition]) -> Value {
     let v: Vec<Value> = rows
         .iter()
-        .filter(|r| r.status == "ok")
+        .filter(|r| r.status == tables::Status::Ok)
         .map(|r| {
             let mut o = serde_json::Map::new();
             o.insert("material".into(), json!(r.material));

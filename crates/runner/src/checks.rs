@@ -1,4 +1,4 @@
-//! Data-quality rules (CONTRACT.md section 5): parsing, evaluation on a table file, JUnit XML.
+//! Data-quality rules (docs/pipeline.md): parsing, evaluation on a table file, JUnit XML.
 //!
 //! Grammar: `rule := and ('or' and)*`, `and := atom ('and' atom)*`,
 //! `atom := '(' rule ')' | 'count' OP NUMBER | COLUMN OP VALUE`, with OP one of

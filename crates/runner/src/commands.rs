@@ -12,9 +12,11 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stage_cli::{CommonArgs, EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE};
 
-use crate::engine::{self, Ctx, Finished, Outcome, Selection};
+use crate::ctx::Ctx;
+use crate::exec::{Finished, Outcome};
 use crate::lock::LockFile;
 use crate::pipeline::{self, Pipeline};
+use crate::plan::{self, Selection};
 
 /// agingflow: reproducible analysis of glass aging campaigns.
 ///
@@ -342,11 +344,13 @@ struct RunOptions {
     executor: Option<pipeline::Executor>,
 }
 
-/// SIGTERM and SIGINT set [`engine::STOP`]: running stages are stopped (their process groups, or
+/// SIGTERM and SIGINT set [`crate::process::STOP`]: running stages are stopped (their process groups, or
 /// their Slurm jobs), no new one starts.
 fn stop_on_signals() {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        if let Err(e) = signal_hook::flag::register_usize(sig, engine::STOP.clone(), sig as usize) {
+        if let Err(e) =
+            signal_hook::flag::register_usize(sig, crate::process::STOP.clone(), sig as usize)
+        {
             eprintln!("agingflow: cannot install the handler of signal {sig}: {e}");
         }
     }
@@ -437,7 +441,7 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
     };
     let finished = match executor.unwrap_or(p.executor) {
         pipeline::Executor::Local => {
-            engine::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?
+            crate::local::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?
         }
         pipeline::Executor::Slurm => {
             let opts = job_options(no_checks, timeout);
@@ -470,7 +474,7 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
         "{ran} ran, {restored}{fresh} up to date, {failed} failed, {skipped} skipped{dropped} in {}",
         secs(start.elapsed())
     );
-    let sig = engine::STOP.load(std::sync::atomic::Ordering::SeqCst);
+    let sig = crate::process::STOP.load(std::sync::atomic::Ordering::SeqCst);
     if sig != 0 {
         println!("stopped by signal {sig}: the lock file holds only the stages that finished");
         return Ok((128 + sig).min(255) as u8);
@@ -711,7 +715,7 @@ fn cmd_diff(
 fn cmd_plan(file: &Path, sel: &Selection, json: bool) -> Result<u8, u8> {
     let p = load(file)?;
     let ctx = Ctx::new(&p, false);
-    let plan = engine::plan(&ctx, sel).map_err(usage)?;
+    let plan = plan::plan(&ctx, sel).map_err(usage)?;
     if json {
         let doc = serde_json::json!({ "pipeline": p.name, "stages": plan });
         println!(
@@ -724,7 +728,7 @@ fn cmd_plan(file: &Path, sel: &Selection, json: bool) -> Result<u8, u8> {
             for r in &s.reasons {
                 println!("{:<11}   {r}", "");
             }
-            if s.action == "restore" {
+            if s.action == plan::Action::Restore {
                 println!(
                     "{:<11}   restored from cache: a run with this key is stored, nothing runs",
                     ""
@@ -738,12 +742,12 @@ fn cmd_plan(file: &Path, sel: &Selection, json: bool) -> Result<u8, u8> {
 fn cmd_status(file: &Path, json: bool) -> Result<u8, u8> {
     let p = load(file)?;
     let ctx = Ctx::new(&p, false);
-    let plan = engine::plan(&ctx, &Selection::default()).map_err(usage)?;
-    let stale = plan.iter().any(|s| matches!(s.action, "run" | "restore"));
+    let plan = plan::plan(&ctx, &Selection::default()).map_err(usage)?;
+    let stale = plan.iter().any(|s| s.action.stale());
     if json {
         let stages: Vec<_> = plan
             .iter()
-            .map(|s| serde_json::json!({"stage": s.stage, "up_to_date": !matches!(s.action, "run" | "restore"), "reasons": s.reasons}))
+            .map(|s| serde_json::json!({"stage": s.stage, "up_to_date": !s.action.stale(), "reasons": s.reasons}))
             .collect();
         let doc = serde_json::json!({ "pipeline": p.name, "up_to_date": !stale, "stages": stages });
         println!(
@@ -752,7 +756,7 @@ fn cmd_status(file: &Path, json: bool) -> Result<u8, u8> {
         );
     } else {
         for s in &plan {
-            let word = if matches!(s.action, "run" | "restore") {
+            let word = if s.action.stale() {
                 "stale"
             } else {
                 "up to date"
@@ -780,7 +784,7 @@ fn cmd_why(file: &Path, stage: &str) -> Result<u8, u8> {
         )));
     };
     let lock = LockFile::read_with_lists(&p.lock_path(), &ctx.cache.reads_dir());
-    let reasons = ctx.staleness(s, lock.stages.get(stage));
+    let reasons = crate::stale::staleness(&ctx.keys, s, lock.stages.get(stage));
     if reasons.is_empty() {
         println!("{stage} is up to date");
     } else {
@@ -861,7 +865,7 @@ fn cmd_check(file: &Path, junit: Option<&Path>) -> Result<u8, u8> {
     let ctx = Ctx::new(&p, false);
     let mut results = Vec::new();
     for s in p.topo_order() {
-        results.extend(engine::evaluate_checks(s, |port| {
+        results.extend(crate::exec::evaluate_checks(s, |port| {
             p.dir.join(p.in_outdir(&s.outputs[port]))
         }));
     }
@@ -899,6 +903,6 @@ fn cmd_external(args: Vec<OsString>) -> Result<u8, u8> {
     let err = std::process::Command::new(&path).args(&args[1..]).exec();
     Err(usage(format!(
         "unknown command `{name}`: cannot run {binary} ({err}); commands: run, plan, status, why, dag, check, or a stage ({})",
-        crate::builtin::names()
+        crate::pipeline::builtin::names()
     )))
 }

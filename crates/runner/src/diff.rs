@@ -13,10 +13,10 @@ use arrow_array::{Array, Float64Array, Int32Array, Int64Array, RecordBatch, Stri
 use serde::Serialize;
 
 use crate::cache::Cache;
-use crate::engine::relative_to;
 use crate::hash;
 use crate::lock::LockFile;
 use crate::pipeline::Pipeline;
+use crate::pipeline::relative_to;
 
 /// The tables whose numbers `diff` compares (one row per test, indent, series or fit; not the
 /// curves).

@@ -254,16 +254,11 @@ fn outputs_never_escape_or_overwrite_through_symlinks() {
             refused += 1;
             continue;
         };
-        let ctx = runner::engine::Ctx::new(&p, true);
-        let finished = runner::engine::run(
-            &ctx,
-            &runner::engine::Selection::default(),
-            1,
-            false,
-            &|_| {},
-        );
+        let ctx = runner::ctx::Ctx::new(&p, true);
+        let finished =
+            runner::local::run(&ctx, &runner::plan::Selection::default(), 1, false, &|_| {});
         match finished {
-            Ok(f) if f.iter().all(|s| s.outcome == runner::engine::Outcome::Ran) => ran += 1,
+            Ok(f) if f.iter().all(|s| s.outcome == runner::exec::Outcome::Ran) => ran += 1,
             _ => refused += 1,
         }
         assert_eq!(
@@ -323,15 +318,9 @@ fn the_run_cache_survives_damage_and_symlinks() {
         std::fs::write(root.join("p.yaml"), text).unwrap();
         let p = runner::pipeline::load(&root.join("p.yaml")).unwrap();
         let run = |p: &runner::pipeline::Pipeline| {
-            let ctx = runner::engine::Ctx::new(p, true);
-            runner::engine::run(
-                &ctx,
-                &runner::engine::Selection::default(),
-                1,
-                false,
-                &|_| {},
-            )
-            .unwrap()
+            let ctx = runner::ctx::Ctx::new(p, true);
+            runner::local::run(&ctx, &runner::plan::Selection::default(), 1, false, &|_| {})
+                .unwrap()
         };
         run(&p);
         // A victim holding exactly the bytes of each cache file, for symlinks to point at.
@@ -362,8 +351,8 @@ fn the_run_cache_survives_damage_and_symlinks() {
         let second = run(&p);
         for f in &second {
             match f.outcome {
-                runner::engine::Outcome::Restored => restored += 1,
-                runner::engine::Outcome::Ran => reran += 1,
+                runner::exec::Outcome::Restored => restored += 1,
+                runner::exec::Outcome::Ran => reran += 1,
                 ref o => panic!("{}: {o:?}", f.stage),
             }
         }

@@ -143,9 +143,12 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     for (r, e) in rows.iter_mut().zip(nominal) {
         r.strain = e;
     }
-    let inverted = rows.iter().filter(|r| r.status == "ok").count();
+    let inverted = rows
+        .iter()
+        .filter(|r| r.status == tables::Status::Ok)
+        .count();
     let flagged = rows.len() - inverted;
-    for r in rows.iter().filter(|r| r.status != "ok") {
+    for r in rows.iter().filter(|r| r.status != tables::Status::Ok) {
         tracing::warn!("{}: {}", r.test_id, r.status);
     }
     let o = &p.spectrum;

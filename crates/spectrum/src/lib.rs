@@ -49,7 +49,7 @@ pub fn analyse(
     strain: Option<f64>,
     o: &SpectrumOptions,
 ) -> (Option<tables::Spectrum>, SpectrumMoments) {
-    let fit_ok = fit.filter(|f| f.status == "ok");
+    let fit_ok = fit.filter(|f| f.status == tables::Status::Ok);
     let offset = fit_ok.is_some_and(|f| f.model.contains("offset"));
     let t0 = fit_ok
         .and_then(|f| f.t0_s)

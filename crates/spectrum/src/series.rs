@@ -64,7 +64,7 @@ fn combine(v: &[Est]) -> Est {
 /// The KWW fit's implied centre and width with delta-method SEs from (ln tau, beta).
 pub fn kww_implied(f: &KwwFit) -> Option<(Est, Est)> {
     let (beta, tau) = (f.beta?, f.tau_s?);
-    if f.status != "ok" || !(beta > 0.0 && beta < 1.0) || tau <= 0.0 {
+    if f.status != tables::Status::Ok || !(beta > 0.0 && beta < 1.0) || tau <= 0.0 {
         return None;
     }
     let ln_tau = tau.ln();
@@ -118,7 +118,7 @@ pub fn summarise(
     o: &TrendOptions,
 ) -> (Vec<SpectrumSeries>, Vec<SpectrumTrend>) {
     let mut by: BTreeMap<(SeriesKey, String), Points> = BTreeMap::new();
-    for m in moments.iter().filter(|m| m.status == "ok") {
+    for m in moments.iter().filter(|m| m.status == tables::Status::Ok) {
         let (Some(c), Some(w)) = (m.mean_ln_tau, m.sd_ln_tau) else {
             continue;
         };
@@ -132,7 +132,7 @@ pub fn summarise(
     let mut t_max: BTreeMap<(SeriesKey, u64), f64> = BTreeMap::new();
     for f in fits {
         let key = SeriesKey::new(&f.material, &f.series, f.strain, f.temperature_k);
-        if f.status == "ok" && f.aging_time_s > 0.0 {
+        if f.status == tables::Status::Ok && f.aging_time_s > 0.0 {
             t_max
                 .entry((key.clone(), f.aging_time_s.to_bits()))
                 .or_insert(f.time_max_s.unwrap_or(1e4));
@@ -144,7 +144,7 @@ pub fn summarise(
             e.width.entry(t).or_default().push(w);
         }
     }
-    for f in models.iter().filter(|f| f.status == "ok") {
+    for f in models.iter().filter(|f| f.status == tables::Status::Ok) {
         let key = SeriesKey::new(&f.material, &f.series, f.strain, f.temperature_k);
         for ((k, t), tm) in t_max.range((key.clone(), 0)..=(key.clone(), u64::MAX)) {
             if *k != key {
@@ -285,7 +285,7 @@ fn trend(pts: &[(f64, Est)], threshold: f64, exact: bool, level: f64) -> Trend {
             slope: Some(slope),
             change: Some(change),
             moves: change.abs() >= threshold,
-            status: "ok",
+            status: tables::Status::Ok.as_str(),
             ..Default::default()
         };
     }
@@ -328,7 +328,7 @@ fn trend(pts: &[(f64, Est)], threshold: f64, exact: bool, level: f64) -> Trend {
         change: Some(change),
         p: Some(p.clamp(0.0, 1.0)),
         moves: (ci.0 > 0.0 || ci.1 < 0.0) && change.abs() >= threshold,
-        status: "ok",
+        status: tables::Status::Ok.as_str(),
         flags,
     }
 }

@@ -105,7 +105,7 @@ fn kww_curves_agree_with_the_exact_distribution_within_the_bands() {
             "KWW beta {beta}, tau {tau_s} s: {:.1} % of in-window grid points inside the 95 % bands",
             100.0 * share
         );
-        // The acceptance's case, beta = 1/2 (closed form, PHYSICS.md 6): at least 90 % of the
+        // The acceptance's case, beta = 1/2 (closed form, docs/physics.md): at least 90 % of the
         // points inside 95 % bands. Narrower distributions are smoothed more than the bands
         // (noise and the choice of lambda, not the regularisation's bias) allow for: measured
         // and printed, not claimed (beta 0.6: 86 %, 0.7: 73 % on these seeds).

@@ -1,5 +1,5 @@
 //! What every agingflow stage binary shares: the common flags, logging set up once, the exit codes
-//! of CONTRACT.md section 1, progress on a terminal, and the protocol by which a stage tells the
+//! of docs/pipeline.md, progress on a terminal, and the protocol by which a stage tells the
 //! runner which files it read.
 //!
 //! A stage's `main` is a few lines:
@@ -113,7 +113,7 @@ impl StageError {
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         StageError::Internal(e.into())
     }
-    /// The exit code of CONTRACT.md section 1.
+    /// The exit code of docs/pipeline.md.
     pub fn exit_code(&self) -> u8 {
         match self {
             StageError::Data(_) => EXIT_DATA,

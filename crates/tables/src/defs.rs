@@ -1,4 +1,4 @@
-//! Every table of CONTRACT.md section 4: columns, units and sort keys, defined once.
+//! Every table of docs/tables.md: columns, units and sort keys, defined once.
 //!
 //! Units: `s`, `K`, `MPa`, `GPa`, `nm`, `uN`, `kJ/mol`, `Hz`, `W/g`, `K/min`, `mg`; `1` marks a dimensionless float; text and
 //! counts have none. Result columns that may not exist for a row (a failed fit, no bootstrap) are

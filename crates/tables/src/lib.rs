@@ -11,6 +11,7 @@ mod column;
 mod defs;
 mod io;
 pub mod items;
+pub mod reference;
 pub mod segments;
 mod series;
 pub mod status;
@@ -25,6 +26,7 @@ pub use io::{
     read_any, read_curves, read_rows, start_stage, table_parts, write_curves, write_rows,
 };
 pub use series::{SeriesKey, nominal_strains};
+pub use status::Status;
 pub use table::{ColumnDef, CurveTable, RowTable, schema_of};
 
 /// Adds `flag` to a comma-separated `flags` column value, kept sorted and without duplicates.

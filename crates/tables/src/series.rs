@@ -1,4 +1,4 @@
-//! The grouping key of per-series results (CONTRACT.md section 6): material, the manifest's
+//! The grouping key of per-series results (docs/tables.md): material, the manifest's
 //! `series:` label, the nominal step strain and the temperature. Tests that differ in any of
 //! them are never pooled into one law, one Arrhenius line or one model comparison.
 

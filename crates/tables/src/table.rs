@@ -51,7 +51,7 @@ pub fn schema_of(columns: &[ColumnDef]) -> SchemaRef {
 
 /// A table with one row per item (test, fit, indent, statistic).
 pub trait RowTable: Sized + Send + Sync {
-    /// The table name of CONTRACT.md section 4, also the `agingflow.table` metadata.
+    /// The table name of docs/tables.md, also the `agingflow.table` metadata.
     const NAME: &'static str;
     /// The columns rows are sorted by, in order.
     const KEYS: &'static [&'static str];
@@ -141,6 +141,14 @@ macro_rules! row_table {
             $( $(#[$fdoc])* pub $field: $ty, )+
         }
 
+        impl $name {
+            /// The table's and each column's doc comments, as written (for docs/tables.md).
+            pub const DOCS: (&'static str, &'static [&'static str]) = (
+                concat!("" $(, stringify!($doc), "\n")*),
+                &[$( concat!("" $(, stringify!($fdoc), "\n")*) ),+],
+            );
+        }
+
         impl $crate::RowTable for $name {
             const NAME: &'static str = $table;
             const KEYS: &'static [&'static str] = &[$(stringify!($key)),+];
@@ -185,6 +193,18 @@ macro_rules! curve_table {
         pub struct $name {
             $( $(#[$fdoc])* pub $field: $ty, )+
             $( $(#[$sdoc])* pub $sfield: Vec<$sty>, )+
+        }
+
+        impl $name {
+            /// The table's and each column's doc comments, as written (for docs/tables.md).
+            pub const DOCS: (&'static str, &'static [&'static str]) = (
+                concat!("" $(, stringify!($doc), "\n")*),
+                &[
+                    $( concat!("" $(, stringify!($fdoc), "\n")*), )+
+                    "doc = r\"The index of the point within its curve: 0, 1, 2, ... in row order.\"",
+                    $( concat!("" $(, stringify!($sdoc), "\n")*), )+
+                ],
+            );
         }
 
         impl $crate::CurveTable for $name {

@@ -566,7 +566,7 @@ fn set_peak(r: &mut Transition, p: Result<(f64, f64), &'static str>) {
         Ok((t, se)) => {
             r.temperature_k = Some(t);
             r.temperature_se_k = se.is_finite().then_some(se);
-            r.status = "ok".into();
+            r.status = tables::Status::Ok.into();
         }
         Err(why) => r.status = why.into(),
     }
@@ -576,8 +576,9 @@ fn set_peak(r: &mut Transition, p: Result<(f64, f64), &'static str>) {
 /// without an aging time, or with 0): `beta_intensity_change` = I_aged / I_as-cast - 1, flagged
 /// `decreased` or `increased` where the 95 % interval excludes 0.
 pub fn changes(rows: &[Transition]) -> Vec<Transition> {
-    let ok =
-        |r: &&Transition| r.transition == "beta_peak" && r.status == "ok" && r.intensity.is_some();
+    let ok = |r: &&Transition| {
+        r.transition == "beta_peak" && r.status == tables::Status::Ok && r.intensity.is_some()
+    };
     let mut out = Vec::new();
     for aged in rows
         .iter()
@@ -625,9 +626,9 @@ pub fn changes(rows: &[Transition]) -> Vec<Transition> {
         }
         r.flags = flags.join(",");
         r.status = if r.intensity.is_some() {
-            "ok"
+            tables::Status::Ok.as_str()
         } else {
-            "no_intensity"
+            tables::Status::NoIntensity.as_str()
         }
         .into();
         out.push(r);
@@ -645,7 +646,9 @@ pub fn activations(rows: &[Transition]) -> Vec<Transition> {
     for s in scans {
         let pts: Vec<(f64, f64, f64)> = rows
             .iter()
-            .filter(|r| r.scan_id == s && r.transition == "beta_peak" && r.status == "ok")
+            .filter(|r| {
+                r.scan_id == s && r.transition == "beta_peak" && r.status == tables::Status::Ok
+            })
             .filter_map(|r| {
                 let (f, t, se) = (r.frequency_hz?, r.temperature_k?, r.temperature_se_k?);
                 // var(1/T) = se^2 / T^4.
@@ -687,7 +690,7 @@ pub fn activations(rows: &[Transition]) -> Vec<Transition> {
         if e.is_finite() && e > 0.0 {
             r.energy_kj_mol = Some(e);
             r.energy_se_kj_mol = se.is_finite().then_some(se);
-            r.status = "ok".into();
+            r.status = tables::Status::Ok.into();
         } else {
             r.status = "no_arrhenius_shift".into();
         }

@@ -474,7 +474,7 @@ fn analyse_heating(
     // A temperature outside the segment's range is an extrapolation, not a measurement.
     let (lo, hi) = (g.t[0], g.t[g.t.len() - 1]);
     for r in &mut rows {
-        if r.status == "ok" && r.temperature_k.is_some_and(|t| t < lo || t > hi) {
+        if r.status == tables::Status::Ok && r.temperature_k.is_some_and(|t| t < lo || t > hi) {
             r.status = "outside_segment".into();
         }
     }

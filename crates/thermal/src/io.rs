@@ -44,7 +44,7 @@ pub fn run(p: &Params) -> Result<Summary, ThermalError> {
     rows.extend(dma::activations(&dma_rows));
     rows.extend(dma_rows);
     for r in &rows {
-        if r.status != "ok" {
+        if r.status != tables::Status::Ok {
             tracing::warn!(
                 "{}: {}{}: {}",
                 r.scan_id,
@@ -59,8 +59,14 @@ pub fn run(p: &Params) -> Result<Summary, ThermalError> {
     let summary = Summary {
         dsc_scans: dscs.len(),
         dma_sweeps: sweeps.len(),
-        transitions_ok: rows.iter().filter(|r| r.status == "ok").count(),
-        transitions_failed: rows.iter().filter(|r| r.status != "ok").count(),
+        transitions_ok: rows
+            .iter()
+            .filter(|r| r.status == tables::Status::Ok)
+            .count(),
+        transitions_failed: rows
+            .iter()
+            .filter(|r| r.status != tables::Status::Ok)
+            .count(),
     };
     let prov = Provenance::new(
         "thermal",

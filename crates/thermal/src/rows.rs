@@ -39,7 +39,7 @@ pub fn set_construction(
         Some((t, se)) => {
             r.temperature_k = Some(t);
             r.temperature_se_k = se.is_finite().then_some(se);
-            r.status = "ok".into();
+            r.status = tables::Status::Ok.into();
         }
         None => r.status = "no_baseline".into(),
     }

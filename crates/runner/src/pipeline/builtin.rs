@@ -1,4 +1,4 @@
-//! The built-in stages the runner knows by name: their binaries and ports (CONTRACT.md section 1).
+//! The built-in stages the runner knows by name: their binaries and ports (docs/pipeline.md).
 //!
 //! The runner depends on no stage crate: it knows a stage only by its binary name
 //! `agingflow-<name>` and the ports below, which it uses to validate pipeline files.
@@ -121,7 +121,7 @@ pub fn binary_name(stage: &str) -> String {
 /// from the scaled-campaign benchmark (bench/scale.md: peak memory at most 180 MB at 2.8 GB of raw
 /// files, spectrum the longest at 80 s of CPU) with room for campaigns a hundred times larger.
 /// `name` is a built-in stage, or "" for a `run:` stage. No partition: the cluster's default.
-pub fn default_resources(name: &str) -> crate::pipeline::Resources {
+pub fn default_resources(name: &str) -> super::resources::Resources {
     let (cpus, memory_gb, hours) = match name {
         "ingest" | "indentation-stats" | "kww-fit" | "model-compare" | "simulate" => (2, 4, 4),
         "spectrum" => (2, 4, 12),
@@ -130,7 +130,7 @@ pub fn default_resources(name: &str) -> crate::pipeline::Resources {
         "activation-energy" => (1, 1, 1),
         _ => (1, 2, 4),
     };
-    crate::pipeline::Resources {
+    super::resources::Resources {
         cpus: Some(cpus),
         memory_mb: Some(memory_gb * 1024),
         time: Some(std::time::Duration::from_secs(hours * 3600)),

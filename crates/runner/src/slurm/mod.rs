@@ -4,7 +4,7 @@
 //! job array per `foreach` stage), each with `--dependency=afterok:` on the jobs of the stages it
 //! reads from and `--kill-on-invalid-dep=yes`, so the cluster starts a stage as soon as its
 //! inputs are committed and never starts one whose upstream failed. A job runs `agingflow job
-//! PIPELINE --stage NAME`, which is the local executor's [`engine::run_stage`] for that one stage:
+//! PIPELINE --stage NAME`, which is the local executor's [`crate::exec::run_stage`] for that one stage:
 //! the per-stage lock, staleness decided again under it, staging, checks, the run cache, outputs
 //! moved into place and the lock file updated only on success. So every invariant of a local run
 //! holds on the cluster, and a stage whose job runs twice runs its binary once (the second finds
@@ -21,15 +21,27 @@
 //! waits until none is left in the queue. No shell string is built from pipeline values: `sbatch`
 //! gets an argv, and the batch script holds the job's argv single-quoted word by word.
 
+mod client;
+mod job;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{self, Ctx, Finished, Outcome, Selection};
+use crate::ctx::Ctx;
+use crate::exec::{Finished, Outcome};
 use crate::pipeline::{Pipeline, Stage};
+use crate::plan::{self, Selection};
+use crate::process::{FileLock, stop_signal};
+use crate::staging::prepare_run;
+use client::{
+    QUEUE_FORMAT, QueueState, batch_script, cancel, exit_code, job_name, minutes, queue, slurm,
+};
+pub use client::{parse_queue, sh_quote};
+pub use job::{JobOptions, JobOutcome, job_main};
+use job::{outcome_of, outcome_path, unix_now};
 
 /// How often the outcome files are looked at.
 const OUTCOME_POLL: Duration = Duration::from_millis(200);
@@ -37,14 +49,6 @@ const OUTCOME_POLL: Duration = Duration::from_millis(200);
 const QUEUE_POLL: Duration = Duration::from_secs(2);
 /// How long a cancelled run waits for its jobs to leave the queue.
 const CANCEL_WAIT: Duration = Duration::from_secs(120);
-
-/// Options of a run that its jobs must repeat.
-#[derive(Debug, Clone, Default)]
-pub struct JobOptions {
-    pub no_checks: bool,
-    pub timeout: Option<Duration>,
-    pub allow_outside: bool,
-}
 
 /// One job or job array the runner submitted (or adopted), as recorded in `jobs.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -72,202 +76,6 @@ struct JobsFile {
     jobs: Vec<JobRecord>,
 }
 
-/// What a job says when its stage ends (`outcomes/<stage>.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JobOutcome {
-    /// `ID` or `ID_K` of the job that ran it.
-    pub job: String,
-    /// `ran`, `restored`, `up-to-date`, `failed` or `skipped`.
-    pub outcome: String,
-    #[serde(default)]
-    pub message: String,
-    /// Unix seconds when the job's process started and ended.
-    pub started: f64,
-    pub ended: f64,
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-fn outcome_word(o: &Outcome) -> (&'static str, String) {
-    match o {
-        Outcome::Ran => ("ran", String::new()),
-        Outcome::Restored => ("restored", String::new()),
-        Outcome::UpToDate | Outcome::NotSelected => ("up-to-date", String::new()),
-        Outcome::Failed(m) => ("failed", m.clone()),
-        Outcome::Skipped(m) => ("skipped", m.clone()),
-    }
-}
-
-fn outcome_of(o: &JobOutcome) -> Outcome {
-    match o.outcome.as_str() {
-        "ran" => Outcome::Ran,
-        "restored" => Outcome::Restored,
-        "up-to-date" => Outcome::UpToDate,
-        "skipped" => Outcome::Skipped(o.message.clone()),
-        _ => Outcome::Failed(o.message.clone()),
-    }
-}
-
-/// A word for a POSIX shell, single-quoted: nothing in it is expanded.
-pub fn sh_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r#"'\''"#))
-}
-
-/// The batch script of a job: the job's argv, each word quoted; the stage's worker threads set to
-/// the CPUs Slurm gave the task.
-pub fn batch_script(argv: &[String], what: &str) -> String {
-    let words: Vec<String> = argv.iter().map(|w| sh_quote(w)).collect();
-    format!(
-        "#!/bin/sh\n# Written by agingflow for {}.\nRAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\nexport RAYON_NUM_THREADS\nexec {}\n",
-        what.replace('\n', " "),
-        words.join(" ")
-    )
-}
-
-/// A job name's characters: letters, digits, `-`, `_`, `.`; anything else `_`.
-fn job_name(tag: &str, unit: &str) -> String {
-    let clean: String = unit
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("af-{tag}-{clean}")
-}
-
-/// Minutes for `--time`, rounded up.
-fn minutes(d: Duration) -> u64 {
-    d.as_secs().div_ceil(60).max(1)
-}
-
-/// A Slurm client command, with its standard output on success or a message naming it.
-fn slurm(program: &str, args: &[String]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| {
-            format!(
-                "cannot run `{program}` ({e}): the slurm executor needs Slurm's client commands (sbatch, squeue, scancel) on PATH"
-            )
-        })?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// A job's state as `squeue` says it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueState {
-    pub state: String,
-    pub reason: String,
-    /// The job's name (`af-<tag>-<stage>` for agingflow's).
-    pub name: String,
-}
-
-impl QueueState {
-    /// Whether the job may still run (or is running).
-    pub fn alive(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "PENDING"
-                | "RUNNING"
-                | "CONFIGURING"
-                | "COMPLETING"
-                | "SUSPENDED"
-                | "REQUEUED"
-                | "REQUEUE_HOLD"
-                | "REQUEUE_FED"
-                | "RESIZING"
-                | "SIGNALING"
-                | "STAGE_OUT"
-                | "STOPPED"
-                | "RESV_DEL_HOLD"
-        )
-    }
-}
-
-/// The `squeue -o` format [`parse_queue`] reads.
-const QUEUE_FORMAT: &str = "%i|%T|%j|%r";
-
-/// `squeue -h -t all -r -o '%i|%T|%j|%r'` output: handle (`ID` or `ID_K`) to state.
-pub fn parse_queue(text: &str) -> HashMap<String, QueueState> {
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.trim().splitn(4, '|');
-            let (id, state) = (f.next()?.trim(), f.next()?.trim());
-            if id.is_empty() || state.is_empty() {
-                return None;
-            }
-            let name = f.next().unwrap_or("").trim().to_owned();
-            Some((
-                id.to_owned(),
-                QueueState {
-                    state: state.to_owned(),
-                    name,
-                    reason: f.next().unwrap_or("").trim().to_owned(),
-                },
-            ))
-        })
-        .collect()
-}
-
-/// The states of the jobs `ids` (job or array ids): one `squeue` call. Ids Slurm no longer knows
-/// are absent (`squeue` fails when it knows none of them).
-fn queue(ids: &[String]) -> Result<HashMap<String, QueueState>, String> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let args: Vec<String> = [
-        "-h",
-        "-t",
-        "all",
-        "-r",
-        "-o",
-        QUEUE_FORMAT,
-        "-j",
-        &ids.join(","),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    match slurm("squeue", &args) {
-        Ok(text) => Ok(parse_queue(&text)),
-        Err(e) if e.contains("Invalid job id") => Ok(HashMap::new()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Cancels the jobs (handles `ID` or `ID_K`); `pending_only` leaves running ones alone.
-fn cancel(handles: &[String], pending_only: bool) {
-    if handles.is_empty() {
-        return;
-    }
-    let mut args: Vec<String> = Vec::new();
-    if pending_only {
-        args.extend(["--state".to_owned(), "PENDING".to_owned()]);
-    }
-    args.extend(handles.iter().cloned());
-    if let Err(e) = slurm("scancel", &args) {
-        tracing::warn!("{e}");
-    }
-}
-
 /// The run's state below `<outdir>/.agingflow/slurm`.
 struct State {
     dir: PathBuf,
@@ -278,10 +86,6 @@ struct State {
 impl State {
     fn jobs_path(&self) -> PathBuf {
         self.dir.join("jobs.json")
-    }
-
-    fn outcome_path(dir: &Path, stage: &str) -> PathBuf {
-        dir.join("outcomes").join(format!("{stage}.json"))
     }
 
     fn save(&self) -> Result<(), String> {
@@ -302,7 +106,7 @@ impl State {
 
     /// The outcome a job wrote for `stage`, if it is the job `handle`'s.
     fn outcome(&self, stage: &str, handle: &str) -> Option<JobOutcome> {
-        let bytes = std::fs::read(Self::outcome_path(&self.dir, stage)).ok()?;
+        let bytes = std::fs::read(outcome_path(&self.dir, stage)).ok()?;
         let o: JobOutcome = serde_json::from_slice(&bytes).ok()?;
         (o.job == handle).then_some(o)
     }
@@ -443,7 +247,7 @@ fn units(p: &Pipeline, to_submit: &[&Stage]) -> Vec<Vec<String>> {
     out
 }
 
-/// Runs the selected stages as Slurm jobs; the counterpart of [`engine::run`].
+/// Runs the selected stages as Slurm jobs; the counterpart of [`crate::local::run`].
 pub fn run(
     ctx: &Ctx,
     sel: &Selection,
@@ -452,12 +256,12 @@ pub fn run(
     report: &(dyn Fn(&Finished) + Sync),
 ) -> Result<(Vec<Finished>, Overhead), String> {
     let p = ctx.p;
-    engine::prepare_run(ctx)?;
+    prepare_run(ctx).map_err(|e| e.to_string())?;
     let dir = ctx.state_dir("slurm");
     guard::create_dirs(&dir.join("outcomes")).map_err(|e| e.to_string())?;
     // One Slurm run of an output folder at a time (a second waits): the job record has one
     // writer, and the jobs of an earlier run found below are those of a runner that is gone.
-    let _runner_lock = engine::FileLock::acquire(&dir.join("runner.lock"))?;
+    let _runner_lock = FileLock::acquire(&dir.join("runner.lock")).map_err(|e| e.to_string())?;
     guard::create_dirs(&ctx.state_dir("logs")).map_err(|e| e.to_string())?;
     // Answers at once where Slurm's commands are missing, before anything is submitted.
     slurm("squeue", &["--version".to_owned()])?;
@@ -468,7 +272,7 @@ pub fn run(
     let real = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
     let tag: String = blake3::hash(real.to_string_lossy().as_bytes()).to_hex()[..8].to_owned();
 
-    let planned = engine::plan(ctx, sel)?;
+    let planned = plan::plan(ctx, sel).map_err(|e| e.to_string())?;
     let mut book = Book {
         finished: Vec::new(),
         done: HashMap::new(),
@@ -477,8 +281,8 @@ pub fn run(
     let mut to_run: Vec<&Stage> = Vec::new();
     for pl in &planned {
         match pl.action {
-            "skip" => book.settle(&pl.stage, Outcome::NotSelected, Duration::ZERO),
-            "up-to-date" => book.settle(&pl.stage, Outcome::UpToDate, Duration::ZERO),
+            plan::Action::Skip => book.settle(&pl.stage, Outcome::NotSelected, Duration::ZERO),
+            plan::Action::UpToDate => book.settle(&pl.stage, Outcome::UpToDate, Duration::ZERO),
             _ => {
                 if let Some(s) = p.stage(&pl.stage) {
                     to_run.push(s);
@@ -607,10 +411,10 @@ pub fn run(
                     .map(|_| r.stage.clone())
             })
         });
-        if stop_submitting || engine::stop_signal() != 0 || bad.is_some() {
+        if stop_submitting || stop_signal() != 0 || bad.is_some() {
             let why = match bad {
                 Some(b) => format!("upstream `{b}` did not succeed"),
-                None if engine::stop_signal() != 0 => "the run was stopped by a signal".into(),
+                None if stop_signal() != 0 => "the run was stopped by a signal".into(),
                 None => "the run stopped after a failure (use --keep-going)".into(),
             };
             for m in &unit {
@@ -629,7 +433,7 @@ pub fn run(
         // An outcome an earlier job left for these stages is not this job's (a cluster whose
         // job ids started again could even give it the same id).
         for m in &unit {
-            let _ = guard::remove_scratch(&State::outcome_path(&dir, m));
+            let _ = guard::remove_scratch(&outcome_path(&dir, m));
         }
         let asked = Instant::now();
         let submitted = submit(ctx, &exe, &pipeline_abs, &tag, &unit, &after, sel, opts);
@@ -703,7 +507,7 @@ pub fn run(
         if open.is_empty() {
             break;
         }
-        let sig = engine::stop_signal();
+        let sig = stop_signal();
         if sig != 0 && !stopping {
             stopping = true;
             let handles: Vec<String> = open.iter().map(|n| tracked[n].handle.clone()).collect();
@@ -873,19 +677,6 @@ fn wait_gone(state: &State, open: &[String], tracked: &BTreeMap<String, Tracked>
     );
 }
 
-/// The `ExitCode=` (`code:signal`) that `scontrol show job -o` gives a job, while Slurm still
-/// knows it.
-fn exit_code(handle: &str) -> Option<String> {
-    let text = slurm(
-        "scontrol",
-        &["show".into(), "job".into(), "-o".into(), handle.into()],
-    )
-    .ok()?;
-    text.split_whitespace()
-        .find_map(|w| w.strip_prefix("ExitCode="))
-        .map(str::to_owned)
-}
-
 /// Where Slurm writes the job's own output (`--output`).
 fn slurm_log(ctx: &Ctx, handle: &str) -> PathBuf {
     ctx.state_dir("logs").join(format!("slurm-{handle}.out"))
@@ -994,109 +785,9 @@ fn submit(
     Ok(id)
 }
 
-/// `agingflow job`: runs one stage of a pipeline inside a Slurm job (the array task's, when
-/// several are named) as the local executor runs it, and writes its outcome for the runner.
-/// Exit 0 when the stage ran, was restored or was up to date; 1 otherwise.
-pub fn job_main(p: &Pipeline, stages: &[String], forced: &[String], opts: &JobOptions) -> u8 {
-    let started = unix_now();
-    let (name, handle) = match stages {
-        [one] => (
-            one.clone(),
-            std::env::var("SLURM_JOB_ID").unwrap_or_else(|_| "local".into()),
-        ),
-        _ => {
-            let k: Option<usize> = std::env::var("SLURM_ARRAY_TASK_ID")
-                .ok()
-                .and_then(|v| v.parse().ok());
-            let Some(k) = k.filter(|k| *k < stages.len()) else {
-                eprintln!(
-                    "agingflow job: several stages need SLURM_ARRAY_TASK_ID below {}",
-                    stages.len()
-                );
-                return stage_cli::EXIT_USAGE;
-            };
-            let array = std::env::var("SLURM_ARRAY_JOB_ID").unwrap_or_else(|_| "local".into());
-            (stages[k].clone(), format!("{array}_{k}"))
-        }
-    };
-    let Some(stage) = p.stage(&name) else {
-        eprintln!(
-            "agingflow job: no stage `{name}` in {} (the pipeline changed since the job was submitted?)",
-            p.file.display()
-        );
-        return stage_cli::EXIT_USAGE;
-    };
-    let mut ctx = Ctx::new(p, opts.no_checks);
-    ctx.default_timeout = opts.timeout;
-    if forced.contains(&name) {
-        ctx.forget_memo();
-    }
-    if let Err(e) = guard::create_dirs(&ctx.state_dir("staging")) {
-        eprintln!("agingflow job: {e}");
-        return stage_cli::EXIT_INTERNAL;
-    }
-    let outcome = engine::run_stage(&ctx, stage, forced.contains(&name));
-    ctx.save_memo();
-    let (word, message) = outcome_word(&outcome);
-    println!(
-        "{word} {name}{}",
-        if message.is_empty() {
-            String::new()
-        } else {
-            format!(": {message}")
-        }
-    );
-    let o = JobOutcome {
-        job: handle,
-        outcome: word.to_owned(),
-        message,
-        started,
-        ended: unix_now(),
-    };
-    let path = State::outcome_path(&ctx.state_dir("slurm"), &name);
-    let written = serde_json::to_vec(&o)
-        .map_err(|e| e.to_string())
-        .and_then(|b| {
-            if let Some(d) = path.parent() {
-                guard::create_dirs(d).map_err(|e| e.to_string())?;
-            }
-            guard::write_file(&path, &b).map_err(|e| e.to_string())
-        });
-    if let Err(e) = written {
-        eprintln!("agingflow job: cannot write the outcome: {e}");
-        return stage_cli::EXIT_INTERNAL;
-    }
-    if outcome.ok() {
-        stage_cli::EXIT_OK
-    } else {
-        stage_cli::EXIT_DATA
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_are_quoted_for_the_shell() {
-        assert_eq!(sh_quote("plain"), "'plain'");
-        assert_eq!(sh_quote("it's $(rm -rf ~)"), r#"'it'\''s $(rm -rf ~)'"#);
-        let s = batch_script(&["/bin/agingflow".into(), "a b".into(), "`x`".into()], "t");
-        assert!(s.ends_with("exec '/bin/agingflow' 'a b' '`x`'\n"), "{s}");
-    }
-
-    #[test]
-    fn the_queue_is_read_per_task() {
-        let q = parse_queue(
-            "12|RUNNING|af-x-a|None\n13_0|COMPLETED|af-x-b|None\n13_1|PENDING|af-x-b|Dependency\n\n",
-        );
-        assert!(q["12"].alive());
-        assert!(!q["13_0"].alive());
-        assert_eq!(q["13_1"].reason, "Dependency");
-        assert!(q["13_1"].alive());
-        assert_eq!(q["12"].name, "af-x-a");
-        assert_eq!(q.len(), 3);
-    }
 
     const FOREACH: &str = r#"version: 1
 stages:
@@ -1148,12 +839,5 @@ stages:
             array: true,
         };
         assert_eq!(rec.handle(1), "41_1");
-    }
-
-    #[test]
-    fn job_names_and_minutes() {
-        assert_eq!(job_name("abcd", "fit@glass A"), "af-abcd-fit_glass_A");
-        assert_eq!(minutes(Duration::from_secs(61)), 2);
-        assert_eq!(minutes(Duration::from_secs(1)), 1);
     }
 }
