@@ -46,10 +46,10 @@ browser-test: build
 ## fuzz: every fuzz target for FUZZ_SECONDS each (default 600), release build; prints executions
 FUZZ_SECONDS ?= 600
 fuzz:
-	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p formats --test fuzz -- --nocapture
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p formats --test it fuzz:: -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p campaign --test fuzz -- --nocapture
-	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p tables --test fuzz -- --nocapture
-	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p thermal --test fuzz -- --nocapture
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p tables --test it fuzz:: -- --nocapture
+	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p thermal --test it fuzz:: -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p indentation-stats --test stats random_protocols -- --nocapture
 	AGINGFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p runner --test fuzz -- --nocapture --test-threads 1
 

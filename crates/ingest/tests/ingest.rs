@@ -769,7 +769,7 @@ fn init_on_the_demo_files_reproduces_the_shipped_manifest() {
         set: vec![
             set(
                 "campaign",
-                "TiZrHfCuNiBe aging at 633 K (synthetic demo, PHYSICS.md section 7)",
+                "TiZrHfCuNiBe aging at 633 K (synthetic demo, docs/physics.md)",
             ),
             set("tg_k", "680"),
             set("kind", "metallic"),

@@ -10,6 +10,9 @@
 //! of a stage's reads (`path<TAB>hash` lines, see `lock`). Every write is a temporary name
 //! renamed into place, and every object is verified against its hash before use: neither a killed
 //! run, a concurrent one, nor a damaged file can restore wrong bytes.
+//!
+//! One module of about 900 lines, on purpose: storing, looking up and collecting share the file
+//! naming by which `gc` recognises what is its own, and split apart that naming could drift.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;

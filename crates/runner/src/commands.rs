@@ -2,6 +2,9 @@
 //! argument parsing and what each prints. Exit codes: 0 success, 1 a stage failed, something is
 //! stale (`status`) or a rule fails (`check`), 2 usage or pipeline-file error, 3 internal error,
 //! 130/143 a run stopped by SIGINT/SIGTERM.
+//!
+//! One module of about 900 lines, on purpose: clap's definitions (which are the `--help` text) sit
+//! beside the function each command runs, so an option and what it does are read together.
 
 use std::ffi::OsString;
 use std::io::Write;

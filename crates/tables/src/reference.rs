@@ -128,13 +128,21 @@ fn common_meaning(name: &str) -> &'static str {
         "material" => "The material, as the manifest names it.",
         "temperature_k" => "Aging (and test) temperature T_a.",
         "aging_time_s" => "Aging time t_a.",
-        "series" => "The manifest's `series:` label (null when none): rows of different labels are never pooled.",
+        "series" => {
+            "The manifest's `series:` label (null when none): rows of different labels are never pooled."
+        }
         "strain" => "Applied step strain (fraction).",
         "flags" => "Comma-separated warnings about the row (docs/status.md).",
         "status" => "`ok`, or the first reason the row's numbers may not be used (docs/status.md).",
-        "test_id" => "The relaxation test: its file's path relative to the manifest without extension, or the manifest's `id:`.",
-        "indent_id" => "The indent: its file's path relative to the manifest without extension (a G200 workbook: `FILE/test-NNN`).",
-        "scan_id" => "The thermal scan: its file's path relative to the manifest without extension.",
+        "test_id" => {
+            "The relaxation test: its file's path relative to the manifest without extension, or the manifest's `id:`."
+        }
+        "indent_id" => {
+            "The indent: its file's path relative to the manifest without extension (a G200 workbook: `FILE/test-NNN`)."
+        }
+        "scan_id" => {
+            "The thermal scan: its file's path relative to the manifest without extension."
+        }
         "tg_k" => "Glass transition temperature T_g of the material.",
         "time_s" => "Time.",
         "source_file" => "The raw file, relative to the manifest.",
@@ -171,8 +179,12 @@ fn common_meaning(name: &str) -> &'static str {
         "mu" => "Exponent of the aging law tau = A t_a^mu in this segment.",
         "mu_se" => "Standard error of mu.",
         "breakpoint_s" => "Aging time where the two segments of the aging law meet.",
-        "breakpoint_ci_low_s" | "breakpoint_ci_high_s" => "95 % profile interval of the breakpoint.",
-        "beta_turning_point_ci_low_s" | "beta_turning_point_ci_high_s" => "95 % interval of the aging time where beta peaks.",
+        "breakpoint_ci_low_s" | "breakpoint_ci_high_s" => {
+            "95 % profile interval of the breakpoint."
+        }
+        "beta_turning_point_ci_low_s" | "beta_turning_point_ci_high_s" => {
+            "95 % interval of the aging time where beta peaks."
+        }
         "beta_max" => "The largest beta of the fitted trend.",
         "er_gpa" => "Reduced modulus E_r from the Hertz fit.",
         "er_se_gpa" => "Standard error of E_r.",
@@ -195,7 +207,9 @@ fn common_meaning(name: &str) -> &'static str {
         "weibull_scale_gpa" => "Weibull scale of tau_c by maximum likelihood.",
         "ea_kj_mol" => "Activation energy E_a.",
         "ea_se_kj_mol" => "Standard error of E_a.",
-        "ea_ci_low_kj_mol" | "ea_ci_high_kj_mol" => "95 % t-interval of E_a (n - 2 degrees of freedom).",
+        "ea_ci_low_kj_mol" | "ea_ci_high_kj_mol" => {
+            "95 % t-interval of E_a (n - 2 degrees of freedom)."
+        }
         "ea_over_rtg" => "E_a / (R T_g).",
         "n_temperatures" => "Temperatures of the Arrhenius fit.",
         "scenario" => "The model scenario: transient, broadening or combined.",
@@ -331,7 +345,9 @@ mod tests {
     #[test]
     fn doc_attributes_read_back_as_text() {
         assert_eq!(
-            doc_text("doc = \" A \\\"quoted\\\" | word.\"\ndoc =\nr\" Next.\"\ndoc = r#\" \"Raw\".\"#\n"),
+            doc_text(
+                "doc = \" A \\\"quoted\\\" | word.\"\ndoc =\nr\" Next.\"\ndoc = r#\" \"Raw\".\"#\n"
+            ),
             "A \"quoted\" \\| word. Next. \"Raw\"."
         );
     }

@@ -20,6 +20,9 @@
 //! folder). SIGINT or SIGTERM cancels every job of the run (`scancel`) and
 //! waits until none is left in the queue. No shell string is built from pipeline values: `sbatch`
 //! gets an argv, and the batch script holds the job's argv single-quoted word by word.
+//!
+//! About 800 lines: the scheduler's loop (submit, watch, adopt, cancel) is one state machine; the
+//! Slurm commands and the job side are `client.rs` and `job.rs`.
 
 mod client;
 mod job;

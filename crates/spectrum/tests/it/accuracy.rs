@@ -3,7 +3,7 @@
 //! distribution within the bands, two modes as two peaks, one exponential as one narrow peak,
 //! and shift-only against broadening-only sequences told apart by the per-series trends.
 
-mod common;
+use crate::common;
 
 use common::*;
 use physics::kww::distribution_ln_tau;

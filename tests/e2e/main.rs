@@ -1,0 +1,16 @@
+//! The end-to-end tests, one binary: pipelines run by the real binaries (`make test` builds them
+//! first), each module an area. `slurm` runs only with `--features slurm` (`make test-slurm`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cache;
+mod ci_docs;
+mod docs;
+mod faults;
+mod foreach;
+mod foreign;
+mod hostile;
+mod runner;
+mod series;
+#[cfg(feature = "slurm")]
+mod slurm;
