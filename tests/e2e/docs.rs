@@ -26,9 +26,9 @@ fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Files agingflow writes (named in documents as outputs, not references).
-const GENERATED: &[&str] = &["summary.md", "diff.md", "summary.json/.md"];
+const GENERATED: &[&str] = &["summary.md", "diff.md", ".md"];
 
-/// Every `NAME.md` token of `text` that is not part of a URL or a pattern.
+/// Every Markdown file name token of `text` that is not part of a URL or a pattern.
 fn md_references(text: &str) -> Vec<String> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "_./-".contains(c);
     let mut out = Vec::new();
@@ -48,7 +48,7 @@ fn md_references(text: &str) -> Vec<String> {
             || token.starts_with(".md")
             || token.starts_with("//")
             || before.ends_with('$')
-            || GENERATED.contains(&token)
+            || GENERATED.contains(&token.rsplit('/').next().unwrap_or(token))
             || before.ends_with('*')
             || before.ends_with('{')
             || before.ends_with('<')
@@ -88,11 +88,15 @@ fn every_md_file_named_is_in_the_repository() {
         };
         for r in md_references(&text) {
             checked += 1;
-            // Beside the file, from the repository's root, or in docs/ (a generated page's
-            // source names its siblings there).
-            let here = f.parent().unwrap_or(&root).join(&r);
-            if !here.is_file() && !root.join(&r).is_file() && !root.join("docs").join(&r).is_file()
-            {
+            // From the file's folder or one above it (a crate's source names paths from the
+            // crate), or in docs/ (a generated page's source names its siblings there).
+            let found = f
+                .ancestors()
+                .skip(1)
+                .take_while(|a| a.starts_with(&root))
+                .any(|a| a.join(&r).is_file())
+                || root.join("docs").join(&r).is_file();
+            if !found {
                 missing.push(format!(
                     "{}: {r}",
                     f.strip_prefix(&root).unwrap_or(f).display()
