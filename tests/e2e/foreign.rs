@@ -242,3 +242,75 @@ fn a_missing_column_is_named_and_text_for_a_number_is_refused() {
         .to_string();
     assert!(e.contains("time_s") && e.contains("Utf8"), "{e}");
 }
+
+/// `batches` written the way pyarrow's `write_table` lays a table out with its defaults (row
+/// groups of a fixed row count wherever curves fall; here `group_rows`, as the demo is small),
+/// without the columns `dropped`.
+fn write_layout(path: &Path, batches: &[RecordBatch], group_rows: usize, dropped: &[&str]) {
+    let keep: Vec<usize> = (0..batches[0].num_columns())
+        .filter(|&i| !dropped.contains(&batches[0].schema().field(i).name().as_str()))
+        .collect();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let schema = Arc::new(batches[0].schema().project(&keep).unwrap());
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(f, schema, Some(props)).unwrap();
+    for b in batches {
+        w.write(&b.project(&keep).unwrap()).unwrap();
+    }
+    w.close().unwrap();
+}
+
+#[test]
+fn row_groups_that_cut_curves_and_optional_columns_left_out_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let own = own_clean(d);
+    let want = fits(&own, d, "own");
+    let batches = read_batches(&own);
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+
+    // Row groups of 50 rows: every curve is cut between two or more; no `sample` column.
+    let cut = d.join("clean-cut.parquet");
+    write_layout(&cut, &batches, 50, &["sample"]);
+    let groups = tables::segments::RowGroups::<tables::RelaxationClean>::open(&cut).unwrap();
+    assert!(rows / 50 > 2 * want.len(), "{rows} rows");
+    assert!(
+        groups.len() <= want.len(),
+        "{} row groups read for {} curves",
+        groups.len(),
+        want.len()
+    );
+    assert_eq!(
+        fits(&cut, d, "cut"),
+        want,
+        "the fits differ from agingflow's layout"
+    );
+
+    // Only the required columns: every curve fitted, the left-out ones read as documented.
+    let required = d.join("clean-required.parquet");
+    let optional = [
+        "sample",
+        "tg_k",
+        "strain",
+        "series",
+        "step_end_se_s",
+        "sample_interval_s",
+        "n_samples",
+    ];
+    write_layout(&required, &batches, 50, &optional);
+    let (curves, _) = tables::read_curves::<tables::RelaxationClean>(&required).unwrap();
+    assert_eq!(curves.len(), want.len());
+    assert!(curves.iter().all(|c| c.series.is_none()
+        && c.step_end_se_s.is_none()
+        && c.n_samples.iter().all(|&n| n == 1)));
+    let got = fits(&required, d, "required");
+    assert_eq!(got.len(), want.len());
+    assert!(
+        got.iter().filter(|f| f.status == "ok").count() > 10,
+        "{:?}",
+        got.iter().map(|f| &f.status).collect::<Vec<_>>()
+    );
+}

@@ -21,6 +21,26 @@ use arrow_schema::{DataType, Field, Schema};
 use crate::TableError;
 use crate::table::ColumnDef;
 
+/// Whether a table read may lack the column: in a curve table (the per-sample tables a user may
+/// make elsewhere, known by their `sample` column), every nullable column (read as nulls), the
+/// `sample` index (numbered from the row order by its reader) and `n_samples` (1: each point one
+/// recorded sample). A required column missing, or any column of a result table, is an error
+/// naming it.
+pub(crate) fn optional_on_input(col: &ColumnDef, columns: &[ColumnDef]) -> bool {
+    columns.iter().any(|c| c.name == "sample")
+        && (col.nullable || matches!(col.name, "sample" | "n_samples"))
+}
+
+/// The column a file without it reads as, for `n` rows (see [`optional_on_input`]).
+fn default_column(col: &ColumnDef, n: usize) -> ArrayRef {
+    match col.name {
+        "n_samples" if !col.nullable => Arc::new(Int64Array::from(vec![1i64; n])),
+        // Numbered by the curve reader.
+        "sample" if !col.nullable => Arc::new(Int64Array::from(vec![0i64; n])),
+        _ => arrow_array::new_null_array(&col.data_type, n),
+    }
+}
+
 /// Whether a column of type `found` can be read as `want`.
 pub(crate) fn accepts(found: &DataType, want: &DataType) -> bool {
     if found == want {
@@ -53,13 +73,22 @@ pub(crate) fn conform(
     let mut fields = Vec::with_capacity(columns.len());
     let mut arrays = Vec::with_capacity(columns.len());
     for col in columns {
-        let array = batch
-            .column_by_name(col.name)
-            .ok_or_else(|| TableError::MissingColumn {
-                path: path.to_owned(),
-                table: table.to_owned(),
-                column: col.name.to_owned(),
-            })?;
+        // A column the file may lack reads as its default (`optional_on_input`).
+        let missing;
+        let array = match batch.column_by_name(col.name) {
+            Some(a) => a,
+            None if optional_on_input(col, columns) => {
+                missing = default_column(col, batch.num_rows());
+                &missing
+            }
+            None => {
+                return Err(TableError::MissingColumn {
+                    path: path.to_owned(),
+                    table: table.to_owned(),
+                    column: col.name.to_owned(),
+                });
+            }
+        };
         let wrong = |detail: &str| TableError::WrongType {
             path: path.to_owned(),
             table: table.to_owned(),

@@ -321,13 +321,16 @@ pub(crate) fn build_checked<R: parquet::file::reader::ChunkReader + 'static>(
     }
     let schema = builder.schema().clone();
     for col in columns {
-        let field = schema
-            .field_with_name(col.name)
-            .map_err(|_| TableError::MissingColumn {
+        let Ok(field) = schema.field_with_name(col.name) else {
+            if crate::coerce::optional_on_input(col, columns) {
+                continue;
+            }
+            return Err(TableError::MissingColumn {
                 path: path.to_owned(),
                 table: table.to_owned(),
                 column: col.name.to_owned(),
-            })?;
+            });
+        };
         if !crate::coerce::accepts(field.data_type(), &col.data_type) {
             return Err(TableError::WrongType {
                 path: path.to_owned(),
@@ -430,6 +433,8 @@ pub struct CurveReader<T: CurveTable> {
     last_curve: Option<T>,
     /// The parts of a table folder still to read (see [`part_name`]).
     rest: VecDeque<PathBuf>,
+    /// The file has no `sample` column: each curve's points are numbered in row order.
+    numbered_here: bool,
 }
 
 impl<T: CurveTable> CurveReader<T> {
@@ -454,7 +459,11 @@ impl<T: CurveTable> CurveReader<T> {
         path: &Path,
     ) -> Self {
         let columns = T::columns();
+        let numbered_here = arrow_array::RecordBatchReader::schema(&reader)
+            .column_with_name("sample")
+            .is_none();
         CurveReader {
+            numbered_here,
             reader,
             columns,
             path: path.to_owned(),
@@ -477,6 +486,31 @@ impl<T: CurveTable> CurveReader<T> {
             keys: format!("{}, sample", T::KEYS.join(", ")),
             detail,
         }
+    }
+
+    /// A batch of a file without `sample`: the column numbered from the row order (0 where a
+    /// curve starts, one more than the row before within it).
+    fn numbered(&self, batch: RecordBatch) -> Result<RecordBatch, TableError> {
+        let ids = crate::table::column::<String>(&batch, T::ID, T::NAME, &self.path)?;
+        let mut last = self.last_row.clone();
+        let mut numbers = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let id = ids.value(i);
+            let n = match &last {
+                Some((l, s)) if l == id => s + 1,
+                _ => 0,
+            };
+            numbers.push(n);
+            last = Some((id.to_owned(), n));
+        }
+        let at = batch
+            .schema()
+            .index_of("sample")
+            .map_err(|e| TableError::Internal(e.to_string()))?;
+        let mut columns = batch.columns().to_vec();
+        columns[at] = std::sync::Arc::new(arrow_array::Int64Array::from(numbers));
+        RecordBatch::try_new(batch.schema(), columns)
+            .map_err(|e| TableError::Internal(e.to_string()))
     }
 
     /// Each curve's rows must be together, with `sample` 0, 1, 2, ...: a shuffled or duplicated
@@ -547,6 +581,9 @@ impl<T: CurveTable> CurveReader<T> {
                 None if !self.rest.is_empty() => {
                     let next = self.rest.pop_front().unwrap_or_default();
                     let (reader, _) = open_checked(&next, T::NAME, &self.columns)?;
+                    self.numbered_here = arrow_array::RecordBatchReader::schema(&reader)
+                        .column_with_name("sample")
+                        .is_none();
                     self.reader = reader;
                     self.path = next;
                     self.rows_read = 0;
@@ -559,7 +596,11 @@ impl<T: CurveTable> CurveReader<T> {
                     }
                 }
                 Some(batch) => {
-                    let batch = crate::coerce::conform(&batch, &self.columns, T::NAME, &self.path)?;
+                    let mut batch =
+                        crate::coerce::conform(&batch, &self.columns, T::NAME, &self.path)?;
+                    if self.numbered_here {
+                        batch = self.numbered(batch)?;
+                    }
                     self.check_rows(&batch)?;
                     for curve in T::from_batch(&batch, &self.path)? {
                         match self.partial.take() {

@@ -97,7 +97,7 @@ pub enum TableError {
         id: String,
         detail: String,
     },
-    #[error("{path}: table `{table}` is not in agingflow's order by ({keys}): {detail}; it was changed outside agingflow (sorted, shuffled or with rows duplicated): regenerate it with the stage that writes it", path = .path.display())]
+    #[error("{path}: table `{table}` is not in the order agingflow reads by ({keys}): {detail}; each curve's rows must be together with its samples in order, and curves in key order (a table from elsewhere: sort it by these columns; one agingflow wrote: regenerate it with the stage that writes it)", path = .path.display())]
     Unsorted {
         path: PathBuf,
         table: String,

@@ -272,7 +272,12 @@ pub fn markdown() -> String {
          comma-separated list of every warning.\n\n\
          A table read from elsewhere (pandas, polars, pyarrow) is read by column name: extra \
          columns are ignored, any compression is read, integer and narrower float types are \
-         widened where the schema needs it. The code: `crates/tables/`.\n\n",
+         widened where the schema needs it. In a curve table, columns marked nullable may be left out (they read \
+         as nulls), as may a curve table's `sample` (numbered from the row order) and \
+         `n_samples` (1: each point one recorded sample); a required column left out is an \
+         error naming it. Row groups may fall anywhere: where one cuts a curve, the row groups \
+         are read together. What a curve table needs is its order: each curve's rows together \
+         and in time order, curves sorted by the keys below. The code: `crates/tables/`.\n\n",
     );
     s.push_str(&format!("Schema version: {}.\n\n", crate::SCHEMA_VERSION));
     let all = entries();

@@ -277,8 +277,10 @@ impl OldTable {
 pub struct RowGroups<T: CurveTable> {
     /// The table's files: one, or the parts of a table folder in order.
     parts: Vec<PartFile>,
-    /// Row group `i` of the table: (part, row group within it).
-    index: Vec<(usize, usize)>,
+    /// Row group `i` of the table: (part, the part's row groups it is made of). One, except
+    /// where another writer cut a curve between row groups (pyarrow's default 1 Mi rows a group):
+    /// such row groups are joined, so a curve is always read whole.
+    index: Vec<(usize, Vec<usize>)>,
     keys: Vec<String>,
     _t: PhantomData<T>,
 }
@@ -315,20 +317,21 @@ impl<T: CurveTable> RowGroups<T> {
         } else {
             vec![None; rows.parts.len()]
         };
+        let one = |p: usize, g: usize| match hashes[p] {
+            Some(h) => {
+                let mut k = blake3::Hasher::new();
+                k.update(b"part\0");
+                k.update(rows.parts[p].schema.as_bytes());
+                k.update(h.as_bytes());
+                k.update(&(g as u64).to_le_bytes());
+                Ok(k.finalize().to_hex().to_string())
+            }
+            None => rows.key(p, g),
+        };
         let keys = rows
             .index
             .par_iter()
-            .map(|&(p, g)| match hashes[p] {
-                Some(h) => {
-                    let mut k = blake3::Hasher::new();
-                    k.update(b"part\0");
-                    k.update(rows.parts[p].schema.as_bytes());
-                    k.update(h.as_bytes());
-                    k.update(&(g as u64).to_le_bytes());
-                    Ok(k.finalize().to_hex().to_string())
-                }
-                None => rows.key(p, g),
-            })
+            .map(|(p, groups)| joined_key(groups.iter().map(|&g| one(*p, g))))
             .collect::<Result<Vec<String>, TableError>>()?;
         Ok(RowGroups { keys, ..rows })
     }
@@ -352,8 +355,8 @@ impl<T: CurveTable> RowGroups<T> {
 
     /// The key of row group `i` from its stored bytes (blake3 of the schema and the bytes).
     pub fn key_of(&self, i: usize) -> Result<String, TableError> {
-        let (p, g) = self.index[i];
-        self.key(p, g)
+        let (p, groups) = &self.index[i];
+        joined_key(groups.iter().map(|&g| self.key(*p, g)))
     }
 
     /// The table's files and row groups, schema checked, keys not computed; whether it is a
@@ -377,7 +380,6 @@ impl<T: CurveTable> RowGroups<T> {
                         source,
                     })?;
             let n = meta.metadata().num_row_groups();
-            rows.index.extend((0..n).map(|g| (p, g)));
             rows.parts.push(PartFile {
                 path: part.clone(),
                 file: Arc::new(file),
@@ -386,6 +388,23 @@ impl<T: CurveTable> RowGroups<T> {
             });
             // The schema check of every read, on no row group.
             rows.reader(p, Vec::new())?;
+            // Row groups joined where a curve continues across their boundary.
+            let edges: Vec<(String, String)> = if n > 1 {
+                use rayon::prelude::*;
+                (0..n)
+                    .into_par_iter()
+                    .map(|g| rows.edge_ids(p, g))
+                    .collect::<Result<_, _>>()?
+            } else {
+                Vec::new()
+            };
+            for g in 0..n {
+                let continues = g > 0 && !edges.is_empty() && edges[g - 1].1 == edges[g].0;
+                match rows.index.last_mut() {
+                    Some((_, groups)) if continues => groups.push(g),
+                    _ => rows.index.push((p, vec![g])),
+                }
+            }
         }
         Ok((rows, folder))
     }
@@ -416,6 +435,59 @@ impl<T: CurveTable> RowGroups<T> {
         Ok(h.finalize().to_hex().to_string())
     }
 
+    /// The curve ids of the first and the last row of row group `g` of part `p` (only the id
+    /// column's first and last rows are decoded).
+    fn edge_ids(&self, p: usize, g: usize) -> Result<(String, String), TableError> {
+        use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+        let part = &self.parts[p];
+        let rows = part.meta.metadata().row_group(g).num_rows().max(0) as usize;
+        let parquet_err = |source: parquet::errors::ParquetError| TableError::Parquet {
+            path: part.path.clone(),
+            source,
+        };
+        let column = part
+            .meta
+            .schema()
+            .index_of(T::ID)
+            .map_err(|_| TableError::MissingColumn {
+                path: part.path.clone(),
+                table: T::NAME.to_owned(),
+                column: T::ID.to_owned(),
+            })?;
+        let selection = if rows > 2 {
+            RowSelection::from(vec![
+                RowSelector::select(1),
+                RowSelector::skip(rows - 2),
+                RowSelector::select(1),
+            ])
+        } else {
+            RowSelection::from(vec![RowSelector::select(rows)])
+        };
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
+                Positional(part.file.clone()),
+                part.meta.clone(),
+            );
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [column]);
+        let reader = builder
+            .with_row_groups(vec![g])
+            .with_projection(mask)
+            .with_row_selection(selection)
+            .build()
+            .map_err(parquet_err)?;
+        let mut ids: Vec<String> = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| parquet_err(e.into()))?;
+            let id_col = crate::table::ColumnDef::of::<String>(T::ID, "");
+            let batch = crate::coerce::conform(&batch, &[id_col], T::NAME, &part.path)?;
+            let a = crate::table::column::<String>(&batch, T::ID, T::NAME, &part.path)?;
+            ids.extend((0..arrow_array::Array::len(a)).map(|i| a.value(i).to_owned()));
+        }
+        let first = ids.first().cloned().unwrap_or_default();
+        let last = ids.last().cloned().unwrap_or_default();
+        Ok((first, last))
+    }
+
     fn reader(&self, p: usize, groups: Vec<usize>) -> Result<CurveReader<T>, TableError> {
         let part = &self.parts[p];
         let builder =
@@ -431,15 +503,23 @@ impl<T: CurveTable> RowGroups<T> {
     /// The smallest and largest value of text column `column` in row group `i`, from the file's
     /// statistics (a truncated statistic still bounds the values); `None` where there are none.
     pub fn text_range(&self, i: usize, column: &str) -> Option<(String, String)> {
-        let (p, g) = *self.index.get(i)?;
-        let rg = self.parts[p].meta.metadata().row_group(g);
-        let chunk = rg
-            .columns()
-            .iter()
-            .find(|c| c.column_path().string() == column)?;
-        let st = chunk.statistics()?;
-        let text = |b: Option<&[u8]>| String::from_utf8(b?.to_vec()).ok();
-        Some((text(st.min_bytes_opt())?, text(st.max_bytes_opt())?))
+        let (p, groups) = self.index.get(i)?;
+        let mut range: Option<(String, String)> = None;
+        for &g in groups {
+            let rg = self.parts[*p].meta.metadata().row_group(g);
+            let chunk = rg
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == column)?;
+            let st = chunk.statistics()?;
+            let text = |b: Option<&[u8]>| String::from_utf8(b?.to_vec()).ok();
+            let (lo, hi) = (text(st.min_bytes_opt())?, text(st.max_bytes_opt())?);
+            range = Some(match range {
+                None => (lo, hi),
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+            });
+        }
+        range
     }
 
     /// The key-value metadata of the table (of its first file).
@@ -466,9 +546,25 @@ impl<T: CurveTable> RowGroups<T> {
     /// The curves of row group `i` (checked as every read: rows of a curve together, in order).
     /// Row groups may be read from several threads at once.
     pub fn read(&self, i: usize) -> Result<Vec<T>, TableError> {
-        let (p, g) = self.index[i];
-        self.reader(p, vec![g])?.collect()
+        let (p, groups) = &self.index[i];
+        self.reader(*p, groups.clone())?.collect()
     }
+}
+
+/// The key of row groups read as one: a single row group's own key, else blake3 of theirs.
+fn joined_key(
+    keys: impl Iterator<Item = Result<String, TableError>>,
+) -> Result<String, TableError> {
+    let keys: Vec<String> = keys.collect::<Result<_, _>>()?;
+    if let [one] = keys.as_slice() {
+        return Ok(one.clone());
+    }
+    let mut h = blake3::Hasher::new();
+    h.update(b"joined\0");
+    for k in &keys {
+        h.update(k.as_bytes());
+    }
+    Ok(h.finalize().to_hex().to_string())
 }
 
 /// A file read by position (`pread`): readers made from it keep their own offsets, so several

@@ -137,7 +137,7 @@ fn shuffled_or_duplicated_tables_are_refused_naming_the_input() {
     );
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(
-        r.stderr.contains("t/ir.parquet") && r.stderr.contains("not in agingflow's order"),
+        r.stderr.contains("t/ir.parquet") && r.stderr.contains("not in the order agingflow reads"),
         "{}",
         r.stderr
     );
@@ -180,7 +180,8 @@ fn shuffled_or_duplicated_tables_are_refused_naming_the_input() {
     );
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(
-        r.stderr.contains("t/kww_fits.parquet") && r.stderr.contains("not in agingflow's order"),
+        r.stderr.contains("t/kww_fits.parquet")
+            && r.stderr.contains("not in the order agingflow reads"),
         "{}",
         r.stderr
     );
