@@ -2,7 +2,7 @@
 CARGO ?= cargo
 AGINGFLOW := target/release/agingflow
 
-.PHONY: all build release test test-slurm run lint bench bench-venv fmt clean fixtures browser-test fuzz coverage
+.PHONY: all build release test test-slurm run lint bench bench-venv fmt clean fixtures browser-test fuzz coverage wheel pytest
 
 all: build
 
@@ -25,6 +25,26 @@ test-slurm: build
 run: release
 	$(AGINGFLOW) run pipelines/demo.yaml
 	@echo "report: $(CURDIR)/build/demo/report/index.html"
+
+## wheel: the Python package `agingflow` (PyO3, abi3 for Python >= 3.9) built with maturin into
+## target/wheels/; maturin comes from PyPI into target/py-venv (needs python3)
+PYVENV := target/py-venv
+wheel:
+	@command -v python3 >/dev/null 2>&1 || { echo "wheel: needs python3 (and pip) on this machine"; exit 2; }
+	[ -x $(PYVENV)/bin/python ] || python3 -m venv $(PYVENV)
+	$(PYVENV)/bin/python -c "import maturin" 2>/dev/null || $(PYVENV)/bin/pip install -q "maturin>=1.9,<2"
+	cd python && CARGO_TARGET_DIR=$(CURDIR)/target/python PYO3_PYTHON=$(CURDIR)/$(PYVENV)/bin/python \
+	  $(CURDIR)/$(PYVENV)/bin/maturin build --release -o $(CURDIR)/target/wheels
+
+## pytest: the Python package's tests against the stage binaries (builds both, installs the wheel
+## with numpy, pyarrow and, for docs/python.md's example, pandas, polars and matplotlib from PyPI
+## into target/py-venv); skips, saying why, without python3
+pytest: build
+	@if ! command -v python3 >/dev/null 2>&1; then echo "pytest: no python3 on this machine, skipped"; exit 0; fi; \
+	$(MAKE) --no-print-directory wheel && \
+	$(PYVENV)/bin/pip install -q pytest numpy pyarrow pandas polars matplotlib && \
+	$(PYVENV)/bin/pip install -q --force-reinstall --no-deps target/wheels/agingflow-*.whl && \
+	AGINGFLOW_BIN_DIR=$(CURDIR)/target/debug $(PYVENV)/bin/python -m pytest -q python/tests
 
 ## fixtures: regenerate the shipped demo campaign from its truth spec (byte-identical)
 fixtures: release
