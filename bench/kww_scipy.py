@@ -1,54 +1,73 @@
-"""The peer of `make bench`'s KWW row: scipy.optimize.curve_fit on the very curves kww-fit fits.
+"""The peer of `make bench`'s KWW rows: scipy.optimize.curve_fit, with its defaults, on the very
+curves kww-fit fits, as a user would call it.
 
 Reads the curves kww-fit's benchmark wrote (little-endian f64: n_curves, n_points, then per curve
-t[n_points], phi[n_points]), fits phi = A exp(-(t/tau)^beta) + c to each in a loop on one core
-with curve_fit (trust-region reflective within kww-fit's bounds: A in [0.05, 5], beta in
-[0.05, 2], c in [-1, 1]; starts from the data:
-A = phi[0] - phi[-1], c = phi[-1], tau where phi crosses its midpoint, beta = 0.5), and writes
-beta per curve (f64) and the wall time of the loop.
-Usage: python kww_scipy.py CURVES.bin BETAS.bin
+t[n_points], phi[n_points] and kww-fit's automatic start [A, ln tau, beta]) and fits each with
+`curve_fit(f, t, phi, p0=p0)`: no bounds, no method or tolerance given (Levenberg-Marquardt),
+`f` the model as a user writes it, `a*exp(-(t/tau)**beta)` for kww and `+ c` for kww_offset
+(p0: A, tau = exp(ln tau), beta[, c = 0]). With PROCESSES > 1 the curves are split into as many
+contiguous parts fitted by a pool of processes started before the clock starts. Writes beta per
+curve (f64, NaN where curve_fit raised or returned a non-finite beta) and prints the wall time of
+the fitting.
+Usage: python kww_scipy.py CURVES.bin kww|kww_offset PROCESSES BETAS.bin
 """
+import multiprocessing as mp
 import sys
 import time
+import warnings
 
 import numpy as np
 from scipy.optimize import curve_fit
 
 
-def model(t, a, ln_tau, beta, c):
-    return a * np.exp(-((t / np.exp(ln_tau)) ** beta)) + c
+def kww(t, a, tau, beta):
+    return a * np.exp(-((t / tau) ** beta))
+
+
+def kww_offset(t, a, tau, beta, c):
+    return a * np.exp(-((t / tau) ** beta)) + c
+
+
+DATA = None
+MODEL = None
+
+
+def fit(span):
+    lo, hi = span
+    out = np.full(hi - lo, np.nan)
+    f = kww if MODEL == "kww" else kww_offset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(lo, hi):
+            t, phi, start = DATA[k]
+            p0 = [start[0], np.exp(start[1]), start[2]] + ([] if MODEL == "kww" else [0.0])
+            try:
+                p, _ = curve_fit(f, t, phi, p0=p0)
+                out[k - lo] = p[2] if np.isfinite(p[2]) else np.nan
+            except (RuntimeError, ValueError):
+                pass
+    return out
 
 
 def main():
-    src, dst = sys.argv[1], sys.argv[2]
+    global DATA, MODEL
+    src, MODEL, processes, dst = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     raw = np.fromfile(src, dtype="<f8")
     n, m = int(raw[0]), int(raw[1])
-    data = raw[2:].reshape(n, 2, m)
-    betas = np.empty(n)
-    start = time.perf_counter()
-    for k in range(n):
-        t, phi = data[k, 0], data[k, 1]
-        a0, c0 = phi[0] - phi[-1], phi[-1]
-        mid = c0 + 0.5 * a0
-        i = int(np.argmax(phi < mid)) if np.any(phi < mid) else m - 1
-        p0 = [min(max(a0, 0.06), 4.9), np.log(t[i]), 0.5, min(max(c0, -0.9), 0.9)]
-        try:
-            p, _ = curve_fit(
-                model,
-                t,
-                phi,
-                p0=p0,
-                bounds=([0.05, -np.inf, 0.05, -1.0], [5.0, np.inf, 2.0, 1.0]),
-                method="trf",
-                xtol=1e-12,
-                ftol=1e-12,
-                gtol=1e-12,
-                max_nfev=2000,
-            )
-            betas[k] = p[2]
-        except RuntimeError:
-            betas[k] = np.nan
-    wall = time.perf_counter() - start
+    per = 2 * m + 3
+    DATA = [(raw[2 + k * per: 2 + k * per + m], raw[2 + k * per + m: 2 + k * per + 2 * m],
+             raw[2 + k * per + 2 * m: 2 + (k + 1) * per]) for k in range(n)]
+    spans = [(n * i // processes, n * (i + 1) // processes) for i in range(processes)]
+    if processes == 1:
+        start = time.perf_counter()
+        betas = fit(spans[0])
+        wall = time.perf_counter() - start
+    else:
+        with mp.get_context("fork").Pool(processes) as pool:
+            pool.map(int, range(processes))  # the workers are up before the clock starts
+            start = time.perf_counter()
+            betas = np.concatenate(pool.map(fit, spans))
+            wall = time.perf_counter() - start
     betas.astype("<f8").tofile(dst)
     print(f"{wall:.6f}")
 

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use fit::{Model, Options, least_squares};
 use tables::{AgingLaw, KwwFit, SeriesKey};
 
@@ -411,19 +413,36 @@ struct Block {
     count: usize,
 }
 
-/// Weighted isotonic (non-decreasing) regression by pool-adjacent-violators: its blocks.
-fn pava(y: &[f64], w: &[f64]) -> Vec<Block> {
-    let mut blocks: Vec<Block> = Vec::with_capacity(y.len());
-    for (&yi, &wi) in y.iter().zip(w) {
-        blocks.push(Block {
-            mean: yi,
-            weight: wi,
-            sum_wy2: wi * yi * yi,
+impl Block {
+    /// Its weighted RSS about its mean: sum w y^2 - W m^2.
+    fn rss(&self) -> f64 {
+        (self.sum_wy2 - self.weight * self.mean * self.mean).max(0.0)
+    }
+}
+
+/// Weighted isotonic (non-decreasing) regression by pool-adjacent-violators, one point at a time:
+/// after m points its blocks are the isotonic fit of those m points, so the fits of every prefix
+/// come from one pass (linear time, each point pooled at most once).
+#[derive(Default)]
+struct Pava {
+    blocks: Vec<Block>,
+    /// The RSS of the blocks up to each one, summed left to right.
+    cum_rss: Vec<f64>,
+}
+
+impl Pava {
+    fn push(&mut self, y: f64, w: f64) {
+        self.blocks.push(Block {
+            mean: y,
+            weight: w,
+            sum_wy2: w * y * y,
             count: 1,
         });
-        while blocks.len() > 1 && blocks[blocks.len() - 2].mean > blocks[blocks.len() - 1].mean {
-            let b = blocks.pop().unwrap_or_default();
-            if let Some(last) = blocks.last_mut() {
+        while self.blocks.len() > 1
+            && self.blocks[self.blocks.len() - 2].mean > self.blocks[self.blocks.len() - 1].mean
+        {
+            let b = self.blocks.pop().unwrap_or_default();
+            if let Some(last) = self.blocks.last_mut() {
                 let wt = last.weight + b.weight;
                 last.mean = (last.mean * last.weight + b.mean * b.weight) / wt;
                 last.weight = wt;
@@ -431,21 +450,36 @@ fn pava(y: &[f64], w: &[f64]) -> Vec<Block> {
                 last.count += b.count;
             }
         }
+        self.cum_rss.truncate(self.blocks.len() - 1);
+        let before = self.cum_rss.last().copied().unwrap_or(0.0);
+        let last = self.blocks.last().map_or(0.0, Block::rss);
+        self.cum_rss.push(before + last);
     }
-    blocks
+
+    /// The weighted RSS of the isotonic fit of the points pushed so far.
+    fn rss(&self) -> f64 {
+        self.cum_rss.last().copied().unwrap_or(0.0)
+    }
 }
 
-/// The weighted RSS of the isotonic fit: sum w (y - m)^2 = sum w y^2 - W m^2 per block.
-fn isotonic_rss(y: &[f64], w: &[f64]) -> f64 {
-    pava(y, w)
-        .iter()
-        .map(|b| (b.sum_wy2 - b.weight * b.mean * b.mean).max(0.0))
-        .sum()
+/// The isotonic RSS of every prefix of the points: out[m] for the first m, m = 0..=n.
+fn prefix_isotonic_rss<'a>(points: impl Iterator<Item = (&'a f64, &'a f64)>) -> Vec<f64> {
+    let mut pava = Pava::default();
+    let mut out = vec![0.0];
+    for (&y, &w) in points {
+        pava.push(y, w);
+        out.push(pava.rss());
+    }
+    out
 }
 
 /// The isotonic fit's values (non-decreasing), for the bootstrap's null model.
 fn isotonic_fit(y: &[f64], w: &[f64]) -> Vec<f64> {
-    pava(y, w)
+    let mut pava = Pava::default();
+    for (&yi, &wi) in y.iter().zip(w) {
+        pava.push(yi, wi);
+    }
+    pava.blocks
         .iter()
         .flat_map(|b| std::iter::repeat_n(b.mean, b.count))
         .collect()
@@ -461,10 +495,15 @@ struct Unimodality {
 }
 
 fn unimodality(y: &[f64], w: &[f64]) -> Unimodality {
-    let neg: Vec<f64> = y.iter().map(|v| -v).collect();
-    let (rss_increasing, rss_decreasing) = (isotonic_rss(y, w), isotonic_rss(&neg, w));
-    let rss_unimodal = (1..y.len())
-        .map(|m| isotonic_rss(&y[..m], &w[..m]) + isotonic_rss(&neg[m..], &w[m..]))
+    // Best rise-then-fall with the peak's block ending at m: the non-decreasing fit of y[..m]
+    // plus the non-increasing fit of y[m..], which is the non-decreasing fit of y[m..] read
+    // backwards. Both for every m from two passes: linear in n, not quadratic.
+    let n = y.len();
+    let rising = prefix_isotonic_rss(y.iter().zip(w));
+    let falling = prefix_isotonic_rss(y.iter().rev().zip(w.iter().rev()));
+    let (rss_increasing, rss_decreasing) = (rising[n], falling[n]);
+    let rss_unimodal = (1..n)
+        .map(|m| rising[m] + falling[n - m])
         .fold(f64::INFINITY, f64::min);
     Unimodality {
         statistic: (rss_increasing.min(rss_decreasing) - rss_unimodal).max(0.0),
@@ -536,12 +575,24 @@ pub fn aging_law(fits: &[KwwFit], seed: u64) -> Vec<AgingLaw> {
             .or_default()
             .push(f);
     }
+    // Series are independent and each one's bootstrap has its own seeded stream: in parallel,
+    // rows in key order whatever the thread count.
+    let groups: Vec<(SeriesKey, Vec<&KwwFit>)> = groups.into_iter().collect();
+    let per_series: Vec<Vec<AgingLaw>> = groups
+        .into_par_iter()
+        .map(|(key, g)| series_law(&key, &g, seed))
+        .collect();
+    per_series.into_iter().flatten().collect()
+}
+
+/// One series' aging law rows: the two segments (or one, or a row saying why none).
+fn series_law(key: &SeriesKey, g: &[&KwwFit], seed: u64) -> Vec<AgingLaw> {
     let mut out = Vec::new();
-    for (key, g) in groups {
+    {
         let x: Vec<f64> = g.iter().map(|f| f.aging_time_s.ln()).collect();
         let y: Vec<f64> = g.iter().filter_map(|f| f.tau_s.map(f64::ln)).collect();
-        let tp = turning_point(&g);
-        let p_value = non_monotonicity_p_value(&g, 999, seed);
+        let tp = turning_point(g);
+        let p_value = non_monotonicity_p_value(g, 999, seed);
         let mut law_flags: Vec<&str> = Vec::new();
         if tp.as_ref().is_some_and(|t| t.ci_at_edge) {
             law_flags.push("turning_point_ci_at_edge");
@@ -647,4 +698,59 @@ pub fn aging_law(fits: &[KwwFit], seed: u64) -> Vec<AgingLaw> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, quadratic: every split point's prefix and suffix fitted from scratch.
+    fn unimodal_rss_by_definition(y: &[f64], w: &[f64]) -> (f64, f64, f64) {
+        let whole = |y: &[f64], w: &[f64]| {
+            let mut p = Pava::default();
+            for (&a, &b) in y.iter().zip(w) {
+                p.push(a, b);
+            }
+            p.rss()
+        };
+        let neg: Vec<f64> = y.iter().map(|v| -v).collect();
+        let best = (1..y.len())
+            .map(|m| whole(&y[..m], &w[..m]) + whole(&neg[m..], &w[m..]))
+            .fold(f64::INFINITY, f64::min);
+        (whole(y, w), whole(&neg, w), best)
+    }
+
+    #[test]
+    fn the_linear_unimodal_regression_equals_the_definition() {
+        let mut rng = rng::Rng::new(3, 1);
+        for n in [4usize, 5, 9, 30, 200] {
+            for _ in 0..50 {
+                let y: Vec<f64> = (0..n)
+                    .map(|i| {
+                        let x = i as f64 / n as f64;
+                        0.5 + 0.2 * x - 0.3 * (x - 0.6).powi(2) + 0.05 * rng.normal()
+                    })
+                    .collect();
+                let w: Vec<f64> = (0..n).map(|_| rng.range(0.5, 4.0)).collect();
+                let got = unimodality(&y, &w);
+                let (inc, dec, uni) = unimodal_rss_by_definition(&y, &w);
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + b.abs());
+                assert_eq!(got.rss_increasing, inc, "the prefix pass is the same arithmetic");
+                assert!(close(got.rss_decreasing, dec), "{} vs {dec}", got.rss_decreasing);
+                assert!(close(got.rss_unimodal, uni), "{} vs {uni}", got.rss_unimodal);
+            }
+        }
+    }
+
+    #[test]
+    fn a_prefix_pass_gives_each_prefixs_isotonic_rss() {
+        let y = [3.0, 1.0, 2.0, 5.0, 4.0, 4.5, 0.0];
+        let w = [1.0, 2.0, 1.0, 1.0, 3.0, 1.0, 1.0];
+        let all = prefix_isotonic_rss(y.iter().zip(&w));
+        // y[..2] = (3, 1) with weights (1, 2): pooled mean 5/3, RSS 1 (16/9) + 2 (4/9) = 8/3.
+        assert!((all[2] - 8.0 / 3.0).abs() < 1e-12);
+        assert_eq!(all[0], 0.0);
+        assert_eq!(all[1], 0.0);
+        assert_eq!(all.len(), y.len() + 1);
+    }
 }
