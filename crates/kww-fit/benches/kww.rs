@@ -159,7 +159,10 @@ fn main() {
         .unwrap();
         let (one_s, one) = stage(&input, &dir, model, 1);
         let (two_s, two) = stage(&input, &dir, model, 2);
-        assert!(one == two, "kww-fit's outputs differ between 1 and 2 threads");
+        assert!(
+            one == two,
+            "kww-fit's outputs differ between 1 and 2 threads"
+        );
         let (ours, _): (Vec<KwwFit>, _) =
             tables::read_rows(&dir.join(format!("fits-{model}-1.parquet"))).unwrap();
         println!(
@@ -210,7 +213,12 @@ fn aging_law_scaling() -> String {
             .map(|i| {
                 let x = i as f64 / (n - 1) as f64;
                 let aging_time_s = 60.0 * (1e5f64).powf(x);
-                let ln_tau = 7.0 + if x < 0.5 { 0.3 * x } else { 0.15 + 0.8 * (x - 0.5) };
+                let ln_tau = 7.0
+                    + if x < 0.5 {
+                        0.3 * x
+                    } else {
+                        0.15 + 0.8 * (x - 0.5)
+                    };
                 let beta = 0.45 + 0.15 * x - 0.2 * (x - 0.6).powi(2) + 0.01 * rng.normal();
                 let tau = (ln_tau + 0.05 * rng.normal()).exp();
                 KwwFit {

@@ -735,9 +735,20 @@ mod tests {
                 let got = unimodality(&y, &w);
                 let (inc, dec, uni) = unimodal_rss_by_definition(&y, &w);
                 let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + b.abs());
-                assert_eq!(got.rss_increasing, inc, "the prefix pass is the same arithmetic");
-                assert!(close(got.rss_decreasing, dec), "{} vs {dec}", got.rss_decreasing);
-                assert!(close(got.rss_unimodal, uni), "{} vs {uni}", got.rss_unimodal);
+                assert_eq!(
+                    got.rss_increasing, inc,
+                    "the prefix pass is the same arithmetic"
+                );
+                assert!(
+                    close(got.rss_decreasing, dec),
+                    "{} vs {dec}",
+                    got.rss_decreasing
+                );
+                assert!(
+                    close(got.rss_unimodal, uni),
+                    "{} vs {uni}",
+                    got.rss_unimodal
+                );
             }
         }
     }
