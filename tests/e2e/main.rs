@@ -10,6 +10,7 @@ mod faults;
 mod foreach;
 mod foreign;
 mod hostile;
+mod progress;
 mod runner;
 mod series;
 #[cfg(feature = "slurm")]

@@ -29,7 +29,7 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
     // are (the same bytes from scratch and from the cache): one row group per input row group,
     // so the stages after clean can key their own work by row group too.
     let mut writer = SegmentWriter::<RelaxationClean>::create(&p.relaxation_clean, &prov)?;
-    let progress = Progress::new("row groups of tests", groups.keys().len());
+    let progress = Progress::new("raw points", groups.rows());
     let mut tests = Vec::new();
     let mut reused = 0;
     // A few row groups at a time in parallel (each read and cleaned on its own), written in file
@@ -43,11 +43,17 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                     .as_ref()
                     .and_then(|k| cache.get_rows_bytes::<RelaxationTest>(k))
                 {
+                    progress.add(groups.rows_in(i));
                     return Ok((tests, segment, true));
                 }
                 let raw = groups.read(i)?;
-                let done: Vec<(RelaxationClean, RelaxationTest)> =
-                    raw.par_iter().map(|r| clean_curve(r, &p.options)).collect();
+                let done: Vec<(RelaxationClean, RelaxationTest)> = raw
+                    .par_iter()
+                    .map(|r| {
+                        let _counted = progress.on_drop(r.time_s.len());
+                        clean_curve(r, &p.options)
+                    })
+                    .collect();
                 let (curves, done_tests): (Vec<_>, Vec<_>) = done.into_iter().unzip();
                 let curves: Vec<RelaxationClean> = curves
                     .into_iter()
@@ -77,7 +83,6 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                 }
             }
             tests.extend(done_tests);
-            progress.add(1);
         }
     }
     progress.finish();

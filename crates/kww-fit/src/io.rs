@@ -14,7 +14,7 @@ use crate::{KwwError, Params};
 pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     tables::start_stage(&[&p.kww_fits, &p.aging_law])?;
     let groups = RowGroups::<RelaxationClean>::open(&p.relaxation_clean)?;
-    let progress = Progress::new("row groups of curves", groups.keys().len());
+    let progress = Progress::new("curve points", groups.rows());
     let mut rows: Vec<KwwFit> = Vec::new();
     // A row group's fits depend on its curves (the row group's key) and the fit options: the
     // key of its item-cache entry, so a grown campaign fits only its new or changed row groups.
@@ -33,6 +33,7 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
                     .and_then(|k| cache.get::<KwwFit, RelaxationClean>(k))
                 {
                     curves_kept.fetch_add(fits.len(), std::sync::atomic::Ordering::Relaxed);
+                    progress.add(groups.rows_in(i));
                     return Ok((fits, true));
                 }
                 // A changed row group: its curves one by one, each from its own entry when
@@ -41,9 +42,11 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
                 let fits: Vec<KwwFit> = curves
                     .par_iter()
                     .map(|c| {
-                        cache.row_of("kww-fit", &options, c, &curves_kept, || {
+                        let row = cache.row_of("kww-fit", &options, c, &curves_kept, || {
                             fit_curve(c, &p.fit)
-                        })
+                        });
+                        progress.add(c.time_s.len());
+                        row
                     })
                     .collect();
                 if let Some(k) = &k {
@@ -55,7 +58,6 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
         for (fits, kept) in done {
             reused += usize::from(kept);
             rows.extend(fits);
-            progress.add(1);
         }
     }
     progress.finish();

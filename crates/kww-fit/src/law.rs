@@ -463,14 +463,27 @@ impl Pava {
 }
 
 /// The isotonic RSS of every prefix of the points: out[m] for the first m, m = 0..=n.
-fn prefix_isotonic_rss<'a>(points: impl Iterator<Item = (&'a f64, &'a f64)>) -> Vec<f64> {
-    let mut pava = Pava::default();
-    let mut out = vec![0.0];
+fn prefix_isotonic_rss<'a>(
+    pava: &mut Pava,
+    out: &mut Vec<f64>,
+    points: impl Iterator<Item = (&'a f64, &'a f64)>,
+) {
+    pava.blocks.clear();
+    pava.cum_rss.clear();
+    out.clear();
+    out.push(0.0);
     for (&y, &w) in points {
         pava.push(y, w);
         out.push(pava.rss());
     }
-    out
+}
+
+/// The buffers of [`unimodality`], kept across bootstrap replicates (no allocation per replicate).
+#[derive(Default)]
+struct Scratch {
+    pava: Pava,
+    rising: Vec<f64>,
+    falling: Vec<f64>,
 }
 
 /// The isotonic fit's values (non-decreasing), for the bootstrap's null model.
@@ -495,12 +508,21 @@ struct Unimodality {
 }
 
 fn unimodality(y: &[f64], w: &[f64]) -> Unimodality {
+    unimodality_in(&mut Scratch::default(), y, w)
+}
+
+fn unimodality_in(scratch: &mut Scratch, y: &[f64], w: &[f64]) -> Unimodality {
     // Best rise-then-fall with the peak's block ending at m: the non-decreasing fit of y[..m]
     // plus the non-increasing fit of y[m..], which is the non-decreasing fit of y[m..] read
     // backwards. Both for every m from two passes: linear in n, not quadratic.
     let n = y.len();
-    let rising = prefix_isotonic_rss(y.iter().zip(w));
-    let falling = prefix_isotonic_rss(y.iter().rev().zip(w.iter().rev()));
+    let Scratch {
+        pava,
+        rising,
+        falling,
+    } = scratch;
+    prefix_isotonic_rss(pava, rising, y.iter().zip(w));
+    prefix_isotonic_rss(pava, falling, y.iter().rev().zip(w.iter().rev()));
     let (rss_increasing, rss_decreasing) = (rising[n], falling[n]);
     let rss_unimodal = (1..n)
         .map(|m| rising[m] + falling[n - m])
@@ -548,11 +570,12 @@ pub fn non_monotonicity_p_value(fits: &[&KwwFit], replicates: usize, seed: u64) 
     let mut rng = rng::Rng::new(seed, 0x7475_726e);
     let mut exceed = 0usize;
     let mut yb = vec![0.0; n];
+    let mut scratch = Scratch::default();
     for _ in 0..replicates {
         for i in 0..n {
             yb[i] = null[i] + s * rng.normal() / w[i].sqrt();
         }
-        if unimodality(&yb, &w).statistic >= obs.statistic {
+        if unimodality_in(&mut scratch, &yb, &w).statistic >= obs.statistic {
             exceed += 1;
         }
     }
@@ -757,7 +780,8 @@ mod tests {
     fn a_prefix_pass_gives_each_prefixs_isotonic_rss() {
         let y = [3.0, 1.0, 2.0, 5.0, 4.0, 4.5, 0.0];
         let w = [1.0, 2.0, 1.0, 1.0, 3.0, 1.0, 1.0];
-        let all = prefix_isotonic_rss(y.iter().zip(&w));
+        let mut all = Vec::new();
+        prefix_isotonic_rss(&mut Pava::default(), &mut all, y.iter().zip(&w));
         // y[..2] = (3, 1) with weights (1, 2): pooled mean 5/3, RSS 1 (16/9) + 2 (4/9) = 8/3.
         assert!((all[2] - 8.0 / 3.0).abs() < 1e-12);
         assert_eq!(all[0], 0.0);

@@ -73,6 +73,11 @@ pub enum Command {
         /// [default: the pipeline file's `executor:`, else local]
         #[arg(long, value_enum, value_name = "EXECUTOR")]
         executor: Option<pipeline::Executor>,
+        /// Live lines of the stages that run longer than two seconds (done of total, rate,
+        /// time left) on stderr: `auto` when stderr is a terminal, `always`, or `never`.
+        /// Local executor only
+        #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+        progress: crate::live::ProgressMode,
     },
     /// Run one stage inside a Slurm job (what `run --executor slurm` submits)
     #[command(hide = true)]
@@ -281,6 +286,7 @@ fn dispatch(command: Command) -> u8 {
             no_checks,
             timeout,
             executor,
+            progress,
         } => cmd_run(
             &file.file,
             &select.selection(),
@@ -290,6 +296,7 @@ fn dispatch(command: Command) -> u8 {
                 no_checks,
                 timeout,
                 executor,
+                progress,
             },
         ),
         Command::Job {
@@ -345,6 +352,7 @@ struct RunOptions {
     no_checks: bool,
     timeout: Option<std::time::Duration>,
     executor: Option<pipeline::Executor>,
+    progress: crate::live::ProgressMode,
 }
 
 /// SIGTERM and SIGINT set [`crate::process::STOP`]: running stages are stopped (their process groups, or
@@ -385,6 +393,35 @@ fn cmd_job(
     ))
 }
 
+/// The result line of a stage, on stdout.
+fn print_finished(f: &Finished) {
+    let (word, extra) = match &f.outcome {
+        Outcome::Ran => ("ran", String::new()),
+        Outcome::Restored => ("restored", "from the run cache".to_owned()),
+        Outcome::UpToDate => ("up to date", String::new()),
+        Outcome::Failed(m) => ("failed", m.clone()),
+        Outcome::Skipped(m) => ("skipped", m.clone()),
+        Outcome::NotSelected => return,
+    };
+    let time = if matches!(f.outcome, Outcome::Skipped(_)) {
+        String::new()
+    } else {
+        secs(f.elapsed)
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{word:<11} {:<24} {time:>9}{}",
+        f.stage,
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!("  {extra}")
+        }
+    );
+    let _ = out.flush();
+}
+
 fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
     let RunOptions {
         jobs,
@@ -392,6 +429,7 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
         no_checks,
         timeout,
         executor,
+        progress,
     } = o;
     let p = load(file)?;
     // SIGTERM and SIGINT end the run with the summary and exit code 128 + signal.
@@ -415,37 +453,22 @@ fn cmd_run(file: &Path, sel: &Selection, o: RunOptions) -> Result<u8, u8> {
             .unwrap_or(1)
     });
     let start = Instant::now();
-    let print = |f: &Finished| {
-        let (word, extra) = match &f.outcome {
-            Outcome::Ran => ("ran", String::new()),
-            Outcome::Restored => ("restored", "from the run cache".to_owned()),
-            Outcome::UpToDate => ("up to date", String::new()),
-            Outcome::Failed(m) => ("failed", m.clone()),
-            Outcome::Skipped(m) => ("skipped", m.clone()),
-            Outcome::NotSelected => return,
-        };
-        let time = if matches!(f.outcome, Outcome::Skipped(_)) {
-            String::new()
-        } else {
-            secs(f.elapsed)
-        };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{word:<11} {:<24} {time:>9}{}",
-            f.stage,
-            if extra.is_empty() {
-                String::new()
-            } else {
-                format!("  {extra}")
+    let executor = executor.unwrap_or(p.executor);
+    let live = crate::live::Live::new(
+        executor == pipeline::Executor::Local && progress.enabled(),
+        ctx.state_dir("staging"),
+    );
+    let print = |f: &Finished| live.print(|| print_finished(f));
+    let finished = match executor {
+        pipeline::Executor::Local => std::thread::scope(|scope| {
+            if live.on() {
+                scope.spawn(|| live.draw_until_stopped());
             }
-        );
-        let _ = out.flush();
-    };
-    let finished = match executor.unwrap_or(p.executor) {
-        pipeline::Executor::Local => {
-            crate::local::run(&ctx, sel, jobs, keep_going, &print).map_err(usage)?
-        }
+            let finished = crate::local::run(&ctx, sel, jobs, keep_going, &print);
+            live.stop();
+            finished
+        })
+        .map_err(usage)?,
         pipeline::Executor::Slurm => {
             let opts = job_options(no_checks, timeout);
             let (finished, overhead) =

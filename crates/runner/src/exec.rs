@@ -127,6 +127,7 @@ fn execute(ctx: &Ctx, stage: &Stage, locked: Option<&StageLock>, forced: bool) -
     );
     let _ = guard::remove_scratch(&staging);
     let _ = guard::remove_scratch(&reads_file);
+    let _ = guard::remove_scratch(&reads_file.with_extension("progress"));
     let dropped_file = reads_file.with_extension("dropped");
     if result == Outcome::Ran
         && let Ok(text) = std::fs::read_to_string(&dropped_file)
@@ -224,6 +225,11 @@ fn execute_in(
         .current_dir(&ctx.p.dir)
         .env(READS_ENV, reads_file)
         .env(stage_cli::DROPPED_ENV, reads_file.with_extension("dropped"))
+        // What the stage has done of its work, for the live lines (see crate::live).
+        .env(
+            stage_cli::PROGRESS_ENV,
+            reads_file.with_extension("progress"),
+        )
         .env("AGINGFLOW_STAGE", &stage.name)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))

@@ -19,6 +19,7 @@ pub mod error;
 pub mod exec;
 pub mod hash;
 pub mod key;
+pub mod live;
 pub mod local;
 pub mod lock;
 pub mod pipeline;

@@ -48,7 +48,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
     };
     let fit_of =
         |test_id: &str| -> Option<&KwwFit> { p.kww_fits.as_ref().and(by_id.get(test_id).copied()) };
-    let progress = Progress::new("row groups of curves", groups.keys().len());
+    let progress = Progress::new("curve points", groups.rows());
     // Per row: the spectrum when decoded (inverted now), and its encoded bytes (empty: none).
     let mut curves: Vec<(Option<Spectrum>, Vec<u8>)> = Vec::new();
     let mut rows = Vec::new();
@@ -73,6 +73,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
                 if let Some((specs, moments)) = k.as_deref().and_then(|k| kept(&cache, k, &fit_of))
                 {
                     curves_kept.fetch_add(moments.len(), std::sync::atomic::Ordering::Relaxed);
+                    progress.add(groups.rows_in(i));
                     let specs = specs.into_iter().map(|b| (None, b)).collect();
                     return Ok((specs, moments, true));
                 }
@@ -82,6 +83,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
                 let (specs, moments): (Vec<_>, Vec<_>) = group
                     .par_iter()
                     .map(|c| {
+                        let _counted = progress.on_drop(c.time_s.len());
                         let fit = fit_of(&c.test_id);
                         let key = cache.enabled().then(|| {
                             KeyBuilder::new("spectrum")
@@ -123,7 +125,6 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
                 curves.push(s);
                 rows.push(r);
             }
-            progress.add(1);
         }
     }
     progress.finish();

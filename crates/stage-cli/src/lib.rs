@@ -14,13 +14,14 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
 
 pub mod hashes;
 
+pub mod progress;
+
 pub use anyhow;
 pub use clap;
+pub use progress::{PROGRESS_ENV, Progress};
 pub use tracing;
 
 /// A finite number, or why the text is not one.
@@ -333,55 +334,6 @@ fn write_lines(list: &Path, line: &str, path: &Path) {
             path.display(),
             list.display()
         );
-    }
-}
-
-/// A progress counter shown on stderr while stderr is a terminal, silent otherwise.
-#[derive(Debug)]
-pub struct Progress {
-    label: String,
-    total: usize,
-    done: AtomicUsize,
-    last_ms: AtomicU64,
-    start: Instant,
-    visible: bool,
-}
-
-impl Progress {
-    pub fn new(label: &str, total: usize) -> Self {
-        Progress {
-            label: label.to_owned(),
-            total,
-            done: AtomicUsize::new(0),
-            last_ms: AtomicU64::new(0),
-            start: Instant::now(),
-            visible: std::io::stderr().is_terminal(),
-        }
-    }
-
-    /// Counts `n` more items done; redraws at most every 200 ms.
-    pub fn add(&self, n: usize) {
-        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
-        if !self.visible {
-            return;
-        }
-        let ms = self.start.elapsed().as_millis() as u64;
-        let last = self.last_ms.load(Ordering::Relaxed);
-        if (ms >= last + 200 || done == self.total)
-            && self
-                .last_ms
-                .compare_exchange(last, ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            eprint!("\r{}: {done}/{} ", self.label, self.total);
-        }
-    }
-
-    /// Clears the progress line.
-    pub fn finish(&self) {
-        if self.visible {
-            eprint!("\r\x1b[2K");
-        }
     }
 }
 

@@ -538,6 +538,28 @@ impl<T: CurveTable> RowGroups<T> {
         (0..n).step_by(w).map(|a| a..(a + w).min(n)).collect()
     }
 
+    /// The rows of row group `i` (from the files' metadata; nothing is decoded).
+    pub fn rows_in(&self, i: usize) -> usize {
+        self.index.get(i).map_or(0, |(p, groups)| {
+            groups
+                .iter()
+                .map(|&g| {
+                    self.parts[*p]
+                        .meta
+                        .metadata()
+                        .row_group(g)
+                        .num_rows()
+                        .max(0) as usize
+                })
+                .sum()
+        })
+    }
+
+    /// The rows of the whole table, for progress counted in curve points.
+    pub fn rows(&self) -> usize {
+        (0..self.index.len()).map(|i| self.rows_in(i)).sum()
+    }
+
     /// The key of each row group, in table order (none when opened unkeyed).
     pub fn keys(&self) -> &[String] {
         &self.keys
