@@ -13,6 +13,8 @@
 //! a hundred lines, and its result is checked by the KKT conditions in its tests, which certify
 //! the optimum of a convex problem.
 
+use crate::linalg::dot;
+
 /// The solution, its passive set and how many passive-set changes it took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nnls {
@@ -76,13 +78,13 @@ impl Factor {
     fn add(&mut self, g: &[f64], j: usize) -> bool {
         let (n, k) = (self.n, self.idx.len());
         let mut d = g[j * n + j];
+        // Row k of the factor by forward substitution, each entry one dot product with the row
+        // before it (rows r < k are complete).
         for r in 0..k {
-            let mut v = g[self.idx[r] * n + j];
-            for p in 0..r {
-                v -= self.l[r * n + p] * self.l[k * n + p];
-            }
-            let v = v / self.l[r * n + r];
-            self.l[k * n + r] = v;
+            let (done, new) = self.l.split_at_mut(k * n);
+            let v = (g[self.idx[r] * n + j] - dot(&done[r * n..r * n + r], &new[..r]))
+                / done[r * n + r];
+            new[r] = v;
             d -= v * v;
         }
         if d <= 0.0 || !d.is_finite() {
@@ -132,19 +134,18 @@ impl Factor {
     fn solve(&self, q: &[f64]) -> Vec<f64> {
         let (n, k) = (self.n, self.idx.len());
         let mut b: Vec<f64> = self.idx.iter().map(|&j| q[j]).collect();
+        // L y = b by rows (a dot product each), then L^T x = y by columns of L^T, i.e. rows of
+        // L: x_i known, it is subtracted from every earlier entry at once (no reduction).
         for i in 0..k {
-            let mut s = b[i];
-            for p in 0..i {
-                s -= self.l[i * n + p] * b[p];
-            }
-            b[i] = s / self.l[i * n + i];
+            let (head, tail) = b.split_at_mut(i);
+            tail[0] = (tail[0] - dot(&self.l[i * n..i * n + i], head)) / self.l[i * n + i];
         }
         for i in (0..k).rev() {
-            let mut s = b[i];
-            for p in i + 1..k {
-                s -= self.l[p * n + i] * b[p];
+            let xi = b[i] / self.l[i * n + i];
+            b[i] = xi;
+            for (bp, lp) in b[..i].iter_mut().zip(&self.l[i * n..i * n + i]) {
+                *bp -= lp * xi;
             }
-            b[i] = s / self.l[i * n + i];
         }
         let mut out = vec![0.0; n];
         for (p, &j) in self.idx.iter().enumerate() {
@@ -204,7 +205,7 @@ pub fn nnls_gram(
     loop {
         // The negative gradient; a free variable that would decrease the objective enters.
         let w: Vec<f64> = (0..n)
-            .map(|i| q[i] - (0..n).map(|j| g[i * n + j] * x[j]).sum::<f64>())
+            .map(|i| q[i] - dot(&g[i * n..(i + 1) * n], &x))
             .collect();
         let enter = (0..n)
             .filter(|&j| !passive[j] && w[j] > tol)

@@ -98,6 +98,39 @@ pub fn distribution_sd_ln_tau(beta: f64) -> f64 {
 /// an integral of a bounded, smooth function (composite adaptive Simpson here). For beta = 1/2
 /// it reduces to sqrt(z) exp(-z/4) / (2 sqrt(pi)) (docs/physics.md).
 pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
+    density(ln_tau, ln_tau_kww, beta, &|u| kanter(u, beta))
+}
+
+/// [`distribution_ln_tau`] at every point of `ln_tau` for one KWW function: the same numbers,
+/// with Kanter's function a(u), which does not depend on tau, computed once per abscissa u the
+/// adaptive rule visits (the panels are the same for every tau, so most are shared).
+pub fn distribution_ln_tau_grid(ln_tau: &[f64], ln_tau_kww: f64, beta: f64) -> Vec<f64> {
+    let memo = std::cell::RefCell::new(std::collections::HashMap::<u64, f64>::new());
+    let a = |u: f64| {
+        *memo
+            .borrow_mut()
+            .entry(u.to_bits())
+            .or_insert_with(|| kanter(u, beta))
+    };
+    ln_tau
+        .iter()
+        .map(|x| density(*x, ln_tau_kww, beta, &a))
+        .collect()
+}
+
+/// Kanter's a(u) = (sin(beta u)/sin u)^(1/(1-beta)) sin((1-beta) u)/sin(beta u).
+fn kanter(u: f64, beta: f64) -> f64 {
+    if u < 1e-9 {
+        // The limit at u = 0: beta^(beta/(1-beta)) (1 - beta).
+        beta.powf(beta / (1.0 - beta)) * (1.0 - beta)
+    } else {
+        ((beta * u).sin() / u.sin()).powf(1.0 / (1.0 - beta)) * ((1.0 - beta) * u).sin()
+            / (beta * u).sin()
+    }
+}
+
+/// The density at one ln tau with Kanter's function `a`.
+fn density(ln_tau: f64, ln_tau_kww: f64, beta: f64, a: &dyn Fn(f64) -> f64) -> f64 {
     use std::f64::consts::PI;
     if !(beta > 0.0 && beta < 1.0 && ln_tau.is_finite() && ln_tau_kww.is_finite()) {
         return f64::NAN;
@@ -108,15 +141,6 @@ pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
         return 0.0;
     }
     let z = ln_z.exp();
-    let a = |u: f64| {
-        if u < 1e-9 {
-            // The limit at u = 0: beta^(beta/(1-beta)) (1 - beta).
-            beta.powf(e) * (1.0 - beta)
-        } else {
-            ((beta * u).sin() / u.sin()).powf(1.0 / (1.0 - beta)) * ((1.0 - beta) * u).sin()
-                / (beta * u).sin()
-        }
-    };
     let f = |u: f64| {
         if u >= PI {
             return 0.0;

@@ -393,24 +393,28 @@ impl Gcv {
         })
     }
 
-    /// z = V^T C^-1 q for one right-hand side.
-    fn z(&self, q: &[f64]) -> Vec<f64> {
+    /// The squared projections of the data on the eigen-directions, z_j^2 / mu_j with
+    /// z = V^T C^-1 q (each at most y.y; 0 where mu_j is 0): all that [`Gcv::eval`] needs of the
+    /// data, computed once per right-hand side.
+    fn projections(&self, q: &[f64], yy: f64) -> Vec<f64> {
         let mut u = q.to_vec();
         forward(&self.c, self.k, &mut u);
         (0..self.k)
-            .map(|j| (0..self.k).map(|i| self.v[i * self.k + j] * u[i]).sum())
+            .map(|j| {
+                let z: f64 = (0..self.k).map(|i| self.v[i * self.k + j] * u[i]).sum();
+                let m = self.mu[j];
+                if m == 0.0 { 0.0 } else { (z * z / m).min(yy) }
+            })
             .collect()
     }
 
     /// (GCV, RSS, dof) at lambda.
-    fn eval(&self, z: &[f64], yy: f64, lambda: f64) -> (f64, f64, f64) {
+    fn eval(&self, projections: &[f64], yy: f64, lambda: f64) -> (f64, f64, f64) {
         let (mut fit, mut dof) = (0.0, self.extra_dof);
-        for (m, z) in self.mu.iter().zip(z) {
+        for (m, &proj) in self.mu.iter().zip(projections) {
             if *m == 0.0 {
                 continue;
             }
-            // z^2/mu is the squared projection of the data on the direction (at most y.y).
-            let proj = (z * z / m).min(yy);
             let d = m + lambda;
             fit += proj * m * (m + 2.0 * lambda) / (d * d);
             dof += m / d;
@@ -421,11 +425,10 @@ impl Gcv {
             // -2 ln p(y | lambda) with sigma^2 profiled: the prior h ~ N(0, sigma^2/lambda R^-1)
             // makes cov(y) = sigma^2 (I + F F^T / lambda), F = A C^-T.
             let (mut quad, mut logdet) = (yy, 0.0);
-            for (m, z) in self.mu.iter().zip(z) {
+            for (m, &proj) in self.mu.iter().zip(projections) {
                 if *m == 0.0 {
                     continue;
                 }
-                let proj = (z * z / m).min(yy);
                 quad -= proj * m / (m + lambda);
                 logdet += (m / lambda).ln_1p();
             }
@@ -443,17 +446,17 @@ impl Gcv {
 
     /// The lambda minimising GCV: a scan at tenth-decade steps, then golden-section refinement
     /// between the best point's neighbours. Returns (lambda, dof, whether it is at a scan end).
-    fn choose(&self, z: &[f64], yy: f64) -> (f64, f64, bool) {
+    fn choose(&self, projections: &[f64], yy: f64) -> (f64, f64, bool) {
         let steps = ((self.ln_hi - self.ln_lo) / (0.1 * std::f64::consts::LN_10)).round() as usize;
         let at = |m: usize| self.ln_lo + (self.ln_hi - self.ln_lo) * m as f64 / steps as f64;
         let best = (0..=steps)
-            .map(|m| (m, self.eval(z, yy, at(m).exp()).0))
+            .map(|m| (m, self.eval(projections, yy, at(m).exp()).0))
             .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
             .map(|(m, _)| m)
             .unwrap_or(0);
         let edge = best == 0 || best == steps;
         let (mut a, mut b) = (at(best.saturating_sub(1)), at((best + 1).min(steps)));
-        let g = |x: f64| self.eval(z, yy, x.exp()).0;
+        let g = |x: f64| self.eval(projections, yy, x.exp()).0;
         let phi = (5f64.sqrt() - 1.0) / 2.0;
         let (mut c, mut d) = (b - phi * (b - a), a + phi * (b - a));
         let (mut fc, mut fd) = (g(c), g(d));
@@ -474,7 +477,7 @@ impl Gcv {
         }
         let x = 0.5 * (a + b);
         let lambda = x.exp();
-        (lambda, self.eval(z, yy, lambda).2, edge)
+        (lambda, self.eval(projections, yy, lambda).2, edge)
     }
 }
 
@@ -663,14 +666,14 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
     let q = p.q(&ytil);
     let gcv = Gcv::new(&p, o.criterion).ok_or(InvertError::NotInvertible)?;
     let yy: f64 = ytil.iter().map(|v| v * v).sum();
-    let z = gcv.z(&q);
+    let proj = gcv.projections(&q, yy);
     let (lambda, dof, at_edge, criterion) = match o.lambda {
         Some(l) => {
-            let (_, _, dof) = gcv.eval(&z, yy, l);
+            let (_, _, dof) = gcv.eval(&proj, yy, l);
             (l, dof, false, "fixed")
         }
         None => {
-            let (l, dof, edge) = gcv.choose(&z, yy);
+            let (l, dof, edge) = gcv.choose(&proj, yy);
             (l, dof, edge, o.criterion.name())
         }
     };
@@ -735,7 +738,7 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
                     Some(l) => l,
                     None => {
                         let yys: f64 = yt.iter().map(|v| v * v).sum();
-                        gcv.choose(&gcv.z(&qs), yys).0
+                        gcv.choose(&gcv.projections(&qs, yys), yys).0
                     }
                 };
                 let gs = p.gram(lam);

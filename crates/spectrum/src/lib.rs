@@ -14,7 +14,7 @@ pub use invert::{Criterion, CurveInput, InvertError, Spectrum, SpectrumOptions, 
 pub use io::run;
 pub use series::{TrendOptions, summarise};
 
-use physics::kww::{distribution_ln_tau, distribution_mean_ln_tau, distribution_sd_ln_tau};
+use physics::kww::{distribution_ln_tau_grid, distribution_mean_ln_tau, distribution_sd_ln_tau};
 use tables::{KwwFit, RelaxationClean, SpectrumMoments};
 
 /// Validated options of a run.
@@ -119,11 +119,13 @@ pub fn analyse(
             row.flags = flags.join(",");
             // `ok` unless a flag voids it (tables::status: beyond_window).
             row.status = tables::status::settled(tables::status::OK, &row.flags);
-            let h_kww: Vec<Option<f64>> = s
-                .ln_tau
-                .iter()
-                .map(|x| kww.map(|(b, lt, a)| a * distribution_ln_tau(*x, lt, b)))
-                .collect();
+            let h_kww: Vec<Option<f64>> = match kww {
+                Some((b, lt, a)) => distribution_ln_tau_grid(&s.ln_tau, lt, b)
+                    .into_iter()
+                    .map(|d| Some(a * d))
+                    .collect(),
+                None => vec![None; s.ln_tau.len()],
+            };
             let curve = tables::Spectrum {
                 test_id: c.test_id.clone(),
                 material: c.material.clone(),
