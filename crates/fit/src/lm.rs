@@ -494,7 +494,7 @@ pub fn least_squares(
     Ok(finish(&problem, p, iterations, converged, termination))
 }
 
-/// Statistics at a solution: covariance from the SVD of the weighted Jacobian scaled by the
+/// Statistics at a solution: covariance from the weighted Jacobian (`linalg::inverse_normal`) scaled by the
 /// reduced chi-square, standard errors, correlations, flags.
 fn finish(
     problem: &LsqProblem,
