@@ -225,7 +225,7 @@ fn inverse_normal_by_eigen(a: &[f64], rows: usize, cols: usize) -> Option<(Vec<f
     let (lam, v) = symmetric_eigen(&ata, cols)?;
     let lmax = lam.iter().fold(0.0f64, |m, x| m.max(*x));
     let lmin = lam.iter().fold(f64::INFINITY, |m, x| m.min(*x));
-    if !(lmin > 0.0) || lmax > WELL_CONDITIONED * WELL_CONDITIONED * lmin {
+    if lmin.is_nan() || lmin <= 0.0 || lmax > WELL_CONDITIONED * WELL_CONDITIONED * lmin {
         return None;
     }
     let mut inv = vec![0.0; cols * cols];
