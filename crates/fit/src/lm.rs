@@ -90,6 +90,55 @@ impl LsqProblem<'_> {
         self.w.map(|w| w[i]).unwrap_or(1.0)
     }
 
+    /// Weighted residuals at the internal parameters `u` into `out`, the model values into `f`
+    /// and the external parameters into `p` (the buffers are reused across iterations).
+    fn residuals_into(&self, u: &[f64], p: &mut Vec<f64>, f: &mut Vec<f64>, out: &mut Vec<f64>) {
+        p.clear();
+        p.extend(
+            u.iter()
+                .enumerate()
+                .map(|(j, &x)| self.bound(j).to_external(x)),
+        );
+        f.clear();
+        f.resize(self.model.n_obs(), 0.0);
+        self.model.eval(p, f);
+        out.clear();
+        out.extend(
+            f.iter()
+                .enumerate()
+                .map(|(i, fi)| self.weight(i) * (self.y[i] - fi)),
+        );
+    }
+
+    /// dr/du at the internal parameters `u` into `jac` (row-major n x k), as
+    /// [`Jacobian::jacobian`] gives it; `p` receives the external parameters.
+    fn jacobian_into(&self, u: &[f64], p: &mut Vec<f64>, dpdu: &mut Vec<f64>, jac: &mut Vec<f64>) {
+        let (n, k) = (self.model.n_obs(), self.model.n_params());
+        p.clear();
+        p.extend(
+            u.iter()
+                .enumerate()
+                .map(|(j, &x)| self.bound(j).to_external(x)),
+        );
+        dpdu.clear();
+        dpdu.extend(
+            u.iter()
+                .enumerate()
+                .map(|(j, &x)| self.bound(j).derivative(x)),
+        );
+        jac.clear();
+        jac.resize(n * k, 0.0);
+        if !self.model.jacobian(p, jac) {
+            jac.copy_from_slice(&self.model_jacobian(p));
+        }
+        for (i, row) in jac.chunks_exact_mut(k).enumerate() {
+            let w = self.weight(i);
+            for (x, d) in row.iter_mut().zip(dpdu.iter()) {
+                *x *= -w * d;
+            }
+        }
+    }
+
     /// Weighted residuals at external parameters `p`.
     pub fn residuals_at(&self, p: &[f64]) -> Vec<f64> {
         let mut f = vec![0.0; self.model.n_obs()];
@@ -128,7 +177,9 @@ impl Operator for LsqProblem<'_> {
     type Param = Vec<f64>;
     type Output = Vec<f64>;
     fn apply(&self, u: &Vec<f64>) -> Result<Vec<f64>, Error> {
-        Ok(self.residuals_at(&self.external(u)))
+        let (mut p, mut f, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        self.residuals_into(u, &mut p, &mut f, &mut r);
+        Ok(r)
     }
 }
 
@@ -145,20 +196,8 @@ impl Jacobian for LsqProblem<'_> {
     type Jacobian = Vec<f64>;
     /// dr/du, row-major n x k.
     fn jacobian(&self, u: &Vec<f64>) -> Result<Vec<f64>, Error> {
-        let p = self.external(u);
-        let (n, k) = (self.model.n_obs(), self.model.n_params());
-        let mut jac = self.model_jacobian(&p);
-        let dpdu: Vec<f64> = u
-            .iter()
-            .enumerate()
-            .map(|(j, &x)| self.bound(j).derivative(x))
-            .collect();
-        for i in 0..n {
-            let w = self.weight(i);
-            for j in 0..k {
-                jac[i * k + j] *= -w * dpdu[j];
-            }
-        }
+        let (mut p, mut dpdu, mut jac) = (Vec::new(), Vec::new(), Vec::new());
+        self.jacobian_into(u, &mut p, &mut dpdu, &mut jac);
         Ok(jac)
     }
 }
@@ -176,6 +215,13 @@ pub struct LevenbergMarquardt {
     ftol: f64,
     xtol: f64,
     gtol: f64,
+    /// Buffers kept across iterations (no allocation of n-sized vectors per iteration): the
+    /// Jacobian, a trial step's residuals and model values, external parameters, dp/du.
+    jac: Vec<f64>,
+    trial: Vec<f64>,
+    model_values: Vec<f64>,
+    external: Vec<f64>,
+    dpdu: Vec<f64>,
 }
 
 impl LevenbergMarquardt {
@@ -189,6 +235,11 @@ impl LevenbergMarquardt {
             ftol: opts.ftol,
             xtol: opts.xtol,
             gtol: opts.gtol,
+            jac: Vec::new(),
+            trial: Vec::new(),
+            model_values: Vec::new(),
+            external: Vec::new(),
+            dpdu: Vec::new(),
         }
     }
 }
@@ -232,7 +283,11 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
             .cloned()
             .ok_or_else(|| Error::msg("no parameters"))?;
         let rss = norm2(&self.residuals);
-        let jac = problem.jacobian(&u)?;
+        problem.problem("jacobian_count", |lsq| {
+            lsq.jacobian_into(&u, &mut self.external, &mut self.dpdu, &mut self.jac);
+            Ok(())
+        })?;
+        let jac = &self.jac;
         let (n, k) = (self.residuals.len(), u.len());
         if jac.iter().any(|x| !x.is_finite()) {
             return Err(Error::msg("the Jacobian is not finite"));
@@ -290,7 +345,7 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
                 None => {
                     let (a, b) = qr.get_or_insert_with(|| {
                         let mut a = vec![0.0; (n + k) * k];
-                        a[..n * k].copy_from_slice(&jac);
+                        a[..n * k].copy_from_slice(jac);
                         let mut b = vec![0.0; n + k];
                         for i in 0..n {
                             b[i] = -self.residuals[i];
@@ -306,8 +361,16 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
                 }
             };
             let u_new: Vec<f64> = u.iter().zip(&delta).map(|(x, d)| x + d).collect();
-            let r_new = problem.apply(&u_new)?;
-            let rss_new = norm2(&r_new);
+            problem.problem("operator_count", |lsq| {
+                lsq.residuals_into(
+                    &u_new,
+                    &mut self.external,
+                    &mut self.model_values,
+                    &mut self.trial,
+                );
+                Ok(())
+            })?;
+            let rss_new = norm2(&self.trial);
             // Predicted RSS of the linearised model.
             // Predicted RSS reduction of the linearised model, rss - ||r + J d||^2
             // = -2 d.(J^T r) - d^T J^T J d, from the k x k products (no pass over the data).
@@ -337,7 +400,7 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
                 self.lambda *= (1.0 - (2.0 * rho - 1.0).powi(3)).max(1.0 / 3.0);
                 self.lambda = self.lambda.max(1e-30);
                 self.nu = 2.0;
-                self.residuals = r_new;
+                std::mem::swap(&mut self.residuals, &mut self.trial);
                 if actual <= self.ftol * rss && predicted <= self.ftol * rss {
                     self.converged = Some("relative reduction of the RSS below ftol");
                 } else if dnorm <= self.xtol * (unorm + self.xtol) {

@@ -304,12 +304,14 @@ impl Model for Drift<'_> {
     fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
         let k = self.base.n_params();
         let n = self.base.n_obs();
-        let mut inner = vec![0.0; n * k];
-        if !self.base.jacobian(&p[..k], &mut inner) {
+        // The base's n x k block first, then spread in place to rows of k + 1 from the last row
+        // back (each row moves to a later position, over rows already moved).
+        jac[..n * k].fill(0.0);
+        if !self.base.jacobian(&p[..k], &mut jac[..n * k]) {
             return false;
         }
-        for i in 0..n {
-            jac[i * (k + 1)..i * (k + 1) + k].copy_from_slice(&inner[i * k..i * k + k]);
+        for i in (0..n).rev() {
+            jac.copy_within(i * k..i * k + k, i * (k + 1));
             jac[i * (k + 1) + k] = self.t.get(i).map_or(0.0, |&t| t / self.t_max);
         }
         let last = &mut jac[n * (k + 1)..(n + 1) * (k + 1)];
