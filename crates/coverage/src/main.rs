@@ -175,6 +175,15 @@ fn main() {
                 ..r
             },
         ),
+        // Last, so that the rows above keep their seeds.
+        (
+            "window cut: tau 2-6 x span, drift term off (0)",
+            Instrument {
+                tau_over_span: [2.0, 6.0],
+                declared_drift_mpa_per_h: Some(0.0),
+                ..r
+            },
+        ),
     ];
     // CURVES = 0 leaves the curve table's rows out.
     for (k, (name, ins)) in strata.iter().enumerate().filter(|_| curves > 0) {
