@@ -32,6 +32,7 @@ def spectrum(
     *,
     n_samples: Optional[Sequence[int]] = ...,
     grid: Optional[int] = ...,
+    bands: str = "bootstrap",
     bootstrap: Optional[int] = ...,
     seed: int = 7,
     test_id: str = "curve",

@@ -297,11 +297,12 @@ fn dsc_tg<'py>(
 /// of the `spectrum_moments` row, with `ln_tau`, `h`, `h_low`, `h_high` (lists on the grid of
 /// ln tau in seconds, h per unit ln tau) where the curve could be inverted.
 ///
-/// t_s, phi, n_samples: as for fit_kww; grid: points in ln tau (default 100); bootstrap:
-/// replicates for the bands (default 200); seed (default 7, the stage's) and test_id: the
-/// bootstrap's stream.
+/// t_s, phi, n_samples: as for fit_kww; grid: points in ln tau (default 100); bands: how the
+/// bands and the moments' SEs are computed, "bootstrap" (default), "posterior" or "none";
+/// bootstrap: replicates under bands="bootstrap" (default 200); seed (default 7, the stage's)
+/// and test_id: the bootstrap's stream.
 #[pyfunction]
-#[pyo3(name = "spectrum", signature = (t_s, phi, *, n_samples=None, grid=None, bootstrap=None, seed=7, test_id="curve"))]
+#[pyo3(name = "spectrum", signature = (t_s, phi, *, n_samples=None, grid=None, bands="bootstrap", bootstrap=None, seed=7, test_id="curve"))]
 #[allow(clippy::too_many_arguments)]
 fn spectrum_of<'py>(
     py: Python<'py>,
@@ -309,6 +310,7 @@ fn spectrum_of<'py>(
     phi: Vec<f64>,
     n_samples: Option<Vec<i64>>,
     grid: Option<usize>,
+    bands: &str,
     bootstrap: Option<usize>,
     seed: u64,
     test_id: &str,
@@ -321,6 +323,17 @@ fn spectrum_of<'py>(
         }
         o.n_grid = g;
     }
+    o.bands = match bands {
+        "posterior" => ::spectrum::Bands::Posterior,
+        "bootstrap" => ::spectrum::Bands::Bootstrap,
+        "none" => ::spectrum::Bands::None,
+        other => {
+            return Err(bad(
+                "bands",
+                format!("`{other}`: use posterior, bootstrap or none"),
+            ));
+        }
+    };
     if let Some(b) = bootstrap {
         o.bootstrap = b;
     }

@@ -121,20 +121,23 @@ def test_dsc_tg_equals_the_stage(demo):
         assert any(g["transition"] == "tg_onset" and g["status"] == "ok" for g in got)
 
 
-def test_spectrum_equals_the_stage(demo):
+@pytest.mark.parametrize("bands", ["posterior", "bootstrap"])
+def test_spectrum_equals_the_stage(demo, bands):
+    moments = demo / f"moments-{bands}.parquet"
     stage("spectrum", "--relaxation-clean", demo / "clean.parquet", "--spectra",
-          demo / "spectra.parquet", "--spectrum-moments", demo / "moments.parquet",
-          "--bootstrap", "20", codes=(0, 1))
+          demo / f"spectra-{bands}.parquet", "--spectrum-moments", moments,
+          "--bands", bands, "--bootstrap", "20", codes=(0, 1))
     # Without the KWW fits' offsets every demo curve's spectrum runs beyond the window: flagged
     # rows, and exit 1 (nothing inverted to use); the rows are still written and compared.
-    rows = {r["test_id"]: r for r in agingflow.read_table(demo / "moments.parquet").to_pylist()}
+    rows = {r["test_id"]: r for r in agingflow.read_table(moments).to_pylist()}
     clean = curves(agingflow.read_table(demo / "clean.parquet"), "test_id")
     for tid in sorted(clean)[:3]:
         c = clean[tid]
-        got = agingflow.spectrum(c["time_s"], c["phi"], n_samples=c["n_samples"], bootstrap=20,
-                                 test_id=tid)
+        got = agingflow.spectrum(c["time_s"], c["phi"], n_samples=c["n_samples"], bands=bands,
+                                 bootstrap=20, test_id=tid)
         assert_row(got, rows[tid])
         assert got["status"] == rows[tid]["status"] == "beyond_window"
+        assert got["mean_ln_tau_se"] is not None
 
 
 def test_read_table_keeps_units_and_reads_table_folders(demo, tmp_path):
@@ -181,6 +184,7 @@ def test_run_returns_the_summary(tmp_path):
     (lambda: agingflow.dsc_tg([300.0, 301.0], [0.1, 0.2], endo="sideways"), "endo"),
     (lambda: agingflow.spectrum([1.0, 2.0], [1.0, 0.5, 0.2]), "phi"),
     (lambda: agingflow.spectrum([1.0, 2.0], [1.0, 0.5], grid=3), "grid"),
+    (lambda: agingflow.spectrum([1.0, 2.0], [1.0, 0.5], bands="jackknife"), "bands"),
     (lambda: agingflow.spectrum([1.0, 2.0], [1.0, 0.5], n_samples=[1, 0]), "n_samples"),
 ])
 def test_bad_input_raises_value_error_naming_the_argument(call, arg):

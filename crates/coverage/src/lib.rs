@@ -8,6 +8,7 @@
 //! window short. `curves` is the per-curve
 //! study (beta, ln tau, mean tau); `campaign` the per-campaign one (aging law, turning point, E_a).
 
+pub mod bands;
 pub mod campaign;
 pub mod peaks;
 pub mod scenarios;

@@ -215,5 +215,6 @@ fn main() {
     }
     if spectra > 0 {
         coverage::peaks::print_table(2026, spectra);
+        coverage::bands::print_table(2026, spectra);
     }
 }

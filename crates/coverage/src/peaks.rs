@@ -48,15 +48,51 @@ fn peaks(t: &[f64], y: &[f64], seed: u64, k: u64) -> Option<usize> {
 
 /// One unimodal truth: (kind, its peak count).
 fn unimodal(seed: u64, k: u64) -> (&'static str, Option<usize>) {
+    let (kind, t, y, _) = unimodal_curve(seed, k);
+    (kind, peaks(&t, &y, seed, k))
+}
+
+/// A unimodal truth's distribution of ln tau.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Truth {
+    Kww { ln_tau: f64, beta: f64 },
+    LogNormal { centre: f64, sd: f64 },
+}
+
+impl Truth {
+    /// The density per unit ln tau (mass 1).
+    pub(crate) fn density(self, x: f64) -> f64 {
+        match self {
+            Truth::Kww { ln_tau, beta } => physics::kww::distribution_ln_tau(x, ln_tau, beta),
+            Truth::LogNormal { centre, sd } => {
+                let z = (x - centre) / sd;
+                (-0.5 * z * z).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt())
+            }
+        }
+    }
+}
+
+/// One unimodal truth's noise-free curve: (t', phi, its distribution).
+pub(crate) fn unimodal_truth(seed: u64, k: u64) -> (Vec<f64>, Vec<f64>, Truth) {
+    let (_, t, y, truth) = unimodal_curve(seed, k);
+    (t, y, truth)
+}
+
+/// One unimodal truth: (kind, t', noise-free phi, its distribution).
+fn unimodal_curve(seed: u64, k: u64) -> (&'static str, Vec<f64>, Vec<f64>, Truth) {
     let t = times();
     let t_max = t[t.len() - 1];
     let mut r = rng::Rng::new(seed, k);
-    let (kind, y): (&str, Vec<f64>) = if r.uniform() < 0.5 {
+    let (kind, y, truth): (&str, Vec<f64>, Truth) = if r.uniform() < 0.5 {
         let beta = r.range(0.3, 0.9);
         let tau = r.range((t_max / 30.0).ln(), t_max.ln()).exp();
         (
             "KWW",
             t.iter().map(|&x| physics::kww::phi(x, tau, beta)).collect(),
+            Truth::Kww {
+                ln_tau: tau.ln(),
+                beta,
+            },
         )
     } else {
         let sd = r.range(0.6, 1.5);
@@ -66,9 +102,10 @@ fn unimodal(seed: u64, k: u64) -> (&'static str, Option<usize>) {
         (
             "log-normal",
             t.iter().map(|&x| shape.phi(x, centre.exp(), 1.0)).collect(),
+            Truth::LogNormal { centre, sd },
         )
     };
-    (kind, peaks(&t, &y, seed, k))
+    (kind, t, y, truth)
 }
 
 /// One bimodal truth: two log-normal modes 1.5 decades apart (SD 0.3-0.6 each, the faster

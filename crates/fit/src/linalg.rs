@@ -251,10 +251,17 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     if n == 0 {
         return Some((Vec::new(), Vec::new()));
     }
-    let mut v = a.to_vec();
+    // Worked on column-major (v[c n + r] is row r, column c): the inner loops of both passes run
+    // down columns, contiguous here. The same arithmetic in the same order as row-major storage.
+    let mut v = vec![0.0; n * n];
+    for r in 0..n {
+        for c in 0..n {
+            v[c * n + r] = a[r * n + c];
+        }
+    }
     let mut d = vec![0.0; n];
     let mut e = vec![0.0; n];
-    let ix = |r: usize, c: usize| r * n + c;
+    let ix = |r: usize, c: usize| c * n + r;
     // tred2: Householder reduction to tridiagonal form.
     for j in 0..n {
         d[j] = v[ix(n - 1, j)];
@@ -288,10 +295,14 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
             for j in 0..i {
                 let f = d[j];
                 v[ix(j, i)] = f;
-                let mut g = e[j] + v[ix(j, j)] * f;
-                for k in j + 1..i {
-                    g += v[ix(k, j)] * d[k];
-                    e[k] += v[ix(k, j)] * f;
+                // Column j, rows j..i (contiguous): the sum in order, then the update.
+                let col = &v[ix(j, j)..ix(i, j)];
+                let mut g = e[j] + col[0] * f;
+                for (x, dk) in col[1..].iter().zip(&d[j + 1..i]) {
+                    g += x * dk;
+                }
+                for (ek, x) in e[j + 1..i].iter_mut().zip(&col[1..]) {
+                    *ek += x * f;
                 }
                 e[j] = g;
             }
@@ -306,8 +317,8 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
             }
             for j in 0..i {
                 let (f, g) = (d[j], e[j]);
-                for k in j..i {
-                    v[ix(k, j)] -= f * e[k] + g * d[k];
+                for ((x, ek), dk) in v[ix(j, j)..ix(i, j)].iter_mut().zip(&e[j..i]).zip(&d[j..i]) {
+                    *x -= f * ek + g * dk;
                 }
                 d[j] = v[ix(i - 1, j)];
                 v[ix(i, j)] = 0.0;
@@ -324,12 +335,14 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
                 d[k] = v[ix(k, i + 1)] / h;
             }
             for j in 0..=i {
+                let (cols, next) = v.split_at_mut(ix(0, i + 1));
+                let col = &mut cols[ix(0, j)..=ix(i, j)];
                 let mut g = 0.0;
-                for k in 0..=i {
-                    g += v[ix(k, i + 1)] * v[ix(k, j)];
+                for (a, b) in next[..=i].iter().zip(col.iter()) {
+                    g += a * b;
                 }
-                for k in 0..=i {
-                    v[ix(k, j)] -= g * d[k];
+                for (x, dk) in col.iter_mut().zip(&d[..=i]) {
+                    *x -= g * dk;
                 }
             }
         }
@@ -393,10 +406,11 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
                     c = p / r;
                     p = c * d[i] - s * g;
                     d[i + 1] = h + s * (c * g + s * d[i]);
-                    for k in 0..n {
-                        let h = v[ix(k, i + 1)];
-                        v[ix(k, i + 1)] = s * v[ix(k, i)] + c * h;
-                        v[ix(k, i)] = c * v[ix(k, i)] - s * h;
+                    let (left, right) = v.split_at_mut((i + 1) * n);
+                    for (vi, vi1) in left[i * n..].iter_mut().zip(&mut right[..n]) {
+                        let h = *vi1;
+                        *vi1 = s * *vi + c * h;
+                        *vi = c * *vi - s * h;
                     }
                 }
                 p = -s * s2 * c3 * el1 * e[l] / dl1;
@@ -413,7 +427,14 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     if d.iter().chain(&v).any(|x| !x.is_finite()) {
         return None;
     }
-    Some((d, v))
+    // Back to row-major: eigenvector j in column j.
+    let mut out = vec![0.0; n * n];
+    for c in 0..n {
+        for r in 0..n {
+            out[r * n + c] = v[c * n + r];
+        }
+    }
+    Some((d, out))
 }
 
 #[cfg(test)]

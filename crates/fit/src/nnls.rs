@@ -36,11 +36,32 @@ pub enum NnlsError {
 /// Cholesky factor (lower, row-major k x k) of the submatrix of `g` (n x n) on `idx`.
 pub fn cholesky_sub(g: &[f64], n: usize, idx: &[usize]) -> Option<Vec<f64>> {
     let k = idx.len();
+    cholesky_profile(|i, j| g[idx[i] * n + idx[j]], k, &vec![0; k])
+}
+
+/// The Cholesky factor L (lower, k x k) of a positive definite `a` (k x k) whose rows start late
+/// (a band, as a second-difference penalty: row i from column i - 2), and the first column of
+/// each row that is not 0. A factor has no entries left of its matrix's envelope, so its sums
+/// skip what is exactly 0 there: the same numbers as the dense factorisation, in O(k) for a
+/// band. None if `a` is not positive definite.
+pub fn cholesky_envelope(a: &[f64], k: usize) -> Option<(Vec<f64>, Vec<usize>)> {
+    let first: Vec<usize> = (0..k)
+        .map(|i| (0..i).find(|&p| a[i * k + p] != 0.0).unwrap_or(i))
+        .collect();
+    cholesky_profile(|i, j| a[i * k + j], k, &first).map(|l| (l, first))
+}
+
+/// Cholesky by rows of the k x k matrix `a(i, j)`, row i's entries starting at `first[i]`.
+fn cholesky_profile(
+    a: impl Fn(usize, usize) -> f64,
+    k: usize,
+    first: &[usize],
+) -> Option<Vec<f64>> {
     let mut l = vec![0.0; k * k];
     for i in 0..k {
-        for j in 0..=i {
-            let mut s = g[idx[i] * n + idx[j]];
-            for p in 0..j {
+        for j in first[i]..=i {
+            let mut s = a(i, j);
+            for p in first[i].max(first[j])..j {
                 s -= l[i * k + p] * l[j * k + p];
             }
             if i == j {

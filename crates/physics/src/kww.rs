@@ -105,7 +105,7 @@ pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
 /// with Kanter's function a(u), which does not depend on tau, computed once per abscissa u the
 /// adaptive rule visits (the panels are the same for every tau, so most are shared).
 pub fn distribution_ln_tau_grid(ln_tau: &[f64], ln_tau_kww: f64, beta: f64) -> Vec<f64> {
-    let memo = std::cell::RefCell::new(std::collections::HashMap::<u64, f64>::new());
+    let memo = std::cell::RefCell::new(std::collections::HashMap::<u64, f64, BitsHash>::default());
     let a = |u: f64| {
         *memo
             .borrow_mut()
@@ -116,6 +116,35 @@ pub fn distribution_ln_tau_grid(ln_tau: &[f64], ln_tau_kww: f64, beta: f64) -> V
         .iter()
         .map(|x| density(*x, ln_tau_kww, beta, &a))
         .collect()
+}
+
+/// A hasher for f64 bit patterns (one multiply and a rotation; the map's keys are abscissae the
+/// quadrature chose, not input): the memo above is hit hundreds of thousands of times per curve,
+/// where std's SipHash cost more than the function it saves.
+#[derive(Default, Clone, Copy)]
+struct BitsHash;
+
+impl std::hash::BuildHasher for BitsHash {
+    type Hasher = BitsHasher;
+    fn build_hasher(&self) -> BitsHasher {
+        BitsHasher(0)
+    }
+}
+
+struct BitsHasher(u64);
+
+impl std::hash::Hasher for BitsHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 /// Kanter's a(u) = (sin(beta u)/sin u)^(1/(1-beta)) sin((1-beta) u)/sin(beta u).
@@ -130,7 +159,7 @@ fn kanter(u: f64, beta: f64) -> f64 {
 }
 
 /// The density at one ln tau with Kanter's function `a`.
-fn density(ln_tau: f64, ln_tau_kww: f64, beta: f64, a: &dyn Fn(f64) -> f64) -> f64 {
+fn density<A: Fn(f64) -> f64>(ln_tau: f64, ln_tau_kww: f64, beta: f64, a: &A) -> f64 {
     use std::f64::consts::PI;
     if !(beta > 0.0 && beta < 1.0 && ln_tau.is_finite() && ln_tau_kww.is_finite()) {
         return f64::NAN;
@@ -184,8 +213,8 @@ fn density(ln_tau: f64, ln_tau_kww: f64, beta: f64, a: &dyn Fn(f64) -> f64) -> f
 
 /// Adaptive Simpson on [a, b] to an absolute tolerance, with end and mid values `fs` and the
 /// panel's estimate.
-fn simpson_abs(
-    f: &dyn Fn(f64) -> f64,
+fn simpson_abs<F: Fn(f64) -> f64>(
+    f: &F,
     ab: [f64; 2],
     fs: [f64; 3],
     whole: f64,

@@ -1,5 +1,6 @@
 //! Benchmark (`make bench`): time per curve of the spectrum inversion (200 points over 3.5
-//! decades, a 100-point grid), with and without the bootstrap, on one thread; and one
+//! decades, a 100-point grid), without bands, with the posterior bands and with the bootstrap,
+//! on one thread; and one
 //! regularised nonnegative solve against scipy.optimize.nnls (Lawson-Hanson, in a virtual
 //! environment under target/) on the same stacked problem, solutions compared.
 
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use spectrum::{CurveInput, SpectrumOptions, invert};
+use spectrum::{Bands, CurveInput, SpectrumOptions, invert};
 
 fn curve(k: u64) -> (Vec<f64>, Vec<f64>) {
     let mut r = rng::Rng::new(3, k);
@@ -36,9 +37,10 @@ fn main() {
     );
     println!("| what | ms per curve (median) | ms per curve (max) |\n|---|---|---|");
     let mut lambdas = Vec::new();
-    for boot in [0usize, 200] {
+    for bands in [Bands::None, Bands::Posterior, Bands::Bootstrap] {
         let o = SpectrumOptions {
-            bootstrap: boot,
+            bands,
+            bootstrap: 200,
             ..Default::default()
         };
         let mut ms = Vec::new();
@@ -54,15 +56,21 @@ fn main() {
             let start = Instant::now();
             let s = invert(&inp, &o).unwrap();
             ms.push(start.elapsed().as_secs_f64() * 1e3);
-            if boot == 0 {
+            if bands == Bands::None {
                 lambdas.push((s.lambda, s.ln_tau.clone(), s.h.clone()));
             }
         }
         ms.sort_by(f64::total_cmp);
-        let what = if boot == 0 {
-            "GCV choice of lambda + nonnegative solve".to_string()
-        } else {
-            format!("the same + {boot} bootstrap replicates (each re-choosing lambda)")
+        let what = match bands {
+            Bands::None => "GCV choice of lambda + nonnegative solve (no bands)".to_string(),
+            Bands::Posterior => {
+                "the same + bands and moments' SEs from the posterior covariance (--bands posterior)"
+                    .to_string()
+            }
+            Bands::Bootstrap => format!(
+                "the same + bands and SEs from {} bootstrap replicates, each re-choosing lambda (the default)",
+                o.bootstrap
+            ),
         };
         println!(
             "| {what} | {:.2} | {:.2} |",

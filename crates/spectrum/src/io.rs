@@ -160,6 +160,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
             "extend_low_decades": o.extend_low_decades,
             "extend_high_decades": o.extend_high_decades,
             "lambda": o.lambda,
+            "bands": o.bands.name(),
             "bootstrap": o.bootstrap,
             "seed": o.seed,
             "beyond_window": o.beyond_window,

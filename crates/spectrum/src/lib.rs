@@ -10,7 +10,7 @@ pub mod series;
 
 use std::path::PathBuf;
 
-pub use invert::{Criterion, CurveInput, InvertError, Spectrum, SpectrumOptions, invert};
+pub use invert::{Bands, Criterion, CurveInput, InvertError, Spectrum, SpectrumOptions, invert};
 pub use io::run;
 pub use series::{TrendOptions, summarise};
 
@@ -144,7 +144,7 @@ pub fn analyse(
     }
 }
 
-/// A band as a nullable column (all null without a bootstrap).
+/// A band as a nullable column (all null without bands).
 fn column(band: &Option<Vec<f64>>, n: usize) -> Vec<Option<f64>> {
     match band {
         Some(v) => v.iter().copied().map(Some).collect(),

@@ -443,7 +443,10 @@ curve_table! {
         ln_tau: f64 ["1"],
         /// The spectrum, per unit ln tau (its sum times the grid step is the relaxing fraction).
         h: f64 ["1"],
-        /// Pointwise 2.5 % and 97.5 % quantiles of the seeded residual bootstrap.
+        /// Lower end of the pointwise 95 % band of h: h - 1.96 SD under the regularised
+        /// solution's posterior at the chosen lambda, clipped at 0 (`--bands posterior`, the
+        /// default), or the 2.5 % quantile of a seeded residual bootstrap (`--bands bootstrap`);
+        /// null with `--bands none`.
         h_low: Option<f64> ["1"],
         h_high: Option<f64> ["1"],
         /// The distribution the curve's KWW fit implies at this point, times its amplitude.
@@ -462,7 +465,8 @@ row_table! {
         aging_time_s: f64 ["s"],
         /// The centre: mean of ln tau (tau in s) weighted by h.
         mean_ln_tau: Option<f64> ["1"],
-        /// Its bootstrap standard error.
+        /// Its standard error: the posterior covariance by the delta method (`--bands posterior`)
+        /// or the bootstrap replicates' SD (`--bands bootstrap`).
         mean_ln_tau_se: Option<f64> ["1"],
         /// The width: standard deviation of ln tau.
         sd_ln_tau: Option<f64> ["1"],

@@ -52,7 +52,7 @@ fn curves() -> Vec<RelaxationClean> {
     out
 }
 
-fn run_in(dir: &Path, clean: &Path, threads: usize) -> Vec<Vec<u8>> {
+fn run_in(dir: &Path, clean: &Path, threads: usize, bands: spectrum::Bands) -> Vec<Vec<u8>> {
     let p = spectrum::Params {
         relaxation_clean: clean.to_owned(),
         kww_fits: None,
@@ -62,6 +62,7 @@ fn run_in(dir: &Path, clean: &Path, threads: usize) -> Vec<Vec<u8>> {
         spectrum_series: Some(dir.join("series.parquet")),
         spectrum_trends: Some(dir.join("trends.parquet")),
         spectrum: spectrum::SpectrumOptions {
+            bands,
             bootstrap: 40,
             ..Default::default()
         },
@@ -89,13 +90,21 @@ fn outputs_are_identical_for_any_thread_count_and_bad_curves_are_flagged_rows() 
         &Provenance::new("clean", serde_json::json!({})),
     )
     .unwrap();
-    let (a, b) = (d.path().join("one"), d.path().join("two"));
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::create_dir_all(&b).unwrap();
-    assert!(
-        run_in(&a, &clean, 1) == run_in(&b, &clean, 2),
-        "outputs differ between 1 and 2 threads"
-    );
+    // The bootstrap's replicates run on all cores too: both band methods.
+    for bands in [spectrum::Bands::Bootstrap, spectrum::Bands::Posterior] {
+        let (a, b) = (
+            d.path().join(format!("one-{}", bands.name())),
+            d.path().join(format!("two-{}", bands.name())),
+        );
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        assert!(
+            run_in(&a, &clean, 1, bands) == run_in(&b, &clean, 2, bands),
+            "outputs differ between 1 and 2 threads ({})",
+            bands.name()
+        );
+    }
+    let a = d.path().join("one-posterior");
     let (rows, _) = read_rows::<SpectrumMoments>(&a.join("moments.parquet")).unwrap();
     let status = |id: &str| {
         rows.iter()
@@ -160,7 +169,7 @@ fn the_evidence_criterion_is_recorded_and_recovers_the_centre() {
     let c = &curves()[2];
     let o = spectrum::SpectrumOptions {
         criterion: spectrum::Criterion::Evidence,
-        bootstrap: 0,
+        bands: spectrum::Bands::None,
         ..Default::default()
     };
     let (curve, row) = spectrum::analyse(c, None, c.strain, &o);
