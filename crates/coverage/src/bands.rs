@@ -11,6 +11,8 @@ use spectrum::{Bands, CurveInput, SpectrumOptions, invert};
 /// SD of ln tau (None without an SE).
 struct Outcome {
     kww: bool,
+    /// The row's status would be `ok` (no flag voids it: `beyond_window`).
+    ok: bool,
     held: usize,
     points: usize,
     /// Band points (inside the window, the true density at least 5 % of its maximum there)
@@ -83,6 +85,7 @@ fn trial(seed: u64, k: u64, o: &SpectrumOptions) -> Option<Outcome> {
     };
     Some(Outcome {
         kww: matches!(truth, crate::peaks::Truth::Kww { .. }),
+        ok: tables::status::settled(tables::status::OK, &s.flags.join(",")) == tables::status::OK,
         held,
         points,
         held_true,
@@ -118,14 +121,16 @@ pub fn print_table(seed: u64, n: u64) {
             Bands::Bootstrap => format!("bootstrap, {} replicates", o.bootstrap),
             b => b.name().to_string(),
         };
-        for (truths, kww) in [
-            ("all", None),
-            ("KWW", Some(true)),
-            ("log-normal", Some(false)),
+        for (truths, kww, ok_only) in [
+            ("all", None, false),
+            ("KWW", Some(true), false),
+            ("log-normal", Some(false), false),
+            ("KWW, rows `ok`", Some(true), true),
+            ("log-normal, rows `ok`", Some(false), true),
         ] {
             let done: Vec<&Outcome> = all
                 .iter()
-                .filter(|o| kww.is_none_or(|k| o.kww == k))
+                .filter(|o| kww.is_none_or(|k| o.kww == k) && (o.ok || !ok_only))
                 .copied()
                 .collect();
             let name = format!("{method} | {truths}");
