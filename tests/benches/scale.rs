@@ -191,6 +191,30 @@ fn run_size(root: &Path, size: usize, out: &mut String) -> f64 {
         out,
         "| **end to end** (`agingflow run -j 2`) | **{total:.2}** | | | |"
     );
+    // The spectrum stage once more on the same inputs with the fast bands (not part of the run):
+    // what `--bands posterior` costs against the default's bootstrap above.
+    let fast = work.join("posterior");
+    let _ = std::fs::create_dir_all(&fast);
+    let o = Command::new(bins.join("agingflow-spectrum"))
+        .arg("--relaxation-clean")
+        .arg(work.join("out/relaxation_clean.parquet"))
+        .arg("--kww-fits")
+        .arg(work.join("out/kww_fits.parquet"))
+        .arg("--model-fits")
+        .arg(work.join("out/model_fits.parquet"))
+        .arg("--spectra")
+        .arg(fast.join("spectra.parquet"))
+        .arg("--spectrum-moments")
+        .arg(fast.join("spectrum_moments.parquet"))
+        .args(["--bands", "posterior", "--verbose", "--threads", "2"])
+        .output()
+        .unwrap();
+    let (wall, cpu, mb) = stage_figures(&String::from_utf8_lossy(&o.stderr));
+    let _ = writeln!(
+        out,
+        "\nThe spectrum stage alone on the same inputs with `--bands posterior` (the posterior covariance instead of the bootstrap, 2 threads): {wall:.2} s wall, {cpu:.2} s CPU, {mb:.0} MB, {:.0} tests/s.",
+        summary.relaxation_files as f64 / wall
+    );
     if size == 1 {
         incremental(&bins, &work, &campaign, out);
     }
