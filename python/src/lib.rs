@@ -299,7 +299,7 @@ fn dsc_tg<'py>(
 ///
 /// t_s, phi, n_samples: as for fit_kww; grid: points in ln tau (default 100); bands: how the
 /// bands and the moments' SEs are computed, "bootstrap" (default), "posterior" or "none";
-/// bootstrap: replicates under bands="bootstrap" (default 200); seed (default 7, the stage's)
+/// bootstrap: replicates under bands="bootstrap" (default 100); seed (default 7, the stage's)
 /// and test_id: the bootstrap's stream.
 #[pyfunction]
 #[pyo3(name = "spectrum", signature = (t_s, phi, *, n_samples=None, grid=None, bands="bootstrap", bootstrap=None, seed=7, test_id="curve"))]

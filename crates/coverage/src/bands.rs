@@ -108,10 +108,16 @@ pub fn print_table(seed: u64, n: u64) {
         "| bands | truths | quantity | curves | intervals | mean z | median z | 95 % coverage |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for bands in [Bands::Posterior, Bands::Bootstrap] {
+    let default = SpectrumOptions::default().bootstrap;
+    for (bands, replicates) in [
+        (Bands::Posterior, default),
+        (Bands::Bootstrap, default),
+        (Bands::Bootstrap, 200),
+    ] {
         let o = SpectrumOptions {
             seed,
             bands,
+            bootstrap: replicates,
             ..SpectrumOptions::default()
         };
         let out: Vec<Option<Outcome>> =

@@ -40,7 +40,6 @@ fn main() {
     for bands in [Bands::None, Bands::Posterior, Bands::Bootstrap] {
         let o = SpectrumOptions {
             bands,
-            bootstrap: 200,
             ..Default::default()
         };
         let mut ms = Vec::new();

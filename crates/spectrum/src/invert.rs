@@ -32,7 +32,7 @@
 //!   solved warm from the fit's passive set. The bands are its 2.5 % and 97.5 % quantiles per
 //!   grid point: they hold the noise's effect at this lambda, not the regularisation's own bias
 //!   (which smooths sharp features: a single exponential comes out as a narrow peak, not a
-//!   spike). Or (`Bands::Posterior`, ~5x faster) the posterior covariance of the regularised
+//!   spike). Or (`Bands::Posterior`, ~4x faster than 100 replicates) the posterior covariance of the regularised
 //!   solution at the chosen lambda on its passive set: one factorisation, no replicates; its
 //!   moments' SEs are less evenly calibrated across shapes (docs/physics.md).
 
@@ -67,8 +67,9 @@ pub enum Bands {
     /// factorisation per curve.
     Posterior,
     /// A seeded residual bootstrap, each replicate re-choosing lambda (`bootstrap` replicates;
-    /// 0: none). The default: its moments' intervals hold 95-97 % on KWW and log-normal truths
-    /// alike (bench/coverage.md), the posterior's 89-90 % and 99-100 %.
+    /// 0: none; 100 by default, measured as good as 200). The default: its moments' intervals
+    /// hold 95-97 % on KWW and log-normal truths alike (bench/coverage.md), the posterior's
+    /// 89-90 % and 99-100 %.
     Bootstrap,
     /// No bands and no moments' SEs.
     None,
@@ -116,7 +117,7 @@ impl Default for SpectrumOptions {
             lambda: None,
             criterion: Criterion::Gcv,
             bands: Bands::Bootstrap,
-            bootstrap: 200,
+            bootstrap: 100,
             seed: 1,
             beyond_window: 0.2,
             peak_dip: 0.2,

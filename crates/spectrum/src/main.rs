@@ -36,7 +36,7 @@ use stage_cli::{CommonArgs, StageError};
 /// likelihood under the smoothness prior (--criterion evidence), or fixed by --lambda; the
 /// choice is recorded. Peaks count as resolved where the band says the dip between them is real.
 /// Pointwise 95 % bands of h and SEs of the moments (--bands): by default by a seeded residual
-/// bootstrap, each replicate re-choosing lambda (--bootstrap replicates); or, about 5 times
+/// bootstrap, each replicate re-choosing lambda (--bootstrap replicates); or, about 4 times
 /// faster per curve, from the regularised solution's posterior covariance at the chosen lambda
 /// on the grid points where h > 0 (--bands posterior: its bands hold the true distribution more
 /// often, its moments' SEs are less well calibrated, docs/physics.md); or none. With
@@ -91,11 +91,11 @@ struct Args {
     lambda: Option<f64>,
     /// How the bands of h and the moments' SEs are computed: bootstrap (residual bootstrap
     /// re-choosing lambda), posterior (the regularised solution's posterior covariance at the
-    /// chosen lambda, ~5x faster), none
+    /// chosen lambda, ~4x faster), none
     #[arg(long, value_enum, default_value = "bootstrap")]
     bands: BandsArg,
     /// Bootstrap replicates under --bands bootstrap (0: no bands)
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 100)]
     bootstrap: usize,
     /// Seed of the bootstraps (results do not depend on the thread count)
     #[arg(long, default_value_t = 7)]
