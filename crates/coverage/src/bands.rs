@@ -160,16 +160,15 @@ pub fn print_table(seed: u64, n: u64) {
                 );
             }
             for (i, q) in ["mean ln tau", "SD of ln tau"].iter().enumerate() {
-                let mut z: Vec<f64> = done.iter().filter_map(|o| o.z[i]).collect();
-                z.sort_by(f64::total_cmp);
-                let mean = z.iter().sum::<f64>() / z.len().max(1) as f64;
-                let median = z.get(z.len() / 2).copied().unwrap_or(f64::NAN);
-                let cov = z.iter().filter(|v| v.abs() <= 1.959_964).count();
+                let z: Vec<Option<f64>> = done.iter().map(|o| o.z[i]).collect();
+                let u = crate::summarize(&z, None);
                 println!(
-                    "| {name} | {q} | {} | {} | {mean:+.2} | {median:+.2} | {:.1} % |",
+                    "| {name} | {q} | {} | {} | {:+.2} | {:+.2} | {:.1} % |",
                     done.len(),
-                    z.len(),
-                    100.0 * cov as f64 / z.len().max(1) as f64
+                    u.n,
+                    u.mean_z,
+                    u.median_z,
+                    100.0 * u.coverage
                 );
             }
         }

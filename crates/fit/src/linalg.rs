@@ -199,6 +199,28 @@ pub fn inverse_normal(a: &[f64], rows: usize, cols: usize) -> (Vec<f64>, f64) {
     )
 }
 
+/// A^T A (cols x cols, row-major) of A (rows x cols, row-major): the upper triangle accumulated
+/// row by row of A (an exact zero in A skips its row's work), then mirrored.
+pub fn gram(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut g = vec![0.0; cols * cols];
+    for row in a.chunks_exact(cols).take(rows) {
+        for (p, &v) in row.iter().enumerate() {
+            if v == 0.0 {
+                continue;
+            }
+            for (gq, rq) in g[p * cols + p..(p + 1) * cols].iter_mut().zip(&row[p..]) {
+                *gq += v * rq;
+            }
+        }
+    }
+    for p in 0..cols {
+        for q in 0..p {
+            g[p * cols + q] = g[q * cols + p];
+        }
+    }
+    g
+}
+
 /// The condition number (s_max / s_min) below which [`inverse_normal`] works on A^T A.
 pub const WELL_CONDITIONED: f64 = 1e4;
 
@@ -208,21 +230,7 @@ fn inverse_normal_by_eigen(a: &[f64], rows: usize, cols: usize) -> Option<(Vec<f
     if rows < cols || cols == 0 || a.len() != rows * cols || a.iter().any(|x| !x.is_finite()) {
         return None;
     }
-    let mut ata = vec![0.0; cols * cols];
-    for row in a.chunks_exact(cols) {
-        for i in 0..cols {
-            let ri = row[i];
-            for j in i..cols {
-                ata[i * cols + j] += ri * row[j];
-            }
-        }
-    }
-    for i in 0..cols {
-        for j in 0..i {
-            ata[i * cols + j] = ata[j * cols + i];
-        }
-    }
-    let (lam, v) = symmetric_eigen(&ata, cols)?;
+    let (lam, v) = symmetric_eigen(&gram(a, rows, cols), cols)?;
     let lmax = lam.iter().fold(0.0f64, |m, x| m.max(*x));
     let lmin = lam.iter().fold(f64::INFINITY, |m, x| m.min(*x));
     if lmin.is_nan() || lmin <= 0.0 || lmax > WELL_CONDITIONED * WELL_CONDITIONED * lmin {

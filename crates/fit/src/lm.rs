@@ -73,10 +73,19 @@ impl LsqProblem<'_> {
 
     /// External parameters of internal ones.
     pub fn external(&self, u: &[f64]) -> Vec<f64> {
-        u.iter()
-            .enumerate()
-            .map(|(j, &x)| self.bound(j).to_external(x))
-            .collect()
+        let mut p = Vec::with_capacity(u.len());
+        self.external_into(u, &mut p);
+        p
+    }
+
+    /// [`LsqProblem::external`] into a buffer kept across iterations.
+    fn external_into(&self, u: &[f64], p: &mut Vec<f64>) {
+        p.clear();
+        p.extend(
+            u.iter()
+                .enumerate()
+                .map(|(j, &x)| self.bound(j).to_external(x)),
+        );
     }
 
     fn internal(&self, p: &[f64]) -> Vec<f64> {
@@ -93,12 +102,12 @@ impl LsqProblem<'_> {
     /// Weighted residuals at the internal parameters `u` into `out`, the model values into `f`
     /// and the external parameters into `p` (the buffers are reused across iterations).
     fn residuals_into(&self, u: &[f64], p: &mut Vec<f64>, f: &mut Vec<f64>, out: &mut Vec<f64>) {
-        p.clear();
-        p.extend(
-            u.iter()
-                .enumerate()
-                .map(|(j, &x)| self.bound(j).to_external(x)),
-        );
+        self.external_into(u, p);
+        self.residuals_of_external(p, f, out);
+    }
+
+    /// Weighted residuals at the external parameters `p` into `out`, the model values into `f`.
+    fn residuals_of_external(&self, p: &[f64], f: &mut Vec<f64>, out: &mut Vec<f64>) {
         f.clear();
         f.resize(self.model.n_obs(), 0.0);
         self.model.eval(p, f);
@@ -113,24 +122,15 @@ impl LsqProblem<'_> {
     /// dr/du at the internal parameters `u` into `jac` (row-major n x k), as
     /// [`Jacobian::jacobian`] gives it; `p` receives the external parameters.
     fn jacobian_into(&self, u: &[f64], p: &mut Vec<f64>, dpdu: &mut Vec<f64>, jac: &mut Vec<f64>) {
-        let (n, k) = (self.model.n_obs(), self.model.n_params());
-        p.clear();
-        p.extend(
-            u.iter()
-                .enumerate()
-                .map(|(j, &x)| self.bound(j).to_external(x)),
-        );
+        let k = self.model.n_params();
+        self.external_into(u, p);
         dpdu.clear();
         dpdu.extend(
             u.iter()
                 .enumerate()
                 .map(|(j, &x)| self.bound(j).derivative(x)),
         );
-        jac.clear();
-        jac.resize(n * k, 0.0);
-        if !self.model.jacobian(p, jac) {
-            jac.copy_from_slice(&self.model_jacobian(p));
-        }
+        self.model_jacobian_into(p, jac);
         for (i, row) in jac.chunks_exact_mut(k).enumerate() {
             let w = self.weight(i);
             for (x, d) in row.iter_mut().zip(dpdu.iter()) {
@@ -141,20 +141,25 @@ impl LsqProblem<'_> {
 
     /// Weighted residuals at external parameters `p`.
     pub fn residuals_at(&self, p: &[f64]) -> Vec<f64> {
-        let mut f = vec![0.0; self.model.n_obs()];
-        self.model.eval(p, &mut f);
-        f.iter()
-            .enumerate()
-            .map(|(i, fi)| self.weight(i) * (self.y[i] - fi))
-            .collect()
+        let (mut f, mut r) = (Vec::new(), Vec::new());
+        self.residuals_of_external(p, &mut f, &mut r);
+        r
     }
 
     /// df/dp at external parameters (analytic, or central differences), row-major n x k.
     pub fn model_jacobian(&self, p: &[f64]) -> Vec<f64> {
+        let mut jac = Vec::new();
+        self.model_jacobian_into(p, &mut jac);
+        jac
+    }
+
+    /// [`LsqProblem::model_jacobian`] into a buffer kept across iterations.
+    fn model_jacobian_into(&self, p: &[f64], jac: &mut Vec<f64>) {
         let (n, k) = (self.model.n_obs(), self.model.n_params());
-        let mut jac = vec![0.0; n * k];
-        if self.model.jacobian(p, &mut jac) {
-            return jac;
+        jac.clear();
+        jac.resize(n * k, 0.0);
+        if self.model.jacobian(p, jac) {
+            return;
         }
         let mut q = p.to_vec();
         let (mut fp, mut fm) = (vec![0.0; n], vec![0.0; n]);
@@ -169,7 +174,6 @@ impl LsqProblem<'_> {
                 jac[i * k + j] = (fp[i] - fm[i]) / (2.0 * h);
             }
         }
-        jac
     }
 }
 

@@ -236,24 +236,7 @@ impl Problem {
         if offset {
             project(&mut a, &sw, n, k);
         }
-        let mut b = vec![0.0; k * k];
-        for i in 0..n {
-            let row = &a[i * k..(i + 1) * k];
-            for p in 0..k {
-                let v = row[p];
-                if v == 0.0 {
-                    continue;
-                }
-                for (bq, rq) in b[p * k + p..(p + 1) * k].iter_mut().zip(&row[p..]) {
-                    *bq += v * rq;
-                }
-            }
-        }
-        for p in 0..k {
-            for q in 0..p {
-                b[p * k + q] = b[q * k + p];
-            }
-        }
+        let b = fit::linalg::gram(&a, n, k);
         // Second differences with h = 0 beyond both ends of the grid: the penalty is full rank
         // and holds mass away from the ends, where the window cannot place it.
         let mut r = vec![0.0; k * k];
@@ -742,12 +725,10 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
         .iter()
         .map(|f| f + offset.unwrap_or(0.0))
         .collect();
-    // Bootstrap: each replicate chooses its own lambda (so the bands carry the choice's
-    // uncertainty too) and is solved warm from the fit's passive set.
     let (mut h_low, mut h_high, mut mean_se, mut sd_se) = (None, None, None, None);
     if o.bands == Bands::Posterior {
         let sigma2 = rss / (p.n as f64 - dof).max(1.0);
-        match posterior_bands(&p, &g, &h, sigma2, &ln_tau, &m) {
+        match posterior_bands(k, &g, &h, sigma2, &ln_tau, &m) {
             Some(b) => {
                 h_low = Some(b.low);
                 h_high = Some(b.high);
@@ -757,6 +738,8 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
             None => flags.push("bands_failed"),
         }
     } else if o.bands == Bands::Bootstrap && o.bootstrap > 0 {
+        // Each replicate chooses its own lambda (so the bands carry the choice's uncertainty
+        // too) and is solved warm from the fit's passive set.
         let resid: Vec<f64> = (0..p.n).map(|i| p.sw[i] * (y[i] - fitted[i])).collect();
         let centre = resid.iter().sum::<f64>() / p.n as f64;
         let resid: Vec<f64> = resid.iter().map(|r| r - centre).collect();
@@ -901,14 +884,13 @@ struct PosteriorBands {
 /// lambda and the constraint's nonlinearity, and the moments' intervals held 89-91 % (docs).
 /// None where G_P is not positive definite.
 fn posterior_bands(
-    p: &Problem,
+    k: usize,
     g: &[f64],
     h: &[f64],
     sigma2: f64,
     ln_tau: &[f64],
     m: &Moments,
 ) -> Option<PosteriorBands> {
-    let k = p.k;
     let idx: Vec<usize> = (0..k).filter(|&j| h[j] > 0.0).collect();
     let np = idx.len();
     if np == 0 || !sigma2.is_finite() {
@@ -918,19 +900,19 @@ fn posterior_bands(
     // W = L^-1 (lower), by rows: w_i = (e_i - sum_{r<i} L_ir w_r) / L_ii. Then G_P^-1 = W^T W:
     // its diagonal is W's column sums of squares and d^T G_P^-1 d = |W d|^2.
     let mut w = vec![0.0; np * np];
-    let mut row = vec![0.0; np];
     for i in 0..np {
-        row[..=i].iter_mut().for_each(|v| *v = 0.0);
-        row[i] = 1.0;
+        let (done, rest) = w.split_at_mut(i * np);
+        let wi = &mut rest[..=i];
+        wi[i] = 1.0;
         for r in 0..i {
             let f = l[i * np + r];
-            for (v, x) in row[..=r].iter_mut().zip(&w[r * np..r * np + r + 1]) {
+            for (v, x) in wi[..=r].iter_mut().zip(&done[r * np..=r * np + r]) {
                 *v -= f * x;
             }
         }
         let d = l[i * np + i];
-        for (x, v) in w[i * np..i * np + i + 1].iter_mut().zip(&row[..=i]) {
-            *x = v / d;
+        for v in wi.iter_mut() {
+            *v /= d;
         }
     }
     let wnorm2 = |d: &[f64]| -> f64 {
