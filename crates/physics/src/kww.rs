@@ -101,50 +101,180 @@ pub fn distribution_ln_tau(ln_tau: f64, ln_tau_kww: f64, beta: f64) -> f64 {
     density(ln_tau, ln_tau_kww, beta, &|u| kanter(u, beta))
 }
 
-/// [`distribution_ln_tau`] at every point of `ln_tau` for one KWW function: the same numbers,
-/// with Kanter's function a(u), which does not depend on tau, computed once per abscissa u the
-/// adaptive rule visits (the panels are the same for every tau, so most are shared).
+/// [`distribution_ln_tau`] at every point of `ln_tau` for one KWW function, by a double
+/// exponential (tanh-sinh) rule whose abscissae are the same for every tau: Kanter's a(u) is
+/// computed once per abscissa, and each point costs one exp per abscissa. The rule is refined
+/// (halving its step, reusing every abscissa) until two successive estimates agree to 1e-10 of
+/// the value (or 1e-16 absolute). Where tau << tau_K, and where the rule has not converged by
+/// its finest level, Pollard's series of the stable law (see `TanhSinh::density`); past both,
+/// the adaptive Simpson rule of [`distribution_ln_tau`]. ~100x faster than that rule; the two
+/// agree to 1e-8 of the peak for beta 0.1-0.97, and the grid's mass, mean and SD of ln tau
+/// match the closed forms up to beta 0.995 (tests).
 pub fn distribution_ln_tau_grid(ln_tau: &[f64], ln_tau_kww: f64, beta: f64) -> Vec<f64> {
-    let memo = std::cell::RefCell::new(std::collections::HashMap::<u64, f64, BitsHash>::default());
-    let a = |u: f64| {
-        *memo
-            .borrow_mut()
-            .entry(u.to_bits())
-            .or_insert_with(|| kanter(u, beta))
-    };
+    if !(beta > 0.0 && beta < 1.0 && ln_tau_kww.is_finite()) {
+        return vec![f64::NAN; ln_tau.len()];
+    }
+    let mut rule = TanhSinh::new(beta);
     ln_tau
         .iter()
-        .map(|x| density(*x, ln_tau_kww, beta, &a))
+        .map(|x| {
+            rule.density(*x, ln_tau_kww)
+                .unwrap_or_else(|| density(*x, ln_tau_kww, beta, &|u| kanter(u, beta)))
+        })
         .collect()
 }
 
-/// A hasher for f64 bit patterns (one multiply and a rotation; the map's keys are abscissae the
-/// quadrature chose, not input): the memo above is hit hundreds of thousands of times per curve,
-/// where std's SipHash cost more than the function it saves.
-#[derive(Default, Clone, Copy)]
-struct BitsHash;
+/// The tanh-sinh rule on [0, pi] for Kanter's integral: u(s) = pi / (1 + exp(-2 w)),
+/// w = (pi/2) sinh s, s in [-S_MAX, S_MAX]; level 0 has step H0, each level halves it, and its
+/// new abscissae are stored as (weight u'(s), a(u)).
+struct TanhSinh {
+    beta: f64,
+    levels: Vec<Vec<(f64, f64)>>,
+    /// The short-time series' coefficients (see [`TanhSinh::density`]).
+    series: Vec<f64>,
+}
 
-impl std::hash::BuildHasher for BitsHash {
-    type Hasher = BitsHasher;
-    fn build_hasher(&self) -> BitsHasher {
-        BitsHasher(0)
+/// Where the short-time series replaces the rule: r = (tau/tau_K)^beta at most this.
+const SERIES_R: f64 = 0.8;
+/// Its terms there: the 200th is below 0.8^200 (4e-20) of Gamma's ratio, itself at most 1.
+const SERIES_TERMS: usize = 200;
+/// Past the rule's finest level, the series summed term by term while r is below this (its
+/// terms fall as r^k at worst: 10^4 terms at 0.996); beyond, the adaptive rule.
+const LONG_SERIES_R: f64 = 0.996;
+
+/// The rule's half-width in s: at s = 4, pi - u is ~1e-37 (far past where a(u) z matters).
+const S_MAX: f64 = 4.0;
+const H0: f64 = 0.5;
+/// The finest level: step H0 / 2^9 (8 193 abscissae, computed only where a point needs them).
+const MAX_LEVEL: usize = 9;
+
+impl TanhSinh {
+    fn new(beta: f64) -> TanhSinh {
+        // (-1)^(k+1) Gamma(beta k + 1) sin(pi beta k) / (pi k!), k = 1, 2, ...
+        let series = (1..=SERIES_TERMS).map(|k| series_term(beta, k)).collect();
+        TanhSinh {
+            beta,
+            levels: Vec::new(),
+            series,
+        }
+    }
+
+    /// The abscissa at s: (weight u'(s), a(u)). pi - u is computed directly where u is near pi,
+    /// so sin u keeps its digits there.
+    fn node(&self, s: f64) -> (f64, f64) {
+        use std::f64::consts::PI;
+        let w = 0.5 * PI * s.sinh();
+        let weight = PI * PI * s.cosh() / (4.0 * w.cosh().powi(2));
+        let (u, v) = if w >= 0.0 {
+            let e = (-2.0 * w).exp();
+            let v = PI * e / (1.0 + e);
+            (PI - v, v)
+        } else {
+            let e = (2.0 * w).exp();
+            let u = PI * e / (1.0 + e);
+            (u, PI - u)
+        };
+        let b = self.beta;
+        let a = if u < 1e-9 {
+            b.powf(b / (1.0 - b)) * (1.0 - b)
+        } else {
+            let sb = (b * u).sin();
+            (sb / v.sin()).powf(1.0 / (1.0 - b)) * ((1.0 - b) * u).sin() / sb
+        };
+        (weight, a)
+    }
+
+    /// The abscissae new at `level`, computed on first use.
+    fn level(&mut self, level: usize) -> &[(f64, f64)] {
+        while self.levels.len() <= level {
+            let l = self.levels.len();
+            let h = H0 / f64::from(1u32 << l);
+            let n = (S_MAX / h).round() as i64;
+            // Level 0: every multiple of H0; then the odd multiples of the new step.
+            let nodes: Vec<(f64, f64)> = (-n..=n)
+                .filter(|j| l == 0 || j.rem_euclid(2) == 1)
+                .map(|j| self.node(j as f64 * h))
+                .collect();
+            self.levels.push(nodes);
+        }
+        &self.levels[level]
+    }
+
+    /// The density at ln tau, or None where the rule has not converged by its finest level.
+    /// Where tau << tau_K the integrand's peak crowds into pi - u ~ (tau/tau_K)^beta with a width
+    /// of order (1 - beta) in ln(pi - u), too narrow for the rule's abscissae as beta nears 1;
+    /// there, at r = (tau/tau_K)^beta <= 0.8, the density is Pollard's series of the one-sided
+    /// stable law, sum over k of (-1)^(k+1) Gamma(beta k + 1) sin(pi beta k) r^k / (pi k!),
+    /// whose terms fall at least as 0.8^k; and the same series, summed further, where the rule
+    /// has not converged by its finest level (r below 0.996).
+    fn density(&mut self, ln_tau: f64, ln_tau_kww: f64) -> Option<f64> {
+        use std::f64::consts::PI;
+        if !ln_tau.is_finite() {
+            return Some(f64::NAN);
+        }
+        let ln_r = self.beta * (ln_tau - ln_tau_kww);
+        let r = ln_r.exp();
+        if r <= SERIES_R {
+            let mut rk = 1.0;
+            let mut sum = 0.0;
+            for c in &self.series {
+                rk *= r;
+                sum += c * rk;
+            }
+            return Some(sum);
+        }
+        let e = self.beta / (1.0 - self.beta);
+        let ln_z = e * (ln_tau - ln_tau_kww);
+        if ln_z > 700.0 {
+            return Some(0.0);
+        }
+        let z = ln_z.exp();
+        let term = |&(wt, a): &(f64, f64)| {
+            let az = a * z;
+            if az.is_finite() {
+                wt * az * (-az).exp()
+            } else {
+                0.0
+            }
+        };
+        let mut sum = 0.0;
+        let mut prev = f64::NAN;
+        for level in 0..=MAX_LEVEL {
+            sum += self.level(level).iter().map(term).sum::<f64>();
+            let est = e / PI * sum * H0 / f64::from(1u32 << level);
+            if level >= 2 && (est - prev).abs() <= (1e-10 * est.abs()).max(1e-16) {
+                return Some(est);
+            }
+            prev = est;
+        }
+        (r < LONG_SERIES_R).then(|| {
+            // Term by term until the bound Gamma(beta k + 1) r^k / k! on what is left is below
+            // 1e-17 (the density there is of order 0.1 to 10).
+            let (mut sum, mut k) = (0.0, 1usize);
+            loop {
+                let kf = k as f64;
+                let bound = (fit::stats::ln_gamma(self.beta * kf + 1.0)
+                    - fit::stats::ln_gamma(kf + 1.0)
+                    + kf * ln_r)
+                    .exp();
+                sum += series_term(self.beta, k) * r.powi(k as i32);
+                if bound < 1e-17 * (1.0 - r) || k > 100_000 {
+                    return sum;
+                }
+                k += 1;
+            }
+        })
     }
 }
 
-struct BitsHasher(u64);
-
-impl std::hash::Hasher for BitsHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
+/// The k-th coefficient of Pollard's series, (-1)^(k+1) Gamma(beta k + 1) sin(pi beta k) / (pi k!).
+fn series_term(beta: f64, k: usize) -> f64 {
+    use std::f64::consts::PI;
+    let kf = k as f64;
+    let sign = if k % 2 == 1 { 1.0 } else { -1.0 };
+    sign * (fit::stats::ln_gamma(beta * kf + 1.0) - fit::stats::ln_gamma(kf + 1.0)).exp()
+        * (PI * beta * kf).sin()
+        / PI
 }
 
 /// Kanter's a(u) = (sin(beta u)/sin u)^(1/(1-beta)) sin((1-beta) u)/sin(beta u).
@@ -319,6 +449,61 @@ mod tests {
             assert!(
                 ((integral - m) / m).abs() < 1e-8,
                 "beta {beta}: {integral} vs {m}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_grid_rule_matches_the_adaptive_rule_and_the_closed_form() {
+        // Two independent quadratures of Kanter's integral (tanh-sinh on shared abscissae,
+        // adaptive Simpson per point) over 28 decades of tau around tau_K.
+        let ln_k = 1000f64.ln();
+        let xs: Vec<f64> = (0..=280).map(|k| ln_k - 50.0 + 0.2 * k as f64).collect();
+        for &beta in &[0.1, 0.2, 0.3, 0.45, 0.5, 0.6, 0.75, 0.8, 0.9, 0.95, 0.97] {
+            let grid = distribution_ln_tau_grid(&xs, ln_k, beta);
+            let peak = grid.iter().fold(0.0f64, |m, v| m.max(*v));
+            for (x, g) in xs.iter().zip(&grid) {
+                let a = distribution_ln_tau(*x, ln_k, beta);
+                assert!(
+                    (g - a).abs() <= 1e-8 * peak,
+                    "beta {beta}, ln(tau/tau_K) = {}: grid {g} vs adaptive {a}",
+                    x - ln_k
+                );
+                if beta == 0.5 {
+                    let z: f64 = (x - ln_k).exp();
+                    let exact = z.sqrt() * (-z / 4.0).exp() / (2.0 * std::f64::consts::PI.sqrt());
+                    assert!(
+                        (g - exact).abs() <= 1e-9 * exact.max(1e-6),
+                        "ln(tau/tau_K) = {}: {g} vs {exact}",
+                        x - ln_k
+                    );
+                }
+            }
+        }
+        assert!(distribution_ln_tau_grid(&xs, ln_k, 1.0)[0].is_nan());
+        // Mass, mean and SD of ln tau by the trapezoid rule on a fine grid, against the closed
+        // forms, up to beta 0.995 (where the adaptive rule misses the narrow peak).
+        for &beta in &[0.15, 0.5, 0.9, 0.99, 0.995] {
+            let (lo, step, n) = (ln_k - 120.0, 0.004, 45_000);
+            let xs: Vec<f64> = (0..=n).map(|k| lo + step * k as f64).collect();
+            let d = distribution_ln_tau_grid(&xs, ln_k, beta);
+            let (mut m0, mut m1, mut m2) = (0.0, 0.0, 0.0);
+            for (k, (x, v)) in xs.iter().zip(&d).enumerate() {
+                let w = v * step * if k == 0 || k == n { 0.5 } else { 1.0 };
+                m0 += w;
+                m1 += w * x;
+                m2 += w * x * x;
+            }
+            let (mean, sd) = (m1 / m0, (m2 / m0 - (m1 / m0).powi(2)).sqrt());
+            let (em, es) = (
+                distribution_mean_ln_tau(ln_k, beta),
+                distribution_sd_ln_tau(beta),
+            );
+            assert!((m0 - 1.0).abs() < 1e-6, "beta {beta}: mass {m0}");
+            assert!((mean - em).abs() < 1e-4, "beta {beta}: mean {mean} vs {em}");
+            assert!(
+                (sd - es).abs() < 1e-4 * es.max(1.0),
+                "beta {beta}: sd {sd} vs {es}"
             );
         }
     }
