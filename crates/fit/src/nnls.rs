@@ -224,9 +224,17 @@ pub fn nnls_gram(
     }
     let mut iterations = 0;
     loop {
-        // The negative gradient; a free variable that would decrease the objective enters.
+        // The negative gradient where the variable is held at 0 (a passive one's is 0 at the
+        // optimum on its set and never read); a variable that would decrease the objective
+        // enters.
         let w: Vec<f64> = (0..n)
-            .map(|i| q[i] - dot(&g[i * n..(i + 1) * n], &x))
+            .map(|i| {
+                if passive[i] {
+                    0.0
+                } else {
+                    q[i] - dot(&g[i * n..(i + 1) * n], &x)
+                }
+            })
             .collect();
         let enter = (0..n)
             .filter(|&j| !passive[j] && w[j] > tol)
