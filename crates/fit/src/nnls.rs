@@ -176,6 +176,32 @@ impl Factor {
     }
 }
 
+/// The active-set method's scales for a right-hand side q of n entries.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerances {
+    /// max |q_i| (at least the smallest positive double).
+    pub scale: f64,
+    /// A variable enters when its negative gradient exceeds this: 1e-12 n scale.
+    pub tol: f64,
+    /// Passive-set changes allowed: 3 n + 10.
+    pub max_iter: usize,
+}
+
+impl Tolerances {
+    pub fn of(q: &[f64]) -> Tolerances {
+        let n = q.len();
+        let scale = q
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
+        Tolerances {
+            scale,
+            tol: 1e-12 * scale * n as f64,
+            max_iter: 3 * n + 10,
+        }
+    }
+}
+
 /// Solves min 1/2 x^T G x - q^T x, x >= 0 (G n x n row-major, symmetric positive definite),
 /// optionally starting from the passive set `start`.
 pub fn nnls_gram(
@@ -190,12 +216,7 @@ pub fn nnls_gram(
     if g.iter().chain(q).any(|v| !v.is_finite()) {
         return Err(NnlsError::NonFinite);
     }
-    let scale = q
-        .iter()
-        .fold(0.0f64, |m, v| m.max(v.abs()))
-        .max(f64::MIN_POSITIVE);
-    let tol = 1e-12 * scale * n as f64;
-    let max_iter = 3 * n + 10;
+    let Tolerances { tol, max_iter, .. } = Tolerances::of(q);
     let mut passive = vec![false; n];
     let mut x = vec![0.0; n];
     // A warm start: keep the previous passive set, dropping variables until the solution on it
