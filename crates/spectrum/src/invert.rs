@@ -362,6 +362,13 @@ fn forward(l: &[f64], k: usize, first: &[usize], b: &mut [f64]) {
     }
 }
 
+/// The GCV scan's data-free part, per scan point: the weights of the projections in the fitted
+/// sum of squares (k per point) and the degrees of freedom.
+struct ScanTable {
+    weights: Vec<f64>,
+    dof: Vec<f64>,
+}
+
 /// Back substitution: solves L^T x = b in place (L lower, k x k, rows from `first`).
 fn backward(l: &[f64], k: usize, first: &[usize], b: &mut [f64]) {
     for i in (0..k).rev() {
@@ -715,13 +722,84 @@ impl Gcv {
         (gcv, rss, dof)
     }
 
+    /// The scan's steps in ln(lambda) (tenth-decade) and its m-th point.
+    fn scan_steps(&self) -> usize {
+        ((self.ln_hi - self.ln_lo) / (0.1 * std::f64::consts::LN_10)).round() as usize
+    }
+    fn scan_at(&self, m: usize) -> f64 {
+        self.ln_lo + (self.ln_hi - self.ln_lo) * m as f64 / self.scan_steps() as f64
+    }
+
     /// The lambda minimising GCV: a scan at tenth-decade steps, then golden-section refinement
     /// between the best point's neighbours. Returns (lambda, dof, whether it is at a scan end).
     fn choose(&self, projections: &[f64], yy: f64) -> (f64, f64, bool) {
-        let steps = ((self.ln_hi - self.ln_lo) / (0.1 * std::f64::consts::LN_10)).round() as usize;
-        let at = |m: usize| self.ln_lo + (self.ln_hi - self.ln_lo) * m as f64 / steps as f64;
+        self.refine(
+            |m| self.eval(projections, yy, self.scan_at(m).exp()).0,
+            projections,
+            yy,
+        )
+    }
+
+    /// [`Gcv::choose`] with the scan's weights from `table` (a bootstrap replicate's: the scan
+    /// costs one product per point instead of a division per eigenvalue; the same choice up to
+    /// rounding). The evidence criterion scans directly.
+    fn choose_tabled(&self, table: &ScanTable, projections: &[f64], yy: f64) -> (f64, f64, bool) {
+        if self.criterion != Criterion::Gcv {
+            return self.choose(projections, yy);
+        }
+        let n = self.n as f64;
+        self.refine(
+            |m| {
+                let fit =
+                    fit::linalg::dot(&table.weights[m * self.k..(m + 1) * self.k], projections);
+                let rss = (yy - fit).max(0.0);
+                let dof = table.dof[m];
+                if GCV_GAMMA * dof < n - 0.5 {
+                    n * rss / (n - GCV_GAMMA * dof).powi(2)
+                } else {
+                    f64::INFINITY
+                }
+            },
+            projections,
+            yy,
+        )
+    }
+
+    /// The scan's GCV weights, mu (mu + 2 lambda) / (mu + lambda)^2 per point and eigenvalue,
+    /// and its degrees of freedom: they do not depend on the data.
+    fn scan_table(&self) -> ScanTable {
+        let steps = self.scan_steps();
+        let mut weights = vec![0.0; (steps + 1) * self.k];
+        let mut dof = vec![self.extra_dof; steps + 1];
+        for m in 0..=steps {
+            let lambda = self.scan_at(m).exp();
+            for (w, mu) in weights[m * self.k..(m + 1) * self.k]
+                .iter_mut()
+                .zip(&self.mu)
+            {
+                if *mu == 0.0 {
+                    continue;
+                }
+                let d = mu + lambda;
+                *w = mu * (mu + 2.0 * lambda) / (d * d);
+                dof[m] += mu / d;
+            }
+        }
+        ScanTable { weights, dof }
+    }
+
+    /// The scan (criterion of the m-th point from `score`), then golden-section refinement on
+    /// the exact criterion between the best point's neighbours.
+    fn refine(
+        &self,
+        score: impl Fn(usize) -> f64,
+        projections: &[f64],
+        yy: f64,
+    ) -> (f64, f64, bool) {
+        let steps = self.scan_steps();
+        let at = |m: usize| self.scan_at(m);
         let best = (0..=steps)
-            .map(|m| (m, self.eval(projections, yy, at(m).exp()).0))
+            .map(|m| (m, score(m)))
             .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
             .map(|(m, _)| m)
             .unwrap_or(0);
@@ -1006,6 +1084,8 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
                     .collect()
             })
             .collect();
+        // The replicates' lambda scans share their data-free weights.
+        let table = gcv.scan_table();
         // Per replicate: its spectrum, and its (mean, sd) of ln tau where it has mass.
         type Replicate = (Vec<f64>, Option<(f64, f64)>);
         let solved: Vec<Option<Replicate>> = draws
@@ -1020,7 +1100,7 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
                     Some(l) => l,
                     None => {
                         let yys: f64 = yt.iter().map(|v| v * v).sum();
-                        gcv.choose(&gcv.projections(&qs, yys), yys).0
+                        gcv.choose_tabled(&table, &gcv.projections(&qs, yys), yys).0
                     }
                 };
                 let gs = p.gram(lam);
