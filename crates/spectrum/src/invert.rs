@@ -403,20 +403,27 @@ impl Gcv {
         }
     }
 
-    /// Column j of (B + lambda R)^-1: W diag(1/(mu + lambda)) (row j of W).
-    fn inverse_column(&self, lambda: f64, j: usize, tmp: &mut [f64]) -> Vec<f64> {
+    /// Columns `js` of (B + lambda R)^-1: W diag(1/(mu + lambda)) (row j of W), in one pass
+    /// over W.
+    fn inverse_columns(&self, lambda: f64, js: &[usize]) -> Vec<Vec<f64>> {
         let k = self.k;
-        for ((t, w), m) in tmp
-            .iter_mut()
-            .zip(&self.w[j * k..(j + 1) * k])
-            .zip(&self.mu)
-        {
-            *t = w / (m + lambda);
+        let scaled: Vec<Vec<f64>> = js
+            .iter()
+            .map(|&j| {
+                self.w[j * k..(j + 1) * k]
+                    .iter()
+                    .zip(&self.mu)
+                    .map(|(w, m)| w / (m + lambda))
+                    .collect()
+            })
+            .collect();
+        let mut cols = vec![vec![0.0; k]; js.len()];
+        for (i, row) in self.w.chunks_exact(k).enumerate() {
+            for (c, t) in cols.iter_mut().zip(&scaled) {
+                c[i] = fit::linalg::dot(row, t);
+            }
         }
-        self.w
-            .chunks_exact(k)
-            .map(|row| fit::linalg::dot(row, tmp))
-            .collect()
+        cols
     }
 
     /// The nonnegative solution of (B + lambda R) h = q (the Gram matrix `g` at that lambda)
@@ -436,7 +443,6 @@ impl Gcv {
     ) -> Option<Vec<f64>> {
         let k = self.k;
         let mut tmp = vec![0.0; k];
-        let column = |j: usize, tmp: &mut [f64]| self.inverse_column(lambda, j, tmp);
         // Holds variable j at 0: its inverse column joins Z's and H q_P loses j's share; None
         // when Z would outgrow MAX_ZEROS.
         let hold = |j: usize,
@@ -447,7 +453,7 @@ impl Gcv {
             if zeros.len() >= MAX_ZEROS {
                 return None;
             }
-            let c = self.inverse_column(lambda, j, &mut vec![0.0; k]);
+            let c = self.inverse_columns(lambda, &[j]).pop().unwrap_or_default();
             for (yi, ci) in y.iter_mut().zip(&c) {
                 *yi -= q[j] * ci;
             }
@@ -459,7 +465,7 @@ impl Gcv {
         if zeros.len() > MAX_ZEROS {
             return None;
         }
-        let mut cols: Vec<Vec<f64>> = zeros.iter().map(|&j| column(j, &mut tmp)).collect();
+        let mut cols = self.inverse_columns(lambda, &zeros);
         // y = H q_P (q with Z's entries 0).
         let mut y: Vec<f64> = q.to_vec();
         for &j in &zeros {
