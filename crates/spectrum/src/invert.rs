@@ -431,9 +431,11 @@ impl Gcv {
     /// Hanson's active-set method run on the zero set Z, each solution from the inverse through
     /// the decomposition, x = H q_P - H_Z (H_ZZ)^-1 (H q_P)_Z with H = (B + lambda R)^-1 (O(k^2)
     /// per variable entering Z, instead of a Cholesky factorisation of the passive set, O(k^3),
-    /// at every lambda a bootstrap replicate chooses). The result is certified by the KKT
-    /// conditions on `g` (O(k^2)); None where they do not hold to 1e-9 of q, where Z outgrows
-    /// [`MAX_ZEROS`] or the iterations run out: the caller then uses the Cholesky solver.
+    /// at every lambda a bootstrap replicate chooses). The result is refined and certified by
+    /// the KKT conditions on `g` (O(k^2) each): None where they do not hold (the free variables'
+    /// gradient within 32 ulps of a bound on |G x|, the held ones' below the entering
+    /// tolerance), where Z outgrows [`MAX_ZEROS`] or the iterations run out: the caller then
+    /// uses the Cholesky solver.
     fn nnls_few_zeros(
         &self,
         lambda: f64,
