@@ -248,6 +248,58 @@ impl LevenbergMarquardt {
     }
 }
 
+/// J^T J and -J^T r, one pass over J's rows. Each entry is summed over the rows in order (the
+/// same numbers whatever the path); k of 1 to 6, the sizes of the stages' models, take a path
+/// whose row loop the compiler unrolls.
+fn normal_equations(jac: &[f64], r: &[f64], k: usize) -> (Vec<f64>, Vec<f64>) {
+    fn fixed<const K: usize>(jac: &[f64], r: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let mut jtj = [[0.0; K]; K];
+        let mut jtr = [0.0; K];
+        for (row, ri) in jac.chunks_exact(K).zip(r) {
+            let row: &[f64; K] = row.try_into().unwrap_or(&[0.0; K]);
+            for j in 0..K {
+                jtr[j] -= row[j] * ri;
+                for jj in j..K {
+                    jtj[j][jj] += row[j] * row[jj];
+                }
+            }
+        }
+        let mut out = vec![0.0; K * K];
+        for j in 0..K {
+            for jj in 0..K {
+                out[j * K + jj] = if jj >= j { jtj[j][jj] } else { jtj[jj][j] };
+            }
+        }
+        (out, jtr.to_vec())
+    }
+    match k {
+        1 => fixed::<1>(jac, r),
+        2 => fixed::<2>(jac, r),
+        3 => fixed::<3>(jac, r),
+        4 => fixed::<4>(jac, r),
+        5 => fixed::<5>(jac, r),
+        6 => fixed::<6>(jac, r),
+        _ => {
+            let mut jtj = vec![0.0; k * k];
+            let mut jtr = vec![0.0; k];
+            for (row, ri) in jac.chunks_exact(k).zip(r) {
+                for j in 0..k {
+                    jtr[j] -= row[j] * ri;
+                    for jj in j..k {
+                        jtj[j * k + jj] += row[j] * row[jj];
+                    }
+                }
+            }
+            for j in 0..k {
+                for jj in 0..j {
+                    jtj[j * k + jj] = jtj[jj * k + j];
+                }
+            }
+            (jtj, jtr)
+        }
+    }
+}
+
 fn norm2(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum()
 }
@@ -300,21 +352,7 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
         // (J^T J + lambda D^2) d = -J^T r, by Cholesky (one pass over J builds J^T J; each trial
         // lambda costs O(k^3)). Where the damped matrix is too ill-conditioned for that, the
         // step comes from the Householder QR of [J; sqrt(lambda) D], as before.
-        let mut jtj = vec![0.0; k * k];
-        let mut jtr = vec![0.0; k];
-        for (row, ri) in jac.chunks_exact(k).zip(&self.residuals) {
-            for j in 0..k {
-                jtr[j] -= row[j] * ri;
-                for jj in j..k {
-                    jtj[j * k + jj] += row[j] * row[jj];
-                }
-            }
-        }
-        for j in 0..k {
-            for jj in 0..j {
-                jtj[j * k + jj] = jtj[jj * k + j];
-            }
-        }
+        let (jtj, jtr) = normal_equations(jac, &self.residuals, k);
         // Marquardt scaling: the largest column norms seen so far (sqrt of J^T J's diagonal).
         let col_norm: Vec<f64> = (0..k).map(|j| jtj[j * k + j].sqrt()).collect();
         if self.diag.is_empty() {
