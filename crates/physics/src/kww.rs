@@ -174,14 +174,7 @@ impl TanhSinh {
             let u = PI * e / (1.0 + e);
             (u, PI - u)
         };
-        let b = self.beta;
-        let a = if u < 1e-9 {
-            b.powf(b / (1.0 - b)) * (1.0 - b)
-        } else {
-            let sb = (b * u).sin();
-            (sb / v.sin()).powf(1.0 / (1.0 - b)) * ((1.0 - b) * u).sin() / sb
-        };
-        (weight, a)
+        (weight, kanter_with_sin(u, v.sin(), self.beta))
     }
 
     /// The abscissae new at `level`, computed on first use.
@@ -252,13 +245,10 @@ impl TanhSinh {
             // 1e-17 (the density there is of order 0.1 to 10).
             let (mut sum, mut k) = (0.0, 1usize);
             loop {
-                let kf = k as f64;
-                let bound = (fit::stats::ln_gamma(self.beta * kf + 1.0)
-                    - fit::stats::ln_gamma(kf + 1.0)
-                    + kf * ln_r)
-                    .exp();
-                sum += series_term(self.beta, k) * r.powi(k as i32);
-                if bound < 1e-17 * (1.0 - r) || k > 100_000 {
+                let (ratio, coefficient) = series_parts(self.beta, k);
+                let rk = r.powi(k as i32);
+                sum += coefficient * rk;
+                if ratio * rk < 1e-17 * (1.0 - r) || k > 100_000 {
                     return sum;
                 }
                 k += 1;
@@ -269,22 +259,32 @@ impl TanhSinh {
 
 /// The k-th coefficient of Pollard's series, (-1)^(k+1) Gamma(beta k + 1) sin(pi beta k) / (pi k!).
 fn series_term(beta: f64, k: usize) -> f64 {
+    series_parts(beta, k).1
+}
+
+/// Gamma(beta k + 1) / k! (which bounds the k-th term's size over r^k) and the k-th coefficient.
+fn series_parts(beta: f64, k: usize) -> (f64, f64) {
     use std::f64::consts::PI;
     let kf = k as f64;
     let sign = if k % 2 == 1 { 1.0 } else { -1.0 };
-    sign * (fit::stats::ln_gamma(beta * kf + 1.0) - fit::stats::ln_gamma(kf + 1.0)).exp()
-        * (PI * beta * kf).sin()
-        / PI
+    let ratio = (fit::stats::ln_gamma(beta * kf + 1.0) - fit::stats::ln_gamma(kf + 1.0)).exp();
+    (ratio, sign * ratio * (PI * beta * kf).sin() / PI)
 }
 
 /// Kanter's a(u) = (sin(beta u)/sin u)^(1/(1-beta)) sin((1-beta) u)/sin(beta u).
 fn kanter(u: f64, beta: f64) -> f64 {
+    kanter_with_sin(u, u.sin(), beta)
+}
+
+/// [`kanter`] with sin u given (the tanh-sinh rule computes it as sin(pi - u) near pi, where
+/// sin u would lose its digits).
+fn kanter_with_sin(u: f64, sin_u: f64, beta: f64) -> f64 {
     if u < 1e-9 {
         // The limit at u = 0: beta^(beta/(1-beta)) (1 - beta).
         beta.powf(beta / (1.0 - beta)) * (1.0 - beta)
     } else {
-        ((beta * u).sin() / u.sin()).powf(1.0 / (1.0 - beta)) * ((1.0 - beta) * u).sin()
-            / (beta * u).sin()
+        let sb = (beta * u).sin();
+        (sb / sin_u).powf(1.0 / (1.0 - beta)) * ((1.0 - beta) * u).sin() / sb
     }
 }
 

@@ -369,6 +369,32 @@ struct ScanTable {
     dof: Vec<f64>,
 }
 
+/// The k x k matrix whose columns are those of `a` (k x k, row-major), each passed through
+/// `solve` (a triangular solve in place).
+fn solve_columns(a: &[f64], k: usize, solve: impl Fn(&mut [f64])) -> Vec<f64> {
+    let mut out = vec![0.0; k * k];
+    let mut col = vec![0.0; k];
+    for j in 0..k {
+        for i in 0..k {
+            col[i] = a[i * k + j];
+        }
+        solve(&mut col);
+        for i in 0..k {
+            out[i * k + j] = col[i];
+        }
+    }
+    out
+}
+
+/// GCV's score n RSS / (n - gamma dof)^2 (infinite where the denominator would not be positive).
+fn gcv_score(n: f64, rss: f64, dof: f64) -> f64 {
+    if GCV_GAMMA * dof < n - 0.5 {
+        n * rss / (n - GCV_GAMMA * dof).powi(2)
+    } else {
+        f64::INFINITY
+    }
+}
+
 /// Back substitution: solves L^T x = b in place (L lower, k x k, rows from `first`).
 fn backward(l: &[f64], k: usize, first: &[usize], b: &mut [f64]) {
     for i in (0..k).rev() {
@@ -618,17 +644,8 @@ impl Gcv {
         let k = p.k;
         let (c, first) = cholesky_envelope(&p.r, k)?;
         // X = C^-1 B column by column, then M = C^-1 X^T (= C^-1 B C^-T, symmetric).
-        let mut x = vec![0.0; k * k];
+        let x = solve_columns(&p.b, k, |col| forward(&c, k, &first, col));
         let mut col = vec![0.0; k];
-        for j in 0..k {
-            for i in 0..k {
-                col[i] = p.b[i * k + j];
-            }
-            forward(&c, k, &first, &mut col);
-            for i in 0..k {
-                x[i * k + j] = col[i];
-            }
-        }
         let mut m = vec![0.0; k * k];
         for j in 0..k {
             // Column j of X^T is row j of X.
@@ -654,16 +671,7 @@ impl Gcv {
             .collect();
         let trace = |a: &[f64]| (0..k).map(|j| a[j * k + j]).sum::<f64>();
         let scale = trace(&p.b) / trace(&p.r).max(f64::MIN_POSITIVE);
-        let mut w = vec![0.0; k * k];
-        for j in 0..k {
-            for i in 0..k {
-                col[i] = v[i * k + j];
-            }
-            backward(&c, k, &first, &mut col);
-            for i in 0..k {
-                w[i * k + j] = col[i];
-            }
-        }
+        let w = solve_columns(&v, k, |col| backward(&c, k, &first, col));
         Some(Gcv {
             criterion,
             mu,
@@ -722,12 +730,7 @@ impl Gcv {
             let score = n_eff * (quad.max(f64::MIN_POSITIVE) / n_eff).ln() + logdet;
             return (score, rss, dof);
         }
-        let gcv = if GCV_GAMMA * dof < n - 0.5 {
-            n * rss / (n - GCV_GAMMA * dof).powi(2)
-        } else {
-            f64::INFINITY
-        };
-        (gcv, rss, dof)
+        (gcv_score(n, rss, dof), rss, dof)
     }
 
     /// The scan's steps in ln(lambda) (tenth-decade) and its m-th point.
@@ -760,13 +763,7 @@ impl Gcv {
             |m| {
                 let fit =
                     fit::linalg::dot(&table.weights[m * self.k..(m + 1) * self.k], projections);
-                let rss = (yy - fit).max(0.0);
-                let dof = table.dof[m];
-                if GCV_GAMMA * dof < n - 0.5 {
-                    n * rss / (n - GCV_GAMMA * dof).powi(2)
-                } else {
-                    f64::INFINITY
-                }
+                gcv_score(n, (yy - fit).max(0.0), table.dof[m])
             },
             projections,
             yy,
