@@ -23,7 +23,9 @@
 //!   a drifting instrument's interval right (see bench/coverage.md and docs/drift.md).
 
 use fit::{Fit, Model, Options, least_squares};
-use physics::kww::{KwwParams, mean_tau_s};
+use std::sync::Mutex;
+
+use physics::kww::{KwwParams, ShiftedTerms, mean_tau_s};
 use tables::{KwwFit, RelaxationClean};
 
 use crate::model::{KwwModel, Variant, initial_guess};
@@ -191,6 +193,19 @@ struct StepModel<'a> {
     offset: bool,
     /// sigma / SE(step end).
     prior: f64,
+    /// The last evaluation's per-point terms, for the Jacobian at the same parameters.
+    terms: Mutex<ShiftedTerms>,
+}
+
+impl<'a> StepModel<'a> {
+    fn new(t: &'a [f64], offset: bool, prior: f64) -> Self {
+        StepModel {
+            t,
+            offset,
+            prior,
+            terms: Mutex::default(),
+        }
+    }
 }
 
 impl StepModel<'_> {
@@ -214,23 +229,25 @@ impl Model for StepModel<'_> {
     }
     fn eval(&self, p: &[f64], out: &mut [f64]) {
         let q = self.params(p);
-        for (o, &t) in out.iter_mut().zip(self.t) {
-            *o = q.phi(t);
-        }
-        out[self.t.len()] = self.prior * q.t0_s;
+        let n = self.t.len();
+        self.terms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .eval(&q, self.t, &mut out[..n]);
+        out[n] = self.prior * q.t0_s;
     }
     fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
         let q = self.params(p);
         let k = self.n_params();
-        for (i, &t) in self.t.iter().enumerate() {
-            let (_, g) = q.phi_and_gradient(t);
+        let terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
+        terms.gradient(&q, self.t, |i, g| {
             let row = &mut jac[i * k..i * k + k];
             row[..3].copy_from_slice(&g[..3]);
             if self.offset {
                 row[3] = g[3];
             }
             row[k - 1] = g[4];
-        }
+        });
         let last = &mut jac[self.t.len() * k..self.t.len() * k + k];
         last.fill(0.0);
         last[k - 1] = self.prior;
@@ -250,11 +267,7 @@ fn fit_with_step(
 ) -> Option<(Fit, f64)> {
     let sigma = (f.rss / (f.n.saturating_sub(f.k)).max(1) as f64).sqrt();
     let prior = sigma.max(1e-12) / sd_s;
-    let model = StepModel {
-        t,
-        offset: v != Variant::Kww,
-        prior,
-    };
+    let model = StepModel::new(t, v != Variant::Kww, prior);
     let mut bounds = v.bounds();
     bounds.push(fit::Bound::Both(-5.0 * sd_s, 5.0 * sd_s));
     let opts = Options {
@@ -518,11 +531,7 @@ fn fit_once(
         return flagged(c, "fit_failed", t.len());
     };
     let stepped = step_prior.is_some();
-    let step_model = |prior: f64| StepModel {
-        t,
-        offset: variant != Variant::Kww,
-        prior,
-    };
+    let step_model = |prior: f64| StepModel::new(t, variant != Variant::Kww, prior);
     // The chosen model as fitted (with the step prior where there is one), its bounds and data.
     let plain = KwwModel::new(t, &ln_t, variant);
     let with_step = step_prior.map(step_model);

@@ -66,6 +66,66 @@ impl KwwParams {
     }
 }
 
+/// The per-point terms of [`KwwParams::phi`] at one parameter set, kept so that the gradient at
+/// the same parameters (a least-squares solver asks for it where it last evaluated) does not
+/// recompute them: ln((t - t0)/tau), z = ((t - t0)/tau)^beta and exp(-z) per time (unused where
+/// t <= t0). Values and gradients are exactly those of `phi` and `phi_and_gradient`.
+#[derive(Debug, Default, Clone)]
+pub struct ShiftedTerms {
+    params: Option<KwwParams>,
+    ln_s: Vec<f64>,
+    z: Vec<f64>,
+    e: Vec<f64>,
+}
+
+impl ShiftedTerms {
+    /// The model values at `t_s` into `out`; the terms are kept for `q`.
+    pub fn eval(&mut self, q: &KwwParams, t_s: &[f64], out: &mut [f64]) {
+        let n = t_s.len();
+        self.ln_s.resize(n, 0.0);
+        self.z.resize(n, 0.0);
+        self.e.resize(n, 0.0);
+        for (i, (&t, o)) in t_s.iter().zip(out.iter_mut()).enumerate() {
+            let dt = t - q.t0_s;
+            if dt <= 0.0 {
+                *o = q.amplitude + q.offset;
+                continue;
+            }
+            let ln_s = dt.ln() - q.ln_tau;
+            let z = (q.beta * ln_s).exp();
+            let e = (-z).exp();
+            (self.ln_s[i], self.z[i], self.e[i]) = (ln_s, z, e);
+            *o = q.amplitude * e + q.offset;
+        }
+        self.params = Some(*q);
+    }
+
+    /// The gradient rows [dA, d ln tau, d beta, dc, dt0] at `t_s` for `q`, each passed to `row`
+    /// with its index: from the kept terms when they are `q`'s, else computed afresh.
+    pub fn gradient(&self, q: &KwwParams, t_s: &[f64], mut row: impl FnMut(usize, [f64; 5])) {
+        let kept = self.params.as_ref() == Some(q) && self.ln_s.len() == t_s.len();
+        if !kept {
+            for (i, &t) in t_s.iter().enumerate() {
+                row(i, q.phi_and_gradient(t).1);
+            }
+            return;
+        }
+        let a = q.amplitude;
+        for (i, &t) in t_s.iter().enumerate() {
+            let dt = t - q.t0_s;
+            if dt <= 0.0 {
+                row(i, [1.0, 0.0, 0.0, 1.0, 0.0]);
+                continue;
+            }
+            let (ln_s, z, e) = (self.ln_s[i], self.z[i], self.e[i]);
+            let d_ln_tau = a * e * q.beta * z;
+            let d_beta = -a * e * z * ln_s;
+            let d_t0 = a * e * q.beta * z / dt;
+            row(i, [e, d_ln_tau, d_beta, 1.0, d_t0]);
+        }
+    }
+}
+
 /// The mean relaxation time <tau> = (tau / beta) Gamma(1/beta).
 pub fn mean_tau_s(tau_s: f64, beta: f64) -> f64 {
     tau_s / beta * fit::stats::gamma(1.0 / beta)
@@ -367,6 +427,38 @@ fn simpson_abs<F: Fn(f64) -> f64>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_terms_give_exactly_the_values_and_gradients_of_phi() {
+        let q = KwwParams {
+            amplitude: 0.93,
+            ln_tau: 250f64.ln(),
+            beta: 0.47,
+            offset: 0.04,
+            t0_s: 0.7,
+        };
+        // Times before, at and after t0.
+        let t: Vec<f64> = (0..200)
+            .map(|i| 0.05 * f64::from(i) * f64::from(i))
+            .collect();
+        let mut terms = ShiftedTerms::default();
+        let mut out = vec![0.0; t.len()];
+        terms.eval(&q, &t, &mut out);
+        for (o, &ti) in out.iter().zip(&t) {
+            assert_eq!(o.to_bits(), q.phi(ti).to_bits());
+        }
+        // At the kept parameters and at others (computed afresh).
+        let other = KwwParams { beta: 0.48, ..q };
+        for at in [q, other] {
+            let mut rows = Vec::new();
+            terms.gradient(&at, &t, |i, g| rows.push((i, g)));
+            assert_eq!(rows.len(), t.len());
+            for (i, g) in rows {
+                let want = at.phi_and_gradient(t[i]).1;
+                assert!(g.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+        }
+    }
 
     fn p(beta: f64) -> KwwParams {
         KwwParams {

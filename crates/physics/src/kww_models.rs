@@ -1,7 +1,7 @@
 //! The three KWW variants as least-squares models (analytic Jacobian), their bounds, automatic
 //! initial guesses (Kohlrausch linearisation, else the 1/e crossing with beta = 0.6) and a plain refit.
 
-use crate::kww::KwwParams;
+use crate::kww::{KwwParams, ShiftedTerms};
 use fit::{Bound, Model};
 
 /// Which terms a fit frees: parameters are [A, ln tau, beta] + [c] + [t0].
@@ -72,6 +72,8 @@ pub struct KwwModel<'a> {
     /// solver asks for the Jacobian where it last evaluated (an accepted step), and the same
     /// values are not computed twice. Exactly the values a fresh computation gives.
     cache: std::sync::Mutex<EvalCache>,
+    /// The same for the variant with t0 (terms of the shifted time).
+    shifted: std::sync::Mutex<ShiftedTerms>,
 }
 
 #[derive(Default)]
@@ -88,6 +90,7 @@ impl<'a> KwwModel<'a> {
             ln_t,
             variant,
             cache: Default::default(),
+            shifted: Default::default(),
         }
     }
 }
@@ -102,9 +105,10 @@ impl Model for KwwModel<'_> {
     fn eval(&self, p: &[f64], out: &mut [f64]) {
         let q = self.variant.params(p);
         if self.variant == Variant::KwwOffsetT0 {
-            for (o, &t) in out.iter_mut().zip(self.t) {
-                *o = q.phi(t);
-            }
+            self.shifted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .eval(&q, self.t, out);
         } else {
             let mut guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             let c = &mut *guard;
@@ -128,10 +132,10 @@ impl Model for KwwModel<'_> {
         let q = self.variant.params(p);
         let k = self.variant.n_params();
         if self.variant == Variant::KwwOffsetT0 {
-            for (i, &t) in self.t.iter().enumerate() {
-                let (_, g) = q.phi_and_gradient(t);
+            let shifted = self.shifted.lock().unwrap_or_else(|e| e.into_inner());
+            shifted.gradient(&q, self.t, |i, g| {
                 jac[i * k..i * k + k].copy_from_slice(&g[..k]);
-            }
+            });
         } else {
             // t0 = 0: the derivatives of `phi_and_gradient`, from ln t (z and exp(-z) from the
             // last evaluation when it was at these parameters).
