@@ -31,7 +31,7 @@ pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
         match &mut current {
             Some((_, _, _, cols)) => {
                 if !t.is_empty() {
-                    cols.push(no, line.split('\t'))?;
+                    cols.push(no, crate::table_text::cells(line, b'\t'))?;
                 }
             }
             None => {

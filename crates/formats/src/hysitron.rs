@@ -53,7 +53,7 @@ pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
             cols.new_segment();
             continue;
         }
-        cols.push(no, line.split('\t'))?;
+        cols.push(no, crate::table_text::cells(line, b'\t'))?;
     }
     if let Some((n, at)) = declared
         && n != cols.rows()

@@ -152,7 +152,7 @@ fn describe(bytes: &[u8]) -> String {
 }
 
 /// Decodes bytes, naming the problem as a file-level error.
-pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), FormatError> {
+pub fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, Encoding), FormatError> {
     text::decode(bytes)
         .map_err(|_| FormatError::file("invalid UTF-16 text (odd length or unpaired surrogate)"))
 }

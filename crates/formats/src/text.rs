@@ -1,5 +1,7 @@
 //! Bytes to text (docs/formats.md rule 1) and text to lines (rule 2).
 
+use std::borrow::Cow;
+
 /// The encoding a file was found to be in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -28,25 +30,25 @@ const CP1252_HIGH: [u16; 32] = [
 ];
 
 /// Decodes a file's bytes: BOMs first, then UTF-16LE without BOM (NUL bytes at odd offsets),
-/// then strict UTF-8, else Windows-1252.
-pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), DecodeError> {
+/// then strict UTF-8, else Windows-1252. UTF-8 text is borrowed, not copied.
+pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Encoding), DecodeError> {
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return utf16(rest, false).map(|s| (s, Encoding::Utf16Le));
+        return utf16(rest, false).map(|s| (Cow::Owned(s), Encoding::Utf16Le));
     }
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return utf16(rest, true).map(|s| (s, Encoding::Utf16Be));
+        return utf16(rest, true).map(|s| (Cow::Owned(s), Encoding::Utf16Be));
     }
     if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF])
         && let Ok(s) = std::str::from_utf8(rest)
     {
-        return Ok((s.to_owned(), Encoding::Utf8Bom));
+        return Ok((Cow::Borrowed(s), Encoding::Utf8Bom));
     }
     if looks_utf16le(bytes) {
-        return utf16(bytes, false).map(|s| (s, Encoding::Utf16LeNoBom));
+        return utf16(bytes, false).map(|s| (Cow::Owned(s), Encoding::Utf16LeNoBom));
     }
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok((s.to_owned(), Encoding::Utf8)),
-        Err(_) => Ok((windows_1252(bytes), Encoding::Windows1252)),
+        Ok(s) => Ok((Cow::Borrowed(s), Encoding::Utf8)),
+        Err(_) => Ok((Cow::Owned(windows_1252(bytes)), Encoding::Windows1252)),
     }
 }
 

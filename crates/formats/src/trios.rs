@@ -79,7 +79,7 @@ fn text_step(
     while i < all.len() && !is_section(all[i].1) {
         let (no, line) = all[i];
         if !line.trim().is_empty() {
-            cols.push(no, line.split('\t'))?;
+            cols.push(no, crate::table_text::cells(line, b'\t'))?;
         }
         i += 1;
     }
@@ -125,7 +125,7 @@ fn lims_step(
                     cols = Some(Columns::with_units(&names, &units, false, decimal_comma));
                 }
                 if let Some(c) = cols.as_mut() {
-                    c.push(no, rest.split('\t'))?;
+                    c.push(no, crate::table_text::cells(rest, b'\t'))?;
                 }
             }
             _ => {}

@@ -70,7 +70,7 @@ pub(crate) fn parse(text: &str) -> Result<crate::Contents, FormatError> {
             cols.new_segment();
             continue;
         }
-        cols.push(no, line.split('\t'))?;
+        cols.push(no, crate::table_text::cells(line, b'\t'))?;
     }
     if cols.rows() == 0 {
         return Err(FormatError::at(start, "no data rows after `StartOfData`"));

@@ -604,84 +604,90 @@ fn ingest_parts<T: CurveTable + 'static>(
     let staged = guard::StagedDir::create(out)?;
     let progress = Progress::new(label, items.len());
     let groups = groups(items);
-    let window = (2 * rayon::current_num_threads()).max(8);
     let (mut errors, mut used) = (Vec::new(), HashSet::new());
     let (mut curves, mut points, mut bytes, mut reused, mut n_parts) = (0, 0, 0, 0, 0);
-    for batch in groups.chunks(window) {
-        let first = n_parts;
-        // After a failure (without skipping) the rest is only parsed, to report every error.
-        let write = errors.is_empty() || skip_bad;
-        let done: Vec<Result<(Group, PartSource), IngestError>> = batch
-            .par_iter()
-            .enumerate()
-            .map(|(j, r)| {
-                let kept = keys.as_ref().zip(kept_dir.as_ref()).map(|(k, d)| {
-                    let key = group_key::<T>("ingest group", &params, &k[r.clone()]);
-                    d.join(format!("{}-{key}.parquet", T::NAME))
-                });
-                let item_hashes = hashes.as_ref().map(|h| &h[r.clone()]);
-                if let Some(path) = &kept
-                    && let Some(g) = kept_part(path)
-                {
-                    report_reads(&items[r.clone()], item_hashes.into_iter().flatten());
-                    return Ok((g, PartSource::Kept(path.clone())));
-                }
-                let mut g = one_group(
-                    &items[r.clone()],
-                    item_hashes,
-                    None,
-                    None,
-                    prov,
-                    skip_bad,
-                    extract,
-                )?;
-                let Some(segment) = g.segment.take().filter(|_| write) else {
-                    return Ok((g, PartSource::None));
-                };
-                // Only a group whose every file was read is kept.
-                let keep = kept.filter(|_| g.errors.is_empty());
-                let target = keep
-                    .clone()
-                    .unwrap_or_else(|| staged.path().join(tables::part_name(first + j)));
-                let mut w = SegmentWriter::<T>::create(&target, prov)?;
-                w.append(segment)?;
-                let hash = w.finish()?;
-                Ok(match keep {
-                    Some(path) => {
-                        let side = serde_json::json!({
-                            "blake3": hash.to_hex().to_string(),
-                            "group": group_json("", 0, &g),
-                        });
-                        guard::write_cache_file(&sidecar(&path), side.to_string().as_bytes())?;
-                        (g, PartSource::Kept(path))
-                    }
-                    None => (g, PartSource::Written),
-                })
-            })
-            .collect();
-        for (r, d) in batch.iter().zip(done) {
-            let (g, source) = d?;
+    // Every group on the pool at once, each writing its own part named by its index (a group
+    // that yields nothing leaves a gap in the numbering: parts are read in name order), so no
+    // core waits for the slowest group of a batch. After a failure (without skipping) the
+    // groups not yet started are only parsed, to report every error; the run then fails.
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let done: Vec<Result<(Group, PartSource), IngestError>> = groups
+        .par_iter()
+        .enumerate()
+        .map(|(gi, r)| {
+            let kept = keys.as_ref().zip(kept_dir.as_ref()).map(|(k, d)| {
+                let key = group_key::<T>("ingest group", &params, &k[r.clone()]);
+                d.join(format!("{}-{key}.parquet", T::NAME))
+            });
+            let item_hashes = hashes.as_ref().map(|h| &h[r.clone()]);
+            if let Some(path) = &kept
+                && let Some(g) = kept_part(path)
+            {
+                report_reads(&items[r.clone()], item_hashes.into_iter().flatten());
+                progress.add(r.len());
+                return Ok((g, PartSource::Kept(path.clone())));
+            }
+            let write = skip_bad || !failed.load(std::sync::atomic::Ordering::Relaxed);
+            let g = one_group(
+                &items[r.clone()],
+                item_hashes,
+                None,
+                None,
+                prov,
+                skip_bad,
+                extract,
+            );
             progress.add(r.len());
-            for w in &g.warnings {
-                tracing::warn!("{w}");
+            let mut g =
+                g.inspect_err(|_| failed.store(true, std::sync::atomic::Ordering::Relaxed))?;
+            if !g.errors.is_empty() && !skip_bad {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            if g.cached {
-                reused += r.len();
-            }
-            curves += g.curves;
-            points += g.points;
-            bytes += g.bytes;
-            match source {
-                PartSource::Kept(path) => {
-                    staged.link(Path::new(&tables::part_name(n_parts)), &path)?;
-                    used.insert(path);
-                    n_parts += 1;
+            let Some(segment) = g.segment.take().filter(|_| write) else {
+                return Ok((g, PartSource::None));
+            };
+            // Only a group whose every file was read is kept.
+            let keep = kept.filter(|_| g.errors.is_empty());
+            let target = keep
+                .clone()
+                .unwrap_or_else(|| staged.path().join(tables::part_name(gi)));
+            let mut w = SegmentWriter::<T>::create(&target, prov)?;
+            w.append(segment)?;
+            let hash = w.finish()?;
+            Ok(match keep {
+                Some(path) => {
+                    let side = serde_json::json!({
+                        "blake3": hash.to_hex().to_string(),
+                        "group": group_json("", 0, &g),
+                    });
+                    guard::write_cache_file(&sidecar(&path), side.to_string().as_bytes())?;
+                    (g, PartSource::Kept(path))
                 }
-                PartSource::Written => n_parts += 1,
-                PartSource::None => {}
-            }
-            errors.extend(g.errors);
+                None => (g, PartSource::Written),
+            })
+        })
+        .collect();
+    for (gi, d) in done.into_iter().enumerate() {
+        let (g, source) = d?;
+        for w in &g.warnings {
+            tracing::warn!("{w}");
         }
+        if g.cached {
+            reused += groups[gi].len();
+        }
+        curves += g.curves;
+        points += g.points;
+        bytes += g.bytes;
+        match source {
+            PartSource::Kept(path) => {
+                staged.link(Path::new(&tables::part_name(gi)), &path)?;
+                used.insert(path);
+                n_parts += 1;
+            }
+            PartSource::Written => n_parts += 1,
+            PartSource::None => {}
+        }
+        errors.extend(g.errors);
     }
     progress.finish();
     if !errors.is_empty() && !skip_bad {

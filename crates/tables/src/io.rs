@@ -64,10 +64,14 @@ impl FileMeta {
     }
 }
 
+/// The writer settings of a table. `curve_id`: in a curve table (text repeated on every sample
+/// row) only this text column carries min/max statistics, the one a reader looks a curve up by
+/// (`Segments::text_range`); the others' would be a comparison per row that nothing reads.
 pub(crate) fn writer_properties(
     table: &str,
     schema: &SchemaRef,
     prov: &Provenance,
+    curve_id: Option<&str>,
 ) -> Result<WriterProperties, TableError> {
     let level = ZstdLevel::try_new(1).map_err(|e| TableError::Internal(e.to_string()))?;
     let kv = vec![
@@ -91,6 +95,12 @@ pub(crate) fn writer_properties(
         if f.data_type() == &arrow_schema::DataType::Utf8 {
             builder =
                 builder.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+            if curve_id.is_some_and(|id| id != f.name()) {
+                builder = builder.set_column_statistics_enabled(
+                    ColumnPath::from(f.name().as_str()),
+                    parquet::file::properties::EnabledStatistics::None,
+                );
+            }
         }
     }
     Ok(builder.build())
@@ -127,9 +137,10 @@ impl TableFile {
         table: &str,
         schema: SchemaRef,
         prov: &Provenance,
+        curve_id: Option<&str>,
     ) -> Result<Self, TableError> {
         let (atomic, file) = prepare_target(path)?;
-        let props = writer_properties(table, &schema, prov)?;
+        let props = writer_properties(table, &schema, prov, curve_id)?;
         let writer =
             ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
                 .map_err(|source| TableError::Parquet {
@@ -183,7 +194,7 @@ pub fn write_rows<T: RowTable>(
     prov: &Provenance,
 ) -> Result<(), TableError> {
     rows.sort_by(T::cmp_key);
-    let mut file = TableFile::create(path, T::NAME, schema_of(&T::columns()), prov)?;
+    let mut file = TableFile::create(path, T::NAME, schema_of(&T::columns()), prov, None)?;
     if !rows.is_empty() {
         file.write(&T::to_batch(&rows)?)?;
     }
@@ -200,7 +211,7 @@ pub struct CurveWriter<T: CurveTable> {
 
 impl<T: CurveTable> CurveWriter<T> {
     pub fn create(path: &Path, prov: &Provenance) -> Result<Self, TableError> {
-        let file = TableFile::create(path, T::NAME, schema_of(&T::columns()), prov)?;
+        let file = TableFile::create(path, T::NAME, schema_of(&T::columns()), prov, Some(T::ID))?;
         Ok(CurveWriter {
             file,
             last: None,

@@ -64,7 +64,7 @@ fn encode_segment_rows<T: CurveTable>(
     group_rows: usize,
 ) -> Result<Vec<u8>, TableError> {
     let schema = schema_of(&T::columns());
-    let props = writer_properties(T::NAME, &schema, prov)?
+    let props = writer_properties(T::NAME, &schema, prov, Some(T::ID))?
         .into_builder()
         .set_max_row_group_row_count(None)
         .build();
@@ -137,7 +137,7 @@ impl<T: CurveTable> SegmentWriter<T> {
         let meta = metadata(&empty)?;
         let fm = meta.file_metadata();
         let schema = fm.schema_descr().root_schema_ptr();
-        let mut props = writer_properties(T::NAME, &schema_of(&T::columns()), prov)?;
+        let mut props = writer_properties(T::NAME, &schema_of(&T::columns()), prov, Some(T::ID))?;
         props = props
             .into_builder()
             .set_key_value_metadata(fm.key_value_metadata().cloned())
