@@ -30,9 +30,30 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Solves min ||A x - b|| for A (rows x cols, rows >= cols) by Householder QR; zero components
 /// where a column is (numerically) dependent.
 pub fn lstsq(a: &[f64], rows: usize, cols: usize, b: &[f64]) -> Vec<f64> {
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    let mut diag = vec![0.0; cols];
+    let mut x = vec![0.0; cols];
+    lstsq_in_place(
+        &mut a.to_vec(),
+        rows,
+        cols,
+        &mut b.to_vec(),
+        &mut vec![0.0; cols],
+        &mut x,
+    );
+    x
+}
+
+/// [`lstsq`] without allocating, for callers that solve many small problems (a profile over a
+/// grid): `a` and `b` are overwritten by the factorisation, `diag` (length `cols`) is scratch,
+/// the solution goes to `x` (length `cols`). The same arithmetic, so the same numbers.
+pub fn lstsq_in_place(
+    a: &mut [f64],
+    rows: usize,
+    cols: usize,
+    b: &mut [f64],
+    diag: &mut [f64],
+    x: &mut [f64],
+) {
+    diag[..cols].fill(0.0);
     for k in 0..cols {
         let norm = (k..rows)
             .map(|i| a[i * cols + k].powi(2))
@@ -64,8 +85,8 @@ pub fn lstsq(a: &[f64], rows: usize, cols: usize, b: &[f64]) -> Vec<f64> {
         diag[k] = alpha;
     }
     // Back substitution with R (diagonal in `diag`, upper part in `a`).
-    let scale = diag.iter().fold(0.0f64, |m, d| m.max(d.abs()));
-    let mut x = vec![0.0; cols];
+    let scale = diag[..cols].iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    x[..cols].fill(0.0);
     for k in (0..cols).rev() {
         if diag[k].abs() <= scale * 1e-14 {
             continue;
@@ -73,7 +94,6 @@ pub fn lstsq(a: &[f64], rows: usize, cols: usize, b: &[f64]) -> Vec<f64> {
         let s: f64 = (k + 1..cols).map(|j| a[k * cols + j] * x[j]).sum();
         x[k] = (b[k] - s) / diag[k];
     }
-    x
 }
 
 /// Solves M x = b for a symmetric positive definite M (n x n, row-major) by Cholesky; `None`

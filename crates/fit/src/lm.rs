@@ -609,7 +609,10 @@ fn finish(
     termination: String,
 ) -> Fit {
     let (n, k) = (problem.model.n_obs(), problem.model.n_params());
-    let r = problem.residuals_at(&p);
+    // The residuals and the fitted values from one evaluation (before the Jacobian, which a
+    // model may take from its last evaluation).
+    let (mut fitted, mut r) = (Vec::new(), Vec::new());
+    problem.residuals_of_external(&p, &mut fitted, &mut r);
     let rss = norm2(&r);
     let mut jw = problem.model_jacobian(&p);
     for i in 0..n {
@@ -632,8 +635,6 @@ fn finish(
             corr[i * k + j] = cov[i * k + j] / (se[i] * se[j]);
         }
     }
-    let mut fitted = vec![0.0; n];
-    problem.model.eval(&p, &mut fitted);
     let at_bound = p
         .iter()
         .enumerate()

@@ -296,6 +296,8 @@ struct Drift<'a> {
     t_max: f64,
     /// sigma / (prior SD of d).
     prior: f64,
+    /// The base model's Jacobian, kept across calls.
+    scratch: Mutex<Vec<f64>>,
 }
 
 impl Model for Drift<'_> {
@@ -317,15 +319,21 @@ impl Model for Drift<'_> {
     fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
         let k = self.base.n_params();
         let n = self.base.n_obs();
-        // The base's n x k block first, then spread in place to rows of k + 1 from the last row
-        // back (each row moves to a later position, over rows already moved).
-        jac[..n * k].fill(0.0);
-        if !self.base.jacobian(&p[..k], &mut jac[..n * k]) {
+        // The base's n x k block into a kept buffer, then laid out in rows of k + 1.
+        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let base = &mut *guard;
+        base.clear();
+        base.resize(n * k, 0.0);
+        if !self.base.jacobian(&p[..k], base) {
             return false;
         }
-        for i in (0..n).rev() {
-            jac.copy_within(i * k..i * k + k, i * (k + 1));
-            jac[i * (k + 1) + k] = self.t.get(i).map_or(0.0, |&t| t / self.t_max);
+        for (i, (row, b)) in jac
+            .chunks_exact_mut(k + 1)
+            .zip(base.chunks_exact(k))
+            .enumerate()
+        {
+            row[..k].copy_from_slice(b);
+            row[k] = self.t.get(i).map_or(0.0, |&t| t / self.t_max);
         }
         let last = &mut jac[n * (k + 1)..(n + 1) * (k + 1)];
         last.fill(0.0);
@@ -575,6 +583,7 @@ fn fit_once(
         t,
         t_max,
         prior: drift_sd.map_or(0.0, |sd| sigma / sd),
+        scratch: Mutex::default(),
     };
     let mut drift_bounds = base_bounds.clone();
     drift_bounds.push(fit::Bound::Free);

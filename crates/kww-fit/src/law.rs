@@ -113,27 +113,37 @@ pub fn two_stage_weighted(x: &[f64], y: &[f64], se: Option<&[f64]>) -> Option<Tw
     let (lo, hi) = (xs[1], xs[xs.len() - 2]);
     let model = Hinge { x };
     let wi = |i: usize| w.as_ref().map_or(1.0, |w| w[i]);
-    // Linear least squares in (a, mu1, mu2) at a fixed breakpoint xb: (RSS, params).
+    // Linear least squares in (a, mu1, mu2) at a fixed breakpoint xb: (RSS, params). Some 400
+    // solves a series: the buffers are kept across them.
+    let yw: Vec<f64> = y.iter().enumerate().map(|(i, v)| v * wi(i)).collect();
+    let scratch = std::cell::RefCell::new(LineScratch::default());
     let at = |xb: f64| -> (f64, Vec<f64>) {
-        let rows: Vec<f64> = x
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &v)| {
-                let d = v - xb;
-                let r = if d <= 0.0 {
-                    [1.0, d, 0.0]
-                } else {
-                    [1.0, 0.0, d]
-                };
-                r.map(|c| c * wi(i))
-            })
-            .collect();
-        let yw: Vec<f64> = y.iter().enumerate().map(|(i, v)| v * wi(i)).collect();
-        let sol = fit::linalg::lstsq(&rows, x.len(), 3, &yw);
+        let mut guard = scratch.borrow_mut();
+        let LineScratch {
+            rows,
+            rhs,
+            diag,
+            sol,
+            fitted,
+        } = &mut *guard;
+        rows.clear();
+        rows.extend(x.iter().enumerate().flat_map(|(i, &v)| {
+            let d = v - xb;
+            let r = if d <= 0.0 {
+                [1.0, d, 0.0]
+            } else {
+                [1.0, 0.0, d]
+            };
+            r.map(|c| c * wi(i))
+        }));
+        rhs.clear();
+        rhs.extend_from_slice(&yw);
+        fit::linalg::lstsq_in_place(rows, x.len(), 3, rhs, diag, sol);
         let p = vec![sol[0], sol[1], sol[2], xb];
-        let mut f = vec![0.0; x.len()];
-        model.eval(&p, &mut f);
-        let rss: f64 = f
+        fitted.clear();
+        fitted.resize(x.len(), 0.0);
+        model.eval(&p, fitted);
+        let rss: f64 = fitted
             .iter()
             .zip(y)
             .enumerate()
@@ -237,23 +247,45 @@ fn side(d: f64) -> f64 {
     -d * d
 }
 
+/// The buffers of the small least-squares problems a profile solves by the hundred.
+#[derive(Default)]
+struct LineScratch {
+    rows: Vec<f64>,
+    rhs: Vec<f64>,
+    diag: [f64; 3],
+    sol: [f64; 3],
+    fitted: Vec<f64>,
+}
+
 /// Weighted linear least squares of the peak model at a fixed vertex: (params [b, s1, s2], RSS).
-fn bent_line_at(x: &[f64], y: &[f64], w: &[f64], xp: f64) -> ([f64; 3], f64) {
-    let rows: Vec<f64> = x
-        .iter()
-        .zip(w)
-        .flat_map(|(&v, &wi)| {
-            let d = v - xp;
-            let r = wi.sqrt();
-            if d <= 0.0 {
-                [r, r * side(d), 0.0]
-            } else {
-                [r, 0.0, r * side(d)]
-            }
-        })
-        .collect();
-    let yw: Vec<f64> = y.iter().zip(w).map(|(v, wi)| v * wi.sqrt()).collect();
-    let p = fit::linalg::lstsq(&rows, x.len(), 3, &yw);
+fn bent_line_at(
+    scratch: &mut LineScratch,
+    x: &[f64],
+    y: &[f64],
+    w: &[f64],
+    xp: f64,
+) -> ([f64; 3], f64) {
+    let LineScratch {
+        rows,
+        rhs,
+        diag,
+        sol,
+        ..
+    } = scratch;
+    rows.clear();
+    rows.extend(x.iter().zip(w).flat_map(|(&v, &wi)| {
+        let d = v - xp;
+        let r = wi.sqrt();
+        if d <= 0.0 {
+            [r, r * side(d), 0.0]
+        } else {
+            [r, 0.0, r * side(d)]
+        }
+    }));
+    rhs.clear();
+    rhs.extend(y.iter().zip(w).map(|(v, wi)| v * wi.sqrt()));
+    fit::linalg::lstsq_in_place(rows, x.len(), 3, rhs, diag, sol);
+    let p = *sol;
     let rss = x
         .iter()
         .zip(y)
@@ -347,10 +379,11 @@ pub fn turning_point(fits: &[&KwwFit]) -> Option<TurningPoint> {
     }
     let (lo, hi) = (xs[0], xs[xs.len() - 1]);
     const GRID: usize = 400;
+    let mut scratch = LineScratch::default();
     let profile: Vec<(f64, [f64; 3], f64)> = (0..=GRID)
         .map(|k| {
             let xp = lo + (hi - lo) * k as f64 / GRID as f64;
-            let (p, rss) = bent_line_at(&x, &y, &w, xp);
+            let (p, rss) = bent_line_at(&mut scratch, &x, &y, &w, xp);
             (xp, p, rss)
         })
         .collect();
@@ -367,14 +400,15 @@ pub fn turning_point(fits: &[&KwwFit]) -> Option<TurningPoint> {
     let g = (5f64.sqrt() - 1.0) / 2.0;
     for _ in 0..60 {
         let (c, d) = (b - g * (b - a), a + g * (b - a));
-        if bent_line_at(&x, &y, &w, c).1 < bent_line_at(&x, &y, &w, d).1 {
+        if bent_line_at(&mut scratch, &x, &y, &w, c).1 < bent_line_at(&mut scratch, &x, &y, &w, d).1
+        {
             b = d;
         } else {
             a = c;
         }
     }
     let xp = 0.5 * (a + b);
-    let (p, rss_min) = bent_line_at(&x, &y, &w, xp);
+    let (p, rss_min) = bent_line_at(&mut scratch, &x, &y, &w, xp);
     // Both curvatures positive: beta rises to the vertex and falls after it.
     if !(p[1] > 0.0 && p[2] > 0.0) {
         return None;
@@ -432,28 +466,30 @@ struct Pava {
 
 impl Pava {
     fn push(&mut self, y: f64, w: f64) {
-        self.blocks.push(Block {
+        // The new point's block, merged with the last block while that one's mean is larger (the
+        // same sums in the same order as merging the new block into the last in place).
+        let mut b = Block {
             mean: y,
             weight: w,
             sum_wy2: w * y * y,
             count: 1,
-        });
-        while self.blocks.len() > 1
-            && self.blocks[self.blocks.len() - 2].mean > self.blocks[self.blocks.len() - 1].mean
+        };
+        while let Some(last) = self.blocks.last()
+            && last.mean > b.mean
         {
-            let b = self.blocks.pop().unwrap_or_default();
-            if let Some(last) = self.blocks.last_mut() {
-                let wt = last.weight + b.weight;
-                last.mean = (last.mean * last.weight + b.mean * b.weight) / wt;
-                last.weight = wt;
-                last.sum_wy2 += b.sum_wy2;
-                last.count += b.count;
-            }
+            let wt = last.weight + b.weight;
+            b = Block {
+                mean: (last.mean * last.weight + b.mean * b.weight) / wt,
+                weight: wt,
+                sum_wy2: last.sum_wy2 + b.sum_wy2,
+                count: last.count + b.count,
+            };
+            self.blocks.pop();
         }
-        self.cum_rss.truncate(self.blocks.len() - 1);
-        let before = self.cum_rss.last().copied().unwrap_or(0.0);
-        let last = self.blocks.last().map_or(0.0, Block::rss);
-        self.cum_rss.push(before + last);
+        let before = self.cum_rss.get(self.blocks.len().wrapping_sub(1)).copied();
+        self.cum_rss.truncate(self.blocks.len());
+        self.blocks.push(b);
+        self.cum_rss.push(before.unwrap_or(0.0) + b.rss());
     }
 
     /// The weighted RSS of the isotonic fit of the points pushed so far.
