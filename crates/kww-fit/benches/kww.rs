@@ -133,6 +133,35 @@ fn scipy(curves: &[RelaxationClean], model: &str, processes: usize) -> Option<(f
     Some((wall, betas))
 }
 
+/// Runs per measurement; the median's wall time is reported.
+const RUNS: usize = 3;
+
+/// The median wall time of `runs` runs of `f` (seconds first), with the first run's result; every
+/// run's result must be the same.
+fn median_of<T: PartialEq>(runs: usize, mut f: impl FnMut() -> (f64, T)) -> (f64, T) {
+    let (first_s, first) = f();
+    let mut walls = vec![first_s];
+    for _ in 1..runs {
+        let (s, r) = f();
+        assert!(r == first, "a rerun gave different results");
+        walls.push(s);
+    }
+    walls.sort_by(f64::total_cmp);
+    (walls[walls.len() / 2], first)
+}
+
+/// [`median_of`] for a measurement that may be unavailable (None from the first run: skipped).
+fn median_of_opt<T>(runs: usize, mut f: impl FnMut() -> Option<(f64, T)>) -> Option<(f64, T)> {
+    let (first_s, first) = f()?;
+    let mut walls = vec![first_s];
+    for _ in 1..runs {
+        let (s, _) = f()?;
+        walls.push(s);
+    }
+    walls.sort_by(f64::total_cmp);
+    Some((walls[walls.len() / 2], first))
+}
+
 fn main() {
     let series: usize = std::env::var("AGINGFLOW_BENCH_SERIES")
         .ok()
@@ -142,7 +171,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut md = String::from(
-        "# KWW fits against scipy\n\nWritten by `make bench` (crates/kww-fit/benches/kww.rs, bench/kww_scipy.py), release build, one run; the peer ran in the same run on the same curves.\n\n",
+        "# KWW fits against scipy\n\nWritten by `make bench` (crates/kww-fit/benches/kww.rs, bench/kww_scipy.py), release build, one run; the peer ran in the same run on the same curves. Every time is the median of three runs, the peer's as well.\n\n",
     );
     md.push_str(&format!(
         "The stage as a user runs it: `agingflow-kww-fit --model M --threads N` on a table of {} curves x {POINTS} points in {series} series of 10 aging times (reading, fitting with the stage's defaults, the aging law of every series, writing). The peer: `scipy.optimize.curve_fit(f, t, phi, p0)` with its defaults (Levenberg-Marquardt, default tolerances, no bounds), `f` the same model written as a user writes it (`a*exp(-(t/tau)**beta)` [+ c]), `p0` kww-fit's own automatic guess; one process, then one process per core.\n\n| model | agingflow 1 thread | agingflow 2 threads | scipy 1 process | scipy 2 processes | ratio per core | ratio on 2 cores | scipy failures | max abs(beta difference) where both converged |\n|---|---|---|---|---|---|---|---|---|\n",
@@ -157,8 +186,9 @@ fn main() {
             &tables::Provenance::new("bench", serde_json::json!({})),
         )
         .unwrap();
-        let (one_s, one) = stage(&input, &dir, model, 1);
-        let (two_s, two) = stage(&input, &dir, model, 2);
+        // Each side the median of three runs (single runs on a shared machine vary by 10-20 %).
+        let (one_s, one) = median_of(RUNS, || stage(&input, &dir, model, 1));
+        let (two_s, two) = median_of(RUNS, || stage(&input, &dir, model, 2));
         assert!(
             one == two,
             "kww-fit's outputs differ between 1 and 2 threads"
@@ -170,7 +200,8 @@ fn main() {
             curves.len(),
             curves.len() as f64 / two_s
         );
-        let peer = scipy(&curves, model, 1).zip(scipy(&curves, model, 2));
+        let peer = median_of_opt(RUNS, || scipy(&curves, model, 1))
+            .zip(median_of_opt(RUNS, || scipy(&curves, model, 2)));
         match peer {
             None => {
                 println!(
