@@ -32,7 +32,8 @@
 //!   re-choosing lambda and solved from the fit's zero set: where few grid points are held at 0
 //!   (the usual case) through the GCV decomposition's inverse and a Schur complement on the
 //!   zeros, refined and certified on the Gram matrix (`Gcv::nnls_few_zeros`), else by the
-//!   Cholesky active-set solver. The bands are its 2.5 % and 97.5 % quantiles per grid point:
+//!   Cholesky active-set solver (started from the zero set the first solver had reached when it
+//!   outgrew its limit). The bands are its 2.5 % and 97.5 % quantiles per grid point:
 //!   they hold the noise's effect at this lambda, not the regularisation's own bias (which
 //!   smooths sharp features: a single exponential comes out as a narrow peak, not a spike). Or
 //!   (`Bands::Posterior`, ~5x faster than 100 replicates) the posterior covariance of the
@@ -462,6 +463,7 @@ impl Gcv {
     /// gradient within 32 ulps of a bound on |G x|, the held ones' below the entering
     /// tolerance), where Z outgrows [`MAX_ZEROS`] or the iterations run out: the caller then
     /// uses the Cholesky solver.
+    #[cfg(test)]
     fn nnls_few_zeros(
         &self,
         lambda: f64,
@@ -469,16 +471,53 @@ impl Gcv {
         q: &[f64],
         passive: &[bool],
     ) -> Option<Vec<f64>> {
+        self.nnls_few_zeros_or_start(lambda, g, q, passive).ok()
+    }
+
+    /// [`Gcv::nnls_few_zeros`], or where it gives up, the passive set the Cholesky solver should
+    /// start from: where Z outgrew [`MAX_ZEROS`], the zero set it had reached (closer to the
+    /// answer than `passive`, so the Cholesky solver has fewer variables to move), else
+    /// `passive`.
+    fn nnls_few_zeros_or_start(
+        &self,
+        lambda: f64,
+        g: &[f64],
+        q: &[f64],
+        passive: &[bool],
+    ) -> Result<Vec<f64>, Vec<bool>> {
+        let overflow: std::cell::RefCell<Option<Vec<usize>>> = std::cell::RefCell::new(None);
+        self.few_zeros(lambda, g, q, passive, &overflow)
+            .ok_or_else(|| match overflow.into_inner() {
+                Some(zeros) => {
+                    let mut start = vec![true; self.k];
+                    for j in zeros {
+                        start[j] = false;
+                    }
+                    start
+                }
+                None => passive.to_vec(),
+            })
+    }
+
+    fn few_zeros(
+        &self,
+        lambda: f64,
+        g: &[f64],
+        q: &[f64],
+        passive: &[bool],
+        overflow: &std::cell::RefCell<Option<Vec<usize>>>,
+    ) -> Option<Vec<f64>> {
         let k = self.k;
         let mut tmp = vec![0.0; k];
         // Holds variable j at 0: its inverse column joins Z's and H q_P loses j's share; None
-        // when Z would outgrow MAX_ZEROS.
+        // when Z would outgrow MAX_ZEROS (the zero set reached, j included, kept in `overflow`).
         let hold = |j: usize,
                     zeros: &mut Vec<usize>,
                     cols: &mut Vec<Vec<f64>>,
                     y: &mut [f64]|
          -> Option<()> {
             if zeros.len() >= MAX_ZEROS {
+                *overflow.borrow_mut() = Some(zeros.iter().copied().chain([j]).collect());
                 return None;
             }
             let c = self.inverse_columns(lambda, &[j]).pop().unwrap_or_default();
@@ -1109,8 +1148,9 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
                     }
                 };
                 let gs = p.gram(lam);
-                gcv.nnls_few_zeros(lam, &gs, &qs, &sol.passive)
-                    .or_else(|| nnls_gram(&gs, k, &qs, Some(&sol.passive)).ok().map(|s| s.x))
+                gcv.nnls_few_zeros_or_start(lam, &gs, &qs, &sol.passive)
+                    .or_else(|start| nnls_gram(&gs, k, &qs, Some(&start)).map(|s| s.x))
+                    .ok()
                     .map(|x| {
                         let mm = moments(&ln_tau, &x, dx);
                         (x, (mm.mass > 0.0).then_some((mm.mean, mm.sd)))
