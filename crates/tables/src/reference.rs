@@ -262,8 +262,8 @@ pub fn markdown() -> String {
          (`docs_tables_md_is_generated_from_the_definitions`) fails when this file differs. \
          Regenerate: AGINGFLOW_BLESS=1 cargo test -p tables docs_tables_md -->\n\n\
          Stages exchange Parquet files, one per table, compressed with zstd; text columns are \
-         dictionary-encoded. In a curve table (one row per sample) only the id column (`test_id`, \
-         `indent_id`) carries min/max statistics: a stage finds a curve's row groups by them, and \
+         dictionary-encoded. In a curve table (one row per sample), of the text columns only the id \
+         (`test_id`, `indent_id`) carries min/max statistics: a stage finds a curve's row groups by them, and \
          computing them for `material` or `source_file` on every sample row cost 4 % of ingest \
          for statistics nothing read (a reader filtering on those columns still gets the right \
          rows; it reads every row group). Names are snake_case \
