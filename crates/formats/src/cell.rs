@@ -75,29 +75,29 @@ fn fast_decimal(s: &[u8]) -> Option<f64> {
         b'+' => (false, 1),
         _ => (false, 0),
     };
-    let (mut mant, mut exp, mut digits) = (0u64, 0i32, 0usize);
-    let mut point = false;
-    while let Some(&c) = s.get(i) {
-        match c {
-            b'0'..=b'9' => {
-                // Past 10^17 the next digit could overflow: leave such numbers to the slow path.
-                if mant >= 100_000_000_000_000_000 {
-                    return None;
-                }
-                mant = mant * 10 + u64::from(c - b'0');
-                digits += 1;
-                if point {
-                    exp -= 1;
-                }
-            }
-            b'.' if !point => point = true,
-            _ => break,
+    // The digits before and after the point, as one integer: at most 19 digits, so it cannot
+    // overflow (19 nines < 2^64); more go to the slow path.
+    let mut mant = 0u64;
+    let digits_from = |i: &mut usize, mant: &mut u64| -> usize {
+        let from = *i;
+        while let Some(&c) = s.get(*i).filter(|c| c.is_ascii_digit()) {
+            *mant = mant.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            *i += 1;
         }
+        *i - from
+    };
+    let int_digits = digits_from(&mut i, &mut mant);
+    let frac_digits = if s.get(i) == Some(&b'.') {
         i += 1;
-    }
-    if digits == 0 {
+        digits_from(&mut i, &mut mant)
+    } else {
+        0
+    };
+    let digits = int_digits + frac_digits;
+    if digits == 0 || digits > 19 {
         return None;
     }
+    let mut exp = -(frac_digits as i32);
     if let Some(&c) = s.get(i) {
         if c != b'e' && c != b'E' {
             return None;
