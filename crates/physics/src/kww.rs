@@ -57,12 +57,21 @@ impl KwwParams {
         let ln_s = dt.ln() - self.ln_tau;
         let z = (self.beta * ln_s).exp();
         let e = (-z).exp();
+        (
+            self.amplitude * e + self.offset,
+            self.gradient_of(dt, ln_s, z, e),
+        )
+    }
+
+    /// The derivatives of `phi` at a time after t0 from its terms: dt = t - t0,
+    /// ln s = ln(dt / tau), z = s^beta, e = exp(-z).
+    fn gradient_of(&self, dt: f64, ln_s: f64, z: f64, e: f64) -> [f64; 5] {
         let a = self.amplitude;
         // d z/d ln tau = -beta z; d z/d beta = z ln s; d z/d t0 = -beta z / (t - t0).
         let d_ln_tau = a * e * self.beta * z;
         let d_beta = -a * e * z * ln_s;
         let d_t0 = a * e * self.beta * z / dt;
-        (a * e + self.offset, [e, d_ln_tau, d_beta, 1.0, d_t0])
+        [e, d_ln_tau, d_beta, 1.0, d_t0]
     }
 }
 
@@ -110,18 +119,13 @@ impl ShiftedTerms {
             }
             return;
         }
-        let a = q.amplitude;
         for (i, &t) in t_s.iter().enumerate() {
             let dt = t - q.t0_s;
             if dt <= 0.0 {
                 row(i, [1.0, 0.0, 0.0, 1.0, 0.0]);
                 continue;
             }
-            let (ln_s, z, e) = (self.ln_s[i], self.z[i], self.e[i]);
-            let d_ln_tau = a * e * q.beta * z;
-            let d_beta = -a * e * z * ln_s;
-            let d_t0 = a * e * q.beta * z / dt;
-            row(i, [e, d_ln_tau, d_beta, 1.0, d_t0]);
+            row(i, q.gradient_of(dt, self.ln_s[i], self.z[i], self.e[i]));
         }
     }
 }

@@ -459,26 +459,13 @@ impl Gcv {
     /// the decomposition, x = H q_P - H_Z (H_ZZ)^-1 (H q_P)_Z with H = (B + lambda R)^-1 (O(k^2)
     /// per variable entering Z, instead of a Cholesky factorisation of the passive set, O(k^3),
     /// at every lambda a bootstrap replicate chooses). The result is refined and certified by
-    /// the KKT conditions on `g` (O(k^2) each): None where they do not hold (the free variables'
-    /// gradient within 32 ulps of a bound on |G x|, the held ones' below the entering
+    /// the KKT conditions on `g` (O(k^2) each). It gives up where they do not hold (the free
+    /// variables' gradient within 32 ulps of a bound on |G x|, the held ones' below the entering
     /// tolerance), where Z outgrows [`MAX_ZEROS`] or the iterations run out: the caller then
-    /// uses the Cholesky solver.
-    #[cfg(test)]
+    /// uses the Cholesky solver, started from the passive set returned as the error: where Z
+    /// outgrew [`MAX_ZEROS`], the zero set it had reached (closer to the answer than `passive`,
+    /// so the Cholesky solver has fewer variables to move), else `passive`.
     fn nnls_few_zeros(
-        &self,
-        lambda: f64,
-        g: &[f64],
-        q: &[f64],
-        passive: &[bool],
-    ) -> Option<Vec<f64>> {
-        self.nnls_few_zeros_or_start(lambda, g, q, passive).ok()
-    }
-
-    /// [`Gcv::nnls_few_zeros`], or where it gives up, the passive set the Cholesky solver should
-    /// start from: where Z outgrew [`MAX_ZEROS`], the zero set it had reached (closer to the
-    /// answer than `passive`, so the Cholesky solver has fewer variables to move), else
-    /// `passive`.
-    fn nnls_few_zeros_or_start(
         &self,
         lambda: f64,
         g: &[f64],
@@ -499,6 +486,8 @@ impl Gcv {
             })
     }
 
+    /// The work of [`Gcv::nnls_few_zeros`]: None where it gives up, with the zero set reached in
+    /// `overflow` where that was because Z outgrew [`MAX_ZEROS`].
     fn few_zeros(
         &self,
         lambda: f64,
@@ -1148,7 +1137,7 @@ pub fn invert(c: &CurveInput, o: &SpectrumOptions) -> Result<Spectrum, InvertErr
                     }
                 };
                 let gs = p.gram(lam);
-                gcv.nnls_few_zeros_or_start(lam, &gs, &qs, &sol.passive)
+                gcv.nnls_few_zeros(lam, &gs, &qs, &sol.passive)
                     .or_else(|start| nnls_gram(&gs, k, &qs, Some(&start)).map(|s| s.x))
                     .ok()
                     .map(|x| {
@@ -1417,7 +1406,7 @@ mod tests {
                     let typical =
                         si < 2 && exact.passive.iter().filter(|p| !**p).count() <= MAX_ZEROS;
                     asked += usize::from(typical);
-                    let Some(x) = gcv.nnls_few_zeros(lambda, &g, &q, &start) else {
+                    let Some(x) = gcv.nnls_few_zeros(lambda, &g, &q, &start).ok() else {
                         continue;
                     };
                     answered += usize::from(typical);
