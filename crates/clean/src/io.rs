@@ -35,6 +35,9 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
     // A few row groups at a time in parallel (each read and cleaned on its own), written in file
     // order: memory stays a few row groups' worth.
     for window in groups.windows() {
+        // A window of one row group (a table in one large row group) is decoded while its
+        // tests are cleaned, where the pool has a thread to spare.
+        let overlap = window.len() == 1 && rayon::current_num_threads() > 1;
         let done: Vec<(Vec<RelaxationTest>, Vec<u8>, bool)> = window
             .into_par_iter()
             .map(|i| {
@@ -46,14 +49,11 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                     progress.add(groups.rows_in(i));
                     return Ok((tests, segment, true));
                 }
-                let raw = groups.read(i)?;
-                let done: Vec<(RelaxationClean, RelaxationTest)> = raw
-                    .par_iter()
-                    .map(|r| {
+                let done: Vec<(RelaxationClean, RelaxationTest)> =
+                    groups.map_curves(i, overlap, |r| {
                         let _counted = progress.on_drop(r.time_s.len());
                         clean_curve(r, &p.options)
-                    })
-                    .collect();
+                    })?;
                 let (curves, done_tests): (Vec<_>, Vec<_>) = done.into_iter().unzip();
                 let curves: Vec<RelaxationClean> = curves
                     .into_iter()

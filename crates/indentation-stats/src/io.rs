@@ -38,8 +38,9 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
                 progress.add(1);
                 return Ok((kept, true));
             }
-            let curves = groups.read(i)?;
-            let done: Vec<Indent> = curves.par_iter().map(|c| analyze(c, o)).collect();
+            // A table in one large row group is decoded while its indents are analysed.
+            let overlap = groups.len() == 1 && rayon::current_num_threads() > 1;
+            let done: Vec<Indent> = groups.map_curves(i, overlap, |c| analyze(c, o))?;
             if let Some(k) = &k {
                 cache.put::<Indent, IndentationRaw>(k, &done, &[]);
             }

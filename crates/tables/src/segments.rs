@@ -571,6 +571,54 @@ impl<T: CurveTable> RowGroups<T> {
         let (p, groups) = &self.index[i];
         self.reader(*p, groups.clone())?.collect()
     }
+
+    /// `f` of every curve of row group `i`, on the pool, in table order. With `overlap` a thread
+    /// of its own decodes the row group while the pool works on the curves already decoded (a
+    /// table written in one large row group, as pyarrow and [`crate::write_curves`] write, then
+    /// does not wait for its whole decoding before the first curve is worked on); without, the
+    /// row group is decoded first. The same results, in the same order, either way; the first
+    /// error of the decoding ends it.
+    pub fn map_curves<R: Send>(
+        &self,
+        i: usize,
+        overlap: bool,
+        f: impl Fn(&T) -> R + Sync,
+    ) -> Result<Vec<R>, TableError>
+    where
+        T: Send,
+    {
+        use rayon::prelude::*;
+        if !overlap {
+            return Ok(self.read(i)?.par_iter().map(&f).collect());
+        }
+        let (p, groups) = &self.index[i];
+        // A few hundred curves in flight at most: memory stays that of a window.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<T, TableError>)>(256);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let reader = match self.reader(*p, groups.clone()) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send((0, Err(e)));
+                        return;
+                    }
+                };
+                for (j, c) in reader.enumerate() {
+                    // The receiver is gone once an error ended the work.
+                    if tx.send((j, c)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut done = rx
+                .into_iter()
+                .par_bridge()
+                .map(|(j, c)| c.map(|c| (j, f(&c))))
+                .collect::<Result<Vec<(usize, R)>, TableError>>()?;
+            done.sort_unstable_by_key(|(j, _)| *j);
+            Ok(done.into_iter().map(|(_, r)| r).collect())
+        })
+    }
 }
 
 /// The key of row groups read as one: a single row group's own key, else blake3 of theirs.

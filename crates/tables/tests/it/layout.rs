@@ -150,6 +150,50 @@ fn a_table_out_of_order_names_the_rows_not_the_layout() {
     assert!(!e.contains("changed outside agingflow"), "{e}");
 }
 
+/// The stages' per-curve work over a row group, decoded first or while the work runs (a table in
+/// one large row group): the same results in the same order, on any number of threads; an order
+/// problem is the same error either way.
+#[test]
+fn work_while_decoding_gives_what_decoding_first_gives() {
+    let d = tempfile::tempdir().unwrap();
+    let want = curves(300, 40);
+    let path = d.path().join("one_group.parquet");
+    write_foreign(&path, &want, 1 << 20);
+    let groups = RowGroups::<RelaxationClean>::open(&path).unwrap();
+    assert_eq!(groups.len(), 1);
+    let work = |c: &RelaxationClean| (c.test_id.clone(), c.phi.iter().sum::<f64>());
+    let first = groups.map_curves(0, false, work).unwrap();
+    assert_eq!(first.len(), 300);
+    assert_eq!(first[299].0, "t0299");
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let during = pool.install(|| groups.map_curves(0, true, work)).unwrap();
+        assert_eq!(during, first, "{threads} threads");
+    }
+
+    let mut swapped = curves(300, 40);
+    swapped.swap(100, 200);
+    let bad = d.path().join("swapped_one_group.parquet");
+    write_foreign(&bad, &swapped, 1 << 20);
+    let groups = RowGroups::<RelaxationClean>::open(&bad).unwrap();
+    let e_first = groups.map_curves(0, false, work).unwrap_err().to_string();
+    let e_during = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| groups.map_curves(0, true, work))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e_during, e_first);
+    assert!(
+        e_during.contains("t0200") && e_during.contains("t0101"),
+        "{e_during}"
+    );
+}
+
 #[test]
 fn a_missing_required_column_is_named() {
     let d = tempfile::tempdir().unwrap();
