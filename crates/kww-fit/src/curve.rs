@@ -239,7 +239,7 @@ impl Model for StepModel<'_> {
     fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
         let q = self.params(p);
         let k = self.n_params();
-        let terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
+        let mut terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
         terms.gradient(&q, self.t, |i, g| {
             let row = &mut jac[i * k..i * k + k];
             row[..3].copy_from_slice(&g[..3]);

@@ -777,7 +777,8 @@ mod tests {
 
     /// Two series of the kww bench (ten aging times doubling from 600 s, one curve each): ln t_a;
     /// ln tau and its SE of one (s0008), beta and its SE of the other (s0088).
-    fn bench_series() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    type Series = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+    fn bench_series() -> Series {
         let tau = [
             1430.1, 2018.46, 3204.83, 3395.33, 3990.3, 4341.38, 8174.48, 4133.3, 8745.95, 14354.5,
         ];

@@ -114,14 +114,8 @@ impl Model for KwwModel<'_> {
             let c = &mut *guard;
             c.z.resize(self.ln_t.len(), 0.0);
             c.e.resize(self.ln_t.len(), 0.0);
-            for (((o, &lt), z), e) in out
-                .iter_mut()
-                .zip(self.ln_t)
-                .zip(c.z.iter_mut())
-                .zip(c.e.iter_mut())
-            {
-                *z = (q.beta * (lt - q.ln_tau)).exp();
-                *e = (-*z).exp();
+            terms_of(&q, self.ln_t, &mut c.z, &mut c.e);
+            for (o, e) in out.iter_mut().zip(&c.e) {
                 *o = q.amplitude * *e + q.offset;
             }
             c.params.clear();
@@ -132,24 +126,23 @@ impl Model for KwwModel<'_> {
         let q = self.variant.params(p);
         let k = self.variant.n_params();
         if self.variant == Variant::KwwOffsetT0 {
-            let shifted = self.shifted.lock().unwrap_or_else(|e| e.into_inner());
+            let mut shifted = self.shifted.lock().unwrap_or_else(|e| e.into_inner());
             shifted.gradient(&q, self.t, |i, g| {
                 jac[i * k..i * k + k].copy_from_slice(&g[..k]);
             });
         } else {
             // t0 = 0: the derivatives of `phi_and_gradient`, from ln t (z and exp(-z) from the
             // last evaluation when it was at these parameters).
-            let guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            let cached = (guard.params == p && guard.z.len() == self.ln_t.len()).then_some(&*guard);
+            let mut guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let c = &mut *guard;
+            if !(c.params == p && c.z.len() == self.ln_t.len()) {
+                terms_of(&q, self.ln_t, &mut c.z, &mut c.e);
+                c.params.clear();
+                c.params.extend_from_slice(p);
+            }
             for (i, &lt) in self.ln_t.iter().enumerate() {
                 let ln_s = lt - q.ln_tau;
-                let (z, e) = match cached {
-                    Some(c) => (c.z[i], c.e[i]),
-                    None => {
-                        let z = (q.beta * ln_s).exp();
-                        (z, (-z).exp())
-                    }
-                };
+                let (z, e) = (c.z[i], c.e[i]);
                 let row = &mut jac[i * k..i * k + k];
                 row[0] = e;
                 row[1] = q.amplitude * e * q.beta * z;
@@ -161,6 +154,17 @@ impl Model for KwwModel<'_> {
         }
         true
     }
+}
+
+/// z = (t/tau)^beta and exp(-z) at every ln t, by the vectorised exp (`fit::vexp`): the same
+/// bits for an evaluation and for a Jacobian computed afresh.
+fn terms_of(q: &KwwParams, ln_t: &[f64], z: &mut Vec<f64>, e: &mut Vec<f64>) {
+    z.clear();
+    z.extend(ln_t.iter().map(|lt| q.beta * (lt - q.ln_tau)));
+    fit::vexp::exp_in_place(z);
+    e.clear();
+    e.extend(z.iter().map(|z| -z));
+    fit::vexp::exp_in_place(e);
 }
 
 /// Initial [A, ln tau, beta] from the data: the Kohlrausch linearisation
