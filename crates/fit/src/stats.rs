@@ -130,6 +130,10 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
     let (mut lo, mut hi) = (-1e4, 1e4);
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
+        // lo and hi adjacent floats: every further step would leave them as they are.
+        if mid <= lo || mid >= hi {
+            break;
+        }
         if t_cdf(mid, df) < p {
             lo = mid;
         } else {

@@ -618,13 +618,16 @@ pub fn non_monotonicity_p_value(fits: &[&KwwFit], replicates: usize, seed: u64) 
         isotonic_fit(&neg, &w).iter().map(|v| -v).collect()
     };
     let s = (obs.rss_unimodal / (n - 3) as f64).max(1.0).sqrt();
+    let scale: Vec<f64> = w.iter().map(|wi| s / wi.sqrt()).collect();
     let mut rng = rng::Rng::new(seed, 0x7475_726e);
     let mut exceed = 0usize;
     let mut yb = vec![0.0; n];
+    let mut z = vec![0.0; n];
     let mut scratch = Scratch::default();
     for _ in 0..replicates {
+        rng.normals(&mut z);
         for i in 0..n {
-            yb[i] = null[i] + s * rng.normal() / w[i].sqrt();
+            yb[i] = null[i] + scale[i] * z[i];
         }
         if unimodality_in(&mut scratch, &yb, &w).statistic >= obs.statistic {
             exceed += 1;
@@ -666,7 +669,16 @@ fn series_law(key: &SeriesKey, g: &[&KwwFit], seed: u64) -> Vec<AgingLaw> {
         let x: Vec<f64> = g.iter().map(|f| f.aging_time_s.ln()).collect();
         let y: Vec<f64> = g.iter().filter_map(|f| f.tau_s.map(f64::ln)).collect();
         let tp = turning_point(g);
-        let p_value = non_monotonicity_p_value(g, 999, seed);
+        // Each series its own stream (seeded by its key): their p-values' Monte Carlo errors are
+        // then independent, not one stream's luck shared by every series of a campaign.
+        let stream = rng::stream_of(&format!(
+            "{}\0{}\0{:x}\0{:x}",
+            key.material,
+            key.series.as_deref().unwrap_or(""),
+            key.strain().map_or(0, f64::to_bits),
+            key.temperature_k().to_bits()
+        ));
+        let p_value = non_monotonicity_p_value(g, 999, seed ^ stream);
         let mut law_flags: Vec<&str> = Vec::new();
         if tp.as_ref().is_some_and(|t| t.ci_at_edge) {
             law_flags.push("turning_point_ci_at_edge");

@@ -68,6 +68,29 @@ impl Rng {
     }
 }
 
+impl Rng {
+    /// Standard normal deviates into `out` by Marsaglia's polar method: two a pair from one
+    /// logarithm and one square root, no trigonometry (a third of [`Rng::normal`]'s cost a
+    /// deviate), for bootstraps that draw many. Not the numbers `normal` would give.
+    pub fn normals(&mut self, out: &mut [f64]) {
+        for pair in out.chunks_mut(2) {
+            let (u, v, s) = loop {
+                let u = 2.0 * self.uniform() - 1.0;
+                let v = 2.0 * self.uniform() - 1.0;
+                let s = u * u + v * v;
+                if s > 0.0 && s < 1.0 {
+                    break (u, v, s);
+                }
+            };
+            let f = (-2.0 * s.ln() / s).sqrt();
+            pair[0] = u * f;
+            if let Some(second) = pair.get_mut(1) {
+                *second = v * f;
+            }
+        }
+    }
+}
+
 /// The stream of an item keyed by its id (FNV-1a of the bytes): the same id gets the same
 /// replicates in any order and on any thread count.
 pub fn stream_of(id: &str) -> u64 {
@@ -93,5 +116,39 @@ mod tests {
             mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
             "{mean} {var}"
         );
+    }
+
+    #[test]
+    fn polar_normals_are_standard_normal_and_pairs_independent() {
+        let mut r = Rng::new(2, 0);
+        let mut v = vec![0.0; 400_001];
+        r.normals(&mut v);
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        let kurt = v.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n / (var * var);
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+            "{mean} {var}"
+        );
+        assert!((kurt - 3.0).abs() < 0.05, "kurtosis {kurt}");
+        // Tail shares of N(0, 1): P(|z| > 1.96) = 0.05, P(|z| > 3) = 0.0027.
+        let tail = |c: f64| v.iter().filter(|x| x.abs() > c).count() as f64 / n;
+        assert!((tail(1.96) - 0.05).abs() < 0.002, "{}", tail(1.96));
+        assert!((tail(3.0) - 0.0027).abs() < 0.0004, "{}", tail(3.0));
+        // The two of a pair are uncorrelated, and so are their squares.
+        let pairs: Vec<(f64, f64)> = v.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        let m = pairs.len() as f64;
+        let c = pairs.iter().map(|(a, b)| a * b).sum::<f64>() / m;
+        let c2 = pairs
+            .iter()
+            .map(|(a, b)| (a * a - 1.0) * (b * b - 1.0))
+            .sum::<f64>()
+            / m;
+        assert!(c.abs() < 0.01 && c2.abs() < 0.03, "{c} {c2}");
+        // The same stream gives the same deviates.
+        let mut again = vec![0.0; 7];
+        Rng::new(2, 0).normals(&mut again);
+        assert_eq!(again, v[..7]);
     }
 }
