@@ -758,11 +758,18 @@ fn fit_once(
         time_max_s: Some(t_max),
         tg_k: c.tg_k,
         n_iterations: f.iterations as i64,
-        // What the flags say (tables::status: not_converged, drift_not_modelled), then A, tau
-        // or beta held by its bound: their standard errors describe the bound, not the data
-        // (the flag `at_bound` alone also marks the offset or the step time at theirs).
+        // What the flags say (tables::status: not_converged, drift_not_modelled), then A, tau,
+        // beta or the offset held by its bound: their standard errors describe the bound, not
+        // the data, and an offset of +-1 (a residual stress of the whole initial stress, or its
+        // negative) is no physical state but the floor of the valley a tau far beyond the window
+        // leaves (the flag `at_bound` alone also marks the step time at its bound of 5 SE).
         status: match tables::status::settled(tables::status::OK, &flags.join(",")) {
-            s if s == tables::status::OK && f.at_bound[..3].iter().any(|b| *b) => "at_bound".into(),
+            s if s == tables::status::OK
+                && (f.at_bound[..3].iter().any(|b| *b)
+                    || (variant != Variant::Kww && f.at_bound.get(3).copied().unwrap_or(false))) =>
+            {
+                "at_bound".into()
+            }
             s => s,
         },
         flags: flags.join(","),
