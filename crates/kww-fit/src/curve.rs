@@ -766,7 +766,8 @@ fn fit_once(
         status: match tables::status::settled(tables::status::OK, &flags.join(",")) {
             s if s == tables::status::OK
                 && (f.at_bound[..3].iter().any(|b| *b)
-                    || (variant != Variant::Kww && f.at_bound.get(3).copied().unwrap_or(false))) =>
+                    || (variant != Variant::Kww
+                        && f.at_bound.get(3).copied().unwrap_or(false))) =>
             {
                 "at_bound".into()
             }
