@@ -35,9 +35,8 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
     // A few row groups at a time in parallel (each read and cleaned on its own), written in file
     // order: memory stays a few row groups' worth.
     for window in groups.windows() {
-        // A window of one row group (a table in one large row group) is decoded while its
-        // tests are cleaned, where the pool has a thread to spare.
-        let overlap = window.len() == 1 && rayon::current_num_threads() > 1;
+        // A window of one row group is decoded while its curves are worked on.
+        let alone = window.len() == 1;
         let done: Vec<(Vec<RelaxationTest>, Vec<u8>, bool)> = window
             .into_par_iter()
             .map(|i| {
@@ -50,7 +49,7 @@ pub fn run(p: &Params) -> Result<(usize, usize), CleanError> {
                     return Ok((tests, segment, true));
                 }
                 let done: Vec<(RelaxationClean, RelaxationTest)> =
-                    groups.map_curves(i, overlap, |r| {
+                    groups.map_curves(i, alone, |r| {
                         let _counted = progress.on_drop(r.time_s.len());
                         clean_curve(r, &p.options)
                     })?;

@@ -459,10 +459,7 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
         let mut qr: Option<(Vec<f64>, Vec<f64>)> = None;
         for _ in 0..60 {
             let sl = self.lambda.sqrt();
-            let mut m = jtj.clone();
-            for j in 0..k {
-                m[j * k + j] += self.lambda * self.diag[j] * self.diag[j];
-            }
+            let m = m_of(&jtj, self.lambda, &self.diag, k);
             let delta = match linalg::spd_solve(&m, k, &jtr) {
                 Some(d) => d,
                 None => {
@@ -491,7 +488,7 @@ impl<'a> Solver<LsqProblem<'a>, LmState> for LevenbergMarquardt {
                     problem,
                     &u,
                     delta,
-                    &m_of(&jtj, self.lambda, &self.diag, k),
+                    &m,
                     jac,
                     &self.residuals,
                     &self.diag,

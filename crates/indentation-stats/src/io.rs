@@ -39,8 +39,7 @@ pub fn run(p: &Params) -> Result<(usize, usize, usize), StatsError> {
                 return Ok((kept, true));
             }
             // A table in one large row group is decoded while its indents are analysed.
-            let overlap = groups.len() == 1 && rayon::current_num_threads() > 1;
-            let done: Vec<Indent> = groups.map_curves(i, overlap, |c| analyze(c, o))?;
+            let done: Vec<Indent> = groups.map_curves(i, groups.len() == 1, |c| analyze(c, o))?;
             if let Some(k) = &k {
                 cache.put::<Indent, IndentationRaw>(k, &done, &[]);
             }

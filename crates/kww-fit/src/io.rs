@@ -24,9 +24,8 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
     let curves_kept = std::sync::atomic::AtomicUsize::new(0);
     // A few row groups at a time in parallel, their curves too; results in table order.
     for window in groups.windows() {
-        // A window of one row group (a table in one large row group) is decoded while its
-        // curves are fitted, where the pool has a thread to spare.
-        let overlap = window.len() == 1 && rayon::current_num_threads() > 1;
+        // A window of one row group is decoded while its curves are worked on.
+        let alone = window.len() == 1;
         let done: Vec<(Vec<KwwFit>, bool)> = window
             .into_par_iter()
             .map(|i| {
@@ -41,7 +40,7 @@ pub fn run(p: &Params) -> Result<(usize, usize), KwwError> {
                 }
                 // A changed row group: its curves one by one, each from its own entry when
                 // unchanged (a grown group fits only its new curve).
-                let fits: Vec<KwwFit> = groups.map_curves(i, overlap, |c| {
+                let fits: Vec<KwwFit> = groups.map_curves(i, alone, |c| {
                     let row = cache.row_of("kww-fit", &options, c, &curves_kept, || {
                         fit_curve(c, &p.fit)
                     });

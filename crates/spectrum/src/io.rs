@@ -66,9 +66,8 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
         s.as_ref().map_or(Ok(Vec::new()), curve_bytes)
     };
     for window in groups.windows() {
-        // A window of one row group (a table in one large row group) is decoded while its
-        // curves are inverted, where the pool has a thread to spare.
-        let overlap = window.len() == 1 && rayon::current_num_threads() > 1;
+        // A window of one row group is decoded while its curves are worked on.
+        let alone = window.len() == 1;
         let done: Vec<Done> = window
             .into_par_iter()
             .map(|i| -> Result<Done, tables::TableError> {
@@ -83,7 +82,7 @@ pub fn run(p: &Params) -> Result<Summary, SpectrumError> {
                 // A changed row group: its curves one by one, each from its own entry when the
                 // curve and its fit are unchanged (a grown group inverts only its new curve).
                 let (specs, moments): (Vec<_>, Vec<_>) = groups
-                    .map_curves(i, overlap, |c| {
+                    .map_curves(i, alone, |c| {
                         let _counted = progress.on_drop(c.time_s.len());
                         let fit = fit_of(&c.test_id);
                         let key = cache.enabled().then(|| {

@@ -572,23 +572,23 @@ impl<T: CurveTable> RowGroups<T> {
         self.reader(*p, groups.clone())?.collect()
     }
 
-    /// `f` of every curve of row group `i`, on the pool, in table order. With `overlap` a thread
-    /// of its own decodes the row group while the pool works on the curves already decoded (a
-    /// table written in one large row group, as pyarrow and [`crate::write_curves`] write, then
-    /// does not wait for its whole decoding before the first curve is worked on); without, the
-    /// row group is decoded first. The same results, in the same order, either way; the first
-    /// error of the decoding ends it.
+    /// `f` of every curve of row group `i`, on the pool, in table order. Where the row group is
+    /// `alone` (the only one being worked on: a table in one large row group, as pyarrow and
+    /// [`crate::write_curves`] write, or a window's last) and the pool has more than one thread,
+    /// a thread of its own decodes it while the pool works on the curves already decoded, so the
+    /// work does not wait for the whole decoding; else the row group is decoded first. The same
+    /// results, in the same order, either way; the first error of the decoding ends it.
     pub fn map_curves<R: Send>(
         &self,
         i: usize,
-        overlap: bool,
+        alone: bool,
         f: impl Fn(&T) -> R + Sync,
     ) -> Result<Vec<R>, TableError>
     where
         T: Send,
     {
         use rayon::prelude::*;
-        if !overlap {
+        if !alone || rayon::current_num_threads() < 2 {
             return Ok(self.read(i)?.par_iter().map(&f).collect());
         }
         let (p, groups) = &self.index[i];
